@@ -1,0 +1,111 @@
+Feature: Nest1 - Stage selection
+  A domain asks for stage 1 (the default) or for nested translation. When it is first attached,
+  the arm-smmu driver fixes the request up against what the SMMU implements, in this order
+  (arm_smmu_init_domain_context):
+    1. the SMMU has no stage 1            -> S2
+    2. the SMMU has no stage 2            -> S1
+    3. RFC only: the SMMU cannot nest and the request is NESTED -> S2
+  Linux as merged (and every later arm-smmu and arm-smmu-v3) has steps 1 and 2 only, so on an
+  SMMU with both stages but no nesting a NESTED request keeps the NESTED stage.
+  A stage-1 domain gets a stage-1 context bank (CBAR type S1_TRANS_S2_BYPASS); stage-2 and nested
+  domains both get a stage-2 context bank (CBAR type S2_TRANS): the RFC notes this "will likely
+  change when KVM gets involved", and it never did in mainline.
+
+  Hardware (fixtures): synthetic-nested = S1+S2 with NTS ("N" in the seed), synthetic-s1-s2 =
+  both stages without nesting ("S1+S2"), synthetic-s2-only ("S2"), synthetic-s1-only ("S1").
+
+  Scenario Outline: [1] A <requested> request on <supported> hardware gives stage <stage>
+    Given an SMMU from fixture "<fixture>"
+    When a <requested> domain is attached to stream 0x10
+    Then the operation should succeed
+    And the domain should have stage <stage>
+    And the domain should translate at <translation>
+
+    # The seed's table, every cell ("Requested / Supported / Actual"), RFC PATCHv2 3/3.
+    @rfc-v2 @enforcing
+    Examples: RFC PATCHv2 (the seed's table)
+      | requested | supported | fixture           | stage  | translation |
+      | stage 1   | N         | synthetic-nested  | S1     | stage 1     |
+      | stage 1   | S1+S2     | synthetic-s1-s2   | S1     | stage 1     |
+      | stage 1   | S2        | synthetic-s2-only | S2     | stage 2     |
+      | stage 1   | S1        | synthetic-s1-only | S1     | stage 1     |
+      | nested    | N         | synthetic-nested  | NESTED | stage 2     |
+      | nested    | S1+S2     | synthetic-s1-s2   | S2     | stage 2     |
+      | nested    | S2        | synthetic-s2-only | S2     | stage 2     |
+      | nested    | S1        | synthetic-s1-only | S1     | stage 1     |
+
+    # Merged: no TRANS_NESTED check, so "N on S1+S2" keeps NESTED on a stage-2 bank.
+    @merged @linux-6.1
+    Examples: Linux as merged and later
+      | requested | supported | fixture           | stage  | translation |
+      | stage 1   | N         | synthetic-nested  | S1     | stage 1     |
+      | stage 1   | S1+S2     | synthetic-s1-s2   | S1     | stage 1     |
+      | stage 1   | S2        | synthetic-s2-only | S2     | stage 2     |
+      | stage 1   | S1        | synthetic-s1-only | S1     | stage 1     |
+      | nested    | N         | synthetic-nested  | NESTED | stage 2     |
+      | nested    | S1+S2     | synthetic-s1-s2   | NESTED | stage 2     |
+      | nested    | S2        | synthetic-s2-only | S2     | stage 2     |
+      | nested    | S1        | synthetic-s1-only | S1     | stage 1     |
+
+  Scenario Outline: [2] The context bank type follows the fixed-up stage on <fixture>
+    Given an SMMU from fixture "<fixture>"
+    When a <requested> domain is attached to stream 0x10
+    Then the domain should use context bank <bank> of type <cbar>
+
+    # synthetic-nested and synthetic-s1-s2 have 2 stage-2-only banks, so a stage-1 bank starts at 2.
+    @rfc-v2 @enforcing @merged @linux-6.1
+    Examples:
+      | requested | fixture           | bank | cbar               |
+      | stage 1   | synthetic-nested  | 2    | S1_TRANS_S2_BYPASS |
+      | nested    | synthetic-nested  | 0    | S2_TRANS           |
+      | nested    | synthetic-s1-s2   | 0    | S2_TRANS           |
+      | stage 1   | synthetic-s2-only | 0    | S2_TRANS           |
+      | nested    | synthetic-s1-only | 0    | S1_TRANS_S2_BYPASS |
+
+  Scenario Outline: [3] Stage 2 cannot be requested: nesting attribute <value> asks for <stage>
+    The attribute is a boolean to the driver (`if (*(int *)data)`): zero asks for stage 1, any
+    other value for nested. No value a caller can pass asks for stage 2; stage 2 only ever comes
+    from the driver's fix-up at attach.
+    Given an SMMU from fixture "synthetic-s1-s2"
+    And a new domain
+    When the nesting attribute of the domain is set to <value>
+    Then the operation should succeed
+    And the domain should have stage <stage>
+
+    @rfc-v2 @enforcing @merged
+    Examples:
+      | value | stage  |
+      | 0     | S1     |
+      | 1     | NESTED |
+      | 2     | NESTED |
+      | -1    | NESTED |
+
+  @rfc-v2 @enforcing @merged @linux-6.1
+  Scenario: [4] A domain that asks for nothing is a stage-1 domain, even on hardware with both stages
+    Given an SMMU from fixture "synthetic-s1-s2"
+    When a stage 1 domain is attached to stream 0x10
+    Then the domain should have stage S1
+    And the domain should use context bank 2 of type S1_TRANS_S2_BYPASS
+
+  Scenario Outline: [5] A real part: <requested> on <fixture> gives stage <stage>
+    Given an SMMU from fixture "<fixture>"
+    When a <requested> domain is attached to stream 0x10
+    Then the operation should succeed
+    And the domain should have stage <stage>
+    And the domain should translate at <translation>
+
+    @rfc-v2 @enforcing @merged @linux-6.1
+    Examples: Arm CoreLink parts (SMMUv1/v2)
+      | requested | fixture | stage  | translation |
+      | stage 1   | mmu-500 | S1     | stage 1     |
+      | nested    | mmu-500 | NESTED | stage 2     |
+      | nested    | mmu-400 | NESTED | stage 2     |
+
+    # arm-smmu-v3 exists from Linux 4.2: the 3.x profiles have no driver for these.
+    # QEMU 7.2's SMMUv3 has stage 1 only: the nesting request silently becomes stage 1.
+    @linux-6.1
+    Examples: SMMUv3 (arm-smmu-v3 domain finalise)
+      | requested | fixture                 | stage  | translation |
+      | stage 1   | qemu-smmuv3-7.2         | S1     | stage 1     |
+      | nested    | qemu-smmuv3-7.2         | S1     | stage 1     |
+      | nested    | synthetic-smmuv3-nested | NESTED | stage 2     |

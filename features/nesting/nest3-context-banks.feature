@@ -1,0 +1,135 @@
+Feature: Nest3 - Context banks and identifiers
+  On SMMUv1/v2 an attached domain occupies one context bank. The lowest IDR1.NUMS2CB banks can
+  only translate at stage 2, so a stage-1 domain searches from bank NUMS2CB upward, while stage-2
+  and nested domains search from bank 0 (first free bank wins). No free bank: ENOSPC, and the
+  attach fails. The bank is the domain's until the domain is freed.
+
+  Identifiers: in 3.x every bank has ASID = bank index and VMID = bank index + 1. From 4.x the two
+  share a union: stage-2 domains store VMID = bank + 1, every other stage stores ASID = bank, so a
+  nested domain's stage-2 bank carries VMID = bank and a stage-1 bank carries no VMID.
+
+  On SMMUv3 there are no banks: a stage-1 domain takes an ASID (never 0) for its context
+  descriptor, a stage-2 or nested domain a VMID (0 is kept for bypass STEs).
+
+  Fixtures: synthetic-nested has 8 banks, banks 0 and 1 stage-2-only; synthetic-all-banks-s2-only
+  has 2 banks, both stage-2-only; synthetic-one-bank has a single bank usable by every stage.
+
+  Scenario Outline: [1] A <requested> domain on <fixture> takes bank <bank> (<cbar>), ASID <asid>, VMID <vmid>
+    Given an SMMU from fixture "<fixture>"
+    When a <requested> domain is attached to stream 0x10
+    Then the domain should use context bank <bank> of type <cbar>
+    And the domain should have ASID <asid> and VMID <vmid>
+
+    @rfc-v2 @enforcing @merged
+    Examples: 3.x: ASID = bank, VMID = bank + 1
+      | requested | fixture           | bank | cbar               | asid | vmid |
+      | stage 1   | synthetic-nested  | 2    | S1_TRANS_S2_BYPASS | 2    | 3    |
+      | nested    | synthetic-nested  | 0    | S2_TRANS           | none | 1    |
+      | stage 1   | synthetic-s2-only | 0    | S2_TRANS           | none | 1    |
+
+    @linux-6.1
+    Examples: 4.x to 6.x: asid/vmid union
+      | requested | fixture           | bank | cbar               | asid | vmid |
+      | stage 1   | synthetic-nested  | 2    | S1_TRANS_S2_BYPASS | 2    | none |
+      | nested    | synthetic-nested  | 0    | S2_TRANS           | none | 0    |
+      | stage 1   | synthetic-s2-only | 0    | S2_TRANS           | none | 1    |
+
+  @rfc-v2 @enforcing @merged @linux-6.1
+  Scenario: [2] Stage-1 and nested domains fill the banks from different starting points
+    Given an SMMU from fixture "synthetic-nested"
+    When a stage 1 domain "A" is attached to stream 0x10
+    And a nested domain "B" is attached to stream 0x11
+    And a stage 1 domain "C" is attached to stream 0x12
+    And a nested domain "D" is attached to stream 0x13
+    Then domain "A" should use context bank 2 of type S1_TRANS_S2_BYPASS
+    And domain "B" should use context bank 0 of type S2_TRANS
+    And domain "C" should use context bank 3 of type S1_TRANS_S2_BYPASS
+    And domain "D" should use context bank 1 of type S2_TRANS
+
+  @rfc-v2 @enforcing @merged @linux-6.1
+  Scenario: [3] A nested domain may take a bank above the stage-2-only ones once those are used
+    Given an SMMU from fixture "synthetic-all-banks-s2-only"
+    When a nested domain "A" is attached to stream 0x10
+    And a nested domain "B" is attached to stream 0x11
+    Then the SMMU should have context banks "0, 1" in use
+    When a nested domain "C" is attached to stream 0x12
+    Then the operation should fail with ENOSPC
+
+  @rfc-v2 @enforcing @merged @linux-6.1
+  Scenario: [4] A stage-1 domain cannot use stage-2-only banks: ENOSPC while they are free
+    Given an SMMU from fixture "synthetic-all-banks-s2-only"
+    When a stage 1 domain is attached to stream 0x10
+    Then the operation should fail with ENOSPC
+    And the domain should have no context
+    And the SMMU should have context banks "" in use
+
+  @rfc-v2 @enforcing @merged @linux-6.1
+  Scenario: [5] No bank left: the second domain's attach fails with ENOSPC
+    Given an SMMU from fixture "synthetic-one-bank"
+    When a nested domain "A" is attached to stream 0x10
+    Then the operation should succeed
+    When a stage 1 domain "B" is attached to stream 0x11
+    Then the operation should fail with ENOSPC
+    And domain "B" should have no context
+
+  @rfc-v2 @enforcing @merged @linux-6.1
+  Scenario: [6] Detach alone keeps the bank; freeing the domain gives it back
+    Given an SMMU from fixture "synthetic-one-bank"
+    When a stage 1 domain "A" is attached to stream 0x10
+    And domain "A" is detached from stream 0x10
+    And a stage 1 domain "B" is attached to stream 0x11
+    Then the operation should fail with ENOSPC
+    When domain "A" is freed
+    And a stage 1 domain "C" is attached to stream 0x12
+    Then the operation should succeed
+    And domain "C" should use context bank 0 of type S1_TRANS_S2_BYPASS
+
+  @rfc-v2 @enforcing @merged @linux-6.1
+  Scenario: [7] A freed bank is the first one reused
+    Given an SMMU from fixture "synthetic-nested"
+    When a stage 1 domain "A" is attached to stream 0x10
+    And a stage 1 domain "B" is attached to stream 0x11
+    And domain "A" is freed
+    And a stage 1 domain "C" is attached to stream 0x12
+    Then domain "C" should use context bank 2 of type S1_TRANS_S2_BYPASS
+    And the SMMU should have context banks "2, 3" in use
+
+  @rfc-v2 @enforcing @merged @linux-6.1
+  Scenario: [8] Two streams of one domain share its bank
+    Given an SMMU from fixture "synthetic-nested"
+    And a new domain
+    When the domain is attached to stream 0x10
+    And the domain is attached to stream 0x11
+    Then the operation should succeed
+    And the SMMU should have context banks "2" in use
+
+  @rfc-v2 @enforcing @merged @linux-6.1
+  Scenario: [9] A stream already attached cannot be attached again: EEXIST
+    Given an SMMU from fixture "synthetic-nested"
+    When a stage 1 domain "A" is attached to stream 0x10
+    And a stage 1 domain "B" is attached to stream 0x10
+    Then the operation should fail with EEXIST
+    And the SMMU should have context banks "2" in use
+
+  @rfc-v2 @enforcing @merged @linux-6.1
+  Scenario: [10] A stream the SMMU does not have: ENXIO
+    synthetic-nested has 15 stream ID bits: stream 0x8000 is outside them.
+    Given an SMMU from fixture "synthetic-nested"
+    When a stage 1 domain is attached to stream 0x8000
+    Then the operation should fail with ENXIO
+    And the domain should have no context
+
+  Scenario Outline: [11] SMMUv3: a <requested> domain gets a stream table entry with ASID <asid>, VMID <vmid>
+    Given an SMMU from fixture "<fixture>"
+    When a <requested> domain "A" is attached to stream 0x10
+    And a <requested> domain "B" is attached to stream 0x11
+    Then domain "A" should use a stream table entry
+    And domain "A" should have ASID <asid> and VMID <vmid>
+    And domain "B" should have ASID <asid_b> and VMID <vmid_b>
+
+    @linux-6.1
+    Examples:
+      | requested | fixture                 | asid | vmid | asid_b | vmid_b |
+      | stage 1   | synthetic-smmuv3-nested | 1    | none | 2      | none   |
+      | nested    | synthetic-smmuv3-nested | none | 1    | none   | 2      |
+      | nested    | qemu-smmuv3-7.2         | 1    | none | 2      | none   |

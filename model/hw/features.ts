@@ -1,0 +1,63 @@
+/**
+ * The typed hardware feature set an SMMU instance is built from.
+ * Produced from a YAML fixture by ./fixture.ts; nothing else constructs one by hand except tests.
+ */
+
+export const SMMU_ARCHS = ['smmuv1', 'smmuv2', 'smmuv3'] as const
+export type SmmuArch = (typeof SMMU_ARCHS)[number]
+
+/** Translation granule sizes in bytes, and the page/block sizes each gives (Linux pgsize_bitmap). */
+export const GRANULE_PAGE_SIZES: Readonly<Record<string, readonly number[]>> = {
+  '4K': [0x1000, 0x20_0000, 0x4000_0000], // L3 page, L2 2M block, L1 1G block
+  '16K': [0x4000, 0x200_0000], // L3 page, L2 32M block
+  '64K': [0x1_0000, 0x2000_0000], // L3 page, L2 512M block
+}
+export type GranuleName = keyof typeof GRANULE_PAGE_SIZES
+
+export interface TranslationSupport {
+  /** SMMU_IDR0.S1TS (v1/v2) or S1P (v3). */
+  readonly stage1: boolean
+  /** SMMU_IDR0.S2TS (v1/v2) or S2P (v3). */
+  readonly stage2: boolean
+  /** SMMU_IDR0.NTS (v1/v2); on v3 both S1P and S2P. */
+  readonly nested: boolean
+}
+
+export interface FeatureSet {
+  /** Fixture name (file name without extension). */
+  readonly name: string
+  /** Path the fixture was loaded from. */
+  readonly file: string
+  readonly description: string
+  /** Where the facts come from (document and section); absent for synthetic fixtures. */
+  readonly source?: string
+  readonly kind: 'real' | 'synthetic'
+  readonly arch: SmmuArch
+  /** Device-tree compatible string, when the part has one. */
+  readonly compatible?: string
+  readonly translation: TranslationSupport
+  /** SMMUv1/v2: SMMU_IDR1.NUMCB. 0 on SMMUv3 (no context banks). */
+  readonly contextBanks: number
+  /** SMMUv1/v2: SMMU_IDR1.NUMS2CB, the low banks that can only do stage 2. */
+  readonly s2OnlyContextBanks: number
+  /** SMMUv3: ASID width (8 or 16). */
+  readonly asidBits: number
+  /** SMMUv3: VMID width (8 or 16); v1/v2 VMID16. */
+  readonly vmidBits: number
+  /** Input (IPA) address size in bits. */
+  readonly ias: number
+  /** Output (PA) address size in bits. */
+  readonly oas: number
+  readonly granules: readonly GranuleName[]
+  /** All page and block sizes the granules give, ascending (bytes). */
+  readonly pageSizes: readonly number[]
+  readonly streamIdBits: number
+}
+
+export function describeStages(t: TranslationSupport): string {
+  if (t.nested) return 'S1+S2 with nesting'
+  if (t.stage1 && t.stage2) return 'S1+S2 without nesting'
+  if (t.stage2) return 'S2 only'
+  if (t.stage1) return 'S1 only'
+  return 'none'
+}

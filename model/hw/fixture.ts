@@ -1,0 +1,270 @@
+/**
+ * Load a YAML hardware fixture, validate it (JSON Schema, then consistency rules the schema
+ * cannot say), and produce a typed FeatureSet.
+ *
+ * Problems are collected, not thrown: every error names the file, the 1-based line and column,
+ * the field path and a reason, with a stable `code` for tests.
+ */
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import Ajv, { type ErrorObject } from 'ajv'
+import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml'
+import schema from '../../fixtures/schema/fixture.schema.json'
+import { GRANULE_PAGE_SIZES, type FeatureSet, type GranuleName, type SmmuArch } from './features'
+
+export type FixtureCode =
+  | 'NOT_FOUND'
+  | 'YAML_SYNTAX'
+  | 'NOT_A_MAPPING'
+  | 'UNKNOWN_KEY'
+  | 'MISSING_FIELD'
+  | 'WRONG_TYPE'
+  | 'BAD_VALUE'
+  | 'OUT_OF_RANGE'
+  | 'NAME_MISMATCH'
+  | 'INCONSISTENT'
+
+export interface FixtureError {
+  readonly code: FixtureCode
+  readonly file: string
+  /** 1-based. */
+  readonly line: number
+  /** 1-based. */
+  readonly column: number
+  /** Dotted field path, e.g. `translation.nested`; empty for the whole document. */
+  readonly field: string
+  readonly message: string
+}
+
+export interface FixtureResult {
+  readonly fixture?: FeatureSet
+  readonly errors: readonly FixtureError[]
+}
+
+/** The folder holding the shipped catalogue. */
+export const FIXTURES_DIR = path.resolve(__dirname, '../../fixtures')
+
+const ajv = new Ajv({ allErrors: true, strict: true })
+const validateSchema = ajv.compile(schema)
+
+/** Raw shape after schema validation (snake_case, as written in YAML). */
+interface RawFixture {
+  name: string
+  description: string
+  kind: 'real' | 'synthetic'
+  source?: string
+  notes?: string
+  architecture: SmmuArch
+  compatible?: string
+  translation: { stage1: boolean; stage2: boolean; nested: boolean }
+  context_banks?: number
+  s2_only_context_banks?: number
+  asid_bits?: 8 | 16
+  vmid_bits?: 8 | 16
+  ias: number
+  oas: number
+  granules: GranuleName[]
+  stream_id_bits: number
+}
+
+export function formatFixtureError(e: FixtureError): string {
+  const where = e.field === '' ? '' : ` ${e.field}:`
+  return `${e.file}:${e.line}:${e.column}:${where} ${e.message} [${e.code}]`
+}
+
+/** Parse fixture text. `file` is used for messages and for the name check. */
+export function parseFixture(text: string, file: string): FixtureResult {
+  const lineCounter = new LineCounter()
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true })
+  const errorAt = (code: FixtureCode, offset: number, field: string, message: string): FixtureError => {
+    const { line, col } = lineCounter.linePos(offset)
+    return { code, file, line, column: col, field, message }
+  }
+
+  if (doc.errors.length > 0) {
+    return {
+      errors: doc.errors.map((e) => errorAt('YAML_SYNTAX', e.pos[0], '', yamlReason(e.message))),
+    }
+  }
+  if (!isMap(doc.contents)) {
+    const offset = doc.contents?.range?.[0] ?? 0
+    return { errors: [errorAt('NOT_A_MAPPING', offset, '', 'a fixture is a YAML mapping of field: value')] }
+  }
+
+  const data: unknown = doc.toJS()
+  if (!validateSchema(data)) {
+    const errors = (validateSchema.errors ?? []).map((e) => schemaError(e, doc, errorAt))
+    return { errors: dedupe(errors) }
+  }
+  const raw = data as unknown as RawFixture
+  const errors = consistencyErrors(raw, file, doc, errorAt)
+  if (errors.length > 0) return { errors }
+  return { fixture: toFeatureSet(raw, file), errors: [] }
+}
+
+/** Load a fixture from a file path. */
+export function loadFixtureFile(file: string): FixtureResult {
+  let text: string
+  try {
+    text = fs.readFileSync(file, 'utf8')
+  } catch (e) {
+    const reason = e instanceof Error ? e.message : String(e)
+    return { errors: [{ code: 'NOT_FOUND', file, line: 1, column: 1, field: '', message: `cannot read fixture: ${reason}` }] }
+  }
+  return parseFixture(text, file)
+}
+
+/** A fixture by catalogue name (`mmu-500`) or by path (`./my-smmu.yaml`). */
+export function resolveFixturePath(nameOrPath: string, dir: string = FIXTURES_DIR): string {
+  const looksLikePath = nameOrPath.includes('/') || nameOrPath.endsWith('.yaml') || nameOrPath.endsWith('.yml')
+  return looksLikePath ? path.resolve(nameOrPath) : path.join(dir, `${nameOrPath}.yaml`)
+}
+
+/** Names of every fixture in the catalogue folder, sorted. */
+export function listFixtureNames(dir: string = FIXTURES_DIR): string[] {
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .map((f) => f.slice(0, -'.yaml'.length))
+    .sort()
+}
+
+type ErrorAt = (code: FixtureCode, offset: number, field: string, message: string) => FixtureError
+
+function schemaError(e: ErrorObject, doc: Document, errorAt: ErrorAt): FixtureError {
+  const segments = e.instancePath.split('/').slice(1).map(decodePointer)
+  const field = segments.join('.')
+  const child = (name: string): string => (field === '' ? name : `${field}.${name}`)
+  const valueOffset = nodeOffset(doc, segments)
+  switch (e.keyword) {
+    case 'additionalProperties': {
+      const key = String((e.params as { additionalProperty: string }).additionalProperty)
+      return errorAt('UNKNOWN_KEY', keyOffset(doc, segments, key) ?? valueOffset, child(key), `unknown field "${key}"`)
+    }
+    case 'required': {
+      const missing = String((e.params as { missingProperty: string }).missingProperty)
+      return errorAt('MISSING_FIELD', valueOffset, child(missing), `required field "${missing}" is missing`)
+    }
+    case 'type':
+      return errorAt('WRONG_TYPE', valueOffset, field, `must be ${article((e.params as { type: string }).type)}`)
+    case 'minimum':
+    case 'maximum':
+      return errorAt('OUT_OF_RANGE', valueOffset, field, `must be ${e.keyword === 'minimum' ? '>=' : '<='} ${(e.params as { limit: number }).limit}`)
+    case 'enum':
+      return errorAt('BAD_VALUE', valueOffset, field, `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`)
+    default:
+      return errorAt('BAD_VALUE', valueOffset, field, e.message ?? `fails ${e.keyword}`)
+  }
+}
+
+function consistencyErrors(raw: RawFixture, file: string, doc: Document, errorAt: ErrorAt): FixtureError[] {
+  const errors: FixtureError[] = []
+  const at = (code: FixtureCode, field: string, message: string): void => {
+    const segments = field.split('.')
+    errors.push(errorAt(code, nodeOffset(doc, segments), field, message))
+  }
+  const expectedName = path.basename(file).replace(/\.ya?ml$/, '')
+  if (raw.name !== expectedName) at('NAME_MISMATCH', 'name', `"${raw.name}" must equal the file name "${expectedName}"`)
+  if (raw.kind === 'real' && raw.source === undefined) {
+    at('MISSING_FIELD', 'kind', 'a real part must cite its facts in "source"')
+  }
+
+  const t = raw.translation
+  if (!t.stage1 && !t.stage2) at('INCONSISTENT', 'translation', 'an SMMU must support stage 1, stage 2 or both')
+  if (t.nested && !(t.stage1 && t.stage2)) {
+    at('INCONSISTENT', 'translation.nested', 'nested translation needs both stage 1 and stage 2')
+  }
+
+  if (raw.architecture === 'smmuv3') {
+    for (const f of ['context_banks', 's2_only_context_banks'] as const) {
+      if (raw[f] !== undefined) at('INCONSISTENT', f, 'SMMUv3 has no context banks (streams use STEs and CDs)')
+    }
+    for (const f of ['asid_bits', 'vmid_bits'] as const) {
+      if (raw[f] === undefined) at('MISSING_FIELD', 'architecture', `an SMMUv3 fixture needs "${f}"`)
+    }
+  } else {
+    if (raw.context_banks === undefined) {
+      at('MISSING_FIELD', 'architecture', `an ${raw.architecture} fixture needs "context_banks" (IDR1.NUMCB)`)
+    }
+    if (raw.asid_bits !== undefined) at('INCONSISTENT', 'asid_bits', 'SMMUv1/v2 ASIDs are the context bank index; asid_bits is for SMMUv3')
+    const banks = raw.context_banks ?? 0
+    const s2Only = raw.s2_only_context_banks ?? 0
+    if (s2Only > banks) {
+      at('INCONSISTENT', 's2_only_context_banks', `${s2Only} stage-2-only banks but only ${banks} context banks`)
+    }
+    if (s2Only > 0 && !t.stage2) at('INCONSISTENT', 's2_only_context_banks', 'stage-2-only banks on hardware without stage 2')
+    if (raw.ias > 48) at('INCONSISTENT', 'ias', 'SMMUv1/v2 address sizes stop at 48 bits')
+    if (raw.oas > 48) at('INCONSISTENT', 'oas', 'SMMUv1/v2 address sizes stop at 48 bits')
+  }
+  return errors
+}
+
+function toFeatureSet(raw: RawFixture, file: string): FeatureSet {
+  const pageSizes = [...new Set(raw.granules.flatMap((g) => GRANULE_PAGE_SIZES[g] ?? []))].sort((a, b) => a - b)
+  const isV3 = raw.architecture === 'smmuv3'
+  return {
+    name: raw.name,
+    file,
+    description: raw.description,
+    ...(raw.source === undefined ? {} : { source: raw.source }),
+    kind: raw.kind,
+    arch: raw.architecture,
+    ...(raw.compatible === undefined ? {} : { compatible: raw.compatible }),
+    translation: { ...raw.translation },
+    contextBanks: isV3 ? 0 : (raw.context_banks ?? 0),
+    s2OnlyContextBanks: isV3 ? 0 : (raw.s2_only_context_banks ?? 0),
+    asidBits: raw.asid_bits ?? 8,
+    vmidBits: raw.vmid_bits ?? 8,
+    ias: raw.ias,
+    oas: raw.oas,
+    granules: [...raw.granules],
+    pageSizes,
+    streamIdBits: raw.stream_id_bits,
+  }
+}
+
+/** The yaml library's first message line, without its own " at line L, column C" suffix. */
+function yamlReason(message: string): string {
+  const first = message.split('\n')[0] ?? message
+  return first.replace(/ at line \d+, column \d+:?$/, '')
+}
+
+function decodePointer(s: string): string {
+  return s.replace(/~1/g, '/').replace(/~0/g, '~')
+}
+
+function article(type: string): string {
+  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`
+}
+
+/** Offset of the value at `segments` (or of the nearest existing ancestor). */
+function nodeOffset(doc: Document, segments: readonly string[]): number {
+  for (let n = segments.length; n >= 0; n--) {
+    const node = doc.getIn(segments.slice(0, n).map(keyFor), true) as Node | undefined
+    if (node?.range) return node.range[0]
+    if (n === 0) return doc.contents?.range?.[0] ?? 0
+  }
+  return 0
+}
+
+/** Offset of the key `key` inside the mapping at `segments`. */
+function keyOffset(doc: Document, segments: readonly string[], key: string): number | undefined {
+  const parent = segments.length === 0 ? doc.contents : doc.getIn(segments.map(keyFor), true)
+  if (!isMap(parent)) return undefined
+  const pair = parent.items.find((p) => isScalar(p.key) && String(p.key.value) === key)
+  return isScalar(pair?.key) ? pair.key.range?.[0] : undefined
+}
+
+function keyFor(segment: string): string | number {
+  return /^\d+$/.test(segment) ? Number(segment) : segment
+}
+
+function dedupe(errors: FixtureError[]): FixtureError[] {
+  const seen = new Set<string>()
+  return errors.filter((e) => {
+    const k = `${e.code}|${e.field}|${e.line}|${e.column}`
+    if (seen.has(k)) return false
+    seen.add(k)
+    return true
+  })
+}

@@ -1,0 +1,3 @@
+/** iommu layer: domains, the nesting request, attach/detach. */
+export * from './domain'
+export * from './core'

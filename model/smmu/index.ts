@@ -1,0 +1,4 @@
+/** SMMU layer: instances, stage selection, contexts. */
+export * from './stage'
+export * from './context'
+export * from './instance'
