@@ -3,7 +3,7 @@
  * Produced from a YAML fixture by ./fixture.ts; nothing else constructs one by hand except tests.
  */
 
-export const SMMU_ARCHS = ['smmuv1', 'smmuv2', 'smmuv3'] as const
+export const SMMU_ARCHS = ['smmuv1', 'smmuv2', 'smmuv3', 'intel-vtd'] as const
 export type SmmuArch = (typeof SMMU_ARCHS)[number]
 
 /** Translation granule sizes in bytes, and the page/block sizes each gives (Linux pgsize_bitmap). */
@@ -21,6 +21,30 @@ export interface TranslationSupport {
   readonly stage2: boolean
   /** SMMU_IDR0.NTS (v1/v2); on v3 both S1P and S2P. */
   readonly nested: boolean
+}
+
+export interface VfioGroupSpec {
+  readonly id: number
+  /** Stream IDs (PCI requester IDs on VT-d) of the group's devices. */
+  readonly streams: readonly number[]
+  /** All devices bound to vfio drivers. */
+  readonly viable: boolean
+  readonly device?: string
+}
+
+export interface ReservedRegion {
+  readonly start: bigint
+  /** Inclusive. */
+  readonly end: bigint
+  readonly type: 'msi' | 'sw-msi' | 'reserved' | 'direct'
+}
+
+/** What VFIO sees of the machine beyond the IOMMU itself. */
+export interface VfioMachine {
+  readonly groups: readonly VfioGroupSpec[]
+  readonly reservedRegions: readonly ReservedRegion[]
+  /** vfio_iommu_type1.dma_entry_limit set on this machine; undefined: the kernel's default. */
+  readonly dmaEntryLimit?: number
 }
 
 export interface FeatureSet {
@@ -52,6 +76,9 @@ export interface FeatureSet {
   /** All page and block sizes the granules give, ascending (bytes). */
   readonly pageSizes: readonly number[]
   readonly streamIdBits: number
+  /** Table walks are cache coherent (IOMMU_CAP_CACHE_COHERENCY). */
+  readonly coherentWalk: boolean
+  readonly vfio: VfioMachine
 }
 
 export function describeStages(t: TranslationSupport): string {

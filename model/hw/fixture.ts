@@ -10,7 +10,7 @@ import * as path from 'node:path'
 import Ajv, { type ErrorObject } from 'ajv'
 import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml'
 import schema from '../../fixtures/schema/fixture.schema.json'
-import { GRANULE_PAGE_SIZES, type FeatureSet, type GranuleName, type SmmuArch } from './features'
+import { GRANULE_PAGE_SIZES, type FeatureSet, type GranuleName, type ReservedRegion, type SmmuArch } from './features'
 
 export type FixtureCode =
   | 'NOT_FOUND'
@@ -65,6 +65,12 @@ interface RawFixture {
   oas: number
   granules: GranuleName[]
   stream_id_bits: number
+  coherent_walk?: boolean
+  vfio?: {
+    groups?: { id: number; streams: number[]; viable?: boolean; device?: string }[]
+    reserved_regions?: { start: number; end: number; type: ReservedRegion['type'] }[]
+    dma_entry_limit?: number
+  }
 }
 
 export function formatFixtureError(e: FixtureError): string {
@@ -175,12 +181,19 @@ function consistencyErrors(raw: RawFixture, file: string, doc: Document, errorAt
     at('INCONSISTENT', 'translation.nested', 'nested translation needs both stage 1 and stage 2')
   }
 
-  if (raw.architecture === 'smmuv3') {
+  if (raw.architecture === 'smmuv3' || raw.architecture === 'intel-vtd') {
+    const what = raw.architecture === 'smmuv3' ? 'SMMUv3 has no context banks (streams use STEs and CDs)' : 'VT-d has no context banks'
     for (const f of ['context_banks', 's2_only_context_banks'] as const) {
-      if (raw[f] !== undefined) at('INCONSISTENT', f, 'SMMUv3 has no context banks (streams use STEs and CDs)')
+      if (raw[f] !== undefined) at('INCONSISTENT', f, what)
     }
+  }
+  if (raw.architecture === 'smmuv3') {
     for (const f of ['asid_bits', 'vmid_bits'] as const) {
       if (raw[f] === undefined) at('MISSING_FIELD', 'architecture', `an SMMUv3 fixture needs "${f}"`)
+    }
+  } else if (raw.architecture === 'intel-vtd') {
+    if (t.stage1 || t.nested || !t.stage2) {
+      at('INCONSISTENT', 'translation', 'VT-d (as VFIO type1 uses it) translates at one stage: stage1 false, stage2 true, nested false')
     }
   } else {
     if (raw.context_banks === undefined) {
@@ -196,6 +209,31 @@ function consistencyErrors(raw: RawFixture, file: string, doc: Document, errorAt
     if (raw.ias > 48) at('INCONSISTENT', 'ias', 'SMMUv1/v2 address sizes stop at 48 bits')
     if (raw.oas > 48) at('INCONSISTENT', 'oas', 'SMMUv1/v2 address sizes stop at 48 bits')
   }
+  if (raw.architecture !== 'intel-vtd' && raw.ias === 39) at('INCONSISTENT', 'ias', '39 bits is a VT-d address width, not an SMMU IPA size')
+  errors.push(...vfioErrors(raw, doc, errorAt))
+  return errors
+}
+
+function vfioErrors(raw: RawFixture, doc: Document, errorAt: ErrorAt): FixtureError[] {
+  const errors: FixtureError[] = []
+  const at = (field: string, message: string): void => {
+    errors.push(errorAt('INCONSISTENT', nodeOffset(doc, field.split('.')), field, message))
+  }
+  const seenGroups = new Set<number>()
+  const streamOwner = new Map<number, number>()
+  ;(raw.vfio?.groups ?? []).forEach((g, i) => {
+    if (seenGroups.has(g.id)) at(`vfio.groups.${i}.id`, `group ${g.id} is listed twice`)
+    seenGroups.add(g.id)
+    g.streams.forEach((sid, j) => {
+      if (sid >= 2 ** raw.stream_id_bits) at(`vfio.groups.${i}.streams.${j}`, `stream 0x${sid.toString(16)} needs more than ${raw.stream_id_bits} stream ID bits`)
+      const owner = streamOwner.get(sid)
+      if (owner !== undefined && owner !== g.id) at(`vfio.groups.${i}.streams.${j}`, `stream 0x${sid.toString(16)} is already in group ${owner}`)
+      streamOwner.set(sid, g.id)
+    })
+  })
+  ;(raw.vfio?.reserved_regions ?? []).forEach((r, i) => {
+    if (r.end < r.start) at(`vfio.reserved_regions.${i}.end`, 'a region ends before it starts')
+  })
   return errors
 }
 
@@ -220,6 +258,12 @@ function toFeatureSet(raw: RawFixture, file: string): FeatureSet {
     granules: [...raw.granules],
     pageSizes,
     streamIdBits: raw.stream_id_bits,
+    coherentWalk: raw.coherent_walk ?? false,
+    vfio: {
+      groups: (raw.vfio?.groups ?? []).map((g) => ({ id: g.id, streams: [...g.streams], viable: g.viable ?? true, ...(g.device === undefined ? {} : { device: g.device }) })),
+      reservedRegions: (raw.vfio?.reserved_regions ?? []).map((r) => ({ start: BigInt(r.start), end: BigInt(r.end), type: r.type })),
+      ...(raw.vfio?.dma_entry_limit === undefined ? {} : { dmaEntryLimit: raw.vfio.dma_entry_limit }),
+    },
   }
 }
 

@@ -46,31 +46,31 @@ export interface Profile {
   readonly iommu: IommuCoreBehaviour
 }
 
-const ARM_SMMU_ONLY: readonly SmmuArch[] = ['smmuv1', 'smmuv2']
+const KERNEL_3X_DRIVERS: readonly SmmuArch[] = ['smmuv1', 'smmuv2', 'intel-vtd']
 
 export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
   'rfc-v2': {
     name: 'rfc-v2',
     title: 'RFC PATCHv2 as posted (2014-07-09)',
-    smmu: { drives: ARM_SMMU_ONLY, nestedNeedsNestingFeature: true, contextIds: 'per-bank' },
+    smmu: { drives: KERNEL_3X_DRIVERS, nestedNeedsNestingFeature: true, contextIds: 'per-bank' },
     iommu: { nestingApi: 'domain-attr' },
   },
   enforcing: {
     name: 'enforcing',
     title: 'RFC PATCHv2 with the review\'s ask: attach fails when nesting cannot be had',
-    smmu: { drives: ARM_SMMU_ONLY, nestedNeedsNestingFeature: true, contextIds: 'per-bank' },
+    smmu: { drives: KERNEL_3X_DRIVERS, nestedNeedsNestingFeature: true, contextIds: 'per-bank' },
     iommu: { nestingApi: 'domain-attr' },
   },
   merged: {
     name: 'merged',
     title: 'Linux as merged (3.18/3.19)',
-    smmu: { drives: ARM_SMMU_ONLY, nestedNeedsNestingFeature: false, contextIds: 'per-bank' },
+    smmu: { drives: KERNEL_3X_DRIVERS, nestedNeedsNestingFeature: false, contextIds: 'per-bank' },
     iommu: { nestingApi: 'domain-attr' },
   },
   'linux-6.1': {
     name: 'linux-6.1',
     title: 'Linux 6.1 (iommu_enable_nesting era)',
-    smmu: { drives: ['smmuv1', 'smmuv2', 'smmuv3'], nestedNeedsNestingFeature: false, contextIds: 'union-by-stage' },
+    smmu: { drives: ['smmuv1', 'smmuv2', 'smmuv3', 'intel-vtd'], nestedNeedsNestingFeature: false, contextIds: 'union-by-stage' },
     iommu: { nestingApi: 'enable-nesting' },
   },
 }

@@ -5,6 +5,7 @@
  * IDR1.NUMS2CB up (the low banks can only do stage 2); stage-2 and nested domains from bank 0.
  * SMMUv3 (arm-smmu-v3): no banks; a stage-1 domain takes an ASID (a CD), a stage-2 or nested
  * domain a VMID (an S2 STE).
+ * Intel VT-d (for VFIO comparisons): one translation (second level), a domain ID per domain.
  */
 import { fail, ok, type Result } from '../errno'
 import type { FeatureSet } from '../hw/features'
@@ -42,7 +43,18 @@ export interface StreamTableContext {
   readonly vmid?: number
 }
 
-export type SmmuContext = ContextBankContext | StreamTableContext
+/** An Intel VT-d context entry pointing at a domain's second-level table. */
+export interface VtdContext {
+  readonly kind: 'vtd-context'
+  readonly stage: DomainStage
+  readonly translation: HwTranslation
+  /** VT-d domain identifier (DID). */
+  readonly domainId: number
+  readonly asid?: undefined
+  readonly vmid?: undefined
+}
+
+export type SmmuContext = ContextBankContext | StreamTableContext | VtdContext
 
 /** First bank a domain of this stage may use (arm_smmu_init_domain_context `start`). */
 export function firstBankFor(stage: DomainStage, hw: FeatureSet): number {
@@ -122,6 +134,22 @@ export class StreamTableAllocator {
   release(ctx: StreamTableContext): void {
     if (ctx.asid !== undefined) this.asids.delete(ctx.asid)
     if (ctx.vmid !== undefined) this.vmids.delete(ctx.vmid)
+  }
+}
+
+/** VT-d domain identifiers (DID 0 is reserved by the architecture when caching mode is set). */
+export class DomainIdAllocator {
+  private readonly used = new Set<number>()
+
+  allocate(): Result<VtdContext> {
+    const domainId = lowestFree(this.used, 1, 0xffff)
+    if (domainId === undefined) return fail('ENOSPC', 'all VT-d domain identifiers are in use')
+    this.used.add(domainId)
+    return ok({ kind: 'vtd-context', stage: 'S2', translation: 'stage 2', domainId })
+  }
+
+  release(ctx: VtdContext): void {
+    this.used.delete(ctx.domainId)
   }
 }
 

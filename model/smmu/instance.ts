@@ -6,7 +6,7 @@
 import { fail, ok, type Result } from '../errno'
 import type { FeatureSet } from '../hw/features'
 import type { SmmuDriverBehaviour } from '../profiles'
-import { ContextBankAllocator, firstBankFor, StreamTableAllocator, type SmmuContext } from './context'
+import { ContextBankAllocator, DomainIdAllocator, firstBankFor, StreamTableAllocator, type SmmuContext } from './context'
 import { selectStage, type DomainStage } from './stage'
 
 export interface BankRange {
@@ -17,6 +17,7 @@ export interface BankRange {
 export class SmmuInstance {
   private readonly banks?: ContextBankAllocator
   private readonly streamTable?: StreamTableAllocator
+  private readonly domainIds?: DomainIdAllocator
   /** Stream ID -> the context its S2CR/STE points at. */
   private readonly streams = new Map<number, SmmuContext>()
 
@@ -26,6 +27,7 @@ export class SmmuInstance {
     private readonly driver: SmmuDriverBehaviour,
   ) {
     if (features.arch === 'smmuv3') this.streamTable = new StreamTableAllocator(features)
+    else if (features.arch === 'intel-vtd') this.domainIds = new DomainIdAllocator()
     else this.banks = new ContextBankAllocator(features, driver.contextIds)
   }
 
@@ -39,6 +41,7 @@ export class SmmuInstance {
 
   /** The stage a domain whose stage field is `current` gets on this instance. */
   stageFor(current: DomainStage): DomainStage {
+    if (this.domainIds !== undefined) return 'S2' // VT-d: second-level translation, whatever was asked
     return selectStage(current, this.features.translation, this.driver)
   }
 
@@ -52,6 +55,7 @@ export class SmmuInstance {
   allocateContext(stage: DomainStage): Result<SmmuContext> {
     if (this.banks !== undefined) return this.banks.allocate(stage)
     if (this.streamTable !== undefined) return this.streamTable.allocate(stage)
+    if (this.domainIds !== undefined) return this.domainIds.allocate()
     throw new Error('SMMU instance without a context allocator')
   }
 
@@ -60,7 +64,8 @@ export class SmmuInstance {
       if (c === ctx) throw new Error(`context released while stream ${hex(sid)} still uses it`)
     }
     if (ctx.kind === 'context-bank') this.banks?.release(ctx.bank)
-    else this.streamTable?.release(ctx)
+    else if (ctx.kind === 'stream-table') this.streamTable?.release(ctx)
+    else this.domainIds?.release(ctx)
   }
 
   /** Whether a stream ID exists behind this SMMU. */

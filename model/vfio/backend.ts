@@ -1,0 +1,91 @@
+/**
+ * What the VFIO-level features and the transcript replay talk to: /dev/vfio seen as ioctl-like
+ * calls returning a value or an errno. The model implements it (./model-backend.ts); a real
+ * kernel in a guest can implement it too, and the same features run unchanged.
+ *
+ * Integers that are __u64 in the uapi are bigint here.
+ */
+import type { Result } from '../errno'
+
+/** Where MAP_DMA's vaddr points, said abstractly so that any backend can produce it. */
+export type VaddrSpec =
+  /** A fresh, page-aligned anonymous buffer of the mapping's size (the normal case). */
+  | { readonly kind: 'buffer' }
+  /** One byte into such a buffer: not aligned to the IOMMU page size. */
+  | { readonly kind: 'misaligned' }
+  /** An address with nothing mapped in the process: pinning fails. */
+  | { readonly kind: 'unmapped' }
+
+export interface DmaMapRequest {
+  readonly iova: bigint
+  readonly size: bigint
+  /** VFIO_DMA_MAP_FLAG_* as passed to the ioctl, unknown bits included. */
+  readonly flags: number
+  readonly vaddr: VaddrSpec
+}
+
+export interface DmaUnmapRequest {
+  readonly iova: bigint
+  readonly size: bigint
+  /** VFIO_DMA_UNMAP_FLAG_*. */
+  readonly flags: number
+}
+
+export interface IovaRange {
+  readonly start: bigint
+  /** Inclusive. */
+  readonly end: bigint
+}
+
+/** VFIO_IOMMU_GET_INFO, with the capability chain decoded. */
+export interface IommuInfo {
+  readonly flags: number
+  readonly iovaPgsizes: bigint
+  /** VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL, when the kernel reports it. */
+  readonly dmaAvail?: number
+  /** VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE, when the kernel reports it. */
+  readonly iovaRanges?: readonly IovaRange[]
+}
+
+export interface GroupStatus {
+  readonly viable: boolean
+  readonly containerSet: boolean
+}
+
+/** What a device saw when it performed DMA through the IOMMU. */
+export type DmaOutcome =
+  | { readonly kind: 'ok'; readonly data?: Uint8Array }
+  /** The IOMMU refused the access; `detail` says why where the backend can tell. */
+  | { readonly kind: 'fault'; readonly detail?: string }
+
+export interface VfioContainer {
+  getApiVersion(): Result<number>
+  checkExtension(extension: number): Result<number>
+  setIommu(type: number): Result<void>
+  getInfo(): Result<IommuInfo>
+  mapDma(req: DmaMapRequest): Result<void>
+  /** Success carries the size the kernel wrote back. */
+  unmapDma(req: DmaUnmapRequest): Result<{ readonly unmapped: bigint }>
+}
+
+export interface VfioGroup {
+  readonly id: number
+  getStatus(): Result<GroupStatus>
+  setContainer(container: VfioContainer): Result<void>
+  unsetContainer(): Result<void>
+  /**
+   * The group's (first) device performs DMA at `iova` through the IOMMU: a read of `size` bytes,
+   * or a write of `data` (or of `size` bytes of a test pattern).
+   */
+  dma(op: 'read' | 'write', iova: bigint, size: number, data?: Uint8Array): Result<DmaOutcome>
+}
+
+export interface VfioBackend {
+  readonly name: string
+  /** open("/dev/vfio/vfio"). */
+  openContainer(): Result<VfioContainer>
+  /** open("/dev/vfio/N"). */
+  openGroup(id: number): Result<VfioGroup>
+  /** The uapi value of an extension name in this backend's kernel (undefined: no such name). */
+  extension(name: string): number | undefined
+}
