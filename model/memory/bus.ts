@@ -1,0 +1,44 @@
+/**
+ * What a bus access can return besides data: an external abort.
+ *
+ * An access to an address at or beyond 2^OAS, or to a range declared absent (a hole), gets no
+ * data. That is an architectural event (SMMUv3 F_WALK_EABT when it hits a descriptor fetch,
+ * an abort on the device's DMA otherwise), so it is a returned value, never an exception.
+ */
+
+/** The bus said no: nothing answers at `addr` (the first byte of the access that failed). */
+export interface BusAbort {
+  readonly kind: 'externalAbort'
+  readonly addr: number
+}
+
+export function busAbort(addr: number): BusAbort {
+  return { kind: 'externalAbort', addr }
+}
+
+export function isBusAbort(x: unknown): x is BusAbort {
+  return typeof x === 'object' && x !== null && (x as { kind?: unknown }).kind === 'externalAbort'
+}
+
+/** A 64-bit value as two unsigned 32-bit halves; `lo` holds bits [31:0], `hi` bits [63:32]. */
+export interface Word64 {
+  lo: number
+  hi: number
+}
+
+/** A half-open physical address range [base, base + size). */
+export interface PaRange {
+  readonly base: number
+  readonly size: number
+}
+
+/**
+ * The read side the page-table walkers need. `PhysMemory` implements it; a test may wrap it to
+ * watch which addresses a walk touches.
+ */
+export interface DescriptorReader {
+  /** Little-endian 64-bit load into `out`; returns an abort instead when the bus says no. */
+  read64Parts(pa: number, out: Word64): BusAbort | undefined
+  /** The same load; `slot` (0..7) is a hint naming a cache line the caller reuses (one per level). */
+  readDescriptor(pa: number, slot: number, out: Word64): BusAbort | undefined
+}

@@ -1,0 +1,15 @@
+/**
+ * model/memory — simulated physical memory and a table-page allocator.
+ *
+ * The lowest layer: imports nothing from the model except errno.ts.
+ *
+ * - `createMemory({ oas, holes })` → `PhysMemory`: sparse 4 KiB pages, little-endian 64/32-bit and
+ *   byte-range access. Out-of-range or hole accesses return a `BusAbort` value; nothing throws.
+ * - `createTableAllocator(mem, { base, size })` → `TableAllocator`: zeroed, naturally aligned runs of
+ *   pages for translation tables; ENOMEM as a value when the pool is exhausted.
+ * - `DescriptorReader` (read64Parts, readDescriptor) is all the page-table walkers need from memory;
+ *   readDescriptor's `slot` names a per-level cache line so warm walks skip the page lookup.
+ */
+export { busAbort, isBusAbort, type BusAbort, type DescriptorReader, type PaRange, type Word64 } from './bus'
+export { createMemory, PhysMemory, PAGE_SHIFT, PAGE_SIZE, MIN_OAS, MAX_OAS, WALK_SLOTS, type MemoryConfig } from './physmem'
+export { createTableAllocator, TableAllocator } from './allocator'

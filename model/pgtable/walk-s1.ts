@@ -1,0 +1,120 @@
+/**
+ * The stage-1 walker (QEMU smmu_ptw_64_s1's shape): IOVA -> output address by reading
+ * descriptors from memory, honouring APTable / PXNTable / UXNTable unless the context has HAD.
+ *
+ * When given a stage-2 context (nested), every descriptor address is an IPA: the table base
+ * plus index is translated by stage 2 as a read before the fetch. A stage-2 fault there is
+ * returned as a stage-2 fault with onS1TableWalk = true and addr = ipa = the descriptor's IPA
+ * (SMMUv3 CLASS = TT, IPA field; SMMUv2 PTWF).
+ *
+ * Checks, in order (facts §3 and §4, QEMU):
+ *   IOVA >= 2^(64 - T0SZ)        -> Translation fault, level 0 (Arm pseudocode reports an input
+ *                                   outside the TTBR range as a level 0 Translation fault)
+ *   TTB >= 2^IPS                 -> Address size fault, level 0
+ *   nested: stage-2 fault translating the descriptor's IPA -> that stage-2 fault, onS1TableWalk
+ *   bus error on a fetch         -> External abort on walk, at that level, with the fetch PA
+ *   invalid / reserved           -> Translation fault at that level
+ *   table address >= 2^IPS       -> Address size fault at the table descriptor's level
+ *   AF == 0                      -> Access flag fault (beats Permission)
+ *   AP / XN / hierarchical deny  -> Permission fault
+ *   output address >= 2^IPS      -> Address size fault
+ * One level per descriptor: bounded, whatever a guest wrote.
+ */
+import type { DescriptorReader, Word64 } from '../memory'
+import type { S1Context, S2Context } from './context'
+import { DESC, DESC_BYTES, S1_LEAF } from './descriptor'
+import { MAX_LEVEL } from './geometry'
+import { descAddress, newLeafOut, s1Perm, type LeafOut } from './leaf'
+import { makeFault, PERM_READ, permBit, PERMS, type Access, type Fault, type S1Attrs, type WalkResult } from './result'
+import { s2Lookup } from './walk-s2'
+
+const fetched: Word64 = { lo: 0, hi: 0 }
+/** readDescriptor() cache lines: S1_SLOT + level. */
+const S1_SLOT = 0
+const tableFetch = newLeafOut()
+const result = newLeafOut()
+
+/**
+ * One stage-1 lookup; with `s2` set, descriptor addresses are IPAs translated through it.
+ * Fills `out` and returns undefined, or returns the Fault.
+ */
+export function s1Lookup(
+  mem: DescriptorReader,
+  ctx: S1Context,
+  iova: number,
+  need: number,
+  privileged: boolean,
+  s2: S2Context | undefined,
+  out: LeafOut,
+): Fault | undefined {
+  const g = ctx.geometry
+  if (!(iova >= 0 && iova < g.inputLimit)) return makeFault('translation', 1, 0, iova)
+  let table = ctx.regs.ttbr
+  if (table >= g.outputLimit) return makeFault('addressSize', 1, 0, iova)
+  let level = g.startLevel
+  let indexMask = g.startIndexMask
+  let tableHi = 0
+  for (;;) {
+    let descAddr = table + ((iova / g.blockSize[level]) & indexMask) * DESC_BYTES
+    if (s2 !== undefined) {
+      const s2Fault = s2Lookup(mem, s2, descAddr, PERM_READ, privileged, tableFetch)
+      if (s2Fault !== undefined) return { ...s2Fault, onS1TableWalk: true, iova }
+      descAddr = tableFetch.oa
+    }
+    if (mem.readDescriptor(descAddr, S1_SLOT + level, fetched) !== undefined) {
+      return makeFault('externalAbort', 1, level, iova, { fetchAddr: descAddr })
+    }
+    const lo = fetched.lo
+    const hi = fetched.hi
+    if ((lo & DESC.VALID) === 0) return makeFault('translation', 1, level, iova)
+    const type = lo & DESC.TYPE_MASK
+    if (level < MAX_LEVEL && type === DESC.TYPE_TABLE) {
+      table = descAddress(lo, hi, g.tableAddrLoMask)
+      if (table >= g.outputLimit) return makeFault('addressSize', 1, level, iova)
+      if (ctx.hierarchical) tableHi |= hi
+      level++
+      indexMask = g.indexMask
+      continue
+    }
+    if (level === MAX_LEVEL ? type !== DESC.TYPE_PAGE : !g.leafAllowed[level]) return makeFault('translation', 1, level, iova)
+    if ((lo & S1_LEAF.AF) === 0) return makeFault('accessFlag', 1, level, iova)
+    const perm = s1Perm(lo, hi, tableHi, privileged)
+    if ((perm & need) === 0) return makeFault('permission', 1, level, iova)
+    const leaf = descAddress(lo, hi, g.leafAddrLoMask[level])
+    if (leaf >= g.outputLimit) return makeFault('addressSize', 1, level, iova)
+    out.oa = leaf + (iova & g.offsetMask[level])
+    out.level = level
+    out.lo = lo
+    out.hi = hi
+    out.perm = perm
+    return undefined
+  }
+}
+
+/** Interned S1Attrs, indexed by attrIndx | sh << 3 | nG << 5 | contiguous << 6 | perm << 7. */
+const s1AttrsTable: (S1Attrs | undefined)[] = new Array<S1Attrs | undefined>(1 << 10)
+
+/** Stage-1 attributes of a leaf: shared frozen objects, so a walk allocates only its result. */
+export function s1Attrs(leaf: LeafOut): S1Attrs {
+  const attrIndx = (leaf.lo & S1_LEAF.ATTRINDX_MASK) >>> S1_LEAF.ATTRINDX_SHIFT
+  const sh = (leaf.lo & S1_LEAF.SH_MASK) >>> S1_LEAF.SH_SHIFT
+  const ng = (leaf.lo & S1_LEAF.NG) !== 0
+  const contiguous = (leaf.hi & S1_LEAF.CONTIG) !== 0
+  const key = attrIndx | (sh << 3) | (ng ? 1 << 5 : 0) | (contiguous ? 1 << 6 : 0) | (leaf.perm << 7)
+  return (s1AttrsTable[key] ??= Object.freeze({ attrIndx, sh, ng, contiguous, perm: PERMS[leaf.perm] }))
+}
+
+/** Translates an IOVA through a stage-1 context alone; `oa` is stage 1's output address. */
+export function walkStage1(mem: DescriptorReader, ctx: S1Context, iova: number, access: Access): WalkResult {
+  const fault = s1Lookup(mem, ctx, iova, permBit(access.kind), access.privileged === true, undefined, result)
+  if (fault !== undefined) return fault
+  return {
+    kind: 'ok',
+    input: iova,
+    oa: result.oa,
+    level: result.level,
+    size: ctx.geometry.blockSize[result.level],
+    perm: PERMS[result.perm],
+    s1: s1Attrs(result),
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * The stage-2 walker (QEMU smmu_ptw_64_s2's shape): IPA -> PA by reading descriptors from memory.
+ * It owns the stage-2 specifics: start level from SL0, concatenated start tables (the extra high
+ * IPA bits simply index further into the contiguous start tables), S2AP/XN permissions, MemAttr.
+ *
+ * Checks, in order (facts §3, QEMU):
+ *   IPA >= 2^(64 - S2T0SZ)       -> stage-2 Translation fault, level 0 (QEMU smmu_ptw_64_s2 reports
+ *                                   Translation; level 0 as in the Arm pseudocode for an input
+ *                                   outside the configured range)
+ *   VTTBR >= 2^PS                -> Address size fault, level 0
+ *   bus error on a fetch         -> External abort on walk, at that level, with the fetch PA
+ *   invalid / reserved leaf      -> Translation fault at that level
+ *   table address >= 2^PS        -> Address size fault at the table descriptor's level
+ *   AF == 0                      -> Access flag fault (beats Permission)
+ *   S2AP / XN denies             -> Permission fault
+ *   output address >= 2^PS       -> Address size fault
+ * The walk advances one level per descriptor, so a guest-written loop cannot run forever.
+ * The SMMU's own input check (QEMU: S2-only input >= 2^OAS is a stage-1 Address size fault)
+ * belongs to the SMMU model, not to the table walk.
+ */
+import type { DescriptorReader, Word64 } from '../memory'
+import type { S2Context } from './context'
+import { DESC, DESC_BYTES, S2_LEAF } from './descriptor'
+import { MAX_LEVEL } from './geometry'
+import { descAddress, newLeafOut, s2Perm, type LeafOut } from './leaf'
+import { makeFault, permBit, PERMS, type Access, type Fault, type S2Attrs, type WalkResult } from './result'
+
+const fetched: Word64 = { lo: 0, hi: 0 }
+/** readDescriptor() cache lines: S2_SLOT + level. */
+const S2_SLOT = 4
+const result = newLeafOut()
+
+/**
+ * One stage-2 lookup. `need` is the PERM_* bit the access requires. Fills `out` and returns
+ * undefined on success; returns the Fault otherwise (with `addr` = `ipa` = the input IPA).
+ */
+export function s2Lookup(mem: DescriptorReader, ctx: S2Context, ipa: number, need: number, privileged: boolean, out: LeafOut): Fault | undefined {
+  const g = ctx.geometry
+  if (!(ipa >= 0 && ipa < g.inputLimit)) return makeFault('translation', 2, 0, ipa)
+  let table = ctx.regs.vttbr
+  if (table >= g.outputLimit) return makeFault('addressSize', 2, 0, ipa)
+  let level = g.startLevel
+  let indexMask = g.startIndexMask
+  for (;;) {
+    const descPa = table + ((ipa / g.blockSize[level]) & indexMask) * DESC_BYTES
+    if (mem.readDescriptor(descPa, S2_SLOT + level, fetched) !== undefined) {
+      return makeFault('externalAbort', 2, level, ipa, { fetchAddr: descPa })
+    }
+    const lo = fetched.lo
+    const hi = fetched.hi
+    if ((lo & DESC.VALID) === 0) return makeFault('translation', 2, level, ipa)
+    const type = lo & DESC.TYPE_MASK
+    if (level < MAX_LEVEL && type === DESC.TYPE_TABLE) {
+      table = descAddress(lo, hi, g.tableAddrLoMask)
+      if (table >= g.outputLimit) return makeFault('addressSize', 2, level, ipa)
+      level++
+      indexMask = g.indexMask
+      continue
+    }
+    if (level === MAX_LEVEL ? type !== DESC.TYPE_PAGE : !g.leafAllowed[level]) return makeFault('translation', 2, level, ipa)
+    if ((lo & S2_LEAF.AF) === 0) return makeFault('accessFlag', 2, level, ipa)
+    const perm = s2Perm(lo, hi, ctx.xnx, privileged)
+    if ((perm & need) === 0) return makeFault('permission', 2, level, ipa)
+    const leaf = descAddress(lo, hi, g.leafAddrLoMask[level])
+    if (leaf >= g.outputLimit) return makeFault('addressSize', 2, level, ipa)
+    out.oa = leaf + (ipa & g.offsetMask[level])
+    out.level = level
+    out.lo = lo
+    out.hi = hi
+    out.perm = perm
+    return undefined
+  }
+}
+
+/** Interned S2Attrs, indexed by memAttr | sh << 4 | contiguous << 6 | perm << 7. */
+const s2AttrsTable: (S2Attrs | undefined)[] = new Array<S2Attrs | undefined>(1 << 10)
+
+/** Stage-2 attributes of a leaf: shared frozen objects, so a walk allocates only its result. */
+export function s2Attrs(leaf: LeafOut): S2Attrs {
+  const memAttr = (leaf.lo & S2_LEAF.MEMATTR_MASK) >>> S2_LEAF.MEMATTR_SHIFT
+  const sh = (leaf.lo & S2_LEAF.SH_MASK) >>> S2_LEAF.SH_SHIFT
+  const contiguous = (leaf.hi & S2_LEAF.CONTIG) !== 0
+  const key = memAttr | (sh << 4) | (contiguous ? 1 << 6 : 0) | (leaf.perm << 7)
+  return (s2AttrsTable[key] ??= Object.freeze({ memAttr, sh, contiguous, perm: PERMS[leaf.perm] }))
+}
+
+/** Translates an IPA through a stage-2 context, reading descriptors from `mem`. */
+export function walkStage2(mem: DescriptorReader, ctx: S2Context, ipa: number, access: Access): WalkResult {
+  const fault = s2Lookup(mem, ctx, ipa, permBit(access.kind), access.privileged === true, result)
+  if (fault !== undefined) return fault
+  return {
+    kind: 'ok',
+    input: ipa,
+    oa: result.oa,
+    level: result.level,
+    size: ctx.geometry.blockSize[result.level],
+    perm: PERMS[result.perm],
+    s2: s2Attrs(result),
+  }
+}
