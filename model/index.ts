@@ -14,6 +14,9 @@ export * from './profiles'
 export * from './smmu'
 export * from './iommu'
 export * from './system'
+export * from './memory'
+export * from './pgtable'
+export * from './vfio'
 
 /** A fixture that failed to load; `errors` are already formatted as file:line:column lines. */
 export class FixtureLoadError extends Error {

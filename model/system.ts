@@ -5,23 +5,47 @@
 import { fail, ok, type Result } from './errno'
 import type { FeatureSet } from './hw/features'
 import { IommuCore } from './iommu/core'
+import { createMemory, createTableAllocator, type PhysMemory, type TableAllocator } from './memory'
+import { createPgtable } from './pgtable'
 import type { IommuDomain } from './iommu/domain'
 import { getProfile, type Profile, type ProfileName } from './profiles'
 import { SmmuInstance } from './smmu/instance'
 import type { RequestedStage } from './smmu/stage'
 
+/**
+ * The machine's physical address map. Memory is sparse: only pages written to take space.
+ *   RAM_BASE ..          RAM the VMM's buffers (and a guest's memory) are allocated from
+ *   TABLE_POOL_BASE ..   pages for the host's IOMMU page tables
+ * Both lie below 2^39 so every fixture's output address size reaches them.
+ */
+export const MEMORY_MAP = {
+  OAS: 48,
+  RAM_BASE: 0x8000_0000,
+  RAM_SIZE: 0x8000_0000,
+  TABLE_POOL_BASE: 0x1_0000_0000,
+  TABLE_POOL_SIZE: 0x1000_0000,
+} as const
+
 export class System {
   readonly iommu: IommuCore
+  readonly memory: PhysMemory
+  /** Pages for IOMMU page tables. */
+  readonly tablePool: TableAllocator
+  /** Pages of RAM, for buffers a VMM maps for DMA. */
+  readonly ram: TableAllocator
   private readonly instances = new Map<string, SmmuInstance>()
 
   constructor(readonly profile: Profile) {
-    this.iommu = new IommuCore(profile.iommu)
+    this.memory = expect(createMemory({ oas: MEMORY_MAP.OAS }), 'memory')
+    this.tablePool = expect(createTableAllocator(this.memory, { base: MEMORY_MAP.TABLE_POOL_BASE, size: MEMORY_MAP.TABLE_POOL_SIZE }), 'table pool')
+    this.ram = expect(createTableAllocator(this.memory, { base: MEMORY_MAP.RAM_BASE, size: MEMORY_MAP.RAM_SIZE }), 'RAM')
+    this.iommu = new IommuCore(profile.iommu, { create: (cfg) => createPgtable(this.memory, this.tablePool, cfg) })
   }
 
   /** Probe an SMMU built from `features` under the name `name`. */
   addSmmu(name: string, features: FeatureSet): Result<SmmuInstance> {
     if (this.instances.has(name)) return fail('EEXIST', `an SMMU named "${name}" already exists`)
-    const probed = SmmuInstance.probe(name, features, this.profile.smmu)
+    const probed = SmmuInstance.probe(name, features, this.profile.smmu, this.memory)
     if (!probed.ok) return probed
     this.instances.set(name, probed.value)
     return ok(probed.value)
@@ -52,4 +76,9 @@ export class System {
 
 export function createSystem(profile: ProfileName | Profile): System {
   return new System(typeof profile === 'string' ? getProfile(profile) : profile)
+}
+
+function expect<T>(r: Result<T>, what: string): T {
+  if (!r.ok) throw new Error(`cannot set up ${what}: ${r.error.errno}: ${r.error.message}`)
+  return r.value
 }

@@ -68,3 +68,51 @@ defineParameterType({
     return name
   },
 })
+
+/** A __u64 ioctl argument. */
+defineParameterType({
+  name: 'u64',
+  regexp: /0x[0-9a-fA-F_]+|\d+/,
+  transformer: (s: string): bigint => BigInt(s.replaceAll('_', '')),
+})
+
+/** A uapi extension / IOMMU type name, resolved per profile by the backend. */
+defineParameterType({
+  name: 'uapi',
+  regexp: /VFIO_[A-Za-z0-9_]+/,
+  transformer: (s: string): string => s,
+})
+
+/** MAP_DMA READ/WRITE flags, from the device's point of view. */
+defineParameterType({
+  name: 'access',
+  regexp: /read-write|read-only|write-only/,
+  transformer: (s: string): number => ({ 'read-write': 3, 'read-only': 1, 'write-only': 2 })[s] as number,
+})
+
+/** A list of IOVA ranges `0x0-0x7ffffff, 0x8100000-0xffffffffffff` (inclusive), or `none`. */
+defineParameterType({
+  name: 'ranges',
+  regexp: /none|(?:0x[0-9a-fA-F]+-0x[0-9a-fA-F]+(?:, )?)+/,
+  transformer: (s: string): { start: bigint; end: bigint }[] =>
+    s === 'none'
+      ? []
+      : s.split(', ').map((r) => {
+          const [start, end] = r.split('-') as [string, string]
+          return { start: BigInt(start), end: BigInt(end) }
+        }),
+})
+
+/** What a device does: `reads` or `writes`. */
+defineParameterType({
+  name: 'dmaOp',
+  regexp: /reads|writes/,
+  transformer: (s: string): 'read' | 'write' => (s === 'reads' ? 'read' : 'write'),
+})
+
+/** How a DMA ends: `succeed` or `fault`. */
+defineParameterType({
+  name: 'dmaOutcome',
+  regexp: /succeed|fault/,
+  transformer: (s: string): 'ok' | 'fault' => (s === 'succeed' ? 'ok' : 'fault'),
+})

@@ -8,6 +8,8 @@
  */
 import { Before, BeforeAll, setWorldConstructor, World, type IWorldOptions } from '@cucumber/cucumber'
 import {
+  ContainerModel,
+  createModelBackend,
   createSystem,
   formatFixtureError,
   getProfile,
@@ -19,9 +21,14 @@ import {
   type IommuDomain,
   type Profile,
   type ProfileName,
+  type FeatureSet,
   type Result,
   type SmmuInstance,
   type System,
+  type VfioBackend,
+  type VfioContainer,
+  type VfioGroup,
+  type VfioGroupSpec,
 } from '../model'
 
 export interface TckParameters {
@@ -31,13 +38,17 @@ export interface TckParameters {
 
 /** One behaviour profile's view of the scenario. */
 export class ProfileRun {
-  readonly system: System
   readonly domains = new Map<string, IommuDomain>()
   /** Result of the last operation a When-step performed. */
   last?: Result<unknown>
+  private systemOf?: System
 
-  constructor(readonly profile: Profile) {
-    this.system = createSystem(profile)
+  constructor(readonly profile: Profile) {}
+
+  /** The machine for SMMU/iommu-level steps (VFIO steps build their own through the backend). */
+  get system(): System {
+    this.systemOf ??= createSystem(this.profile)
+    return this.systemOf
   }
 
   addSmmu(name: string, fixture: string): void {
@@ -56,6 +67,77 @@ export class ProfileRun {
     const d = this.domains.get(name)
     if (d === undefined) throw new Error(name === '' ? 'the scenario has no domain yet' : `no domain "${name}"`)
     return d
+  }
+
+  // ---- VFIO: the machine is described first, the backend is built on the first VFIO call ----
+
+  /** Fixtures of the VFIO machine, with the groups the scenario added. */
+  private readonly machine: FeatureSet[] = []
+  private backendOf?: VfioBackend
+  private containerOf?: VfioContainer
+  private readonly openGroups = new Map<number, VfioGroup>()
+
+  /** Add an IOMMU from `fixture` to the VFIO machine, with extra groups on it. */
+  addMachineIommu(fixture: string, groups: readonly VfioGroupSpec[] = []): void {
+    if (this.backendOf !== undefined) throw new Error('the machine is already running: describe it before any VFIO call')
+    const hw = loadFixture(fixture)
+    this.machine.push({ ...hw, vfio: { ...hw.vfio, groups: [...hw.vfio.groups, ...groups] } })
+  }
+
+  /** Add a group to the machine's IOMMU built from `fixture` (which must be there already). */
+  addMachineGroup(fixture: string, group: VfioGroupSpec): void {
+    this.editMachine(fixture, (hw) => ({ ...hw, vfio: { ...hw.vfio, groups: [...hw.vfio.groups, group] } }))
+  }
+
+  /** Change the machine description before it boots (reserved regions, module parameters). */
+  editMachine(fixture: string, edit: (hw: FeatureSet) => FeatureSet): void {
+    const i = this.machine.findIndex((hw) => hw.name === fixture)
+    const hw = this.machine[i]
+    if (hw === undefined || this.backendOf !== undefined) throw new Error(`no IOMMU from fixture "${fixture}" in the machine yet`)
+    this.machine[i] = edit(hw)
+  }
+
+  editMachineAll(edit: (hw: FeatureSet) => FeatureSet): void {
+    for (const hw of [...this.machine]) this.editMachine(hw.name, edit)
+  }
+
+  backend(): VfioBackend {
+    this.backendOf ??= createModelBackend({ profile: this.profile, fixtures: this.machine })
+    return this.backendOf
+  }
+
+  /** The container's type1 instance: model-only introspection (a real kernel cannot show it). */
+  modelType1() {
+    const c = this.container()
+    if (!(c instanceof ContainerModel)) throw new Error('this step inspects the model; the backend is not the model')
+    return c.iommu
+  }
+
+  /** The uapi value of `name` in this profile's kernel. */
+  extension(name: string): number {
+    const v = this.backend().extension(name)
+    if (v === undefined) throw new Error(`${name} does not exist in ${this.profile.name}'s uapi`)
+    return v
+  }
+
+  container(): VfioContainer {
+    if (this.containerOf === undefined) {
+      const c = this.backend().openContainer()
+      if (!c.ok) throw new Error(`opening the container: ${c.error.errno}`)
+      this.containerOf = c.value
+    }
+    return this.containerOf
+  }
+
+  group(id: number): VfioGroup {
+    let g = this.openGroups.get(id)
+    if (g === undefined) {
+      const opened = this.backend().openGroup(id)
+      if (!opened.ok) throw new Error(`opening group ${id}: ${opened.error.errno}: ${opened.error.message}`)
+      g = opened.value
+      this.openGroups.set(id, g)
+    }
+    return g
   }
 }
 

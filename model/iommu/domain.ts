@@ -8,10 +8,19 @@
  * Calling an API the profile's kernel does not have is a bug in the scenario, so it throws.
  */
 import { fail, ok, type Result } from '../errno'
-import type { IommuCoreBehaviour } from '../profiles'
+import type { PgtableConfig, IoPgtable, IommuProt } from '../pgtable'
+import { driverFamily, type DriverFamily, type IommuCoreBehaviour } from '../profiles'
 import type { SmmuContext } from '../smmu/context'
 import { hex, type SmmuInstance } from '../smmu/instance'
 import type { DomainStage, RequestedStage } from '../smmu/stage'
+
+/** Where a domain's page tables come from (the machine's memory and table pool). */
+export interface PageTableFactory {
+  create(cfg: PgtableConfig): Result<IoPgtable>
+}
+
+/** Linux VA_BITS on a 48-bit arm64 kernel: the stage-1 input size arm-smmu(-v3) domains use. */
+export const STAGE1_IAS = 48
 
 /** enum iommu_attr members a driver is asked about (3.18 include/linux/iommu.h). */
 export const DOMAIN_ATTRS = ['NESTING', 'WINDOWS', 'FSL_PAMU_STASH', 'FSL_PAMU_ENABLE', 'FSL_PAMUV1'] as const
@@ -27,16 +36,22 @@ export class IommuDomain {
   private boundTo?: SmmuInstance
   private ctx?: SmmuContext
   private readonly streamIds = new Set<number>()
+  private pgtable?: IoPgtable
   private freed = false
 
   constructor(
     readonly id: number,
     private readonly api: IommuCoreBehaviour,
+    private readonly tables: PageTableFactory,
+    /** The driver of the bus the domain was allocated for (iommu_domain_alloc(bus)). */
+    readonly family: DriverFamily = 'arm-smmu',
   ) {}
 
   /** iommu_domain_set_attr(domain, attr, &value). */
   setAttr(attr: DomainAttr, value: number): Result<void> {
     this.requireApi('domain-attr', 'iommu_domain_set_attr')
+    const noOp = this.withoutAttrOps()
+    if (noOp !== undefined) return noOp
     if (attr !== 'NESTING') return fail('ENODEV', `arm-smmu does not implement DOMAIN_ATTR_${attr}`)
     return this.setNestingRequest(value !== 0)
   }
@@ -45,13 +60,16 @@ export class IommuDomain {
   getAttr(attr: DomainAttr): Result<number> {
     this.requireApi('domain-attr', 'iommu_domain_get_attr')
     this.requireLive()
+    const noOp = this.withoutAttrOps()
+    if (noOp !== undefined) return noOp
     if (attr !== 'NESTING') return fail('ENODEV', `arm-smmu does not implement DOMAIN_ATTR_${attr}`)
     return ok(this.stageField === 'NESTED' ? 1 : 0)
   }
 
-  /** iommu_enable_nesting(domain) (5.13 and later). */
+  /** iommu_enable_nesting(domain) (5.13 and later): the core returns EINVAL without the op. */
   enableNesting(): Result<void> {
     this.requireApi('enable-nesting', 'iommu_enable_nesting')
+    if (this.family === 'intel-iommu') return fail('EINVAL', 'intel-iommu has no enable_nesting op')
     return this.setNestingRequest(true)
   }
 
@@ -90,10 +108,20 @@ export class IommuDomain {
       // arm_smmu_init_domain_context fixes the stage up before it looks for a free context,
       // so even a failed first attach leaves the stage field fixed up (as in the kernel).
       this.stageField = smmu.stageFor(this.stageField)
+      if (driverFamily(smmu.features.arch) !== this.family) {
+        return fail('EINVAL', `domain ${this.id} was allocated for ${this.family}, stream ${hex(sid)} is behind ${smmu.features.arch}`)
+      }
       const allocated = smmu.allocateContext(this.stageField)
       if (!allocated.ok) return allocated
+      const table = this.tables.create(pgtableConfigFor(smmu, allocated.value))
+      if (!table.ok) {
+        smmu.releaseContext(allocated.value)
+        return table
+      }
+      smmu.programContext(allocated.value, table.value.context)
       this.boundTo = smmu
       this.ctx = allocated.value
+      this.pgtable = table.value
     } else if (this.boundTo !== smmu) {
       return fail('EINVAL', `domain ${this.id} is bound to SMMU ${this.boundTo.name}, cannot attach a stream of ${smmu.name}`)
     }
@@ -119,11 +147,81 @@ export class IommuDomain {
     this.requireLive()
     for (const sid of [...this.streamIds]) this.detach(sid)
     if (this.boundTo !== undefined && this.ctx !== undefined) this.boundTo.releaseContext(this.ctx)
+    this.pgtable?.destroy()
     this.freed = true
+  }
+
+  /** The domain's page table, once attached (io-pgtable is allocated with the context). */
+  get pageTable(): IoPgtable | undefined {
+    return this.pgtable
+  }
+
+  /**
+   * pgsize_bitmap: the driver's fixed bitmap (3.x) or the page-table format's leaf sizes.
+   * Undefined until the domain is bound (the format is chosen at attach).
+   */
+  get pgsizeBitmap(): bigint | undefined {
+    const fixed = this.api.pgsizeBitmap[this.family]
+    if (fixed !== 'io-pgtable') return fixed
+    return this.pgtable?.pgsizes.reduce((bits, size) => bits | BigInt(size), 0n)
+  }
+
+  /** domain->geometry aperture: [0, 2^ias - 1] of the domain's page table. */
+  get aperture(): { start: bigint; end: bigint } | undefined {
+    if (this.pgtable === undefined) return undefined
+    return { start: 0n, end: (1n << BigInt(this.pgtable.geometry.ias)) - 1n }
+  }
+
+  /**
+   * iommu_map: split [iova, iova + size) into the largest page sizes the bitmap and the alignment
+   * allow (iommu_pgsize), write them; on any failure unmap what was mapped and return the error.
+   */
+  map(iova: bigint, pa: number, size: bigint, prot: IommuProt): Result<void> {
+    this.requireLive()
+    const table = this.pgtable
+    const bitmap = this.pgsizeBitmap
+    if (table === undefined || bitmap === undefined) return fail('ENODEV', `domain ${this.id} is not attached: no page table yet`)
+    const sizes = table.pgsizes.filter((s) => (bitmap & BigInt(s)) !== 0n)
+    const min = sizes[0]
+    if (min === undefined) return fail('EINVAL', 'no page size common to the driver and the page-table format')
+    const start = Number(iova)
+    const length = Number(size)
+    if (!Number.isSafeInteger(start + length) || start % min !== 0 || pa % min !== 0 || length % min !== 0) {
+      return fail('EINVAL', `map of ${hex(length)} bytes at ${hex(start)} -> ${hex(pa)} is not aligned to ${hex(min)}`)
+    }
+    for (let done = 0; done < length; ) {
+      const at = start + done
+      const leaf = largestFitting(sizes, at, pa + done, length - done)
+      const r = table.map(at, pa + done, leaf, prot)
+      if (!r.ok) {
+        if (done > 0) table.unmapRange(start, done)
+        return r
+      }
+      done += leaf
+    }
+    return ok()
+  }
+
+  /** iommu_unmap: bytes unmapped, stopping at the first hole. */
+  unmap(iova: bigint, size: bigint): Result<bigint> {
+    this.requireLive()
+    if (this.pgtable === undefined) return fail('ENODEV', `domain ${this.id} is not attached: no page table yet`)
+    const r = this.pgtable.unmapRange(Number(iova), Number(size))
+    return r.ok ? ok(BigInt(r.value)) : r
+  }
+
+  /** iommu_iova_to_phys. */
+  iovaToPhys(iova: bigint): number | undefined {
+    return iova > BigInt(Number.MAX_SAFE_INTEGER) ? undefined : this.pgtable?.iovaToPhys(Number(iova))
   }
 
   get isFreed(): boolean {
     return this.freed
+  }
+
+  /** 3.x iommu core: a driver without domain_set_attr/get_attr ops gets EINVAL from the core. */
+  private withoutAttrOps(): Result<never> | undefined {
+    return this.family === 'intel-iommu' ? fail('EINVAL', 'intel-iommu has no domain_set_attr/domain_get_attr ops') : undefined
   }
 
   private setNestingRequest(nested: boolean): Result<void> {
@@ -145,4 +243,23 @@ export class IommuDomain {
   private requireLive(): void {
     if (this.freed) throw new Error(`domain ${this.id} used after iommu_domain_free()`)
   }
+}
+
+/**
+ * The page-table format a context needs: stage 1 takes 48-bit IOVAs to the SMMU's IPA size;
+ * stage 2 (S2 and NESTED contexts) takes IPAs to PAs. 4K granule (a 4K-page host kernel).
+ * VT-d second-level tables are modelled with the stage-2 LPAE format over the guest address width.
+ */
+export function pgtableConfigFor(smmu: SmmuInstance, ctx: SmmuContext): PgtableConfig {
+  const hw = smmu.features
+  if (ctx.translation === 'stage 1') return { stage: 1, granule: 4096, ias: STAGE1_IAS, oas: hw.ias, partialUnmap: 'split' }
+  return { stage: 2, granule: 4096, ias: hw.ias, oas: hw.oas, partialUnmap: 'split' }
+}
+
+function largestFitting(sizes: readonly number[], iova: number, pa: number, remaining: number): number {
+  for (let i = sizes.length - 1; i >= 0; i--) {
+    const s = sizes[i] as number
+    if (s <= remaining && iova % s === 0 && pa % s === 0) return s
+  }
+  return sizes[0] as number
 }

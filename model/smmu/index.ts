@@ -2,3 +2,4 @@
 export * from './stage'
 export * from './context'
 export * from './instance'
+export * from './translate'

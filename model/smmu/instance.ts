@@ -5,9 +5,12 @@
  */
 import { fail, ok, type Result } from '../errno'
 import type { FeatureSet } from '../hw/features'
+import type { PhysMemory } from '../memory'
+import type { TranslationContext } from '../pgtable'
 import type { SmmuDriverBehaviour } from '../profiles'
 import { ContextBankAllocator, DomainIdAllocator, firstBankFor, StreamTableAllocator, type SmmuContext } from './context'
 import { selectStage, type DomainStage } from './stage'
+import { performDma, type DmaResult } from './translate'
 
 export interface BankRange {
   readonly first: number
@@ -20,11 +23,14 @@ export class SmmuInstance {
   private readonly domainIds?: DomainIdAllocator
   /** Stream ID -> the context its S2CR/STE points at. */
   private readonly streams = new Map<number, SmmuContext>()
+  /** Context -> the translation regime programmed into it (TTBR/VTTBR, TCR/VTCR). */
+  private readonly regimes = new Map<SmmuContext, TranslationContext>()
 
   private constructor(
     readonly name: string,
     readonly features: FeatureSet,
     private readonly driver: SmmuDriverBehaviour,
+    private readonly memory: PhysMemory,
   ) {
     if (features.arch === 'smmuv3') this.streamTable = new StreamTableAllocator(features)
     else if (features.arch === 'intel-vtd') this.domainIds = new DomainIdAllocator()
@@ -32,11 +38,11 @@ export class SmmuInstance {
   }
 
   /** Probe: fails with ENODEV when this kernel has no driver for the architecture. */
-  static probe(name: string, features: FeatureSet, driver: SmmuDriverBehaviour): Result<SmmuInstance> {
+  static probe(name: string, features: FeatureSet, driver: SmmuDriverBehaviour, memory: PhysMemory): Result<SmmuInstance> {
     if (!driver.drives.includes(features.arch)) {
       return fail('ENODEV', `this kernel has no driver for ${features.arch} (fixture ${features.name})`)
     }
-    return ok(new SmmuInstance(name, features, driver))
+    return ok(new SmmuInstance(name, features, driver, memory))
   }
 
   /** The stage a domain whose stage field is `current` gets on this instance. */
@@ -63,6 +69,7 @@ export class SmmuInstance {
     for (const [sid, c] of this.streams) {
       if (c === ctx) throw new Error(`context released while stream ${hex(sid)} still uses it`)
     }
+    this.regimes.delete(ctx)
     if (ctx.kind === 'context-bank') this.banks?.release(ctx.bank)
     else if (ctx.kind === 'stream-table') this.streamTable?.release(ctx)
     else this.domainIds?.release(ctx)
@@ -86,6 +93,22 @@ export class SmmuInstance {
 
   streamContext(sid: number): SmmuContext | undefined {
     return this.streams.get(sid)
+  }
+
+  /** Write a context's translation registers (what arm_smmu_write_context_bank does). */
+  programContext(ctx: SmmuContext, regime: TranslationContext): void {
+    this.regimes.set(ctx, regime)
+  }
+
+  /** The stream's device performs DMA: `length` bytes read, or `data` (a pattern if absent) written. */
+  dma(sid: number, op: 'read' | 'write', iova: number, length: number, data?: Uint8Array): DmaResult {
+    const ctx = this.streams.get(sid)
+    const regime = ctx === undefined ? undefined : this.regimes.get(ctx)
+    if (regime === undefined) {
+      const reason = ctx === undefined ? 'no context for the stream (transactions abort)' : 'context has no translation programmed'
+      return { kind: 'fault', fault: { kind: 'streamNotTranslated', sid, reason }, at: iova }
+    }
+    return performDma(this.memory, regime, op, iova, length, data)
   }
 
   /** Context banks currently allocated (SMMUv1/v2). */

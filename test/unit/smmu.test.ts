@@ -4,7 +4,7 @@
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { PROFILES, loadFixture, selectStage, SmmuInstance, type DomainStage, type FeatureSet, type RequestedStage, type TranslationSupport } from '../../model'
+import { PROFILES, createMemory, loadFixture, selectStage, SmmuInstance, type DomainStage, type FeatureSet, type RequestedStage, type TranslationSupport } from '../../model'
 
 const HW: Record<string, TranslationSupport> = {
   N: { stage1: true, stage2: true, nested: true },
@@ -43,9 +43,15 @@ describe('stage selection', () => {
   })
 })
 
+const memory = (() => {
+  const m = createMemory({ oas: 48 })
+  assert.ok(m.ok)
+  return m.value
+})()
+
 function probe(fixture: string | FeatureSet, profile: keyof typeof PROFILES = 'merged'): SmmuInstance {
   const hw = typeof fixture === 'string' ? loadFixture(fixture) : fixture
-  const r = SmmuInstance.probe('smmu0', hw, PROFILES[profile].smmu)
+  const r = SmmuInstance.probe('smmu0', hw, PROFILES[profile].smmu, memory)
   assert.ok(r.ok)
   return r.value
 }
@@ -81,7 +87,7 @@ describe('context banks', () => {
   })
 
   it('a kernel without an SMMUv3 driver cannot probe an SMMUv3: ENODEV', () => {
-    const r = SmmuInstance.probe('smmu0', loadFixture('qemu-smmuv3-7.2'), PROFILES.merged.smmu)
+    const r = SmmuInstance.probe('smmu0', loadFixture('qemu-smmuv3-7.2'), PROFILES.merged.smmu, memory)
     assert.deepEqual(r.ok ? 'ok' : r.error.errno, 'ENODEV')
   })
 

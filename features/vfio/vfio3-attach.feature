@@ -1,0 +1,113 @@
+Feature: Vfio3 - Attaching a nesting container when the hardware cannot nest
+  The review's question (Alex Williamson, 2014-07-09): should attach fail when the nesting
+  attribute cannot be set, rather than hand back a domain that silently does not nest?
+  - RFC: type1 ignores iommu_domain_set_attr's result; the attach goes on.
+  - enforcing (the review's ask, with the errno Will Deacon proposed): the attach fails with
+    EOPNOTSUPP unless the attached domain really is nested. Because VFIO attaches groups inside
+    VFIO_SET_IOMMU, the error surfaces there, and the VMM can retry with TYPE1v2.
+  - merged and 6.1: a failing set_attr / iommu_enable_nesting fails the attach with its errno, but
+    arm-smmu accepts the request on any unattached domain and falls back at attach: on hardware
+    that cannot nest the container is created anyway.
+  In every profile the stage the domain gets is the driver's (Nest1).
+
+  Scenario Outline: [1] SET_IOMMU(nesting) on <supported> hardware: <result>
+    Given an SMMU from fixture "<fixture>" with VFIO group 0 at stream 0x10
+    And group 0 is in the container
+    When the container's IOMMU is set to VFIO_TYPE1_NESTING_IOMMU
+    Then the operation <result>
+    And the number of IOMMU domains in the container should be <domains>
+
+    @rfc-v2
+    Examples: RFC: the failed nesting request is ignored
+      | supported | fixture | result | domains |
+      | N | synthetic-nested | should succeed | 1 |
+      | S1+S2 | synthetic-s1-s2 | should succeed | 1 |
+      | S2 | synthetic-s2-only | should succeed | 1 |
+      | S1 | synthetic-s1-only | should succeed | 1 |
+
+    @enforcing
+    Examples: enforcing: anything but a nested domain fails the attach
+      | supported | fixture | result | domains |
+      | N | synthetic-nested | should succeed | 1 |
+      | S1+S2 | synthetic-s1-s2 | should fail with EOPNOTSUPP | 0 |
+      | S2 | synthetic-s2-only | should fail with EOPNOTSUPP | 0 |
+      | S1 | synthetic-s1-only | should fail with EOPNOTSUPP | 0 |
+
+    @merged @linux-6.1
+    Examples: merged and 6.1: arm-smmu accepts the request, then falls back silently
+      | supported | fixture | result | domains |
+      | N | synthetic-nested | should succeed | 1 |
+      | S1+S2 | synthetic-s1-s2 | should succeed | 1 |
+      | S2 | synthetic-s2-only | should succeed | 1 |
+      | S1 | synthetic-s1-only | should succeed | 1 |
+
+  Scenario Outline: [2] The domain a nesting container got on <fixture>: stage <stage>
+    Given an SMMU from fixture "<fixture>" with VFIO group 0 at stream 0x10
+    And group 0 is in the container
+    And the container is set to VFIO_TYPE1_NESTING_IOMMU
+    Then the domain of group 0 should have stage <stage>
+
+    @rfc-v2
+    Examples:
+      | fixture           | stage  |
+      | synthetic-nested  | NESTED |
+      | synthetic-s1-s2   | S2     |
+      | synthetic-s1-only | S1     |
+
+    @merged @linux-6.1
+    Examples:
+      | fixture           | stage  |
+      | synthetic-nested  | NESTED |
+      | synthetic-s1-s2   | NESTED |
+      | synthetic-s1-only | S1     |
+
+  @enforcing
+  Scenario: [3] enforcing: after EOPNOTSUPP the container is unset and TYPE1v2 works
+    Given an SMMU from fixture "synthetic-s1-only" with VFIO group 0 at stream 0x10
+    And group 0 is in the container
+    When the container's IOMMU is set to VFIO_TYPE1_NESTING_IOMMU
+    Then the operation should fail with EOPNOTSUPP
+    When the container's IOMMU is set to VFIO_TYPE1v2_IOMMU
+    Then the operation should succeed
+    And the domain of group 0 should have stage S1
+
+  @linux-6.1
+  Scenario: [4] linux-6.1 on QEMU's stage-1-only SMMUv3: SET_IOMMU(nesting) succeeds, the domain is stage 1
+    arm_smmu_enable_nesting only records the request; arm_smmu_domain_finalise then finds no S2P
+    and builds a stage-1 domain. Nothing reports it (the review's worry).
+    Given an SMMU from fixture "qemu-smmuv3-7.2" with VFIO group 0 at stream 0x10
+    And group 0 is in the container
+    When the container's IOMMU is set to VFIO_TYPE1_NESTING_IOMMU
+    Then the operation should succeed
+    And the domain of group 0 should have stage S1
+    And CHECK_EXTENSION(VFIO_TYPE1_NESTING_IOMMU) should answer 1
+
+  @merged @linux-6.1
+  Scenario: [5] A failing nesting request fails the attach with its errno: VT-d has no nesting op (EINVAL)
+    iommu_domain_set_attr (3.x) and iommu_enable_nesting (6.1) return -EINVAL when the driver has
+    no such op; type1 frees the domain and VFIO_SET_IOMMU returns the error.
+    Given an SMMU from fixture "synthetic-vtd" with VFIO group 0 at stream 0x10
+    And group 0 is in the container
+    When the container's IOMMU is set to VFIO_TYPE1_NESTING_IOMMU
+    Then the operation should fail with EINVAL
+    And the number of IOMMU domains in the container should be 0
+    When the container's IOMMU is set to VFIO_TYPE1v2_IOMMU
+    Then the operation should succeed
+
+  @rfc-v2
+  Scenario: [6] RFC on VT-d: the failed set_attr is ignored, and only CHECK_EXTENSION tells
+    Given an SMMU from fixture "synthetic-vtd" with VFIO group 0 at stream 0x10
+    And group 0 is in the container
+    When the container's IOMMU is set to VFIO_TYPE1_NESTING_IOMMU
+    Then the operation should succeed
+    And CHECK_EXTENSION(VFIO_TYPE1_NESTING_IOMMU) should answer 0
+
+  @enforcing
+  Scenario: [7] enforcing on VT-d: the bus probe says no nesting, so no driver claims the type: ENODEV
+    The VFIO core only offers SET_IOMMU a type some driver answers CHECK_EXTENSION > 0 for; with
+    the review's bus probe, type1 answers 0 on a machine whose IOMMU driver refuses nesting.
+    Given an SMMU from fixture "synthetic-vtd" with VFIO group 0 at stream 0x10
+    Then CHECK_EXTENSION(VFIO_TYPE1_NESTING_IOMMU) should answer 0
+    When group 0 is added to the container
+    And the container's IOMMU is set to VFIO_TYPE1_NESTING_IOMMU
+    Then the operation should fail with ENODEV

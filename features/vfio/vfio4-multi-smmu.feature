@@ -1,0 +1,108 @@
+Feature: Vfio4 - One container, several SMMUs
+  Will Deacon's point in the review: "the ARM SMMU driver (at least) can handle multiple SMMU
+  instances on a single bus, only some of which may be capable of nesting. Until we've done an
+  attach, it's impossible to know what the capabilities are." A domain is bound to one SMMU at its
+  first attach, so type1 gives each SMMU its own domain, and each domain gets the stage its SMMU
+  can do.
+
+  The machine: SMMU "synthetic-nested" (S1+S2 with nesting) holds group 0 (stream 0x10); SMMU
+  "synthetic-s1-only" holds group 1 (stream 0x20).
+
+  Scenario Outline: [1] A nesting container with groups behind both SMMUs
+    Given an SMMU from fixture "synthetic-nested" with VFIO group 0 at stream 0x10
+    And an SMMU from fixture "synthetic-s1-only" with VFIO group 1 at stream 0x20
+    And group 0 is in the container
+    And group 1 is in the container
+    When the container's IOMMU is set to VFIO_TYPE1_NESTING_IOMMU
+    Then the operation <result>
+    And the number of IOMMU domains in the container should be <domains>
+
+    @rfc-v2 @merged @linux-6.1
+    Examples: the S1-only SMMU's domain falls back to stage 1 and nothing fails
+      | result                      | domains |
+      | should succeed              | 2       |
+
+    @enforcing
+    Examples: the S1-only SMMU's group fails the whole SET_IOMMU
+      | result                      | domains |
+      | should fail with EOPNOTSUPP | 0       |
+
+  @rfc-v2 @merged @linux-6.1
+  Scenario: [2] Each SMMU's domain gets its own stage
+    Given an SMMU from fixture "synthetic-nested" with VFIO group 0 at stream 0x10
+    And an SMMU from fixture "synthetic-s1-only" with VFIO group 1 at stream 0x20
+    And group 0 is in the container
+    And group 1 is in the container
+    When the container's IOMMU is set to VFIO_TYPE1_NESTING_IOMMU
+    Then the domain of group 0 should have stage NESTED
+    And the domain of group 1 should have stage S1
+
+  Scenario Outline: [3] A second group can make a nesting container lose nesting
+    The container starts nested (group 0 alone); then the S1-only SMMU's group 1 joins.
+    Given an SMMU from fixture "synthetic-nested" with VFIO group 0 at stream 0x10
+    And an SMMU from fixture "synthetic-s1-only" with VFIO group 1 at stream 0x20
+    And group 0 is in the container
+    And the container is set to VFIO_TYPE1_NESTING_IOMMU
+    Then CHECK_EXTENSION(VFIO_TYPE1_NESTING_IOMMU) should answer 1
+    When group 1 is added to the container
+    Then the operation <result>
+    And CHECK_EXTENSION(VFIO_TYPE1_NESTING_IOMMU) should answer <after>
+
+    # RFC: the join succeeds, and the per-domain check now says the container does not nest.
+    @rfc-v2
+    Examples:
+      | result                      | after |
+      | should succeed              | 0     |
+
+    # enforcing: the join is refused; the container keeps only nested domains.
+    @enforcing
+    Examples:
+      | result                      | after |
+      | should fail with EOPNOTSUPP | 1     |
+
+    # merged and later: the join succeeds and the answer stays 1 although group 1 is stage 1.
+    @merged @linux-6.1
+    Examples:
+      | result                      | after |
+      | should succeed              | 1     |
+
+  @rfc-v2 @enforcing @merged @linux-6.1
+  Scenario: [4] Two groups behind the same SMMU share one domain (and one context bank)
+    Given an SMMU from fixture "synthetic-nested" with VFIO group 0 at stream 0x10
+    And an SMMU from fixture "synthetic-s1-only" with VFIO group 1 at stream 0x20
+    And VFIO group 2 at stream 0x30 is behind the same SMMU "synthetic-nested"
+    And group 0 is in the container
+    And group 1 is in the container
+    And the container is set to VFIO_TYPE1v2_IOMMU
+    When group 2 is added to the container
+    Then the operation should succeed
+    And the number of IOMMU domains in the container should be 2
+    And groups 0 and 2 should share one domain
+
+  @rfc-v2 @enforcing @merged @linux-6.1
+  Scenario: [5] Mappings made before a group joins are replayed into its new domain
+    type1 writes every existing mapping into a new domain's page tables (vfio_iommu_replay), so
+    the device behind the second SMMU can reach them at once.
+    Given an SMMU from fixture "synthetic-nested" with VFIO group 0 at stream 0x10
+    And an SMMU from fixture "synthetic-s1-s2" with VFIO group 1 at stream 0x20
+    And group 0 is in the container
+    And the container is set to VFIO_TYPE1v2_IOMMU
+    And the VMM has mapped iova 0x100000 size 0x2000 read-write
+    When group 1 is added to the container
+    And the device of group 1 writes 32 bytes at iova 0x101000
+    Then the DMA should succeed
+    When the VMM unmaps iova 0x100000 size 0x2000
+    And the device of group 1 reads 32 bytes at iova 0x101000
+    Then the DMA should fault
+
+  @linux-6.1
+  Scenario: [6] 6.1: a group whose reserved region covers an existing mapping cannot join: EINVAL
+    Given an SMMU from fixture "synthetic-nested" with VFIO group 0 at stream 0x10
+    And an SMMU from fixture "synthetic-s1-s2" with VFIO group 1 at stream 0x20
+    And the SMMU "synthetic-s1-s2" reserves IOVA 0x8000000 to 0x80fffff for MSIs
+    And group 0 is in the container
+    And the container is set to VFIO_TYPE1v2_IOMMU
+    And the VMM has mapped iova 0x8000000 size 0x1000 read-write
+    When group 1 is added to the container
+    Then the operation should fail with EINVAL
+    And the number of IOMMU domains in the container should be 1

@@ -1,0 +1,145 @@
+/**
+ * The VFIO core as userspace sees it through /dev/vfio: containers, groups, SET_IOMMU, and the
+ * ioctls passed through to the container's IOMMU driver (type1, the only one modelled).
+ *
+ * Facts: kernel-semantics.md section 5 ("Container / SET_IOMMU"): SET_IOMMU needs a group and may
+ * happen once (EINVAL); a type no driver claims is ENODEV; a driver's open/attach failure is
+ * returned and the container stays unset; ioctls for the driver before SET_IOMMU are EINVAL.
+ */
+import { fail, ok, type Result } from '../errno'
+import type { VfioGroupSpec } from '../hw/features'
+import type { SmmuInstance } from '../smmu/instance'
+import type { DmaMapRequest, DmaOutcome, DmaUnmapRequest, GroupStatus, IommuInfo, VfioContainer, VfioGroup } from './backend'
+import { Type1Iommu, type1Open, type Type1Env, type Type1Group } from './type1'
+import { VFIO_API_VERSION } from './uapi'
+
+export class ContainerModel implements VfioContainer {
+  /** Groups in the order they were added (SET_IOMMU attaches them in this order). */
+  readonly groups: GroupModel[] = []
+  private driver?: Type1Iommu
+
+  constructor(private readonly env: Type1Env) {}
+
+  /** The container's type1 instance, once SET_IOMMU succeeded. */
+  get iommu(): Type1Iommu | undefined {
+    return this.driver
+  }
+
+  getApiVersion(): Result<number> {
+    return ok(VFIO_API_VERSION)
+  }
+
+  checkExtension(extension: number): Result<number> {
+    return ok(Type1Iommu.checkExtension(this.env, this.driver, extension))
+  }
+
+  setIommu(type: number): Result<void> {
+    if (this.groups.length === 0) return fail('EINVAL', 'SET_IOMMU needs a group in the container first')
+    if (this.driver !== undefined) return fail('EINVAL', 'the container already has an IOMMU driver')
+    if (Type1Iommu.checkExtension(this.env, undefined, type) <= 0) return fail('ENODEV', `no IOMMU driver supports type ${type}`)
+    const mode = type1Open(this.env.profile, type)
+    if (!mode.ok) return mode
+    const driver = new Type1Iommu(this.env, mode.value)
+    for (const g of this.groups) {
+      const r = driver.attachGroup(g)
+      if (!r.ok) {
+        driver.release()
+        return r
+      }
+    }
+    this.driver = driver
+    return ok()
+  }
+
+  getInfo(): Result<IommuInfo> {
+    return this.driver === undefined ? noDriver() : this.driver.getInfo()
+  }
+
+  mapDma(req: DmaMapRequest): Result<void> {
+    return this.driver === undefined ? noDriver() : this.driver.map(req)
+  }
+
+  unmapDma(req: DmaUnmapRequest): Result<{ readonly unmapped: bigint }> {
+    return this.driver === undefined ? noDriver() : this.driver.unmap(req)
+  }
+
+  /** VFIO_GROUP_SET_CONTAINER's container side: attach at once when the driver is set. */
+  addGroup(group: GroupModel): Result<void> {
+    if (this.driver !== undefined) {
+      const r = this.driver.attachGroup(group)
+      if (!r.ok) return r
+    }
+    this.groups.push(group)
+    return ok()
+  }
+
+  /** The last group out takes the IOMMU driver (and every mapping) with it. */
+  removeGroup(group: GroupModel): void {
+    this.driver?.detachGroup(group)
+    this.groups.splice(this.groups.indexOf(group), 1)
+    if (this.groups.length === 0 && this.driver !== undefined) {
+      this.driver.release()
+      this.driver = undefined
+    }
+  }
+}
+
+export class GroupModel implements VfioGroup, Type1Group {
+  private containerOf?: ContainerModel
+
+  constructor(
+    private readonly spec: VfioGroupSpec,
+    readonly smmu: SmmuInstance,
+  ) {}
+
+  get id(): number {
+    return this.spec.id
+  }
+
+  get streams(): readonly number[] {
+    return this.spec.streams
+  }
+
+  get reservedRegions() {
+    return this.smmu.features.vfio.reservedRegions
+  }
+
+  get container(): ContainerModel | undefined {
+    return this.containerOf
+  }
+
+  getStatus(): Result<GroupStatus> {
+    return ok({ viable: this.spec.viable, containerSet: this.containerOf !== undefined })
+  }
+
+  setContainer(container: VfioContainer): Result<void> {
+    if (!(container instanceof ContainerModel)) throw new Error('a model group needs a model container')
+    if (!this.spec.viable) return fail('EPERM', `group ${this.id} is not viable: not all its devices are bound to vfio drivers`)
+    if (this.containerOf !== undefined) return fail('EINVAL', `group ${this.id} is already in a container`)
+    const r = container.addGroup(this)
+    if (!r.ok) return r
+    this.containerOf = container
+    return ok()
+  }
+
+  unsetContainer(): Result<void> {
+    if (this.containerOf === undefined) return fail('EINVAL', `group ${this.id} is not in a container`)
+    this.containerOf.removeGroup(this)
+    this.containerOf = undefined
+    return ok()
+  }
+
+  dma(op: 'read' | 'write', iova: bigint, size: number, data?: Uint8Array): Result<DmaOutcome> {
+    const sid = this.spec.streams[0] as number
+    if (iova > BigInt(Number.MAX_SAFE_INTEGER)) return ok({ kind: 'fault', detail: `iova 0x${iova.toString(16)} is beyond every input address size` })
+    const r = this.smmu.dma(sid, op, Number(iova), size, data)
+    if (r.kind === 'ok') return ok(r.data === undefined ? { kind: 'ok' } : { kind: 'ok', data: r.data })
+    const f = r.fault
+    const detail = f.kind === 'streamNotTranslated' ? `stream 0x${sid.toString(16)}: ${f.reason}` : `${f.kind} fault, stage ${f.stage}, level ${f.level}, at 0x${r.at.toString(16)}`
+    return ok({ kind: 'fault', detail })
+  }
+}
+
+function noDriver(): Result<never> {
+  return fail('EINVAL', 'the container has no IOMMU driver yet (VFIO_SET_IOMMU first)')
+}

@@ -1,0 +1,78 @@
+/**
+ * The model as a VfioBackend: a System built from fixtures under one behaviour profile, its
+ * groups taken from each fixture's `vfio.groups`.
+ */
+import { fail, ok, type Result } from '../errno'
+import type { FeatureSet } from '../hw/features'
+import { driverFamily, getProfile, type Profile, type ProfileName } from '../profiles'
+import { System } from '../system'
+import type { VfioBackend, VfioContainer, VfioGroup } from './backend'
+import { ContainerModel, GroupModel } from './container'
+import { ProcessMemory } from './process'
+import type { Type1Env } from './type1'
+import { extensionValue } from './uapi'
+
+export interface ModelBackendOptions {
+  readonly profile: ProfileName | Profile
+  /** One SMMU (or VT-d unit) per fixture, named after the fixture. */
+  readonly fixtures: readonly FeatureSet[]
+}
+
+export class ModelBackend implements VfioBackend {
+  readonly name = 'model'
+  readonly system: System
+  readonly env: Type1Env
+  private readonly groups = new Map<number, GroupModel>()
+
+  constructor(opts: ModelBackendOptions) {
+    const profile = typeof opts.profile === 'string' ? getProfile(opts.profile) : opts.profile
+    this.system = new System(profile)
+    const limits = opts.fixtures.flatMap((f) => (f.vfio.dmaEntryLimit === undefined ? [] : [f.vfio.dmaEntryLimit]))
+    this.env = {
+      profile,
+      iommu: this.system.iommu,
+      process: new ProcessMemory(this.system.ram),
+      ...(limits.length > 0 ? { dmaEntryLimit: Math.min(...limits) } : {}),
+      nestingProbe: () => this.nestingProbe(),
+    }
+    opts.fixtures.forEach((hw, i) => {
+      const twice = opts.fixtures.filter((f) => f.name === hw.name).length > 1
+      const smmu = this.system.addSmmu(twice ? `${hw.name}#${i}` : hw.name, hw)
+      // A kernel without a driver for this IOMMU exposes none of its groups (ENOENT on open).
+      if (!smmu.ok && smmu.error.errno === 'ENODEV') return
+      if (!smmu.ok) throw new Error(`SMMU from ${hw.name}: ${smmu.error.errno}: ${smmu.error.message}`)
+      for (const spec of hw.vfio.groups) {
+        if (this.groups.has(spec.id)) throw new Error(`group ${spec.id} is defined by two fixtures`)
+        this.groups.set(spec.id, new GroupModel(spec, smmu.value))
+      }
+    })
+  }
+
+  openContainer(): Result<VfioContainer> {
+    return ok(new ContainerModel(this.env))
+  }
+
+  openGroup(id: number): Result<VfioGroup> {
+    const g = this.groups.get(id)
+    return g === undefined ? fail('ENOENT', `/dev/vfio/${id} does not exist`) : ok(g)
+  }
+
+  extension(name: string): number | undefined {
+    return extensionValue(this.env.profile.vfio.uapi, name)
+  }
+
+  /** The review's probe: does any IOMMU driver of the machine accept nesting on a fresh domain? */
+  private nestingProbe(): boolean {
+    const families = new Set(this.system.smmus().map((s) => driverFamily(s.features.arch)))
+    return [...families].some((family) => {
+      const domain = this.system.iommu.allocDomain(family)
+      const accepted = domain.requestNesting().ok
+      this.system.iommu.freeDomain(domain)
+      return accepted
+    })
+  }
+}
+
+export function createModelBackend(opts: ModelBackendOptions): ModelBackend {
+  return new ModelBackend(opts)
+}
