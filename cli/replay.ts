@@ -1,0 +1,91 @@
+/**
+ * `smmu-nesting-tck replay`: replay transcripts against a profile + fixtures and print a verdict
+ * per line, then `N agree, N differ`.
+ *
+ * Exit status: 0 when every line agrees, 1 when a line differs or does not parse, 2 for a usage
+ * error (unknown profile or backend, a fixture that does not load, an unreadable transcript).
+ */
+import * as fs from 'node:fs'
+import { formatFixtureError, listFixtureNames, loadFixtureFile, resolveFixturePath, type FeatureSet } from '../model/hw'
+import { getProfile, isProfileName, PROFILE_NAMES } from '../model/profiles'
+import { formatSummary, formatVerdict, parseTranscript, replayTranscript } from '../model/transcript'
+import type { VfioBackend } from '../model/vfio/backend'
+import { BACKENDS, backendNames } from './backends'
+
+export const EXIT = { AGREE: 0, DIFFER: 1, USAGE: 2 } as const
+
+export interface Io {
+  out(line: string): void
+  err(line: string): void
+}
+
+export interface ReplayOptions {
+  readonly profile: string
+  readonly fixtures: readonly string[]
+  readonly backend: string
+  /** Print only lines that differ or are in error (and the summary). */
+  readonly quiet: boolean
+  readonly transcripts: readonly string[]
+}
+
+export async function runReplay(opts: ReplayOptions, io: Io): Promise<number> {
+  if (!isProfileName(opts.profile)) {
+    io.err(`smmu-nesting-tck: unknown behaviour profile "${opts.profile}" (profiles: ${PROFILE_NAMES.join(', ')})`)
+    return EXIT.USAGE
+  }
+  const backend = BACKENDS[opts.backend]
+  if (backend === undefined) {
+    io.err(`smmu-nesting-tck: unknown backend "${opts.backend}" (backends: ${backendNames().join(', ')})`)
+    return EXIT.USAGE
+  }
+  const fixtures = loadFixtures(opts.fixtures, io)
+  if (fixtures === undefined) return EXIT.USAGE
+
+  const texts: { file: string; text: string }[] = []
+  for (const file of opts.transcripts) {
+    try {
+      texts.push({ file, text: fs.readFileSync(file, 'utf8') })
+    } catch (e) {
+      io.err(`smmu-nesting-tck: cannot read transcript ${file}: ${e instanceof Error ? e.message : String(e)}`)
+      return EXIT.USAGE
+    }
+  }
+
+  const profile = getProfile(opts.profile)
+  const totals = { agree: 0, differ: 0 }
+  for (const { file, text } of texts) {
+    let machine: VfioBackend
+    try {
+      machine = await backend.create({ profile, fixtures })
+    } catch (e) {
+      io.err(`smmu-nesting-tck: the ${backend.name} backend cannot build this machine: ${e instanceof Error ? e.message : String(e)}`)
+      return EXIT.USAGE
+    }
+    const report = replayTranscript(parseTranscript(text, file), machine)
+    for (const v of report.verdicts) {
+      if (!opts.quiet || v.kind !== 'agree') io.out(formatVerdict(v, machine.name))
+    }
+    totals.agree += report.agree
+    totals.differ += report.differ
+  }
+  io.out(formatSummary(totals))
+  return totals.differ === 0 ? EXIT.AGREE : EXIT.DIFFER
+}
+
+/** Every fixture, or undefined after printing every problem (file:line:column: field: reason). */
+function loadFixtures(names: readonly string[], io: Io): FeatureSet[] | undefined {
+  const fixtures: FeatureSet[] = []
+  const problems: string[] = []
+  let missing = false
+  for (const name of names) {
+    const { fixture, errors } = loadFixtureFile(resolveFixturePath(name))
+    if (fixture !== undefined) fixtures.push(fixture)
+    problems.push(...errors.map(formatFixtureError))
+    missing ||= errors.some((e) => e.code === 'NOT_FOUND')
+  }
+  if (problems.length === 0) return fixtures
+  io.err(`smmu-nesting-tck: ${names.length === 1 ? 'the fixture does' : 'the fixtures do'} not load:`)
+  for (const p of problems) io.err(`  ${p}`)
+  if (missing) io.err(`fixtures in the catalogue: ${listFixtureNames().join(', ')} (or give a path to a .yaml file)`)
+  return undefined
+}
