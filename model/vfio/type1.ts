@@ -6,7 +6,7 @@
  *
  * Facts: seed patch 2/3; kernel-semantics.md sections 1, 2, 5 (errno order of MAP/UNMAP).
  */
-import { fail, ok, type Errno, type Result } from '../errno'
+import { fail, ok, type Result } from '../errno'
 import type { ReservedRegion } from '../hw/features'
 import type { IommuCore } from '../iommu/core'
 import type { IommuDomain } from '../iommu/domain'
@@ -111,32 +111,35 @@ export class Type1Iommu {
   attachGroup(group: Type1Group): Result<void> {
     if (this.domains.some((d) => d.groups.has(group))) return fail('EINVAL', `group ${group.id} is already attached`)
     const domain = this.env.iommu.allocDomain(driverFamily(group.smmu.features.arch))
-    const undo = (errno: Errno | undefined, r: Result<never>): Result<void> => {
-      this.env.iommu.freeDomain(domain)
-      return errno === undefined ? r : fail(errno, r.ok ? '' : r.error.message)
-    }
+    const r = this.attachNewDomain(domain, group)
+    if (!r.ok || r.value === 'joined') this.env.iommu.freeDomain(domain)
+    return r.ok ? ok() : r
+  }
 
+  /**
+   * The body of attach_group for a freshly allocated `domain`: 'own' when the group keeps it,
+   * 'joined' when the group went to an existing domain (the caller frees `domain` then, and on error).
+   */
+  private attachNewDomain(domain: IommuDomain, group: Type1Group): Result<'own' | 'joined'> {
     const policy = this.env.profile.vfio.nestingAttach
     if (this.mode.nesting) {
       const asked = domain.requestNesting()
-      if (!asked.ok && policy === 'propagate-error') return undo(undefined, asked)
-      if (!asked.ok && policy === 'require-nested') return undo('EOPNOTSUPP', fail('EOPNOTSUPP', `the IOMMU cannot nest: ${asked.error.message}`))
+      if (!asked.ok && policy === 'propagate-error') return asked
+      if (!asked.ok && policy === 'require-nested') return fail('EOPNOTSUPP', `the IOMMU cannot nest: ${asked.error.message}`)
       // 'ignore-failure': the RFC carries on with a domain that may not nest.
     }
 
     const attached = attachStreams(domain, group)
-    if (!attached.ok) return undo(undefined, attached)
+    if (!attached.ok) return attached
 
     if (this.mode.nesting && policy === 'require-nested') {
       const nested = domain.getAttr('NESTING')
-      if (!nested.ok || nested.value !== 1) {
-        return undo('EOPNOTSUPP', fail('EOPNOTSUPP', `SMMU ${group.smmu.name} gave the domain stage ${domain.stage}, not nested`))
-      }
+      if (!nested.ok || nested.value !== 1) return fail('EOPNOTSUPP', `SMMU ${group.smmu.name} gave the domain stage ${domain.stage}, not nested`)
     }
 
     if (this.env.profile.vfio.iovaList) {
       const conflict = this.iovaConflict(domain, group)
-      if (conflict !== undefined) return undo(undefined, fail('EINVAL', conflict))
+      if (conflict !== undefined) return fail('EINVAL', conflict)
     }
 
     // Try an existing domain of the same driver and coherency first (one domain per IOMMU).
@@ -144,21 +147,20 @@ export class Type1Iommu {
       if (d.domain.family !== domain.family || this.coherent(d.domain) !== this.coherent(domain)) continue
       detachStreams(domain, group)
       if (attachStreams(d.domain, group).ok) {
-        this.env.iommu.freeDomain(domain)
         d.groups.add(group)
-        return ok()
+        return ok('joined')
       }
       const again = attachStreams(domain, group)
-      if (!again.ok) return undo(undefined, again)
+      if (!again.ok) return again
     }
 
     // A new domain: replay every existing mapping into it (vfio_iommu_replay).
     for (const dma of this.dmas) {
       const r = this.mapInto(domain, dma)
-      if (!r.ok) return undo(undefined, r)
+      if (!r.ok) return r
     }
     this.domains.push({ domain, groups: new Set([group]) })
-    return ok()
+    return ok('own')
   }
 
   /** vfio_iommu_type1_detach_group: the last group of a domain frees it; the last domain takes the mappings. */
