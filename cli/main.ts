@@ -3,11 +3,15 @@
  * `main()` directly or spawn the shim.
  *
  *   smmu-nesting-tck replay --profile linux-6.1 --fixture qemu-smmuv3-7.2 transcripts/x.vfio
+ *   smmu-nesting-tck fixtures validate | fixtures list
+ *   smmu-nesting-tck explain --fixture mmu-500 [--profile merged]
  */
 import { Command, CommanderError, Option } from 'commander'
 import { PROFILE_NAMES } from '../model/profiles'
 import { listFixtureNames } from '../model/hw'
 import { BACKENDS, backendNames } from './backends'
+import { addExplainCommand } from './explain'
+import { addFixturesCommand } from './fixtures'
 import { EXIT, runReplay, type Io } from './replay'
 
 const GRAMMAR = `
@@ -44,8 +48,13 @@ export async function main(argv: readonly string[], io: Io = consoleIo()): Promi
     .description('An executable specification of nested IOMMU translation for VFIO on ARM SMMUs.')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, '')), writeErr: (s) => io.err(s.replace(/\n$/, '')) })
-    .showHelpAfterError('(smmu-nesting-tck replay --help for usage)')
-    .addHelpText('after', `\nExample:\n  smmu-nesting-tck replay --profile linux-6.1 --fixture qemu-smmuv3-7.2 transcripts/qemu-virt-smmuv3-linux-6.1.vfio`)
+    .showHelpAfterError('(smmu-nesting-tck <command> --help for usage)')
+    .addHelpText(
+      'after',
+      `\nExamples:\n  smmu-nesting-tck replay --profile linux-6.1 --fixture qemu-smmuv3-7.2 transcripts/qemu-virt-smmuv3-linux-6.1.vfio` +
+        `\n  smmu-nesting-tck fixtures validate my-smmu.yaml\n  smmu-nesting-tck explain --fixture mmu-500 --profile merged` +
+        `\n\nExit status: 0 success, 1 a transcript line differs or a fixture is invalid, 2 usage error (each command's --help says more).`,
+    )
 
   program
     .command('replay')
@@ -68,6 +77,9 @@ export async function main(argv: readonly string[], io: Io = consoleIo()): Promi
     .action(async (transcripts: string[], opts: { profile: string; fixture: string[]; backend: string; quiet?: boolean }) => {
       status = await runReplay({ profile: opts.profile, fixtures: opts.fixture, backend: opts.backend, quiet: opts.quiet === true, transcripts }, io)
     })
+
+  addFixturesCommand(program, io, (code) => (status = code))
+  addExplainCommand(program, io, (code) => (status = code))
 
   try {
     await program.parseAsync([...argv], { from: 'user' })

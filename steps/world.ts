@@ -34,6 +34,8 @@ import {
 export interface TckParameters {
   /** Restrict the run to these behaviour profiles (set by the per-profile cucumber profiles). */
   readonly profiles?: readonly ProfileName[]
+  /** Run the catalogue features (features/fixtures) on another folder of fixtures. */
+  readonly fixturesDir?: string
 }
 
 /** One behaviour profile's view of the scenario. */

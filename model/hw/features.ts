@@ -2,6 +2,7 @@
  * The typed hardware feature set an SMMU instance is built from.
  * Produced from a YAML fixture by ./fixture.ts; nothing else constructs one by hand except tests.
  */
+import type { IdRegisters } from './registers'
 
 export const SMMU_ARCHS = ['smmuv1', 'smmuv2', 'smmuv3', 'intel-vtd'] as const
 export type SmmuArch = (typeof SMMU_ARCHS)[number]
@@ -55,6 +56,12 @@ export interface FeatureSet {
   readonly description: string
   /** Where the facts come from (document and section); absent for synthetic fixtures. */
   readonly source?: string
+  /** Caveats: configuration-dependent or unverified facts. */
+  readonly notes?: string
+  /** The raw ID registers the fixture gave, when it gave any (`idr0`, `idr1`, `idr2`, `idr5`). */
+  readonly idRegisters?: IdRegisters
+  /** Fields that only the registers gave (YAML paths, e.g. `translation.stage2`, `ias`). */
+  readonly decodedFields?: readonly string[]
   readonly kind: 'real' | 'synthetic'
   readonly arch: SmmuArch
   /** Device-tree compatible string, when the part has one. */
@@ -79,6 +86,21 @@ export interface FeatureSet {
   /** Table walks are cache coherent (IOMMU_CAP_CACHE_COHERENCY). */
   readonly coherentWalk: boolean
   readonly vfio: VfioMachine
+}
+
+/**
+ * The seed's "Supported" column: N (both stages and nesting), S1+S2, S1, S2; and VT-d, whose
+ * single (second-level) translation VFIO type1 uses, whatever the request.
+ */
+export const STAGE_SUPPORT = ['N', 'S1+S2', 'S1', 'S2', 'VT-d'] as const
+export type StageSupport = (typeof STAGE_SUPPORT)[number]
+
+export function stageSupport(hw: Pick<FeatureSet, 'arch' | 'translation'>): StageSupport {
+  const t = hw.translation
+  if (hw.arch === 'intel-vtd') return 'VT-d'
+  if (t.nested) return 'N'
+  if (t.stage1 && t.stage2) return 'S1+S2'
+  return t.stage1 ? 'S1' : 'S2'
 }
 
 export function describeStages(t: TranslationSupport): string {

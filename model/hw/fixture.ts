@@ -11,6 +11,7 @@ import Ajv, { type ErrorObject } from 'ajv'
 import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml'
 import schema from '../../fixtures/schema/fixture.schema.json'
 import { GRANULE_PAGE_SIZES, type FeatureSet, type GranuleName, type ReservedRegion, type SmmuArch } from './features'
+import { decodeIdRegisters, DECODABLE_FIELDS, hex32, REGISTER_HINT, REGISTERS_FOR, sameDecodedValue, type DecodableField, type DecodedValue, type IdRegisterName, type IdRegisters } from './registers'
 
 export type FixtureCode =
   | 'NOT_FOUND'
@@ -23,6 +24,8 @@ export type FixtureCode =
   | 'OUT_OF_RANGE'
   | 'NAME_MISMATCH'
   | 'INCONSISTENT'
+  /** A field declared in the fixture disagrees with what its `id_registers` decode to. */
+  | 'REGISTER_MISMATCH'
 
 export interface FixtureError {
   readonly code: FixtureCode
@@ -47,6 +50,9 @@ export const FIXTURES_DIR = path.resolve(__dirname, '../../fixtures')
 const ajv = new Ajv({ allErrors: true, strict: true })
 const validateSchema = ajv.compile(schema)
 
+/** A fixture once its registers are decoded: every field the feature set needs is there. */
+type ResolvedFixture = RawFixture & Required<Pick<RawFixture, 'translation' | 'ias' | 'oas' | 'granules' | 'stream_id_bits'>>
+
 /** Raw shape after schema validation (snake_case, as written in YAML). */
 interface RawFixture {
   name: string
@@ -56,15 +62,17 @@ interface RawFixture {
   notes?: string
   architecture: SmmuArch
   compatible?: string
-  translation: { stage1: boolean; stage2: boolean; nested: boolean }
+  id_registers?: IdRegisters
+  // The fields below may come from id_registers instead (schema: required only without them).
+  translation?: { stage1: boolean; stage2: boolean; nested: boolean }
   context_banks?: number
   s2_only_context_banks?: number
   asid_bits?: 8 | 16
   vmid_bits?: 8 | 16
-  ias: number
-  oas: number
-  granules: GranuleName[]
-  stream_id_bits: number
+  ias?: number
+  oas?: number
+  granules?: GranuleName[]
+  stream_id_bits?: number
   coherent_walk?: boolean
   vfio?: {
     groups?: { id: number; streams: number[]; viable?: boolean; device?: string }[]
@@ -99,13 +107,16 @@ export function parseFixture(text: string, file: string): FixtureResult {
 
   const data: unknown = doc.toJS()
   if (!validateSchema(data)) {
-    const errors = (validateSchema.errors ?? []).map((e) => schemaError(e, doc, errorAt))
+    // `if` only reports that its `else` failed; the `required` errors under it say what.
+    const errors = (validateSchema.errors ?? []).filter((e) => e.keyword !== 'if').map((e) => schemaError(e, doc, errorAt))
     return { errors: dedupe(errors) }
   }
   const raw = data as unknown as RawFixture
-  const errors = consistencyErrors(raw, file, doc, errorAt)
+  const registers = resolveRegisters(raw, doc, errorAt)
+  if (registers.resolved === undefined) return { errors: registers.errors }
+  const errors = [...registers.errors, ...consistencyErrors(registers.resolved, file, doc, errorAt, registers.origin)]
   if (errors.length > 0) return { errors }
-  return { fixture: toFeatureSet(raw, file), errors: [] }
+  return { fixture: toFeatureSet(registers.resolved, file, registers.origin), errors: [] }
 }
 
 /** Load a fixture from a file path. */
@@ -163,10 +174,80 @@ function schemaError(e: ErrorObject, doc: Document, errorAt: ErrorAt): FixtureEr
   }
 }
 
-function consistencyErrors(raw: RawFixture, file: string, doc: Document, errorAt: ErrorAt): FixtureError[] {
+/** Where a decoded field came from: `['id_registers', 'idr1']`. Declared fields are not in it. */
+type Origin = ReadonlyMap<string, readonly string[]>
+
+/**
+ * Decode `id_registers`, fill in the fields the fixture does not declare, and check the ones it
+ * does against them. `resolved` is undefined when a field the feature set needs is still missing.
+ */
+function resolveRegisters(raw: RawFixture, doc: Document, errorAt: ErrorAt): { resolved?: ResolvedFixture; origin: Origin; errors: FixtureError[] } {
+  const errors: FixtureError[] = []
+  const origin = new Map<string, readonly string[]>()
+  const at = (code: FixtureCode, segments: readonly string[], field: string, message: string): void => {
+    errors.push(errorAt(code, nodeOffset(doc, segments), field, message))
+  }
+  const regs = raw.id_registers
+  const out: RawFixture = { ...raw, ...(raw.translation === undefined ? {} : { translation: { ...raw.translation } }) }
+
+  if (regs !== undefined && raw.architecture === 'intel-vtd') {
+    at('INCONSISTENT', ['id_registers'], 'id_registers', 'VT-d fixtures have no SMMU ID registers (describe the unit with its fields)')
+  } else if (regs !== undefined) {
+    const arch = raw.architecture as keyof typeof REGISTERS_FOR
+    const allowed = REGISTERS_FOR[arch]
+    for (const name of Object.keys(regs) as IdRegisterName[]) {
+      if (!allowed.includes(name)) {
+        at('INCONSISTENT', ['id_registers', name], `id_registers.${name}`, `${arch} fixtures give ${allowed.join(', ')}; ${name} is not one of the registers decoded for ${arch}`)
+      }
+    }
+    const decoded = decodeIdRegisters(arch, regs, raw.compatible)
+    for (const p of decoded.problems) at(p.code, ['id_registers', p.reg], `id_registers.${p.reg}`, `${hex32(regs[p.reg] ?? 0)}: ${p.message}`)
+    // A register that does not decode leaves its fields undecoded: say so once, at the register.
+    if (decoded.problems.length > 0) return { origin, errors }
+    for (const field of DECODABLE_FIELDS) {
+      const d = decoded.fields[field]
+      if (d === undefined) continue
+      const declared = getField(raw, field)
+      if (declared === undefined) {
+        setField(out, field, d.value)
+        origin.set(field, ['id_registers', d.reg])
+      } else if (!sameDecodedValue(declared, d.value)) {
+        at('REGISTER_MISMATCH', field.split('.'), field, `declared ${show(declared)}, but id_registers.${d.reg} = ${hex32(regs[d.reg] ?? 0)} decodes to ${show(d.value)} (${d.from})`)
+      }
+    }
+  }
+
+  const required: DecodableField[] = ['translation.stage1', 'translation.stage2', 'translation.nested', 'ias', 'oas', 'granules', 'stream_id_bits']
+  const missing = required.filter((f) => getField(out, f) === undefined)
+  for (const field of missing) {
+    const hint = raw.architecture === 'intel-vtd' ? undefined : REGISTER_HINT[raw.architecture][field]
+    at('MISSING_FIELD', ['id_registers'], field, `"${field}" is neither declared nor decoded from the given registers${hint === undefined ? '' : ` (it comes from ${hint})`}`)
+  }
+  return missing.length > 0 ? { origin, errors } : { resolved: out as ResolvedFixture, origin, errors }
+}
+
+function getField(raw: RawFixture, field: DecodableField): DecodedValue | undefined {
+  if (field.startsWith('translation.')) return raw.translation?.[field.slice('translation.'.length) as 'stage1' | 'stage2' | 'nested']
+  return raw[field as Exclude<DecodableField, `translation.${string}`>]
+}
+
+function setField(raw: RawFixture, field: DecodableField, value: DecodedValue): void {
+  if (field.startsWith('translation.')) {
+    raw.translation ??= {} as NonNullable<RawFixture['translation']>
+    raw.translation[field.slice('translation.'.length) as 'stage1' | 'stage2' | 'nested'] = value as boolean
+  } else {
+    ;(raw as unknown as Record<string, DecodedValue>)[field] = value
+  }
+}
+
+function show(v: DecodedValue): string {
+  return Array.isArray(v) ? `[${v.join(', ')}]` : String(v)
+}
+
+function consistencyErrors(raw: ResolvedFixture, file: string, doc: Document, errorAt: ErrorAt, origin: Origin): FixtureError[] {
   const errors: FixtureError[] = []
   const at = (code: FixtureCode, field: string, message: string): void => {
-    const segments = field.split('.')
+    const segments = origin.get(field) ?? field.split('.')
     errors.push(errorAt(code, nodeOffset(doc, segments), field, message))
   }
   const expectedName = path.basename(file).replace(/\.ya?ml$/, '')
@@ -214,7 +295,7 @@ function consistencyErrors(raw: RawFixture, file: string, doc: Document, errorAt
   return errors
 }
 
-function vfioErrors(raw: RawFixture, doc: Document, errorAt: ErrorAt): FixtureError[] {
+function vfioErrors(raw: ResolvedFixture, doc: Document, errorAt: ErrorAt): FixtureError[] {
   const errors: FixtureError[] = []
   const at = (field: string, message: string): void => {
     errors.push(errorAt('INCONSISTENT', nodeOffset(doc, field.split('.')), field, message))
@@ -237,7 +318,7 @@ function vfioErrors(raw: RawFixture, doc: Document, errorAt: ErrorAt): FixtureEr
   return errors
 }
 
-function toFeatureSet(raw: RawFixture, file: string): FeatureSet {
+function toFeatureSet(raw: ResolvedFixture, file: string, origin: Origin): FeatureSet {
   const pageSizes = [...new Set(raw.granules.flatMap((g) => GRANULE_PAGE_SIZES[g] ?? []))].sort((a, b) => a - b)
   const isV3 = raw.architecture === 'smmuv3'
   return {
@@ -245,6 +326,8 @@ function toFeatureSet(raw: RawFixture, file: string): FeatureSet {
     file,
     description: raw.description,
     ...(raw.source === undefined ? {} : { source: raw.source }),
+    ...(raw.notes === undefined ? {} : { notes: raw.notes }),
+    ...(raw.id_registers === undefined ? {} : { idRegisters: { ...raw.id_registers }, decodedFields: [...origin.keys()] }),
     kind: raw.kind,
     arch: raw.architecture,
     ...(raw.compatible === undefined ? {} : { compatible: raw.compatible }),

@@ -1,0 +1,68 @@
+/**
+ * Catalogue steps: a rule, stated as a table in the feature, checked on every fixture in the
+ * catalogue. The iteration and the observations are the model's (model/hw/survey.ts); a step
+ * loads the catalogue, hands the table over, attaches the per-fixture verdicts and fails when
+ * any fixture fails.
+ *
+ * World parameter `fixturesDir` runs these scenarios on another folder of fixtures:
+ *   npx cucumber-js features/fixtures --world-parameters '{"fixturesDir":"/path/to/fixtures"}'
+ */
+import { Given, Then, type DataTable } from '@cucumber/cucumber'
+import assert from 'node:assert/strict'
+import { formatFixtureError, type FeatureSet, type RequestedStage } from '../model'
+import { loadCatalogue } from '../model/hw/catalogue'
+import {
+  checkDriverRule,
+  checkFirstBankRule,
+  checkRegisterRule,
+  checkStageRule,
+  checkVfioNestingRule,
+  failures,
+  formatCatalogueCheck,
+  type CatalogueCheck,
+} from '../model/survey'
+import type { ProfileRun, TckWorld } from './world'
+
+const catalogues = new WeakMap<TckWorld, readonly FeatureSet[]>()
+
+function catalogueOf(world: TckWorld): readonly FeatureSet[] {
+  const fixtures = catalogues.get(world)
+  if (fixtures === undefined) throw new Error('the scenario needs "Given every fixture in the catalogue" first')
+  return fixtures
+}
+
+/** Run `check` under each profile; attach its per-fixture table (text and JSON); fail on a failed fixture. */
+function checkEveryFixture(world: TckWorld, check: (run: ProfileRun) => CatalogueCheck): void {
+  world.each((run) => {
+    const result = check(run)
+    world.attach(formatCatalogueCheck(result), 'text/plain')
+    world.attach(JSON.stringify(result), 'application/json')
+    assert.deepEqual(failures(result), [], formatCatalogueCheck(result))
+  })
+}
+
+Given('every fixture in the catalogue', function (this: TckWorld) {
+  const { fixtures, errors } = loadCatalogue(this.parameters.fixturesDir)
+  assert.deepEqual(errors.map(formatFixtureError), [])
+  catalogues.set(this, fixtures)
+})
+
+Then('every fixture\'s ID registers should decode to its features', function (this: TckWorld) {
+  checkEveryFixture(this, (run) => checkRegisterRule(catalogueOf(this), run.profile))
+})
+
+Then('the kernel should probe each fixture as its architecture says:', function (this: TckWorld, table: DataTable) {
+  checkEveryFixture(this, (run) => checkDriverRule(catalogueOf(this), run.profile, table.hashes()))
+})
+
+Then('a {request} request should get, by stage support:', function (this: TckWorld, request: RequestedStage, table: DataTable) {
+  checkEveryFixture(this, (run) => checkStageRule(catalogueOf(this), run.profile, request, table.hashes()))
+})
+
+Then('the first {request} domain should take, by stage support:', function (this: TckWorld, request: RequestedStage, table: DataTable) {
+  checkEveryFixture(this, (run) => checkFirstBankRule(catalogueOf(this), run.profile, request, table.hashes()))
+})
+
+Then('a VFIO container with one group should answer, by stage support:', function (this: TckWorld, table: DataTable) {
+  checkEveryFixture(this, (run) => checkVfioNestingRule(catalogueOf(this), run.profile, table.hashes()))
+})
