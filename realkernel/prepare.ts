@@ -1,0 +1,200 @@
+/**
+ * Everything a guest needs before it boots, from Debian's packages only:
+ *   1. host tools (QEMU, compilers, cpio) - scripts/install-host-packages.sh, apt-get install
+ *   2. guest kernel + busybox-static per architecture - scripts/fetch-guest-packages.sh,
+ *      apt-get download + dpkg-deb -x into .cache/realkernel/root-<arch>/
+ *   3. the agent, compiled static for the guest's architecture
+ *   4. the initramfs: busybox, the VFIO modules in dependency order, the agent, /init, commands
+ * Downloads and builds stay under .cache/realkernel/ (ignored by git).
+ */
+import { spawnSync } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import * as zlib from 'node:zlib'
+import { cpioArchive, type CpioEntry } from './cpio'
+import { GUEST_MODULES, type GuestArch } from './machines'
+
+export const ROOT = path.resolve(__dirname, '..')
+export const CACHE = path.join(ROOT, '.cache', 'realkernel')
+const SCRIPTS = path.join(__dirname, 'scripts')
+
+/** A setup step failed; the message says what to do. */
+export class SetupError extends Error {}
+
+/** Runs a command with a time limit; its output goes to `log` (and stderr on failure). */
+function run(cmd: string, args: readonly string[], what: string, timeoutMs: number, log: (line: string) => void): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 << 20 })
+  const out = `${r.stdout ?? ''}${r.stderr ?? ''}`
+  for (const l of out.split('\n')) if (l.trim() !== '') log(`  ${l}`)
+  if (r.error !== undefined && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT') {
+    throw new SetupError(`${what}: gave up after ${Math.round(timeoutMs / 1000)} s (is the Debian archive reachable?)`)
+  }
+  if (r.error !== undefined) throw new SetupError(`${what}: ${r.error.message}`)
+  if (r.status !== 0) throw new SetupError(`${what}: ${cmd} exited with ${r.status}${out.trim() === '' ? '' : `:\n${out.trim().split('\n').slice(-8).join('\n')}`}`)
+  return out
+}
+
+export interface PrepareOptions {
+  /** Install missing host packages with apt-get (default); false: only check they are there. */
+  readonly install: boolean
+  readonly log: (line: string) => void
+}
+
+const HOST_COMMANDS = ['qemu-system-aarch64', 'qemu-system-x86_64', 'gcc', 'aarch64-linux-gnu-gcc', 'dpkg-deb', 'apt-get']
+
+function haveCommand(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).status === 0
+}
+
+export function prepareHost(archs: readonly GuestArch[], opts: PrepareOptions): void {
+  if (opts.install) {
+    run('bash', [path.join(SCRIPTS, 'install-host-packages.sh')], 'installing host packages', 15 * 60_000, opts.log)
+    run('bash', [path.join(SCRIPTS, 'fetch-guest-packages.sh'), CACHE, ...archs], 'fetching guest packages', 15 * 60_000, opts.log)
+  }
+  const missing = HOST_COMMANDS.filter((c) => !haveCommand(c))
+  if (missing.length > 0) throw new SetupError(`missing host commands: ${missing.join(', ')} (run without --no-install, or realkernel/scripts/install-host-packages.sh)`)
+  for (const arch of archs) guestKernel(arch)
+}
+
+export interface GuestKernel {
+  readonly arch: GuestArch
+  readonly vmlinuz: string
+  readonly release: string
+  readonly modulesDir: string
+  readonly busybox: string
+  /** "linux-image-6.1.0-56-arm64 6.1.192-2", "busybox-static 1:1.35.0-4+deb12u1+b1". */
+  readonly packages: readonly string[]
+}
+
+/** The unpacked kernel and busybox of one architecture (after prepareHost). */
+export function guestKernel(arch: GuestArch): GuestKernel {
+  const root = path.join(CACHE, `root-${arch}`)
+  const boot = path.join(root, 'boot')
+  const vmlinuz = fs.existsSync(boot) ? fs.readdirSync(boot).find((f) => f.startsWith('vmlinuz-')) : undefined
+  const busybox = path.join(root, 'bin', 'busybox')
+  if (vmlinuz === undefined || !fs.existsSync(busybox)) {
+    throw new SetupError(`no unpacked ${arch} guest kernel/busybox in ${path.relative(ROOT, root)} (run realkernel/scripts/fetch-guest-packages.sh ${path.relative(ROOT, CACHE)} ${arch})`)
+  }
+  const release = vmlinuz.slice('vmlinuz-'.length)
+  const packagesFile = path.join(root, '.packages')
+  const packages = fs.existsSync(packagesFile)
+    ? fs
+        .readFileSync(packagesFile, 'utf8')
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => l.replace(/Package: (\S+) Version: (\S+)/, '$1 $2'))
+    : []
+  return { arch, vmlinuz: path.join(boot, vmlinuz), release, modulesDir: path.join(root, 'lib', 'modules', release), busybox, packages }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Agent
+
+const COMPILERS: Readonly<Record<GuestArch, string>> = { amd64: 'gcc', arm64: 'aarch64-linux-gnu-gcc' }
+
+/** Compiles realkernel/agent/agent.c statically for the guest; returns the binary's path. */
+export function buildAgent(arch: GuestArch, log: (line: string) => void): string {
+  const out = path.join(CACHE, 'build', `agent-${arch}`)
+  fs.mkdirSync(path.dirname(out), { recursive: true })
+  run(COMPILERS[arch], ['-static', '-O2', '-Wall', '-Wextra', '-Werror', '-o', out, path.join(__dirname, 'agent', 'agent.c')], `compiling the ${arch} agent`, 120_000, log)
+  return out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Modules
+
+/** Module name as the kernel compares them: '-' and '_' are the same. */
+function modName(s: string): string {
+  return s.replace(/\.ko$/, '').replace(/-/g, '_')
+}
+
+function findModules(dir: string, into = new Map<string, string>()): Map<string, string> {
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name)
+    if (e.isDirectory()) findModules(p, into)
+    else if (e.name.endsWith('.ko')) into.set(modName(e.name), p)
+  }
+  return into
+}
+
+/** `depends=a,b` from a module's .modinfo section (Debian ships no modules.dep: depmod makes it). */
+function moduleDepends(file: string): string[] {
+  const m = /depends=([^\0]*)\0/.exec(fs.readFileSync(file).toString('latin1'))
+  return m === null || m[1] === '' ? [] : (m[1] as string).split(',').map(modName)
+}
+
+/** The wanted modules and their dependencies, each after what it depends on. */
+export function modulesInLoadOrder(kernel: GuestKernel, wanted: readonly string[] = GUEST_MODULES): { name: string; file: string }[] {
+  const all = findModules(path.join(kernel.modulesDir, 'kernel'))
+  const order: { name: string; file: string }[] = []
+  const visit = (name: string, chain: readonly string[]): void => {
+    if (order.some((o) => o.name === name)) return
+    if (chain.includes(name)) throw new SetupError(`module dependency cycle: ${[...chain, name].join(' -> ')}`)
+    const file = all.get(name)
+    if (file === undefined) {
+      throw new SetupError(`module ${name} is not in ${path.relative(ROOT, kernel.modulesDir)} (built into this kernel? then drop it from GUEST_MODULES)`)
+    }
+    for (const dep of moduleDepends(file)) visit(dep, [...chain, name])
+    order.push({ name, file })
+  }
+  for (const w of wanted) visit(modName(w), [])
+  return order
+}
+
+// ---------------------------------------------------------------------------------------------
+// Initramfs
+
+const APPLETS = ['sh', 'mount', 'insmod', 'cat', 'echo', 'ls', 'readlink', 'basename', 'poweroff', 'dmesg', 'sed', 'grep', 'mkdir', 'uname', 'sleep']
+
+/**
+ * /init: mount, load the VFIO modules, bind every edu (1234:11e8) to vfio-pci through
+ * driver_override, report facts, run the agent on the commands, power off.
+ */
+export function initScript(modules: readonly string[]): string {
+  return `#!/bin/sh
+# smmu-nesting-tck real-kernel guest: written by realkernel/prepare.ts
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+fact() { echo "@@ fact $*"; }
+fact release "$(uname -r)"
+fact version "$(uname -v)"
+fact cmdline "$(cat /proc/cmdline)"
+for m in ${modules.join(' ')}; do
+  insmod /lib/modules/$m.ko || fact insmod-failed $m
+done
+fact modules $(sed 's/ .*//' /proc/modules)
+for d in /sys/bus/pci/devices/*; do
+  [ "$(cat $d/vendor):$(cat $d/device)" = "0x1234:0x11e8" ] || continue
+  echo vfio-pci > $d/driver_override
+  echo \${d##*/} > /sys/bus/pci/drivers_probe
+done
+for d in /sys/bus/pci/devices/*; do
+  g=none; [ -e $d/iommu_group ] && g=$(basename "$(readlink $d/iommu_group)")
+  drv=none; [ -e $d/driver ] && drv=$(basename "$(readlink $d/driver)")
+  fact device \${d##*/} $(cat $d/vendor):$(cat $d/device) group=$g driver=$drv
+done
+dmesg | grep -q 'Enabled IRQ remapping' && fact irq-remapping enabled
+fact vfio $(ls /dev/vfio)
+echo "@@ agent start"
+/agent /etc/commands
+echo "@@ agent exit $?"
+dmesg | sed 's/^/## dmesg /'
+poweroff -f
+`
+}
+
+/** The guest's initramfs (gzip'd newc cpio) running `commands`. */
+export function buildInitramfs(kernel: GuestKernel, agent: string, commands: readonly string[]): Buffer {
+  const modules = modulesInLoadOrder(kernel)
+  const entries: CpioEntry[] = [
+    ...['bin', 'dev', 'proc', 'sys', 'etc', 'lib', 'lib/modules', 'tmp'].map((p): CpioEntry => ({ kind: 'dir', path: p })),
+    { kind: 'file', path: 'bin/busybox', data: fs.readFileSync(kernel.busybox), mode: 0o755 },
+    ...APPLETS.map((a): CpioEntry => ({ kind: 'symlink', path: `bin/${a}`, target: 'busybox' })),
+    ...modules.map((m): CpioEntry => ({ kind: 'file', path: `lib/modules/${m.name}.ko`, data: fs.readFileSync(m.file) })),
+    { kind: 'file', path: 'agent', data: fs.readFileSync(agent), mode: 0o755 },
+    { kind: 'file', path: 'init', data: initScript(modules.map((m) => m.name)), mode: 0o755 },
+    { kind: 'file', path: 'etc/commands', data: `${commands.join('\n')}\n` },
+  ]
+  return zlib.gzipSync(cpioArchive(entries), { level: 6 })
+}

@@ -1,0 +1,144 @@
+/**
+ * Transcripts recorded on real kernels (transcripts/recorded/, written by
+ * `npm run real-kernel -- --record`) replayed against the model with the profile and fixture their
+ * header names: every call must agree, except the differences documented with their reasons in
+ * realkernel/known-differences.json. So the model's linux-6.1 profile is held to what Linux 6.1
+ * did in QEMU, and a known difference that no longer occurs is reported (drop it from the list).
+ *
+ * Also checks the harness's pure parts: agent replies -> transcript results, and a recording's
+ * header and format.
+ */
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { parseTranscript } from '../../model/transcript'
+import { UAPI_6_1 } from '../../model/vfio/uapi'
+import { compareWithModel, formatRow, loadKnownDifferences, recordingSetup } from '../../realkernel/compare'
+import { compileSession, parseReplies, resultText, type KernelResult } from '../../realkernel/protocol'
+import { formatRecording } from '../../realkernel/record'
+
+const ROOT = path.resolve(__dirname, '../..')
+const RECORDED = path.join(ROOT, 'transcripts', 'recorded')
+const recordings = fs.existsSync(RECORDED) ? fs.readdirSync(RECORDED).filter((f) => f.endsWith('.vfio')).sort() : []
+const known = loadKnownDifferences()
+
+describe('recorded real-kernel transcripts replay against the model', () => {
+  it('there are recordings from both guests', () => {
+    assert.ok(recordings.some((f) => f.startsWith('qemu-virt-')), 'no recording from the arm64 virt guest')
+    assert.ok(recordings.some((f) => f.startsWith('qemu-q35-')), 'no recording from the x86 q35 guest')
+  })
+
+  for (const file of recordings) {
+    it(`${file}: 0 differ beyond realkernel/known-differences.json`, () => {
+      const text = fs.readFileSync(path.join(RECORDED, file), 'utf8')
+      assert.match(text, /^# {3}Kernel: {2}Linux \S+/m, 'the header names the kernel')
+      assert.match(text, /^# {3}QEMU: {4}QEMU emulator version /m, 'the header names QEMU')
+      assert.match(text, /^# {3}Machine: qemu-system-\S+ -M /m, 'the header gives the machine line')
+      const comparison = compareWithModel(text, `transcripts/recorded/${file}`, known)
+      assert.ok(comparison.rows.length > 10, 'a recording holds calls')
+      const bad = comparison.rows.filter((r) => r.verdict === 'differ' || r.verdict === 'error')
+      assert.deepEqual(bad.map((r) => formatRow(file, r)), [], 'kernel and model differ where no known difference says why')
+    })
+  }
+
+  it('every known difference still occurs in its recording', () => {
+    for (const k of known) {
+      assert.ok(k.reason.length > 40 && k.status.length > 0, `${k.id} gives its reason and status`)
+      const file = path.join(RECORDED, k.recording)
+      assert.ok(fs.existsSync(file), `${k.id}: no recording ${k.recording}`)
+      const rows = compareWithModel(fs.readFileSync(file, 'utf8'), k.recording, known).rows
+      assert.ok(
+        rows.some((r) => r.known?.id === k.id),
+        `${k.id} (${k.call}: kernel ${k.kernel}, model ${k.model}) no longer occurs: remove it from realkernel/known-differences.json`,
+      )
+    }
+  })
+})
+
+describe('real-kernel harness: agent protocol and recording format', () => {
+  const source = [
+    'open                             = ok',
+    'check_extension TYPE1_NESTING    = 1',
+    'group 1 set_container            = ok',
+    'set_iommu TYPE1_NESTING          = ok',
+    'get_info                         = dma_avail=65535',
+    'map iova=0x1000 size=0x1000 w vaddr=unmapped = EFAULT',
+    'unmap all                        = ok',
+    'dma read iova=0x1000 size=0x40   = ok',
+    'group 1 status                   = viable,container_set',
+  ].join('\n')
+  const parsed = parseTranscript(source, 'example.vfio')
+
+  it('compiles calls to agent commands: uapi numbers, hex, "-" for the one open group', () => {
+    const session = compileSession(parsed, UAPI_6_1, { 1: '0000:00:01.0' })
+    assert.deepEqual(session.preamble, ['session example.vfio', 'alias 1 0000:00:01.0'])
+    assert.deepEqual(
+      session.lines.map((l) => l.command),
+      ['open', 'check_extension 6', 'group 1 set_container', 'set_iommu 6', 'get_info', 'map 0x1000 0x1000 0x2 unmapped', 'unmap 0x0 0x0 0x2', 'dma read 0x1000 0x40 -', 'group 1 status'],
+    )
+  })
+
+  it('turns replies into transcript results, and says why when it cannot', () => {
+    const replies = parseReplies(
+      [
+        'noise @@ 1 = 0 OK',
+        '@@ 2 = 1 OK',
+        '@@ 5 = 0 OK flags=0x3 pgsizes=0x40201000 dma_avail=65535 ranges=0x0-0x7ffffff,0x8100000-0xffffffffffff\r',
+        '[    3.1] kernel message',
+        '@@ 6 = -1 EFAULT',
+        '@@ 7 = 0 OK unmapped=0x3000',
+        '@@ 8 = 0 OK fault=10 landed=unknown',
+        '@@ 9 = 0 OK flags=0x3',
+        '@@ 10 = -1 E123',
+        '@@ 11 ! the device is not QEMU\'s edu',
+        '@@ 12 = 0 OK fault=0 landed=no',
+      ].join('\n'),
+    )
+    const call = (i: number) => (parsed.lines[i] as (typeof parsed.lines)[number]).call
+    const text = (i: number, seq: number) => {
+      const r = resultText(call(i), replies.get(seq))
+      return r.ok ? r.text : `!${r.problem}`
+    }
+    assert.equal(text(0, 1), 'ok')
+    assert.equal(text(1, 2), '1')
+    assert.equal(text(4, 5), 'pgsizes=0x40201000 dma_avail=65535 ranges=0x0-0x7ffffff,0x8100000-0xffffffffffff')
+    assert.equal(text(5, 6), 'EFAULT')
+    assert.equal(text(6, 7), 'ok unmapped=0x3000')
+    assert.equal(text(7, 8), 'fault')
+    assert.equal(text(8, 9), 'viable,container_set')
+    assert.match(text(5, 10), /^!the kernel answered E123/)
+    assert.match(text(7, 11), /^!the agent could not run it/)
+    assert.match(text(7, 12), /no IOMMU fault/)
+    assert.match(text(0, 99), /no reply/)
+  })
+
+  it('writes a recording that parses, names its setup, and marks where the source expected otherwise', () => {
+    const results = new Map<number, KernelResult>(parsed.lines.map((l) => [l.line, { ok: true, text: l.line === 8 ? 'fault' : l.expectedText }]))
+    results.set(5, { ok: true, text: 'pgsizes=0x1000 dma_avail=65535 ranges=none' })
+    results.set(6, { ok: false, problem: 'not run' })
+    const text = formatRecording(
+      {
+        source: 'example.vfio',
+        kernel: 'Linux 6.1.0-0-test',
+        qemu: 'QEMU emulator version 7.2.0, TCG',
+        machineLines: ['qemu-system-aarch64 -M virt'],
+        guest: ['test'],
+        groups: 'group 1 = edu',
+        profile: 'linux-6.1',
+        fixture: 'qemu-smmuv3-7.2',
+        recordingPath: 'transcripts/recorded/example.vfio',
+      },
+      parsed,
+      source,
+      results,
+    )
+    assert.deepEqual(recordingSetup(text), { profile: 'linux-6.1', fixture: 'qemu-smmuv3-7.2' })
+    const reparsed = parseTranscript(text, 'recorded.vfio')
+    assert.deepEqual(reparsed.errors, [])
+    assert.equal(reparsed.lines.length, parsed.lines.length - 1)
+    assert.match(text, /^get_info +=  ?pgsizes=0x1000 dma_avail=65535 ranges=none$/m, 'get_info keeps every key, and agrees with the source on the one it names')
+    assert.match(text, /^# not run: map iova=0x1000 size=0x1000 w vaddr=unmapped \(not run\)$/m)
+    assert.match(text, /^dma read iova=0x1000 size=0x40 += fault {3}# transcript: ok$/m)
+  })
+})
