@@ -39,6 +39,12 @@ export interface PaRange {
 export interface DescriptorReader {
   /** Little-endian 64-bit load into `out`; returns an abort instead when the bus says no. */
   read64Parts(pa: number, out: Word64): BusAbort | undefined
-  /** The same load; `slot` (0..7) is a hint naming a cache line the caller reuses (one per level). */
+  /** The same load; `slot` (0..WALK_SLOTS-1) is a hint naming a cache line the caller reuses (one per level). */
   readDescriptor(pa: number, slot: number, out: Word64): BusAbort | undefined
+  /**
+   * Optional fast path (PhysMemory has it): the 4 KiB page holding PA hi * 2^32 + lo as 1024
+   * little-endian 32-bit words, read-only, or undefined when the bus says no. A reader without it
+   * is served through readDescriptor(), one descriptor at a time.
+   */
+  descriptorPage?(hi: number, lo: number, slot: number): Uint32Array | undefined
 }

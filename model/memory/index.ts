@@ -7,8 +7,10 @@
  *   byte-range access. Out-of-range or hole accesses return a `BusAbort` value; nothing throws.
  * - `createTableAllocator(mem, { base, size })` → `TableAllocator`: zeroed, naturally aligned runs of
  *   pages for translation tables; ENOMEM as a value when the pool is exhausted.
- * - `DescriptorReader` (read64Parts, readDescriptor) is all the page-table walkers need from memory;
- *   readDescriptor's `slot` names a per-level cache line so warm walks skip the page lookup.
+ * - `DescriptorReader` (read64Parts, readDescriptor, optionally descriptorWord + words) is all the
+ *   page-table walkers need from memory; `slot` names a per-level cache line so warm walks skip the
+ *   page lookup, and PhysMemory's descriptorWord gives the walker an index into its word array
+ *   (no copy, no allocation).
  */
 export { busAbort, isBusAbort, type BusAbort, type DescriptorReader, type PaRange, type Word64 } from './bus'
 export { createMemory, PhysMemory, PAGE_SHIFT, PAGE_SIZE, MIN_OAS, MAX_OAS, WALK_SLOTS, type MemoryConfig } from './physmem'

@@ -7,8 +7,11 @@
  *   or at or beyond 2^oas, is an external abort returned as a value (see bus.ts).
  * - Multi-byte accesses are all-or-nothing: if any byte aborts, nothing is written.
  *
- * The descriptor load (`read64Parts`) is the walkers' hot path: an aligned load is one lookup in a
- * small direct-mapped cache of page arrays and two 32-bit reads, with no allocation and no BigInt.
+ * The walkers' hot path is `descriptorPage(hi, lo, slot)`: the address comes as two 32-bit halves,
+ * a per-level cache line (`slot`) is checked with two integer compares, and the caller reads the two
+ * words of the descriptor from the page it gets back. No allocation, no BigInt, no division.
+ * `read64Parts` / `readDescriptor` are the same loads into a Word64 (one lookup in a small
+ * direct-mapped cache of page arrays, then two 32-bit reads).
  */
 import { fail, ok, type Result } from '../errno'
 import { busAbort, type BusAbort, type DescriptorReader, type PaRange, type Word64 } from './bus'
@@ -21,17 +24,26 @@ const WORDS_PER_PAGE = PAGE_SIZE / BYTES_PER_WORD
 const WORD_ALIGN_MASK = BYTES_PER_WORD - 1
 const DWORD_ALIGN_MASK = 7
 const U32_MASK = 0xffff_ffffn
+const TWO_POW_32 = 2 ** 32
+/** Pages per 2^32 bytes: a page number is hi * PAGES_PER_HI + (lo >>> PAGE_SHIFT). */
+const PAGES_PER_HI = TWO_POW_32 / PAGE_SIZE
+/** The page-frame bits of a low word, as an int32 mask. */
+const PAGE_FRAME_MASK = ~PAGE_OFFSET_MASK
 
 /** Smallest and largest physical address sizes accepted (bits): IPS/PS encodings 32 .. 52. */
 export const MIN_OAS = 32
 export const MAX_OAS = 52
 
 /** Direct-mapped cache of page arrays in front of the page map (power of two). */
-const CACHE_SLOTS = 512
+const CACHE_SLOTS = 8192
 const CACHE_INDEX_MASK = CACHE_SLOTS - 1
 
-/** Number of walker cache lines readDescriptor() offers (one per level and stage). */
-export const WALK_SLOTS = 8
+/**
+ * Number of cache lines readDescriptor() / descriptorPage() offer: one per level for stage-1 walks,
+ * stage-2 walks, the stage-2 walks that translate stage-1 table addresses when nested, and the
+ * table builder (io-pgtable).
+ */
+export const WALK_SLOTS = 16
 
 /** Shared backing for never-written pages: read-only by construction (writes allocate). */
 const ZERO_PAGE = new Uint32Array(WORDS_PER_PAGE)
@@ -72,7 +84,9 @@ export class PhysMemory implements DescriptorReader {
   private readonly pages = new Map<number, Uint32Array>()
   private readonly cacheTag = new Float64Array(CACHE_SLOTS).fill(Number.NaN)
   private readonly cachePage: Uint32Array[] = new Array<Uint32Array>(CACHE_SLOTS).fill(ZERO_PAGE)
-  private readonly slotBase = new Float64Array(WALK_SLOTS).fill(Number.NaN)
+  /** Walker cache lines: the page at (slotHi, slotLo) is slotPage; slotHi -1 matches nothing. */
+  private readonly slotHi = new Int32Array(WALK_SLOTS).fill(-1)
+  private readonly slotLo = new Int32Array(WALK_SLOTS)
   private readonly slotPage: Uint32Array[] = new Array<Uint32Array>(WALK_SLOTS).fill(ZERO_PAGE)
 
   /** Use createMemory(), which validates the configuration. */
@@ -87,6 +101,15 @@ export class PhysMemory implements DescriptorReader {
   /** Whether a byte at `pa` is backed: inside [0, 2^oas) and not in a hole. */
   isBacked(pa: number): boolean {
     return this.pageBacked(Math.floor(pa / PAGE_SIZE))
+  }
+
+  /**
+   * Whether an access to [pa, pa + length) would abort, without performing it: the abort (at its
+   * first byte with nothing behind it), or undefined when every byte is backed. O(holes), whatever
+   * the length.
+   */
+  checkAccess(pa: number, length: number): BusAbort | undefined {
+    return this.checkRange(pa, length)
   }
 
   /** Number of 4 KiB pages that currently have their own backing store. */
@@ -110,27 +133,30 @@ export class PhysMemory implements DescriptorReader {
   /**
    * The walkers' descriptor load: like read64Parts, but `slot` (0 .. WALK_SLOTS - 1) names a
    * one-page cache line the caller keeps reusing (one per table level), so a warm walk finds its
-   * table page with a subtraction and a compare.
+   * table page with two compares.
    */
   readDescriptor(pa: number, slot: number, out: Word64): BusAbort | undefined {
-    let offset = pa - this.slotBase[slot]
-    let page: Uint32Array
-    if (offset >= 0 && offset < PAGE_SIZE) {
-      page = this.slotPage[slot]
-    } else {
-      const pn = Math.floor(pa / PAGE_SIZE)
-      const found = this.pageForRead(pn)
-      if (found === undefined) return busAbort(pa)
-      page = found
-      this.slotBase[slot] = pn * PAGE_SIZE
-      this.slotPage[slot] = found
-      offset = pa - pn * PAGE_SIZE
-    }
-    if ((offset & DWORD_ALIGN_MASK) !== 0) return this.readPartsUnaligned(pa, out)
-    const w = offset >>> 2
+    const hi = Math.floor(pa / TWO_POW_32)
+    const lo = pa - hi * TWO_POW_32
+    const page = this.descriptorPage(hi, lo, slot)
+    if (page === undefined) return busAbort(pa)
+    if ((lo & DWORD_ALIGN_MASK) !== 0) return this.readPartsUnaligned(pa, out)
+    const w = (lo & PAGE_OFFSET_MASK) >>> 2
     out.lo = page[w]
     out.hi = page[w + 1]
     return undefined
+  }
+
+  /**
+   * The page holding physical address hi * 2^32 + lo (`lo` taken modulo 2^32), as 1024
+   * little-endian 32-bit words, or undefined when nothing answers there (outside memory or in a
+   * hole). The word at byte offset `lo & 0xfff` is at index `(lo & 0xfff) >>> 2`. `slot` is a cache
+   * line as for readDescriptor(). The array is the page's backing store (or a shared zero page):
+   * callers only read it, and only until their next call into this memory.
+   */
+  descriptorPage(hi: number, lo: number, slot: number): Uint32Array | undefined {
+    if (this.slotHi[slot] === hi && this.slotLo[slot] === (lo & PAGE_FRAME_MASK)) return this.slotPage[slot]
+    return this.fillSlot(hi, lo, slot)
   }
 
   /** Little-endian 64-bit store of two unsigned 32-bit halves. */
@@ -208,12 +234,17 @@ export class PhysMemory implements DescriptorReader {
   zero(pa: number, length: number): BusAbort | undefined {
     const abort = this.checkRange(pa, length)
     if (abort !== undefined) return abort
-    this.forEachChunk(pa, length, (pn, offset, _done, n) => {
-      const page = this.pages.get(pn)
-      if (page === undefined) return
-      if (n === PAGE_SIZE) this.dropPage(pn)
-      else bytesView(page).fill(0, offset, offset + n)
-    })
+    if (length / PAGE_SIZE > 2 * this.pages.size) {
+      // Mostly unbacked (a fresh gigabyte handed out): visit the backed pages, not every page.
+      const end = pa + length
+      for (const pn of [...this.pages.keys()]) {
+        const start = Math.max(pa, pn * PAGE_SIZE)
+        const stop = Math.min(end, (pn + 1) * PAGE_SIZE)
+        if (start < stop) this.zeroInPage(pn, start - pn * PAGE_SIZE, stop - start)
+      }
+      return undefined
+    }
+    this.forEachChunk(pa, length, (pn, offset, _done, n) => this.zeroInPage(pn, offset, n))
     return undefined
   }
 
@@ -253,6 +284,8 @@ export class PhysMemory implements DescriptorReader {
   }
 
   private pageForWrite(pn: number): Uint32Array | undefined {
+    const slot = pn & CACHE_INDEX_MASK
+    if (this.cacheTag[slot] === pn && this.cachePage[slot] !== ZERO_PAGE) return this.cachePage[slot]
     const page = this.pages.get(pn)
     if (page !== undefined) return page
     if (!this.pageBacked(pn)) return undefined
@@ -262,27 +295,58 @@ export class PhysMemory implements DescriptorReader {
     return fresh
   }
 
+  /** Zeroes `n` bytes at `offset` of page `pn`; a whole page gives its backing store back. */
+  private zeroInPage(pn: number, offset: number, n: number): void {
+    const page = this.pages.get(pn)
+    if (page === undefined) return
+    if (n === PAGE_SIZE) this.dropPage(pn)
+    else bytesView(page).fill(0, offset, offset + n)
+  }
+
   private dropPage(pn: number): void {
     this.pages.delete(pn)
     this.repoint(pn, ZERO_PAGE)
+  }
+
+  /** A walker cache-line miss: look the page up and remember it in `slot`. */
+  private fillSlot(hi: number, lo: number, slot: number): Uint32Array | undefined {
+    if (!Number.isInteger(hi) || hi < 0) return undefined
+    const page = this.pageForRead(hi * PAGES_PER_HI + ((lo & PAGE_FRAME_MASK) >>> PAGE_SHIFT))
+    if (page === undefined || !(slot >= 0 && slot < WALK_SLOTS)) return page
+    this.slotHi[slot] = hi
+    this.slotLo[slot] = lo & PAGE_FRAME_MASK
+    this.slotPage[slot] = page
+    return page
   }
 
   /** Page `pn` changed backing: every cache line holding it now points at `page`. */
   private repoint(pn: number, page: Uint32Array): void {
     const slot = pn & CACHE_INDEX_MASK
     if (this.cacheTag[slot] === pn) this.cachePage[slot] = page
-    const base = pn * PAGE_SIZE
-    for (let i = 0; i < WALK_SLOTS; i++) if (this.slotBase[i] === base) this.slotPage[i] = page
+    const hi = Math.floor(pn / PAGES_PER_HI)
+    const lo = ((pn - hi * PAGES_PER_HI) * PAGE_SIZE) | 0
+    for (let i = 0; i < WALK_SLOTS; i++) if (this.slotHi[i] === hi && this.slotLo[i] === lo) this.slotPage[i] = page
   }
 
   /** The first aborting byte of [pa, pa + length), if any. */
   private checkRange(pa: number, length: number): BusAbort | undefined {
     if (!Number.isSafeInteger(pa) || !Number.isSafeInteger(length) || length < 0) return busAbort(pa)
     if (length === 0) return undefined
-    for (let pn = Math.floor(pa / PAGE_SIZE); pn * PAGE_SIZE < pa + length; pn++) {
-      if (!this.pageBacked(pn)) return busAbort(Math.max(pa, pn * PAGE_SIZE))
+    const first = this.firstUnbacked(pa, pa + length)
+    return first === undefined ? undefined : busAbort(first)
+  }
+
+  /**
+   * The first address of [from, to) with nothing behind it, or undefined. Holes and the OAS limit
+   * are page-aligned, so this is what checking page by page gives, in O(number of holes).
+   */
+  private firstUnbacked(from: number, to: number): number | undefined {
+    if (from < 0 || from >= this.limit) return from
+    for (const h of this.holes) {
+      if (h.base >= to) break
+      if (h.base + h.size > from) return Math.max(from, h.base)
     }
-    return undefined
+    return to > this.limit ? this.limit : undefined
   }
 
   /** Calls `fn(pageNumber, offsetInPage, bytesDoneSoFar, chunkLength)` page by page. */

@@ -24,9 +24,10 @@
  *   slot and returns what it unmapped so far (iommu_unmap / __iommu_unmap).
  */
 import { fail, ok, type KernelError, type Result } from '../errno'
-import type { PhysMemory, TableAllocator, Word64 } from '../memory'
+import type { PhysMemory, TableAllocator } from '../memory'
 import { stage1Context, stage2Context, sl0ForStartLevel, type S1Context, type S1Regs, type S2Context, type S2Regs, type TranslationContext } from './context'
 import { DESC, DESC_BYTES, LEAF_ATTR_HI_MASK, LEAF_ATTR_LO_MASK } from './descriptor'
+import { hiWord, PAGE_OFFSET_MASK } from './fetch'
 import { formatGeometry, ioPgtableGeometry, MAX_LEVEL, type Geometry, type Granule } from './geometry'
 import { Journal } from './journal'
 import { descAddress } from './leaf'
@@ -34,6 +35,10 @@ import { protToAttrs, type IommuProt, type LeafAttrs } from './prot'
 
 const TWO_POW_32 = 2 ** 32
 const T0SZ_BASE = 64
+/** The success value of every operation that returns nothing (shared: results are read-only). */
+const OK: Result<void> = ok()
+/** PhysMemory cache slots of the builder: BUILDER_SLOT + level (the walkers use the ones below). */
+const BUILDER_SLOT = 12
 
 export type PartialUnmapPolicy = 'refuse' | 'split'
 
@@ -69,13 +74,22 @@ function isAddress(x: number): boolean {
   return Number.isSafeInteger(x) && x >= 0
 }
 
+const MAX_MASKABLE = 2 ** 30
+
+/**
+ * Whether `x`, a non-negative safe integer, is a multiple of `p`, a power of two (every page and
+ * block size is). Up to 2^30 the low 32 bits decide, so a mask does it without a float modulo.
+ */
+function aligned(x: number, p: number): boolean {
+  return p <= MAX_MASKABLE ? (x & (p - 1)) === 0 : x % p === 0
+}
+
 export class IoPgtable {
   /** The register values a context using this table holds. */
   readonly regs: S1Regs | S2Regs
   /** The validated context the walkers take. */
   readonly context: TranslationContext
   private readonly journal: Journal
-  private readonly cur: Word64 = { lo: 0, hi: 0 }
   private destroyed = false
 
   /** Use createPgtable(). */
@@ -135,7 +149,7 @@ export class IoPgtable {
     const bad = this.checkMap(iova, pa, size, size, prot)
     if (bad !== undefined) return bad
     const attrs = protToAttrs(this.stage, prot)
-    return this.atomically(() => this.mapAt(g.startLevel, this.pgd, g.startIndexMask, iova, pa, size, attrs))
+    return this.finish(this.mapAt(g.startLevel, this.pgd, g.startIndexMask, iova, pa, size, attrs))
   }
 
   /**
@@ -144,31 +158,33 @@ export class IoPgtable {
    */
   mapRange(iova: number, pa: number, length: number, prot: IommuProt): Result<void> {
     this.requireLive()
-    if (length === 0) return ok()
+    if (length === 0) return OK
     const bad = this.checkMap(iova, pa, length, this.geometry.pgsizes[0], prot)
     if (bad !== undefined) return bad
-    const attrs = protToAttrs(this.stage, prot)
+    return this.finish(this.mapPieces(iova, pa, length, protToAttrs(this.stage, prot)))
+  }
+
+  /** mapRange's body: the pieces, largest first; the first error stops it. */
+  private mapPieces(iova: number, pa: number, length: number, attrs: LeafAttrs): KernelError | undefined {
     const g = this.geometry
-    return this.atomically(() => {
-      for (let done = 0; done < length; ) {
-        const size = this.pickSize(iova + done, pa + done, length - done)
-        const err = this.mapAt(g.startLevel, this.pgd, g.startIndexMask, iova + done, pa + done, size, attrs)
-        if (err !== undefined) return err
-        done += size
-      }
-      return undefined
-    })
+    for (let done = 0; done < length; ) {
+      const size = this.pickSize(iova + done, pa + done, length - done)
+      const err = this.mapAt(g.startLevel, this.pgd, g.startIndexMask, iova + done, pa + done, size, attrs)
+      if (err !== undefined) return err
+      done += size
+    }
+    return undefined
   }
 
   /** Unmaps one page or block of `size` at `iova`; returns the bytes unmapped (see header). */
   unmap(iova: number, size: number): Result<number> {
     this.requireLive()
     const g = this.geometry
-    if (!isAddress(iova) || !g.pgsizes.includes(size) || iova % size !== 0) {
+    if (!isAddress(iova) || !g.pgsizes.includes(size) || !aligned(iova, size)) {
       return fail('EINVAL', `unmap of ${size} bytes at ${iova}: unsupported size or unaligned address`)
     }
     if (iova >= g.inputLimit) return fail('EINVAL', `iova ${iova} is beyond the ${g.ias}-bit input range`)
-    return this.atomically(() => this.unmapAt(g.startLevel, this.pgd, g.startIndexMask, iova, size))
+    return this.finish(this.unmapAt(g.startLevel, this.pgd, g.startIndexMask, iova, size))
   }
 
   /** Unmaps [iova, iova + length) piece by piece, stopping at the first empty piece (iommu_unmap). */
@@ -176,7 +192,7 @@ export class IoPgtable {
     this.requireLive()
     const g = this.geometry
     const min = g.pgsizes[0]
-    if (!isAddress(iova) || !isAddress(length) || iova % min !== 0 || length % min !== 0) {
+    if (!isAddress(iova) || !isAddress(length) || !aligned(iova, min) || !aligned(length, min)) {
       return fail('EINVAL', `unmap of ${length} bytes at ${iova} is not aligned to ${min}`)
     }
     if (iova + length > g.inputLimit) return fail('EINVAL', `range ends beyond the ${g.ias}-bit input range`)
@@ -198,7 +214,9 @@ export class IoPgtable {
     let table = this.pgd
     let mask = g.startIndexMask
     for (let level = g.startLevel; level <= MAX_LEVEL; level++) {
-      const { lo, hi } = this.load(table + ((iova / g.blockSize[level]) & mask) * DESC_BYTES)
+      const ptep = table + ((iova * g.levelScale[level]) & mask) * DESC_BYTES
+      const lo = this.loadLo(ptep, level)
+      const hi = this.loadHi(ptep, level)
       if (!present(level, lo)) return undefined
       if (isLeaf(level, lo)) return descAddress(lo, hi, g.leafAddrLoMask[level]) + (iova & g.offsetMask[level])
       table = descAddress(lo, hi, g.tableAddrLoMask)
@@ -220,8 +238,9 @@ export class IoPgtable {
 
   private mapAt(level: number, table: number, mask: number, iova: number, pa: number, size: number, attrs: LeafAttrs): KernelError | undefined {
     const g = this.geometry
-    const ptep = table + ((iova / g.blockSize[level]) & mask) * DESC_BYTES
-    const { lo, hi } = this.load(ptep)
+    const ptep = table + ((iova * g.levelScale[level]) & mask) * DESC_BYTES
+    const lo = this.loadLo(ptep, level)
+    const hi = this.loadHi(ptep, level)
     if (size === g.blockSize[level]) {
       if (present(level, lo)) {
         if (isLeaf(level, lo)) return exists(iova, size)
@@ -230,14 +249,14 @@ export class IoPgtable {
         this.collectTables(level + 1, sub, g.entriesPerTable, g.granule, undefined)
       }
       const type = level === MAX_LEVEL ? DESC.TYPE_PAGE : DESC.TYPE_BLOCK
-      this.store(ptep, attrs.lo | type | lo32(pa), attrs.hi | hi32(pa))
+      this.store(ptep, level, attrs.lo | type | lo32(pa), attrs.hi | hi32(pa))
       return undefined
     }
     let next: number
     if (!present(level, lo)) {
       const fresh = this.newTable()
       if (isKernelError(fresh)) return fresh
-      this.store(ptep, DESC.TYPE_TABLE | lo32(fresh), hi32(fresh))
+      this.store(ptep, level, DESC.TYPE_TABLE | lo32(fresh), hi32(fresh))
       next = fresh
     } else if (isLeaf(level, lo)) {
       return exists(iova, size)
@@ -249,12 +268,13 @@ export class IoPgtable {
 
   private unmapAt(level: number, table: number, mask: number, iova: number, size: number): number | KernelError {
     const g = this.geometry
-    const ptep = table + ((iova / g.blockSize[level]) & mask) * DESC_BYTES
-    const { lo, hi } = this.load(ptep)
+    const ptep = table + ((iova * g.levelScale[level]) & mask) * DESC_BYTES
+    const lo = this.loadLo(ptep, level)
+    const hi = this.loadHi(ptep, level)
     if (!present(level, lo)) return 0
     if (size === g.blockSize[level]) {
       if (!isLeaf(level, lo)) this.collectTables(level + 1, descAddress(lo, hi, g.tableAddrLoMask), g.entriesPerTable, g.granule, undefined)
-      this.store(ptep, 0, 0)
+      this.store(ptep, level, 0, 0)
       return size
     }
     let next: number
@@ -281,9 +301,9 @@ export class IoPgtable {
     const attrHi = hi & LEAF_ATTR_HI_MASK
     for (let i = 0; i < g.entriesPerTable; i++) {
       const pa = base + i * child
-      this.store(fresh + i * DESC_BYTES, attrLo | lo32(pa), attrHi | hi32(pa))
+      this.store(fresh + i * DESC_BYTES, level + 1, attrLo | lo32(pa), attrHi | hi32(pa))
     }
-    this.store(ptep, DESC.TYPE_TABLE | lo32(fresh), hi32(fresh))
+    this.store(ptep, level, DESC.TYPE_TABLE | lo32(fresh), hi32(fresh))
     return fresh
   }
 
@@ -291,7 +311,8 @@ export class IoPgtable {
   private hasLeafBelow(level: number, table: number): boolean {
     const g = this.geometry
     for (let i = 0; i < g.entriesPerTable; i++) {
-      const { lo, hi } = this.load(table + i * DESC_BYTES)
+      const lo = this.loadLo(table + i * DESC_BYTES, level)
+      const hi = this.loadHi(table + i * DESC_BYTES, level)
       if (!present(level, lo)) continue
       if (isLeaf(level, lo) || this.hasLeafBelow(level + 1, descAddress(lo, hi, g.tableAddrLoMask))) return true
     }
@@ -303,7 +324,8 @@ export class IoPgtable {
     const g = this.geometry
     if (level < MAX_LEVEL) {
       for (let i = 0; i < entries; i++) {
-        const { lo, hi } = this.load(table + i * DESC_BYTES)
+        const lo = this.loadLo(table + i * DESC_BYTES, level)
+        const hi = this.loadHi(table + i * DESC_BYTES, level)
         if (present(level, lo) && !isLeaf(level, lo)) {
           this.collectTables(level + 1, descAddress(lo, hi, g.tableAddrLoMask), g.entriesPerTable, g.granule, out)
         }
@@ -321,7 +343,7 @@ export class IoPgtable {
     if (!isAddress(iova) || !isAddress(pa) || !isAddress(length) || length === 0) {
       return fail('EINVAL', `map(${iova}, ${pa}, ${length}): not non-negative integers`)
     }
-    if (iova % align !== 0 || pa % align !== 0 || length % align !== 0) {
+    if (!aligned(iova, align) || !aligned(pa, align) || !aligned(length, align)) {
       return fail('EINVAL', `map(${iova}, ${pa}, ${length}) is not aligned to ${align}`)
     }
     if (iova + length > g.inputLimit) return fail('ERANGE', `iova ${iova} + ${length} is beyond the ${g.ias}-bit input range`)
@@ -335,19 +357,19 @@ export class IoPgtable {
     const sizes = this.geometry.pgsizes
     for (let i = sizes.length - 1; i > 0; i--) {
       const s = sizes[i]
-      if (s <= remaining && iova % s === 0 && pa % s === 0) return s
+      if (s <= remaining && aligned(iova, s) && aligned(pa, s)) return s
     }
     return sizes[0]
   }
 
-  private atomically<T>(op: () => T | KernelError): Result<T> {
-    const r = op()
+  /** Ends an operation: on error undo its writes and allocations, otherwise commit (deferred frees). */
+  private finish<T>(r: T | KernelError): Result<T> {
     if (isKernelError(r)) {
       this.journal.rollback()
       return { ok: false, error: r }
     }
     this.journal.commit()
-    return ok(r)
+    return r === undefined ? (OK as Result<T>) : ok(r)
   }
 
   private newTable(): number | KernelError {
@@ -358,15 +380,30 @@ export class IoPgtable {
     return r.value
   }
 
-  /** Reads a descriptor of our own tables (always backed: the allocator pool is checked). */
-  private load(pa: number): { lo: number; hi: number } {
-    if (this.mem.read64Parts(pa, this.cur) !== undefined) throw new Error(`io-pgtable: table memory at ${pa} aborted`)
-    return { lo: this.cur.lo, hi: this.cur.hi }
+  /**
+   * The 4 KiB memory page of our own tables holding `pa` (always backed: the allocator pool is
+   * checked), through the builder's per-level cache slots. Read straight from the page: no
+   * allocation, and no shared record whose fields would flip between small and large integers.
+   */
+  private page(pa: number, level: number): Uint32Array {
+    const page = this.mem.descriptorPage(hiWord(pa), pa >>> 0, BUILDER_SLOT + level)
+    if (page === undefined) throw new Error(`io-pgtable: table memory at ${pa} aborted`)
+    return page
   }
 
-  private store(pa: number, lo: number, hi: number): void {
-    const old = this.load(pa)
-    this.journal.recordWrite(pa, old.lo, old.hi)
+  /** Bits [31:0] of the descriptor at `pa` (a table of level `level`). */
+  private loadLo(pa: number, level: number): number {
+    return this.page(pa, level)[(pa & PAGE_OFFSET_MASK) >>> 2] as number
+  }
+
+  /** Bits [63:32] of the descriptor at `pa`. */
+  private loadHi(pa: number, level: number): number {
+    return this.page(pa, level)[((pa & PAGE_OFFSET_MASK) >>> 2) + 1] as number
+  }
+
+  /** Writes a descriptor of a level-`level` table, logging the old value for rollback. */
+  private store(pa: number, level: number, lo: number, hi: number): void {
+    this.journal.recordWrite(pa, this.loadLo(pa, level), this.loadHi(pa, level))
     if (this.mem.write64Parts(pa, lo >>> 0, hi >>> 0) !== undefined) throw new Error(`io-pgtable: table memory at ${pa} aborted`)
   }
 

@@ -68,6 +68,11 @@ export interface Geometry {
   readonly levelShift: readonly number[]
   /** Bytes one entry of each level covers: 2^levelShift. */
   readonly blockSize: readonly number[]
+  /**
+   * 2^-levelShift: `(addr * levelScale[l]) & mask` is the level-l index, a multiplication by an
+   * exact power of two instead of a division on the walk hot path (same result: both are exact).
+   */
+  readonly levelScale: readonly number[]
   /** Whether a leaf (block at L1/L2, page at L3) is architecturally valid at each level. */
   readonly leafAllowed: readonly boolean[]
   /** LO-half mask of a leaf's output address at each level (bits [31:levelShift], within [31:12]). */
@@ -82,6 +87,8 @@ export interface Geometry {
   /** 2^ias and 2^oas. */
   readonly inputLimit: number
   readonly outputLimit: number
+  /** 2^(oas - 32): an address whose upper word (bits [63:32]) reaches this is >= 2^oas. */
+  readonly outputLimitHi: number
 }
 
 export function granuleShift(granule: Granule): number {
@@ -156,6 +163,7 @@ function buildGeometry(stage: 1 | 2, granule: Granule, ias: number, oas: number,
   const stride = pgShift - 3
   const levelShift = [0, 1, 2, 3].map((l) => levelShiftOf(pgShift, l))
   const blockSize = levelShift.map((s) => 2 ** s)
+  const levelScale = levelShift.map((s) => 2 ** -s)
   const leafAllowed = [0, 1, 2, 3].map((l) => l === MAX_LEVEL || BLOCK_LEVELS[granule].includes(l))
   const leafAddrLoMask = levelShift.map((s) => (s >= 32 ? 0 : (OA.LO_MASK & ~((1 << s) - 1)) >>> 0))
   const offsetMask = blockSize.map((b) => (b <= 2 ** 30 ? b - 1 : 0))
@@ -176,6 +184,7 @@ function buildGeometry(stage: 1 | 2, granule: Granule, ias: number, oas: number,
     entriesPerTable: 2 ** stride,
     levelShift,
     blockSize,
+    levelScale,
     leafAllowed,
     leafAddrLoMask,
     offsetMask,
@@ -184,6 +193,7 @@ function buildGeometry(stage: 1 | 2, granule: Granule, ias: number, oas: number,
     indexMask: 2 ** stride - 1,
     inputLimit: 2 ** ias,
     outputLimit: 2 ** oas,
+    outputLimitHi: 2 ** (oas - 32),
   }
 }
 

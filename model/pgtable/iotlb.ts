@@ -8,6 +8,12 @@
  * - An entry holds the permissions evaluated for the privilege of the access that filled it, and
  *   only matches lookups of the same privilege (a real TLB re-evaluates AP per access).
  * - Optional capacity with oldest-first eviction; no replacement policy is architectural.
+ * - Overlapping entries of different sizes for one context (a TLB conflict) are all kept; a lookup
+ *   returns one of them.
+ *
+ * Lookup cost: the last context looked up is remembered, and each block size of a context has its
+ * own open-addressing hash table of block index -> entry (compiled inline, unlike Map.get), so a
+ * hit is a multiplication, a hash and one or two probes.
  */
 import type { Perm, Translation } from './result'
 
@@ -42,11 +48,97 @@ export interface IotlbStats {
   evictions: number
 }
 
+/**
+ * One context's entries: per block size (in the order sizes were first inserted), block index ->
+ * entry. `scales[i]` is 1 / sizes[i] when that is exact (a power of two), so the block index is a
+ * multiplication; 0 otherwise (then it is a division).
+ */
+interface ContextEntries {
+  readonly sizes: number[]
+  readonly scales: number[]
+  readonly blocks: BlockTable[]
+}
+
+const EMPTY = Number.NaN
+const MIN_BITS = 4
+
+/**
+ * Block index -> entry: an open-addressing hash table (linear probing, backward-shift deletion),
+ * small enough for the lookup to be compiled inline. Keys are non-negative integers below 2^53;
+ * EMPTY (NaN) marks a free slot and never equals a key.
+ */
+class BlockTable {
+  private bits = MIN_BITS
+  private keys = new Float64Array(1 << MIN_BITS).fill(EMPTY)
+  private values: (IotlbEntry | undefined)[] = new Array<IotlbEntry | undefined>(1 << MIN_BITS).fill(undefined)
+  private count = 0
+
+  get(key: number): IotlbEntry | undefined {
+    const keys = this.keys
+    const mask = keys.length - 1
+    for (let i = slotOf(key, this.bits); ; i = (i + 1) & mask) {
+      const k = keys[i] as number
+      if (k === key) return this.values[i]
+      if (k !== k) return undefined
+    }
+  }
+
+  set(key: number, value: IotlbEntry): void {
+    if ((this.count + 1) * 2 > this.keys.length) this.grow()
+    const mask = this.keys.length - 1
+    let i = slotOf(key, this.bits)
+    while (this.keys[i] === this.keys[i] && this.keys[i] !== key) i = (i + 1) & mask
+    if (this.keys[i] !== key) this.count++
+    this.keys[i] = key
+    this.values[i] = value
+  }
+
+  delete(key: number): void {
+    const keys = this.keys
+    const mask = keys.length - 1
+    let i = slotOf(key, this.bits)
+    for (; keys[i] !== key; i = (i + 1) & mask) if (keys[i] !== keys[i]) return
+    // Backward shift: pull later members of the probe run into the hole, so no tombstones are needed.
+    for (let j = (i + 1) & mask; keys[j] === keys[j]; j = (j + 1) & mask) {
+      const home = slotOf(keys[j] as number, this.bits)
+      const stays = i <= j ? i < home && home <= j : i < home || home <= j
+      if (stays) continue
+      keys[i] = keys[j] as number
+      this.values[i] = this.values[j]
+      i = j
+    }
+    keys[i] = EMPTY
+    this.values[i] = undefined
+    this.count--
+  }
+
+  private grow(): void {
+    const oldKeys = this.keys
+    const oldValues = this.values
+    this.bits++
+    this.keys = new Float64Array(1 << this.bits).fill(EMPTY)
+    this.values = new Array<IotlbEntry | undefined>(1 << this.bits).fill(undefined)
+    this.count = 0
+    for (let i = 0; i < oldKeys.length; i++) {
+      const k = oldKeys[i] as number
+      if (k === k) this.set(k, oldValues[i] as IotlbEntry)
+    }
+  }
+}
+
+/** Fibonacci hashing of both 32-bit halves of a key into `bits` bits. */
+function slotOf(key: number, bits: number): number {
+  return Math.imul((key | 0) ^ Math.imul((key / 4294967296) | 0, 0x85eb_ca6b), 0x9e37_79b1) >>> (32 - bits)
+}
+
 export class Iotlb {
-  /** context key -> block size -> block start -> entry */
-  private readonly contexts = new Map<number, Map<number, Map<number, IotlbEntry>>>()
+  /** context key -> its entries */
+  private readonly contexts = new Map<number, ContextEntries>()
   /** every entry, oldest first (for eviction) */
   private readonly order = new Set<IotlbEntry>()
+  /** The context of the last lookup or insert (a lookup usually follows one of the same context). */
+  private lastKey = Number.NaN
+  private lastContext: ContextEntries | undefined
   readonly stats: IotlbStats = { hits: 0, misses: 0, inserts: 0, evictions: 0 }
 
   constructor(readonly capacity = Infinity) {}
@@ -73,19 +165,25 @@ export class Iotlb {
       s2Perm: t.s2?.perm,
       translation: t,
     }
-    let bySize = this.contexts.get(key)
-    if (bySize === undefined) {
-      bySize = new Map()
-      this.contexts.set(key, bySize)
+    let ctx = this.contexts.get(key)
+    if (ctx === undefined) {
+      ctx = { sizes: [], scales: [], blocks: [] }
+      this.contexts.set(key, ctx)
+      // A lookup that missed for this key may have cached "no context": refresh that cache.
+      if (key === this.lastKey) this.lastContext = ctx
     }
-    let blocks = bySize.get(t.size)
-    if (blocks === undefined) {
-      blocks = new Map()
-      bySize.set(t.size, blocks)
+    let i = ctx.sizes.indexOf(t.size)
+    if (i < 0) {
+      i = ctx.sizes.length
+      ctx.sizes.push(t.size)
+      ctx.scales.push(Number.isInteger(Math.log2(t.size)) ? 1 / t.size : 0)
+      ctx.blocks.push(new BlockTable())
     }
-    const old = blocks.get(iova)
+    const blocks = ctx.blocks[i] as BlockTable
+    const index = iova / t.size
+    const old = blocks.get(index)
     if (old !== undefined) this.order.delete(old)
-    blocks.set(iova, entry)
+    blocks.set(index, entry)
     this.order.add(entry)
     this.stats.inserts++
     while (this.order.size > this.capacity) {
@@ -98,10 +196,19 @@ export class Iotlb {
 
   /** The entry covering `iova` for (vmid, asid, privileged), or undefined. */
   lookup(vmid: number, asid: number, privileged: boolean, iova: number): IotlbEntry | undefined {
-    const bySize = this.contexts.get(contextKey(vmid, asid, privileged))
-    if (bySize !== undefined) {
-      for (const [size, blocks] of bySize) {
-        const entry = blocks.get(iova - (iova % size))
+    const key = contextKey(vmid, asid, privileged)
+    let ctx = this.lastContext
+    if (key !== this.lastKey) {
+      ctx = this.contexts.get(key)
+      this.lastKey = key
+      this.lastContext = ctx
+    }
+    if (ctx !== undefined) {
+      const { sizes, scales } = ctx
+      for (let i = 0; i < sizes.length; i++) {
+        const scale = scales[i] as number
+        const index = scale !== 0 ? Math.floor(iova * scale) : Math.floor(iova / (sizes[i] as number))
+        const entry = (ctx.blocks[i] as BlockTable).get(index)
         if (entry !== undefined) {
           this.stats.hits++
           return entry
@@ -129,6 +236,8 @@ export class Iotlb {
     const n = this.order.size
     this.contexts.clear()
     this.order.clear()
+    this.lastKey = Number.NaN
+    this.lastContext = undefined
     return n
   }
 
@@ -165,8 +274,10 @@ export class Iotlb {
   }
 
   private remove(e: IotlbEntry): void {
-    const blocks = this.contexts.get(contextKey(e.vmid, e.asid, e.privileged))?.get(e.size)
-    if (blocks !== undefined && blocks.get(e.iova) === e) blocks.delete(e.iova)
+    const ctx = this.contexts.get(contextKey(e.vmid, e.asid, e.privileged))
+    const i = ctx === undefined ? -1 : ctx.sizes.indexOf(e.size)
+    const blocks = ctx?.blocks[i]
+    if (blocks !== undefined && blocks.get(e.iova / e.size) === e) blocks.delete(e.iova / e.size)
     this.order.delete(e)
   }
 }

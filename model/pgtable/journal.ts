@@ -3,16 +3,50 @@
  * allocating a table, EEXIST on the third block of a range) leaves memory byte-for-byte as it
  * was: descriptor writes are undone in reverse, tables allocated by the operation go back to the
  * allocator, and tables the operation meant to free are only freed once it succeeds.
+ *
+ * Records are numbers in growable Float64Arrays (addresses exceed 2^31), so logging a write is a
+ * few stores with no allocation, and clearing is resetting a count.
  */
 import type { PhysMemory, TableAllocator } from '../memory'
 
+/** An append-only list of numbers, cleared by resetting its length. */
+class NumberLog {
+  private data = new Float64Array(64)
+  length = 0
+
+  push3(a: number, b: number, c: number): void {
+    if (this.length + 3 > this.data.length) this.grow()
+    this.data[this.length] = a
+    this.data[this.length + 1] = b
+    this.data[this.length + 2] = c
+    this.length += 3
+  }
+
+  push2(a: number, b: number): void {
+    if (this.length + 2 > this.data.length) this.grow()
+    this.data[this.length] = a
+    this.data[this.length + 1] = b
+    this.length += 2
+  }
+
+  at(i: number): number {
+    return this.data[i] as number
+  }
+
+  private grow(): void {
+    const bigger = new Float64Array(this.data.length * 2)
+    bigger.set(this.data)
+    this.data = bigger
+  }
+}
+
 export class Journal {
   /** (pa, oldLo, oldHi) triplets. */
-  private readonly writes: number[] = []
+  private readonly writes = new NumberLog()
   /** (pa, bytes) pairs allocated by this operation. */
-  private readonly allocs: number[] = []
+  private readonly allocs = new NumberLog()
   /** (pa, bytes) pairs to free when the operation commits. */
-  private readonly frees: number[] = []
+  private readonly frees = new NumberLog()
 
   constructor(
     private readonly mem: PhysMemory,
@@ -20,27 +54,28 @@ export class Journal {
   ) {}
 
   recordWrite(pa: number, oldLo: number, oldHi: number): void {
-    this.writes.push(pa, oldLo, oldHi)
+    this.writes.push3(pa, oldLo, oldHi)
   }
 
   recordAlloc(pa: number, bytes: number): void {
-    this.allocs.push(pa, bytes)
+    this.allocs.push2(pa, bytes)
   }
 
   deferFree(pa: number, bytes: number): void {
-    this.frees.push(pa, bytes)
+    this.frees.push2(pa, bytes)
   }
 
   commit(): void {
-    for (let i = 0; i < this.frees.length; i += 2) this.alloc.release(this.frees[i], this.frees[i + 1])
+    const f = this.frees
+    for (let i = 0; i < f.length; i += 2) this.alloc.release(f.at(i), f.at(i + 1))
     this.clear()
   }
 
   rollback(): void {
-    for (let i = this.writes.length - 3; i >= 0; i -= 3) {
-      this.mem.write64Parts(this.writes[i], this.writes[i + 1], this.writes[i + 2])
-    }
-    for (let i = 0; i < this.allocs.length; i += 2) this.alloc.release(this.allocs[i], this.allocs[i + 1])
+    const w = this.writes
+    for (let i = w.length - 3; i >= 0; i -= 3) this.mem.write64Parts(w.at(i), w.at(i + 1), w.at(i + 2))
+    const a = this.allocs
+    for (let i = 0; i < a.length; i += 2) this.alloc.release(a.at(i), a.at(i + 1))
     this.clear()
   }
 

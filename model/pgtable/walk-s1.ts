@@ -20,16 +20,16 @@
  *   output address >= 2^IPS      -> Address size fault
  * One level per descriptor: bounded, whatever a guest wrote.
  */
-import type { DescriptorReader, Word64 } from '../memory'
+import type { DescriptorReader } from '../memory'
 import type { S1Context, S2Context } from './context'
-import { DESC, DESC_BYTES, S1_LEAF } from './descriptor'
+import { DESC, DESC_BYTES, OA, S1_LEAF } from './descriptor'
+import { hiWord, PAGE_OFFSET_MASK, pageReader, TWO_POW_32, type TablePageReader } from './fetch'
 import { MAX_LEVEL } from './geometry'
 import { descAddress, newLeafOut, s1Perm, type LeafOut } from './leaf'
 import { makeFault, PERM_READ, permBit, PERMS, type Access, type Fault, type S1Attrs, type WalkResult } from './result'
-import { s2Lookup } from './walk-s2'
+import { S2_TABLE_FETCH_SLOT, s2Lookup } from './walk-s2'
 
-const fetched: Word64 = { lo: 0, hi: 0 }
-/** readDescriptor() cache lines: S1_SLOT + level. */
+/** Cache slots (see PhysMemory.descriptorPage): S1_SLOT + level. */
 const S1_SLOT = 0
 const tableFetch = newLeafOut()
 const result = newLeafOut()
@@ -37,9 +37,12 @@ const result = newLeafOut()
 /**
  * One stage-1 lookup; with `s2` set, descriptor addresses are IPAs translated through it.
  * Fills `out` and returns undefined, or returns the Fault.
+ *
+ * Addresses on the walk's critical path are kept as two 32-bit words (`tableHi`, `tableLo`): a
+ * table is aligned to its own size, so adding index * 8 to its low word never carries.
  */
 export function s1Lookup(
-  mem: DescriptorReader,
+  mem: TablePageReader,
   ctx: S1Context,
   iova: number,
   need: number,
@@ -49,36 +52,42 @@ export function s1Lookup(
 ): Fault | undefined {
   const g = ctx.geometry
   if (!(iova >= 0 && iova < g.inputLimit)) return makeFault('translation', 1, 0, iova)
-  let table = ctx.regs.ttbr
-  if (table >= g.outputLimit) return makeFault('addressSize', 1, 0, iova)
+  const ttb = ctx.regs.ttbr
+  if (ttb >= g.outputLimit) return makeFault('addressSize', 1, 0, iova)
+  let tableHi = hiWord(ttb)
+  let tableLo = ttb >>> 0
   let level = g.startLevel
   let indexMask = g.startIndexMask
-  let tableHi = 0
+  let inheritedHi = 0
   for (;;) {
-    let descAddr = table + ((iova / g.blockSize[level]) & indexMask) * DESC_BYTES
+    let descHi = tableHi
+    let descLo = (tableLo + (((iova * g.levelScale[level]) & indexMask) * DESC_BYTES)) | 0
     if (s2 !== undefined) {
-      const s2Fault = s2Lookup(mem, s2, descAddr, PERM_READ, privileged, tableFetch)
+      const ipa = descHi * TWO_POW_32 + (descLo >>> 0)
+      const s2Fault = s2Lookup(mem, s2, ipa, PERM_READ, privileged, tableFetch, S2_TABLE_FETCH_SLOT)
       if (s2Fault !== undefined) return { ...s2Fault, onS1TableWalk: true, iova }
-      descAddr = tableFetch.oa
+      descHi = hiWord(tableFetch.oa)
+      descLo = tableFetch.oa >>> 0
     }
-    if (mem.readDescriptor(descAddr, S1_SLOT + level, fetched) !== undefined) {
-      return makeFault('externalAbort', 1, level, iova, { fetchAddr: descAddr })
-    }
-    const lo = fetched.lo
-    const hi = fetched.hi
+    const page = mem.descriptorPage(descHi, descLo, S1_SLOT + level)
+    if (page === undefined) return makeFault('externalAbort', 1, level, iova, { fetchAddr: descHi * TWO_POW_32 + (descLo >>> 0) })
+    const w = (descLo & PAGE_OFFSET_MASK) >>> 2
+    const lo = page[w]
+    const hi = page[w + 1]
     if ((lo & DESC.VALID) === 0) return makeFault('translation', 1, level, iova)
     const type = lo & DESC.TYPE_MASK
     if (level < MAX_LEVEL && type === DESC.TYPE_TABLE) {
-      table = descAddress(lo, hi, g.tableAddrLoMask)
-      if (table >= g.outputLimit) return makeFault('addressSize', 1, level, iova)
-      if (ctx.hierarchical) tableHi |= hi
+      tableHi = hi & OA.HI_MASK
+      tableLo = lo & g.tableAddrLoMask
+      if (tableHi >= g.outputLimitHi) return makeFault('addressSize', 1, level, iova)
+      if (ctx.hierarchical) inheritedHi |= hi
       level++
       indexMask = g.indexMask
       continue
     }
     if (level === MAX_LEVEL ? type !== DESC.TYPE_PAGE : !g.leafAllowed[level]) return makeFault('translation', 1, level, iova)
     if ((lo & S1_LEAF.AF) === 0) return makeFault('accessFlag', 1, level, iova)
-    const perm = s1Perm(lo, hi, tableHi, privileged)
+    const perm = s1Perm(lo, hi, inheritedHi, privileged)
     if ((perm & need) === 0) return makeFault('permission', 1, level, iova)
     const leaf = descAddress(lo, hi, g.leafAddrLoMask[level])
     if (leaf >= g.outputLimit) return makeFault('addressSize', 1, level, iova)
@@ -106,7 +115,7 @@ export function s1Attrs(leaf: LeafOut): S1Attrs {
 
 /** Translates an IOVA through a stage-1 context alone; `oa` is stage 1's output address. */
 export function walkStage1(mem: DescriptorReader, ctx: S1Context, iova: number, access: Access): WalkResult {
-  const fault = s1Lookup(mem, ctx, iova, permBit(access.kind), access.privileged === true, undefined, result)
+  const fault = s1Lookup(pageReader(mem), ctx, iova, permBit(access.kind), access.privileged === true, undefined, result)
   if (fault !== undefined) return fault
   return {
     kind: 'ok',

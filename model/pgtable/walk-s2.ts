@@ -18,41 +18,55 @@
  * The SMMU's own input check (QEMU: S2-only input >= 2^OAS is a stage-1 Address size fault)
  * belongs to the SMMU model, not to the table walk.
  */
-import type { DescriptorReader, Word64 } from '../memory'
+import type { DescriptorReader } from '../memory'
 import type { S2Context } from './context'
-import { DESC, DESC_BYTES, S2_LEAF } from './descriptor'
+import { DESC, DESC_BYTES, OA, S2_LEAF } from './descriptor'
+import { hiWord, PAGE_OFFSET_MASK, pageReader, TWO_POW_32, type TablePageReader } from './fetch'
 import { MAX_LEVEL } from './geometry'
 import { descAddress, newLeafOut, s2Perm, type LeafOut } from './leaf'
 import { makeFault, permBit, PERMS, type Access, type Fault, type S2Attrs, type WalkResult } from './result'
 
-const fetched: Word64 = { lo: 0, hi: 0 }
-/** readDescriptor() cache lines: S2_SLOT + level. */
+/** Cache slots (see PhysMemory.descriptorPage): slot base + level. */
 const S2_SLOT = 4
+/** Nested: the stage-2 walks that translate stage-1 table addresses keep their own slots. */
+export const S2_TABLE_FETCH_SLOT = 8
 const result = newLeafOut()
 
 /**
  * One stage-2 lookup. `need` is the PERM_* bit the access requires. Fills `out` and returns
  * undefined on success; returns the Fault otherwise (with `addr` = `ipa` = the input IPA).
+ * `slotBase` picks the cache slots (a nested walk's table-address translations use their own).
  */
-export function s2Lookup(mem: DescriptorReader, ctx: S2Context, ipa: number, need: number, privileged: boolean, out: LeafOut): Fault | undefined {
+export function s2Lookup(
+  mem: TablePageReader,
+  ctx: S2Context,
+  ipa: number,
+  need: number,
+  privileged: boolean,
+  out: LeafOut,
+  slotBase: number = S2_SLOT,
+): Fault | undefined {
   const g = ctx.geometry
   if (!(ipa >= 0 && ipa < g.inputLimit)) return makeFault('translation', 2, 0, ipa)
-  let table = ctx.regs.vttbr
-  if (table >= g.outputLimit) return makeFault('addressSize', 2, 0, ipa)
+  const vttb = ctx.regs.vttbr
+  if (vttb >= g.outputLimit) return makeFault('addressSize', 2, 0, ipa)
+  let tableHi = hiWord(vttb)
+  let tableLo = vttb >>> 0
   let level = g.startLevel
   let indexMask = g.startIndexMask
   for (;;) {
-    const descPa = table + ((ipa / g.blockSize[level]) & indexMask) * DESC_BYTES
-    if (mem.readDescriptor(descPa, S2_SLOT + level, fetched) !== undefined) {
-      return makeFault('externalAbort', 2, level, ipa, { fetchAddr: descPa })
-    }
-    const lo = fetched.lo
-    const hi = fetched.hi
+    const descLo = (tableLo + (((ipa * g.levelScale[level]) & indexMask) * DESC_BYTES)) | 0
+    const page = mem.descriptorPage(tableHi, descLo, slotBase + level)
+    if (page === undefined) return makeFault('externalAbort', 2, level, ipa, { fetchAddr: tableHi * TWO_POW_32 + (descLo >>> 0) })
+    const w = (descLo & PAGE_OFFSET_MASK) >>> 2
+    const lo = page[w]
+    const hi = page[w + 1]
     if ((lo & DESC.VALID) === 0) return makeFault('translation', 2, level, ipa)
     const type = lo & DESC.TYPE_MASK
     if (level < MAX_LEVEL && type === DESC.TYPE_TABLE) {
-      table = descAddress(lo, hi, g.tableAddrLoMask)
-      if (table >= g.outputLimit) return makeFault('addressSize', 2, level, ipa)
+      tableHi = hi & OA.HI_MASK
+      tableLo = lo & g.tableAddrLoMask
+      if (tableHi >= g.outputLimitHi) return makeFault('addressSize', 2, level, ipa)
       level++
       indexMask = g.indexMask
       continue
@@ -86,7 +100,7 @@ export function s2Attrs(leaf: LeafOut): S2Attrs {
 
 /** Translates an IPA through a stage-2 context, reading descriptors from `mem`. */
 export function walkStage2(mem: DescriptorReader, ctx: S2Context, ipa: number, access: Access): WalkResult {
-  const fault = s2Lookup(mem, ctx, ipa, permBit(access.kind), access.privileged === true, result)
+  const fault = s2Lookup(pageReader(mem), ctx, ipa, permBit(access.kind), access.privileged === true, result)
   if (fault !== undefined) return fault
   return {
     kind: 'ok',

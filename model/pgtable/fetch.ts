@@ -1,0 +1,51 @@
+/**
+ * How the walkers fetch descriptors: a table address as two 32-bit halves (hi = bits [51:32],
+ * lo = bits [31:0]) and a per-level cache slot in, the 4 KiB page holding it out, from which the
+ * walker reads the descriptor's two words. PhysMemory serves this directly (descriptorPage); any
+ * other DescriptorReader (a test watching the addresses a walk touches) is served through its
+ * readDescriptor(), one descriptor at a time, so it still sees every fetch.
+ */
+import type { DescriptorReader, Word64 } from '../memory'
+
+export const TWO_POW_32 = 2 ** 32
+/** Byte offset within a 4 KiB memory page (descriptor pages are always 4 KiB, whatever the granule). */
+export const PAGE_OFFSET_MASK = 0xfff
+
+export interface TablePageReader {
+  /** The page holding hi * 2^32 + lo (words indexed by (lo & 0xfff) >>> 2), or undefined on a bus abort. */
+  descriptorPage(hi: number, lo: number, slot: number): Uint32Array | undefined
+}
+
+/** Serves a reader without descriptorPage: copies each descriptor into a scratch page. */
+class CopyingPageReader implements TablePageReader {
+  private readonly scratch = new Uint32Array(1024)
+  private readonly word: Word64 = { lo: 0, hi: 0 }
+
+  constructor(private readonly reader: DescriptorReader) {}
+
+  descriptorPage(hi: number, lo: number, slot: number): Uint32Array | undefined {
+    if (this.reader.readDescriptor(hi * TWO_POW_32 + (lo >>> 0), slot, this.word) !== undefined) return undefined
+    const w = (lo & PAGE_OFFSET_MASK) >>> 2
+    this.scratch[w] = this.word.lo
+    this.scratch[w + 1] = this.word.hi
+    return this.scratch
+  }
+}
+
+const adapters = new WeakMap<DescriptorReader, TablePageReader>()
+
+/** The page reader behind `mem`: itself when it has descriptorPage, an adapter otherwise. */
+export function pageReader(mem: DescriptorReader): TablePageReader {
+  if (mem.descriptorPage !== undefined) return mem as TablePageReader
+  let adapter = adapters.get(mem)
+  if (adapter === undefined) {
+    adapter = new CopyingPageReader(mem)
+    adapters.set(mem, adapter)
+  }
+  return adapter
+}
+
+/** bits [63:32] of a non-negative address below 2^53. */
+export function hiWord(addr: number): number {
+  return Math.floor(addr / TWO_POW_32)
+}
