@@ -17,7 +17,10 @@ import {
   listFixtureNames,
   loadFixture,
   loadFixtureFile,
+  ModelBackend,
   resolveFixturePath,
+  type DmaResult,
+  type GuestMemory,
   type IommuDomain,
   type Profile,
   type ProfileName,
@@ -140,6 +143,36 @@ export class ProfileRun {
       this.openGroups.set(id, g)
     }
     return g
+  }
+
+  // ---- translation (steps/translation.steps.ts) ----
+
+  /** The last DMA a translation step performed. */
+  lastDma?: DmaResult
+
+  /**
+   * The machine translation steps act on: the VFIO machine when the scenario described one (it
+   * boots on first use), the SMMU-level system otherwise.
+   */
+  translationSystem(): System {
+    if (this.machine.length === 0 && this.backendOf === undefined) return this.system
+    const backend = this.backend()
+    if (!(backend instanceof ModelBackend)) throw new Error('translation steps inspect the model; the backend is not the model')
+    return backend.system
+  }
+
+  /** The guest memory behind stream `sid`'s NESTED domain (a scenario naming another stream is a bug). */
+  guestMemory(sid: number): GuestMemory {
+    const g = this.translationSmmu().guestMemory(sid)
+    if (!g.ok) throw new Error(`guest memory of stream 0x${sid.toString(16)}: ${g.error.errno}: ${g.error.message}`)
+    return g.value
+  }
+
+  /** The one SMMU of the translation machine. */
+  translationSmmu(): SmmuInstance {
+    const all = this.translationSystem().smmus()
+    if (all.length !== 1) throw new Error(`the scenario has ${all.length} SMMUs; translation steps need exactly one`)
+    return all[0] as SmmuInstance
   }
 }
 

@@ -146,7 +146,11 @@ export class IommuDomain {
   free(): void {
     this.requireLive()
     for (const sid of [...this.streamIds]) this.detach(sid)
-    if (this.boundTo !== undefined && this.ctx !== undefined) this.boundTo.releaseContext(this.ctx)
+    if (this.boundTo !== undefined && this.ctx !== undefined) {
+      // free_io_pgtable_ops -> tlb_flush_all: nothing cached from this context may outlive it.
+      this.boundTo.flushContext(this.ctx)
+      this.boundTo.releaseContext(this.ctx)
+    }
     this.pgtable?.destroy()
     this.freed = true
   }
@@ -176,8 +180,9 @@ export class IommuDomain {
    * iommu_map: split [iova, iova + size) into the largest page sizes the bitmap and the alignment
    * allow (iommu_pgsize), write them; on any failure unmap what was mapped and return the error.
    */
-  map(iova: bigint, pa: number, size: bigint, prot: IommuProt): Result<void> {
+  map(iova: bigint, pa: number, size: bigint, requested: IommuProt): Result<void> {
     this.requireLive()
+    const prot = this.family === 'intel-iommu' && this.api.vtdWriteImpliesRead && requested.write ? { ...requested, read: true } : requested
     const table = this.pgtable
     const bitmap = this.pgsizeBitmap
     if (table === undefined || bitmap === undefined) return fail('ENODEV', `domain ${this.id} is not attached: no page table yet`)
@@ -207,7 +212,10 @@ export class IommuDomain {
     this.requireLive()
     if (this.pgtable === undefined) return fail('ENODEV', `domain ${this.id} is not attached: no page table yet`)
     const r = this.pgtable.unmapRange(Number(iova), Number(size))
-    return r.ok ? ok(BigInt(r.value)) : r
+    if (!r.ok) return r
+    // arm_smmu_tlb_inv_range: what was unmapped may no longer translate from the IOTLB either.
+    if (r.value > 0 && this.boundTo !== undefined && this.ctx !== undefined) this.boundTo.flushRange(this.ctx, Number(iova), r.value)
+    return ok(BigInt(r.value))
   }
 
   /** iommu_iova_to_phys. */

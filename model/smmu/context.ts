@@ -88,6 +88,18 @@ export class ContextBankAllocator {
     return ok({ kind: 'context-bank', stage, bank, cbar: cbarFor(stage), translation: translationOf(stage), ...this.idsFor(stage, bank) })
   }
 
+  /**
+   * A bank for a guest's stage 1 nested in a stage-2 bank (CBAR type S1_TRANS_S2_TRANS): it
+   * translates at stage 1, so it is searched like any stage-1 bank, from IDR1.NUMS2CB up.
+   */
+  allocateNestedStage1(): Result<number> {
+    const start = firstBankFor('S1', this.hw)
+    const bank = this.used.indexOf(false, start)
+    if (bank < 0) return fail('ENOSPC', `no free context bank in ${start}..${this.hw.contextBanks - 1} for a nested stage 1`)
+    this.used[bank] = true
+    return ok(bank)
+  }
+
   release(bank: number): void {
     if (!this.used[bank]) throw new Error(`context bank ${bank} released twice`)
     this.used[bank] = false

@@ -1,10 +1,11 @@
 /**
- * Device DMA through an SMMU: stream -> context -> the context's translation regime -> a walk
- * that reads descriptors from memory -> bytes moved in memory, or a fault and memory untouched.
+ * Device DMA through an SMMU: every page the access touches is translated first (stream ->
+ * context -> IOTLB or a walk that reads descriptors from memory), and only when all of them
+ * translate are bytes moved, so a faulting DMA leaves memory untouched.
  */
 import type { PhysMemory } from '../memory'
 import { isBusAbort } from '../memory'
-import { isFault, walkStage1, walkStage2, type Access, type Fault, type TranslationContext, type WalkResult } from '../pgtable'
+import { walkStage1, walkStage2, type Access, type Fault, type Translation, type TranslationContext, type WalkResult } from '../pgtable'
 
 /** A transaction the SMMU could not even start translating. */
 export interface StreamFault {
@@ -16,51 +17,77 @@ export interface StreamFault {
 
 export type DmaFault = Fault | StreamFault
 
-export type DmaResult = { readonly kind: 'ok'; readonly data?: Uint8Array } | { readonly kind: 'fault'; readonly fault: DmaFault; readonly at: number }
+/** What one transaction's translation gives: the translation, or why there is none. */
+export type TranslateResult = Translation | DmaFault
 
-/** Walk `addr` in one translation regime. */
+export function isTranslation(r: TranslateResult): r is Translation {
+  return r.kind === 'ok'
+}
+
+/** One physically contiguous piece of a DMA. */
+export interface DmaPiece {
+  readonly iova: number
+  readonly pa: number
+  readonly length: number
+}
+
+export type DmaResult =
+  | { readonly kind: 'ok'; readonly data?: Uint8Array; readonly pieces: readonly DmaPiece[] }
+  | { readonly kind: 'fault'; readonly fault: DmaFault; readonly at: number }
+
+/** Walk `addr` in one translation regime (no IOTLB). */
 export function walk(mem: PhysMemory, regime: TranslationContext, addr: number, access: Access): WalkResult {
   return regime.stage === 1 ? walkStage1(mem, regime, addr, access) : walkStage2(mem, regime, addr, access)
 }
 
 /**
- * Perform a DMA of `length` bytes at `iova`: every page the access touches is translated first;
- * only when all of them translate are bytes moved, so a faulting DMA leaves memory untouched.
+ * Perform a DMA of `length` bytes at `iova`, translating each page with `translate` (which may
+ * consult a TLB); the device writes `data`, or a recognisable pattern when none is given.
  */
-export function performDma(mem: PhysMemory, regime: TranslationContext, op: 'read' | 'write', iova: number, length: number, data?: Uint8Array): DmaResult {
-  const access: Access = { kind: op }
-  const pieces: { pa: number; offset: number; length: number }[] = []
+export function performDma(
+  mem: PhysMemory,
+  translate: (addr: number) => TranslateResult,
+  op: 'read' | 'write',
+  iova: number,
+  length: number,
+  data?: Uint8Array,
+): DmaResult {
+  const pieces: DmaPiece[] = []
   for (let offset = 0; offset < length; ) {
     const at = iova + offset
-    const t = walk(mem, regime, at, access)
-    if (isFault(t)) return { kind: 'fault', fault: t, at }
+    const t = translate(at)
+    if (!isTranslation(t)) return { kind: 'fault', fault: t, at }
     const leafEnd = at - (at % t.size) + t.size
     const chunk = Math.min(length - offset, leafEnd - at)
-    pieces.push({ pa: t.oa, offset, length: chunk })
+    pieces.push({ iova: at, pa: t.oa, length: chunk })
     offset += chunk
   }
   if (op === 'read') {
     const out = new Uint8Array(length)
     for (const p of pieces) {
       const bytes = mem.read(p.pa, p.length)
-      if (isBusAbort(bytes)) return { kind: 'fault', fault: busFault(p.pa, iova + p.offset), at: iova + p.offset }
-      out.set(bytes, p.offset)
+      if (isBusAbort(bytes)) return { kind: 'fault', fault: busFault(p.pa, p.iova), at: p.iova }
+      out.set(bytes, p.iova - iova)
     }
-    return { kind: 'ok', data: out }
+    return { kind: 'ok', data: out, pieces }
   }
   const payload = data ?? pattern(length)
   for (const p of pieces) {
-    const abort = mem.write(p.pa, payload.subarray(p.offset, p.offset + p.length))
-    if (abort !== undefined) return { kind: 'fault', fault: busFault(p.pa, iova + p.offset), at: iova + p.offset }
+    const abort = mem.write(p.pa, payload.subarray(p.iova - iova, p.iova - iova + p.length))
+    if (abort !== undefined) return { kind: 'fault', fault: busFault(p.pa, p.iova), at: p.iova }
   }
-  return { kind: 'ok' }
+  return { kind: 'ok', pieces }
 }
 
-/** A recognisable byte pattern for writes that carry no explicit data. */
+/** A recognisable byte pattern for writes that carry no explicit data: byte i is (7i + 0x5a) mod 256. */
 export function pattern(length: number): Uint8Array {
   return Uint8Array.from({ length }, (_, i) => (i * 7 + 0x5a) & 0xff)
 }
 
+/**
+ * The bus refused the data phase of a translated access. This is not a translation fault (no
+ * event is recorded); it is reported in the Fault shape callers already read.
+ */
 function busFault(pa: number, iova: number): Fault {
   return { kind: 'externalAbort', stage: 1, level: 0, addr: iova, onS1TableWalk: false, fetchAddr: pa }
 }
