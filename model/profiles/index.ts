@@ -43,6 +43,12 @@ export interface IommuCoreBehaviour {
    * iommu_ops, or 'io-pgtable' for the page sizes of the domain's page-table format.
    */
   readonly pgsizeBitmap: Readonly<Record<DriverFamily, bigint | 'io-pgtable'>>
+  /**
+   * intel-iommu second-level entries: WRITE implies READ. Commit eea53c581688 ("iommu/vt-d: Remove
+   * WO permissions on second-level paging entries", 5.12, stable trees) made every entry present
+   * with bit 0, which is R on second-level tables; observed on Debian's 6.1 (realkernel KD1).
+   */
+  readonly vtdWriteImpliesRead: boolean
 }
 
 /** Which driver serves an architecture (for facts that are per driver, not per SMMU version). */
@@ -126,28 +132,28 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
     name: 'rfc-v2',
     title: 'RFC PATCHv2 as posted (2014-07-09)',
     smmu: { drives: KERNEL_3X_DRIVERS, nestedNeedsNestingFeature: true, contextIds: 'per-bank' },
-    iommu: { nestingApi: 'domain-attr', pgsizeBitmap: PGSIZES_3X },
+    iommu: { nestingApi: 'domain-attr', pgsizeBitmap: PGSIZES_3X, vtdWriteImpliesRead: false },
     vfio: { ...VFIO_3X, uapi: UAPI_RFC, nestingAttach: 'ignore-failure', nestingExtension: 'all-domains-nested' },
   },
   enforcing: {
     name: 'enforcing',
     title: 'RFC PATCHv2 with the review\'s ask: attach fails when nesting cannot be had',
     smmu: { drives: KERNEL_3X_DRIVERS, nestedNeedsNestingFeature: true, contextIds: 'per-bank' },
-    iommu: { nestingApi: 'domain-attr', pgsizeBitmap: PGSIZES_3X },
+    iommu: { nestingApi: 'domain-attr', pgsizeBitmap: PGSIZES_3X, vtdWriteImpliesRead: false },
     vfio: { ...VFIO_3X, uapi: UAPI_RFC, nestingAttach: 'require-nested', nestingExtension: 'driver-probe' },
   },
   merged: {
     name: 'merged',
     title: 'Linux as merged (3.18/3.19)',
     smmu: { drives: KERNEL_3X_DRIVERS, nestedNeedsNestingFeature: false, contextIds: 'per-bank' },
-    iommu: { nestingApi: 'domain-attr', pgsizeBitmap: PGSIZES_3X },
+    iommu: { nestingApi: 'domain-attr', pgsizeBitmap: PGSIZES_3X, vtdWriteImpliesRead: false },
     vfio: { ...VFIO_3X, uapi: UAPI_MERGED, nestingAttach: 'propagate-error', nestingExtension: 'always' },
   },
   'linux-6.1': {
     name: 'linux-6.1',
     title: 'Linux 6.1 (iommu_enable_nesting era)',
     smmu: { drives: ['smmuv1', 'smmuv2', 'smmuv3', 'intel-vtd'], nestedNeedsNestingFeature: false, contextIds: 'union-by-stage' },
-    iommu: { nestingApi: 'enable-nesting', pgsizeBitmap: { 'arm-smmu': 'io-pgtable', 'intel-iommu': 'io-pgtable' } },
+    iommu: { nestingApi: 'enable-nesting', pgsizeBitmap: { 'arm-smmu': 'io-pgtable', 'intel-iommu': 'io-pgtable' }, vtdWriteImpliesRead: true },
     vfio: {
       uapi: UAPI_6_1,
       nestingAttach: 'propagate-error',
