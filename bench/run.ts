@@ -1,0 +1,195 @@
+/**
+ * npm run bench [-- --json] [-- --skip-suite] [-- --quick]
+ *
+ * Prints, for one run on this machine, every figure with its target and, for the walk and IOTLB
+ * figures, its ratio against the reference walker measured in the same run (bench/reference.ts).
+ * --json prints one JSON object on stdout instead of the table; progress goes to stderr either way
+ * (npm itself prints a two-line banner on stdout first: `npm run -s bench -- --json` omits it).
+ * --skip-suite skips timing `npm test` (its four scripts, spawned one after the other: a minute or
+ * more); --quick makes every round shorter (figures get noisier).
+ */
+import { collectGarbage, compare, type Comparison } from './measure'
+import { machineInfo, timeNpm, type SuiteTime } from './suite'
+import { IOVA_2M_LEAVES, IOVA_4K_LEAVES, mapFigure, memoryFigure, perMapPoint, type MapFigure, type PerMapPoint } from './vfio'
+import * as walks from './walks'
+
+const args = new Set(process.argv.slice(2))
+const known = ['--json', '--skip-suite', '--quick']
+for (const a of args) {
+  if (!known.includes(a)) {
+    process.stderr.write(`unknown option ${a} (options: ${known.join(' ')})\n`)
+    process.exit(2)
+  }
+}
+const json = args.has('--json')
+const quick = args.has('--quick')
+const ROUND_MS = quick ? 60 : 200
+const ROUNDS = quick ? 3 : 5
+const WARM_MAP_ROUNDS = quick ? 1 : 3
+
+function progress(msg: string): void {
+  process.stderr.write(`bench: ${msg}\n`)
+}
+
+/** Targets from issue 7. */
+const TARGETS = {
+  s1: 10e6,
+  s2: 10e6,
+  nested: 2e6,
+  iotlb: 30e6,
+  map4k: 0.5,
+  map2m: 0.01,
+} as const
+
+/** Stage 1 and the IOTLB (filled from the stage-1 scene). Each scene lives only while it is timed. */
+function s1AndIotlb(): { s1: Comparison; iotlb: Comparison } {
+  progress('building the stage-1 scene (1 GiB in 4 KiB pages)')
+  const s1 = walks.s1Scene()
+  walks.crossCheck((i) => walks.walkOa1(s1, i), (i) => walks.refOa1(s1, i), 10_000, 'S1')
+  progress('timing stage-1 walks')
+  const s1c = compare(walks.modelS1(s1), walks.refS1(s1), ROUND_MS, ROUNDS)
+  progress('building the IOTLB')
+  const tlb = walks.iotlbScene(s1)
+  progress('timing IOTLB hits')
+  return { s1: s1c, iotlb: compare(walks.modelIotlb(tlb), walks.refIotlb(tlb), ROUND_MS, ROUNDS) }
+}
+
+function s2(): Comparison {
+  progress('building the stage-2 scene (concatenated start level)')
+  const scene = walks.s2Scene()
+  walks.crossCheck((i) => walks.walkOa2(scene, i), (i) => walks.refOa2(scene, i), 10_000, 'S2')
+  progress('timing stage-2 walks')
+  return compare(walks.modelS2(scene), walks.refS2(scene), ROUND_MS, ROUNDS)
+}
+
+function nested(): Comparison {
+  progress('building the nested scene')
+  const scene = walks.nestedScene()
+  walks.crossCheck((i) => walks.walkOaN(scene, i), (i) => walks.refOaN(scene, i), 10_000, 'nested')
+  progress('timing nested walks')
+  return compare(walks.modelNested(scene), walks.refNested(scene), ROUND_MS, ROUNDS)
+}
+
+function walkFigures(): { s1: Comparison; s2: Comparison; nested: Comparison; iotlb: Comparison } {
+  const first = s1AndIotlb()
+  collectGarbage()
+  const s2c = s2()
+  collectGarbage()
+  const nc = nested()
+  return { s1: first.s1, s2: s2c, nested: nc, iotlb: first.iotlb }
+}
+
+function main(): void {
+  const machine = machineInfo()
+  progress(`${machine.cpu}, ${machine.nproc} CPUs, Node ${machine.node}`)
+  const w = walkFigures()
+  collectGarbage()
+
+  progress('MAP_DMA 1 GiB with 4 KiB leaves, then UNMAP_ALL')
+  const map4k: MapFigure = mapFigure(IOVA_4K_LEAVES, WARM_MAP_ROUNDS)
+  progress('MAP_DMA 1 GiB with 2 MiB leaves, then UNMAP_ALL')
+  const map2m: MapFigure = mapFigure(IOVA_2M_LEAVES, WARM_MAP_ROUNDS * 3)
+  progress('memory per mapped 4 KiB page')
+  const mem = memoryFigure()
+  progress('separate 4 KiB MAP_DMA calls (dma_entry_limit raised)')
+  const perMap: PerMapPoint[] = (quick ? [1024, 4096] : [1024, 4096, 16384]).map(perMapPoint)
+  const peakRss = process.resourceUsage().maxRSS * 1024
+
+  // `npm test` is `npm run typecheck && npm run lint && npm run features && npm run unit`: each
+  // part is spawned and timed, npm test's time is their sum, and the cucumber-only time is the
+  // features part (so the features do not run twice).
+  let suite: { parts: SuiteTime[]; seconds: number; exitCode: number; features: SuiteTime } | undefined
+  if (!args.has('--skip-suite')) {
+    const parts = ['typecheck', 'lint', 'features', 'unit'].map((script) => {
+      progress(`timing \`npm run ${script}\` (part of npm test)`)
+      return timeNpm(['run', script])
+    })
+    const failed = parts.find((p) => p.exitCode !== 0)
+    suite = { parts, seconds: parts.reduce((t, p) => t + p.seconds, 0), exitCode: failed?.exitCode ?? 0, features: parts[2] as SuiteTime }
+  }
+
+  const result = {
+    machine,
+    s1_walks_per_s: w.s1.model,
+    s1_best_round_walks_per_s: w.s1.modelBest,
+    s1_reference_walks_per_s: w.s1.reference,
+    s1_ratio_vs_reference: w.s1.ratio,
+    s2_walks_per_s: w.s2.model,
+    s2_best_round_walks_per_s: w.s2.modelBest,
+    s2_reference_walks_per_s: w.s2.reference,
+    s2_ratio_vs_reference: w.s2.ratio,
+    nested_walks_per_s: w.nested.model,
+    nested_best_round_walks_per_s: w.nested.modelBest,
+    nested_reference_walks_per_s: w.nested.reference,
+    nested_ratio_vs_reference: w.nested.ratio,
+    iotlb_hits_per_s: w.iotlb.model,
+    iotlb_best_round_hits_per_s: w.iotlb.modelBest,
+    iotlb_reference_hits_per_s: w.iotlb.reference,
+    iotlb_ratio_vs_reference: w.iotlb.ratio,
+    iotlb_entries: walks.IOTLB_ENTRIES,
+    map_1g_4k_s: map4k.warmTotalSeconds,
+    map_1g_4k_map_s: map4k.warmMapSeconds,
+    map_1g_4k_unmap_all_s: map4k.warmUnmapAllSeconds,
+    map_1g_4k_cold_s: map4k.cold.mapSeconds + map4k.cold.unmapAllSeconds,
+    map_1g_4k_leaf_bytes: map4k.leaf,
+    map_1g_2m_s: map2m.warmTotalSeconds,
+    map_1g_2m_map_s: map2m.warmMapSeconds,
+    map_1g_2m_unmap_all_s: map2m.warmUnmapAllSeconds,
+    map_1g_2m_cold_s: map2m.cold.mapSeconds + map2m.cold.unmapAllSeconds,
+    map_1g_2m_leaf_bytes: map2m.leaf,
+    map_4k_separate_calls: perMap.map((p) => ({ maps: p.maps, seconds: p.seconds, us_per_map: p.microsPerMap, unmap_all_s: p.unmapAllSeconds })),
+    bytes_per_4k_page: mem.bytesPer4kPage,
+    table_bytes_per_4k_page: mem.tableBytesPer4kPage,
+    peak_rss_bytes: peakRss,
+    ...(suite === undefined
+      ? { npm_test_s: null, cucumber_s: null }
+      : {
+          npm_test_s: suite.seconds,
+          npm_test_exit: suite.exitCode,
+          npm_test_parts_s: Object.fromEntries(suite.parts.map((p) => [p.command.replace('npm run ', ''), p.seconds])),
+          cucumber_s: suite.features.seconds,
+          cucumber_exit: suite.features.exitCode,
+        }),
+    walk_rounds: ROUNDS,
+    round_ms: ROUND_MS,
+  }
+
+  if (json) {
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)
+    return
+  }
+
+  const M = (x: number): string => `${(x / 1e6).toFixed(2)} M/s`
+  const S = (x: number): string => (x < 0.1 ? `${(x * 1e3).toFixed(1)} ms` : `${x.toFixed(3)} s`)
+  const met = (ok: boolean): string => (ok ? 'yes' : 'NO')
+  const rows: string[][] = [
+    ['figure', 'target', 'model', 'best round', 'reference', 'ratio', 'met'],
+    ['stage-1 walk, 4 levels, 4K pages, random IOVA over 1 GiB', '>= 10 M/s', M(w.s1.model), M(w.s1.modelBest), M(w.s1.reference), `${w.s1.ratio.toFixed(1)}x`, met(w.s1.model >= TARGETS.s1)],
+    ['stage-2 walk, L1 start, 2 concatenated tables', '>= 10 M/s', M(w.s2.model), M(w.s2.modelBest), M(w.s2.reference), `${w.s2.ratio.toFixed(1)}x`, met(w.s2.model >= TARGETS.s2)],
+    ['nested walk, 4-level S1 over 4-level S2, no TLB', '>= 2 M/s', M(w.nested.model), M(w.nested.modelBest), M(w.nested.reference), `${w.nested.ratio.toFixed(1)}x`, met(w.nested.model >= TARGETS.nested)],
+    [`IOTLB hit (${walks.IOTLB_ENTRIES} entries)`, '>= 30 M/s', M(w.iotlb.model), M(w.iotlb.modelBest), M(w.iotlb.reference), `${w.iotlb.ratio.toFixed(1)}x`, met(w.iotlb.model >= TARGETS.iotlb)],
+    ['MAP_DMA 1 GiB, 4K leaves, + UNMAP_ALL', '<= 0.5 s', S(map4k.warmTotalSeconds), '', '', '', met(map4k.warmTotalSeconds <= TARGETS.map4k)],
+    ['MAP_DMA 1 GiB, 2M blocks, + UNMAP_ALL', '<= 10 ms', S(map2m.warmTotalSeconds), '', '', '', met(map2m.warmTotalSeconds <= TARGETS.map2m)],
+  ]
+  const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? []
+  const line = (r: string[]): string => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0))).join('  ')
+  const out: string[] = []
+  out.push(`machine: ${machine.cpu}, ${machine.nproc} CPUs, ${(machine.memoryBytes / 2 ** 30).toFixed(0)} GiB, Node ${machine.node}`)
+  out.push('')
+  out.push(line(rows[0] as string[]))
+  for (const r of rows.slice(1)) out.push(line(r))
+  out.push('')
+  out.push(`MAP 4K:  map ${S(map4k.warmMapSeconds)} + UNMAP_ALL ${S(map4k.warmUnmapAllSeconds)} (warm median); first round in this process ${S(result.map_1g_4k_cold_s)}`)
+  out.push(`MAP 2M:  map ${S(map2m.warmMapSeconds)} + UNMAP_ALL ${S(map2m.warmUnmapAllSeconds)} (warm median); first round in this process ${S(result.map_1g_2m_cold_s)}`)
+  for (const p of perMap) out.push(`${p.maps} separate 4 KiB MAP_DMA calls: ${S(p.seconds)} (${p.microsPerMap.toFixed(0)} us per MAP), UNMAP_ALL ${S(p.unmapAllSeconds)}`)
+  out.push(`memory: ${mem.bytesPer4kPage.toFixed(1)} bytes per mapped 4 KiB page (of which page tables ${mem.tableBytesPer4kPage.toFixed(1)}); peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB`)
+  if (suite !== undefined) {
+    out.push(`npm test: ${suite.seconds.toFixed(1)} s (exit ${suite.exitCode}) = ${suite.parts.map((p) => `${p.command.replace('npm run ', '')} ${p.seconds.toFixed(1)} s`).join(' + ')}; cucumber only (npm run features): ${suite.features.seconds.toFixed(1)} s`)
+  } else {
+    out.push('npm test / features: skipped (--skip-suite)')
+  }
+  out.push(`walk figures: median of ${ROUNDS} rounds of ~${ROUND_MS} ms (and the fastest round), model and reference alternating; ratio = median of per-round ratios; "met" compares the median`)
+  process.stdout.write(`${out.join('\n')}\n`)
+}
+
+main()
