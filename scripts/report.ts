@@ -18,7 +18,7 @@ import type { Envelope } from '@cucumber/messages'
 import { formatFixtureError } from '../model/hw'
 import { loadCatalogue } from '../model/hw/catalogue'
 import { explainFixture } from '../model/survey'
-import { getProfile, isProfileName, PROFILE_NAMES } from '../model/profiles'
+import { getProfile, PROFILE_NAMES, profilesFromArgs } from '../model/profiles'
 import { checkInBrowser, formatBrowserCheck, type PageCheck } from './report/browser-check'
 import { summarize, type ProfileResults } from './report/messages'
 import { renderOverview } from './report/overview'
@@ -34,13 +34,12 @@ function featureAreas(): string[] {
 }
 
 async function main(): Promise<number> {
-  const requested = process.argv.slice(2)
-  const unknown = requested.filter((p) => !isProfileName(p))
-  if (unknown.length > 0) {
-    console.error(`unknown behaviour profile(s): ${unknown.join(', ')} (known: ${PROFILE_NAMES.join(', ')})`)
+  const selected = profilesFromArgs(process.argv.slice(2))
+  if ('unknown' in selected) {
+    console.error(`unknown behaviour profile(s): ${selected.unknown.join(', ')} (known: ${PROFILE_NAMES.join(', ')})`)
     return 2
   }
-  const profiles = requested.length > 0 ? requested : [...PROFILE_NAMES]
+  const { profiles } = selected
   const catalogue = loadCatalogue()
   if (catalogue.errors.length > 0) {
     console.error(`invalid fixtures in the catalogue:\n${catalogue.errors.map(formatFixtureError).join('\n')}`)

@@ -8,7 +8,7 @@
 import * as fs from 'node:fs'
 import { loadConfiguration, runCucumber, type ISupportCodeLibrary } from '@cucumber/cucumber/api'
 import type { Envelope } from '@cucumber/messages'
-import { PROFILE_NAMES, isProfileName } from '../model/profiles'
+import { PROFILE_NAMES, profilesFromArgs } from '../model/profiles'
 
 interface Tally {
   passed: number
@@ -29,13 +29,12 @@ function tallyFrom(onTally: Tally): (e: Envelope) => void {
 }
 
 async function main(): Promise<number> {
-  const requested = process.argv.slice(2)
-  const unknown = requested.filter((p) => !isProfileName(p))
-  if (unknown.length > 0) {
-    console.error(`unknown behaviour profile(s): ${unknown.join(', ')} (known: ${PROFILE_NAMES.join(', ')})`)
+  const selected = profilesFromArgs(process.argv.slice(2))
+  if ('unknown' in selected) {
+    console.error(`unknown behaviour profile(s): ${selected.unknown.join(', ')} (known: ${PROFILE_NAMES.join(', ')})`)
     return 2
   }
-  const profiles = requested.length > 0 ? requested : [...PROFILE_NAMES]
+  const { profiles } = selected
   fs.mkdirSync('reports', { recursive: true })
 
   let support: ISupportCodeLibrary | undefined

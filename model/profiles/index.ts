@@ -179,3 +179,10 @@ export function getProfile(name: string): Profile {
   }
   return PROFILES[name]
 }
+
+/** Profile names given on a command line: all of them when none is given; the unknown ones named. */
+export function profilesFromArgs(args: readonly string[]): { profiles: ProfileName[] } | { unknown: string[] } {
+  const unknown = args.filter((p) => !isProfileName(p))
+  if (unknown.length > 0) return { unknown }
+  return { profiles: args.length > 0 ? (args as ProfileName[]) : [...PROFILE_NAMES] }
+}
