@@ -8,9 +8,8 @@ import { execFile } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { main } from '../../cli/main'
+import { ROOT, runMain } from '../helpers/run-main'
 
-const ROOT = path.resolve(__dirname, '../..')
 const BIN = path.join(ROOT, 'bin', 'smmu-nesting-tck.js')
 
 interface Run {
@@ -29,19 +28,6 @@ function spawnCli(args: string[]): Promise<Run> {
   })
 }
 
-/** Call main() in this process, capturing its lines. */
-async function runMain(args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = []
-  const err: string[] = []
-  const cwd = process.cwd()
-  process.chdir(ROOT)
-  try {
-    const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l) })
-    return { code, out, err }
-  } finally {
-    process.chdir(cwd)
-  }
-}
 
 const VIRT = ['replay', '--profile', 'linux-6.1', '--fixture', 'qemu-smmuv3-7.2', 'transcripts/qemu-virt-smmuv3-linux-6.1.vfio']
 const Q35 = ['replay', '--profile', 'linux-6.1', '--fixture', 'qemu-q35-intel-iommu-7.2', 'transcripts/qemu-q35-intel-iommu-linux-6.1.vfio']

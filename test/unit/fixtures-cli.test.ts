@@ -8,23 +8,10 @@ import assert from 'node:assert/strict'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { main } from '../../cli/main'
+import { ROOT, runMain } from '../helpers/run-main'
 import { listFixtureNames } from '../../model/hw'
 
-const ROOT = path.resolve(__dirname, '../..')
 
-async function runMain(args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = []
-  const err: string[] = []
-  const cwd = process.cwd()
-  process.chdir(ROOT)
-  try {
-    const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l) })
-    return { code, out, err }
-  } finally {
-    process.chdir(cwd)
-  }
-}
 
 const GOOD = `name: NAME
 description: a test SMMU
