@@ -42,9 +42,11 @@ export interface DescriptorReader {
   /** The same load; `slot` (0..WALK_SLOTS-1) is a hint naming a cache line the caller reuses (one per level). */
   readDescriptor(pa: number, slot: number, out: Word64): BusAbort | undefined
   /**
-   * Optional fast path (PhysMemory has it): the 4 KiB page holding PA hi * 2^32 + lo as 1024
-   * little-endian 32-bit words, read-only, or undefined when the bus says no. A reader without it
-   * is served through readDescriptor(), one descriptor at a time.
+   * Optional fast path (PhysMemory has it, with `words`): where the 4 KiB page holding PA
+   * hi * 2^32 + lo starts in `words` (1024 little-endian 32-bit words, read-only), or -1 when the
+   * bus says no. A reader without it is served through readDescriptor(), one descriptor at a time.
    */
-  descriptorPage?(hi: number, lo: number, slot: number): Uint32Array | undefined
+  descriptorPage?(hi: number, lo: number, slot: number): number
+  /** The word array descriptorPage() indexes (valid until the next write to this memory). */
+  readonly words?: Uint32Array
 }

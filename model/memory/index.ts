@@ -7,9 +7,9 @@
  *   byte-range access. Out-of-range or hole accesses return a `BusAbort` value; nothing throws.
  * - `createTableAllocator(mem, { base, size })` → `TableAllocator`: zeroed, naturally aligned runs of
  *   pages for translation tables; ENOMEM as a value when the pool is exhausted.
- * - `DescriptorReader` (read64Parts, readDescriptor, optionally descriptorWord + words) is all the
+ * - `DescriptorReader` (read64Parts, readDescriptor, optionally descriptorPage + words) is all the
  *   page-table walkers need from memory; `slot` names a per-level cache line so warm walks skip the
- *   page lookup, and PhysMemory's descriptorWord gives the walker an index into its word array
+ *   page lookup, and PhysMemory's descriptorPage gives the walker an index into its word arena
  *   (no copy, no allocation).
  */
 export { busAbort, isBusAbort, type BusAbort, type DescriptorReader, type PaRange, type Word64 } from './bus'

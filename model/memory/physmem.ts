@@ -7,11 +7,15 @@
  *   or at or beyond 2^oas, is an external abort returned as a value (see bus.ts).
  * - Multi-byte accesses are all-or-nothing: if any byte aborts, nothing is written.
  *
+ * Backing store is one word arena, `words`: every backed page is a 1024-word frame of it, found
+ * through a map from page number to frame (fronted by a direct-mapped cache); frame 0 is a shared
+ * zero page that is never written. One flat array keeps a table walk's dependent loads few: page
+ * number -> frame offset -> descriptor, with no per-page object in between.
+ *
  * The walkers' hot path is `descriptorPage(hi, lo, slot)`: the address comes as two 32-bit halves,
  * a per-level cache line (`slot`) is checked with two integer compares, and the caller reads the two
- * words of the descriptor from the page it gets back. No allocation, no BigInt, no division.
- * `read64Parts` / `readDescriptor` are the same loads into a Word64 (one lookup in a small
- * direct-mapped cache of page arrays, then two 32-bit reads).
+ * words of the descriptor from `words` at the frame offset it gets back. No allocation, no BigInt,
+ * no division. `read64Parts` / `readDescriptor` are the same loads into a Word64.
  */
 import { fail, ok, type Result } from '../errno'
 import { busAbort, type BusAbort, type DescriptorReader, type PaRange, type Word64 } from './bus'
@@ -34,9 +38,30 @@ const PAGE_FRAME_MASK = ~PAGE_OFFSET_MASK
 export const MIN_OAS = 32
 export const MAX_OAS = 52
 
-/** Direct-mapped cache of page arrays in front of the page map (power of two). */
-const CACHE_SLOTS = 8192
+/**
+ * Direct-mapped cache in front of the page map: CACHE_SLOTS entries of two int32 words, [tag, frame],
+ * for page number pn at entry pn % CACHE_SLOTS with tag pn / CACHE_SLOTS (below 2^27 for every pn
+ * under 2^52 / 4 KiB, so an int32). Tag and frame start at -1: a lookup that matches an empty entry
+ * (only a negative page number can) gets NO_FRAME, which is the right answer for it.
+ */
+const CACHE_BITS = 13
+const CACHE_SLOTS = 1 << CACHE_BITS
 const CACHE_INDEX_MASK = CACHE_SLOTS - 1
+/** Tags per 2^32 bytes: the tag of hi * 2^32 + lo is hi * TAGS_PER_HI + (lo >>> TAG_SHIFT). */
+const TAGS_PER_HI = PAGES_PER_HI / CACHE_SLOTS
+const TAG_SHIFT = PAGE_SHIFT + CACHE_BITS
+/** Walker cache lines: LINE_WORDS int32 words each, [hi, lo & PAGE_FRAME_MASK, frame, unused]. */
+const LINE_WORDS = 4
+const LINE_SHIFT = 2
+
+/** Frame offset returned for "nothing answers here" (an external abort). */
+const NO_FRAME = -1
+/** Frame 0 of the arena: the shared all-zero page behind every backed, never-written page. */
+const ZERO_FRAME = 0
+/** Frames in a new memory's arena; it doubles when full. */
+const INITIAL_FRAMES = 16
+/** Arena limit: frame offsets are int32 word indices, so at most 2^31 words (8 GiB) of backed pages. */
+const MAX_ARENA_WORDS = 2 ** 31
 
 /**
  * Number of cache lines readDescriptor() / descriptorPage() offer: one per level for stage-1 walks,
@@ -44,9 +69,6 @@ const CACHE_INDEX_MASK = CACHE_SLOTS - 1
  * table builder (io-pgtable).
  */
 export const WALK_SLOTS = 16
-
-/** Shared backing for never-written pages: read-only by construction (writes allocate). */
-const ZERO_PAGE = new Uint32Array(WORDS_PER_PAGE)
 
 if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
   throw new Error('model/memory stores little-endian words in Uint32Array and needs a little-endian host')
@@ -80,14 +102,22 @@ export function createMemory(cfg: MemoryConfig): Result<PhysMemory> {
 export class PhysMemory implements DescriptorReader {
   /** 2^oas: the first address that aborts for being out of range. */
   readonly limit: number
+  /**
+   * The word arena holding every backed page (see the file comment). Callers index it only with an
+   * offset descriptorPage() just returned, and only until the next write to this memory: a write may
+   * grow the arena, replacing this array.
+   */
+  words = new Uint32Array(INITIAL_FRAMES * WORDS_PER_PAGE)
   private readonly pageLimit: number
-  private readonly pages = new Map<number, Uint32Array>()
-  private readonly cacheTag = new Float64Array(CACHE_SLOTS).fill(Number.NaN)
-  private readonly cachePage: Uint32Array[] = new Array<Uint32Array>(CACHE_SLOTS).fill(ZERO_PAGE)
-  /** Walker cache lines: the page at (slotHi, slotLo) is slotPage; slotHi -1 matches nothing. */
-  private readonly slotHi = new Int32Array(WALK_SLOTS).fill(-1)
-  private readonly slotLo = new Int32Array(WALK_SLOTS)
-  private readonly slotPage: Uint32Array[] = new Array<Uint32Array>(WALK_SLOTS).fill(ZERO_PAGE)
+  /** Page number -> word offset of its frame in `words`, for pages with their own backing store. */
+  private readonly frames = new Map<number, number>()
+  /** Frames given back (already zeroed), reused before the arena grows. */
+  private readonly freeFrames: number[] = []
+  /** Word offset of the first never-used frame. */
+  private nextFrame = WORDS_PER_PAGE
+  private readonly cache = new Int32Array(CACHE_SLOTS * 2).fill(-1)
+  /** Walker cache lines (see LINE_WORDS); hi -1 matches no valid address, frame -1 is NO_FRAME. */
+  private readonly lines = new Int32Array(WALK_SLOTS * LINE_WORDS).fill(-1)
 
   /** Use createMemory(), which validates the configuration. */
   constructor(
@@ -114,7 +144,7 @@ export class PhysMemory implements DescriptorReader {
 
   /** Number of 4 KiB pages that currently have their own backing store. */
   get backedPages(): number {
-    return this.pages.size
+    return this.frames.size
   }
 
   // ---- 64-bit -------------------------------------------------------------------------------
@@ -122,11 +152,11 @@ export class PhysMemory implements DescriptorReader {
   /** Little-endian 64-bit load as two halves (no allocation when aligned). */
   read64Parts(pa: number, out: Word64): BusAbort | undefined {
     if ((pa & DWORD_ALIGN_MASK) !== 0) return this.readPartsUnaligned(pa, out)
-    const page = this.pageForRead(Math.floor(pa / PAGE_SIZE))
-    if (page === undefined) return busAbort(pa)
-    const w = (pa & PAGE_OFFSET_MASK) >>> 2
-    out.lo = page[w]
-    out.hi = page[w + 1]
+    const frame = this.frameForRead(Math.floor(pa / PAGE_SIZE))
+    if (frame === NO_FRAME) return busAbort(pa)
+    const w = frame + ((pa & PAGE_OFFSET_MASK) >>> 2)
+    out.lo = this.words[w]
+    out.hi = this.words[w + 1]
     return undefined
   }
 
@@ -138,35 +168,47 @@ export class PhysMemory implements DescriptorReader {
   readDescriptor(pa: number, slot: number, out: Word64): BusAbort | undefined {
     const hi = Math.floor(pa / TWO_POW_32)
     const lo = pa - hi * TWO_POW_32
-    const page = this.descriptorPage(hi, lo, slot)
-    if (page === undefined) return busAbort(pa)
+    const frame = this.descriptorPage(hi, lo, slot)
+    if (frame === NO_FRAME) return busAbort(pa)
     if ((lo & DWORD_ALIGN_MASK) !== 0) return this.readPartsUnaligned(pa, out)
-    const w = (lo & PAGE_OFFSET_MASK) >>> 2
-    out.lo = page[w]
-    out.hi = page[w + 1]
+    const w = frame + ((lo & PAGE_OFFSET_MASK) >>> 2)
+    out.lo = this.words[w]
+    out.hi = this.words[w + 1]
     return undefined
   }
 
   /**
-   * The page holding physical address hi * 2^32 + lo (`lo` taken modulo 2^32), as 1024
-   * little-endian 32-bit words, or undefined when nothing answers there (outside memory or in a
-   * hole). The word at byte offset `lo & 0xfff` is at index `(lo & 0xfff) >>> 2`. `slot` is a cache
-   * line as for readDescriptor(). The array is the page's backing store (or a shared zero page):
-   * callers only read it, and only until their next call into this memory.
+   * Where the page holding physical address hi * 2^32 + lo (`lo` taken modulo 2^32) lives: the
+   * index in `words` of its first word, or -1 when nothing answers there (outside memory or in a
+   * hole). The word at byte offset `lo & 0xfff` is `words[frame + ((lo & 0xfff) >>> 2)]`, little
+   * endian. `slot` is a cache line as for readDescriptor(). The frame may be the shared zero page:
+   * callers only read it, and only until their next write to this memory.
    */
-  descriptorPage(hi: number, lo: number, slot: number): Uint32Array | undefined {
-    if (this.slotHi[slot] === hi && this.slotLo[slot] === (lo & PAGE_FRAME_MASK)) return this.slotPage[slot]
-    return this.fillSlot(hi, lo, slot)
+  descriptorPage(hi: number, lo: number, slot: number): number {
+    const frameLo = lo & PAGE_FRAME_MASK
+    const lines = this.lines
+    const line = slot << LINE_SHIFT
+    if (lines[line] === hi && lines[line + 1] === frameLo) return lines[line + 2]
+    // A cache-line miss: the direct-mapped cache, then (fillSlot) the page map. `hi` is an integer
+    // (every caller derives it with Math.floor or a mask), so its tag names exactly one page.
+    const cache = this.cache
+    const at = ((frameLo >>> PAGE_SHIFT) & CACHE_INDEX_MASK) << 1
+    if (cache[at] !== hi * TAGS_PER_HI + (frameLo >>> TAG_SHIFT) || !(slot >= 0 && slot < WALK_SLOTS)) return this.fillSlot(hi, lo, slot)
+    const frame = cache[at + 1]
+    lines[line] = hi
+    lines[line + 1] = frameLo
+    lines[line + 2] = frame
+    return frame
   }
 
   /** Little-endian 64-bit store of two unsigned 32-bit halves. */
   write64Parts(pa: number, lo: number, hi: number): BusAbort | undefined {
     if ((pa & DWORD_ALIGN_MASK) !== 0) return this.write(pa, bytesOf64(lo, hi))
-    const page = this.pageForWrite(Math.floor(pa / PAGE_SIZE))
-    if (page === undefined) return busAbort(pa)
-    const w = (pa & PAGE_OFFSET_MASK) >>> 2
-    page[w] = lo
-    page[w + 1] = hi
+    const frame = this.frameForWrite(Math.floor(pa / PAGE_SIZE))
+    if (frame === NO_FRAME) return busAbort(pa)
+    const w = frame + ((pa & PAGE_OFFSET_MASK) >>> 2)
+    this.words[w] = lo
+    this.words[w + 1] = hi
     return undefined
   }
 
@@ -192,17 +234,17 @@ export class PhysMemory implements DescriptorReader {
       if (bytes instanceof Uint8Array) return (bytes[0] | (bytes[1] << 8) | (bytes[2] << 16) | (bytes[3] << 24)) >>> 0
       return bytes
     }
-    const page = this.pageForRead(Math.floor(pa / PAGE_SIZE))
-    if (page === undefined) return busAbort(pa)
-    return page[(pa & PAGE_OFFSET_MASK) >>> 2]
+    const frame = this.frameForRead(Math.floor(pa / PAGE_SIZE))
+    if (frame === NO_FRAME) return busAbort(pa)
+    return this.words[frame + ((pa & PAGE_OFFSET_MASK) >>> 2)]
   }
 
   /** Little-endian 32-bit store (value taken modulo 2^32). */
   write32(pa: number, value: number): BusAbort | undefined {
     if ((pa & WORD_ALIGN_MASK) !== 0) return this.write(pa, bytesOf32(value >>> 0))
-    const page = this.pageForWrite(Math.floor(pa / PAGE_SIZE))
-    if (page === undefined) return busAbort(pa)
-    page[(pa & PAGE_OFFSET_MASK) >>> 2] = value >>> 0
+    const frame = this.frameForWrite(Math.floor(pa / PAGE_SIZE))
+    if (frame === NO_FRAME) return busAbort(pa)
+    this.words[frame + ((pa & PAGE_OFFSET_MASK) >>> 2)] = value >>> 0
     return undefined
   }
 
@@ -214,8 +256,8 @@ export class PhysMemory implements DescriptorReader {
     if (abort !== undefined) return abort
     const out = new Uint8Array(length)
     this.forEachChunk(pa, length, (pn, offset, done, n) => {
-      const page = this.pages.get(pn)
-      if (page !== undefined) out.set(bytesView(page).subarray(offset, offset + n), done)
+      const frame = this.frames.get(pn)
+      if (frame !== undefined) out.set(this.bytesOf(frame).subarray(offset, offset + n), done)
     })
     return out
   }
@@ -225,7 +267,7 @@ export class PhysMemory implements DescriptorReader {
     const abort = this.checkRange(pa, bytes.length)
     if (abort !== undefined) return abort
     this.forEachChunk(pa, bytes.length, (pn, offset, done, n) => {
-      bytesView(this.pageForWrite(pn) as Uint32Array).set(bytes.subarray(done, done + n), offset)
+      this.bytesOf(this.frameForWrite(pn)).set(bytes.subarray(done, done + n), offset)
     })
     return undefined
   }
@@ -234,10 +276,10 @@ export class PhysMemory implements DescriptorReader {
   zero(pa: number, length: number): BusAbort | undefined {
     const abort = this.checkRange(pa, length)
     if (abort !== undefined) return abort
-    if (length / PAGE_SIZE > 2 * this.pages.size) {
+    if (length / PAGE_SIZE > 2 * this.frames.size) {
       // Mostly unbacked (a fresh gigabyte handed out): visit the backed pages, not every page.
       const end = pa + length
-      for (const pn of [...this.pages.keys()]) {
+      for (const pn of [...this.frames.keys()]) {
         const start = Math.max(pa, pn * PAGE_SIZE)
         const stop = Math.min(end, (pn + 1) * PAGE_SIZE)
         if (start < stop) this.zeroInPage(pn, start - pn * PAGE_SIZE, stop - start)
@@ -254,8 +296,8 @@ export class PhysMemory implements DescriptorReader {
    */
   snapshot(): Map<number, Uint8Array> {
     const out = new Map<number, Uint8Array>()
-    for (const [pn, page] of this.pages) {
-      if (page.some((w) => w !== 0)) out.set(pn * PAGE_SIZE, bytesView(page).slice())
+    for (const [pn, frame] of this.frames) {
+      if (this.words.subarray(frame, frame + WORDS_PER_PAGE).some((w) => w !== 0)) out.set(pn * PAGE_SIZE, this.bytesOf(frame).slice())
     }
     return out
   }
@@ -272,60 +314,91 @@ export class PhysMemory implements DescriptorReader {
     return true
   }
 
-  private pageForRead(pn: number): Uint32Array | undefined {
-    const slot = pn & CACHE_INDEX_MASK
-    if (this.cacheTag[slot] === pn) return this.cachePage[slot]
-    const page = this.pages.get(pn) ?? (this.pageBacked(pn) ? ZERO_PAGE : undefined)
-    if (page !== undefined) {
-      this.cacheTag[slot] = pn
-      this.cachePage[slot] = page
+  /** The frame of page `pn` for reading (ZERO_FRAME if never written), or NO_FRAME if unbacked. */
+  private frameForRead(pn: number): number {
+    const tag = Math.floor(pn / CACHE_SLOTS)
+    const at = (pn - tag * CACHE_SLOTS) * 2
+    if (this.cache[at] === tag) return this.cache[at + 1]
+    const frame = this.frames.get(pn) ?? (this.pageBacked(pn) ? ZERO_FRAME : NO_FRAME)
+    if (frame !== NO_FRAME) {
+      this.cache[at] = tag
+      this.cache[at + 1] = frame
     }
-    return page
+    return frame
   }
 
-  private pageForWrite(pn: number): Uint32Array | undefined {
-    const slot = pn & CACHE_INDEX_MASK
-    if (this.cacheTag[slot] === pn && this.cachePage[slot] !== ZERO_PAGE) return this.cachePage[slot]
-    const page = this.pages.get(pn)
-    if (page !== undefined) return page
-    if (!this.pageBacked(pn)) return undefined
-    const fresh = new Uint32Array(WORDS_PER_PAGE)
-    this.pages.set(pn, fresh)
+  /** The frame of page `pn` for writing (given its own on first write), or NO_FRAME if unbacked. */
+  private frameForWrite(pn: number): number {
+    const tag = Math.floor(pn / CACHE_SLOTS)
+    const at = (pn - tag * CACHE_SLOTS) * 2
+    if (this.cache[at] === tag && this.cache[at + 1] !== ZERO_FRAME) return this.cache[at + 1]
+    const frame = this.frames.get(pn)
+    if (frame !== undefined) return frame
+    if (!this.pageBacked(pn)) return NO_FRAME
+    const fresh = this.newFrame()
+    this.frames.set(pn, fresh)
     this.repoint(pn, fresh)
     return fresh
   }
 
-  /** Zeroes `n` bytes at `offset` of page `pn`; a whole page gives its backing store back. */
-  private zeroInPage(pn: number, offset: number, n: number): void {
-    const page = this.pages.get(pn)
-    if (page === undefined) return
-    if (n === PAGE_SIZE) this.dropPage(pn)
-    else bytesView(page).fill(0, offset, offset + n)
+  /** A zeroed frame: a given-back one, else the next never-used one (growing the arena if full). */
+  private newFrame(): number {
+    const reused = this.freeFrames.pop()
+    if (reused !== undefined) return reused
+    if (this.nextFrame + WORDS_PER_PAGE > this.words.length) {
+      const size = this.words.length * 2
+      if (size > MAX_ARENA_WORDS) throw new Error(`simulated memory: more than ${MAX_ARENA_WORDS / WORDS_PER_PAGE} pages written`)
+      const grown = new Uint32Array(size)
+      grown.set(this.words)
+      this.words = grown
+    }
+    const frame = this.nextFrame
+    this.nextFrame += WORDS_PER_PAGE
+    return frame
   }
 
-  private dropPage(pn: number): void {
-    this.pages.delete(pn)
-    this.repoint(pn, ZERO_PAGE)
+  /** A frame's bytes (a view of the arena: valid until the next write to this memory). */
+  private bytesOf(frame: number): Uint8Array {
+    return new Uint8Array(this.words.buffer, frame * BYTES_PER_WORD, PAGE_SIZE)
+  }
+
+  /** Zeroes `n` bytes at `offset` of page `pn`; a whole page gives its backing store back. */
+  private zeroInPage(pn: number, offset: number, n: number): void {
+    const frame = this.frames.get(pn)
+    if (frame === undefined) return
+    if (n === PAGE_SIZE) this.dropPage(pn, frame)
+    else this.bytesOf(frame).fill(0, offset, offset + n)
+  }
+
+  private dropPage(pn: number, frame: number): void {
+    this.frames.delete(pn)
+    this.words.fill(0, frame, frame + WORDS_PER_PAGE)
+    this.freeFrames.push(frame)
+    this.repoint(pn, ZERO_FRAME)
   }
 
   /** A walker cache-line miss: look the page up and remember it in `slot`. */
-  private fillSlot(hi: number, lo: number, slot: number): Uint32Array | undefined {
-    if (!Number.isInteger(hi) || hi < 0) return undefined
-    const page = this.pageForRead(hi * PAGES_PER_HI + ((lo & PAGE_FRAME_MASK) >>> PAGE_SHIFT))
-    if (page === undefined || !(slot >= 0 && slot < WALK_SLOTS)) return page
-    this.slotHi[slot] = hi
-    this.slotLo[slot] = lo & PAGE_FRAME_MASK
-    this.slotPage[slot] = page
-    return page
+  private fillSlot(hi: number, lo: number, slot: number): number {
+    if (!Number.isInteger(hi) || hi < 0) return NO_FRAME
+    const frame = this.frameForRead(hi * PAGES_PER_HI + ((lo & PAGE_FRAME_MASK) >>> PAGE_SHIFT))
+    if (frame === NO_FRAME || !(slot >= 0 && slot < WALK_SLOTS)) return frame
+    const line = slot << LINE_SHIFT
+    this.lines[line] = hi
+    this.lines[line + 1] = lo & PAGE_FRAME_MASK
+    this.lines[line + 2] = frame
+    return frame
   }
 
-  /** Page `pn` changed backing: every cache line holding it now points at `page`. */
-  private repoint(pn: number, page: Uint32Array): void {
-    const slot = pn & CACHE_INDEX_MASK
-    if (this.cacheTag[slot] === pn) this.cachePage[slot] = page
+  /** Page `pn` changed frame: every cache line holding it now points at `frame`. */
+  private repoint(pn: number, frame: number): void {
+    const tag = Math.floor(pn / CACHE_SLOTS)
+    const at = (pn - tag * CACHE_SLOTS) * 2
+    if (this.cache[at] === tag) this.cache[at + 1] = frame
     const hi = Math.floor(pn / PAGES_PER_HI)
     const lo = ((pn - hi * PAGES_PER_HI) * PAGE_SIZE) | 0
-    for (let i = 0; i < WALK_SLOTS; i++) if (this.slotHi[i] === hi && this.slotLo[i] === lo) this.slotPage[i] = page
+    for (let line = 0; line < this.lines.length; line += LINE_WORDS) {
+      if (this.lines[line] === hi && this.lines[line + 1] === lo) this.lines[line + 2] = frame
+    }
   }
 
   /** The first aborting byte of [pa, pa + length), if any. */
@@ -369,10 +442,6 @@ export class PhysMemory implements DescriptorReader {
     out.hi = view.getUint32(4, true)
     return undefined
   }
-}
-
-function bytesView(page: Uint32Array): Uint8Array {
-  return new Uint8Array(page.buffer, page.byteOffset, PAGE_SIZE)
 }
 
 function bytesOf32(value: number): Uint8Array {

@@ -27,7 +27,7 @@ import { fail, ok, type KernelError, type Result } from '../errno'
 import type { PhysMemory, TableAllocator } from '../memory'
 import { stage1Context, stage2Context, sl0ForStartLevel, type S1Context, type S1Regs, type S2Context, type S2Regs, type TranslationContext } from './context'
 import { DESC, DESC_BYTES, LEAF_ATTR_HI_MASK, LEAF_ATTR_LO_MASK } from './descriptor'
-import { hiWord, PAGE_OFFSET_MASK } from './fetch'
+import { BUS_ABORT, hiWord, PAGE_OFFSET_MASK } from './fetch'
 import { formatGeometry, ioPgtableGeometry, MAX_LEVEL, type Geometry, type Granule } from './geometry'
 import { Journal } from './journal'
 import { descAddress } from './leaf'
@@ -381,24 +381,27 @@ export class IoPgtable {
   }
 
   /**
-   * The 4 KiB memory page of our own tables holding `pa` (always backed: the allocator pool is
-   * checked), through the builder's per-level cache slots. Read straight from the page: no
-   * allocation, and no shared record whose fields would flip between small and large integers.
+   * Where, in memory's word arena, the 4 KiB page of our own tables holding `pa` starts (always
+   * backed: the allocator pool is checked), through the builder's per-level cache slots. Read
+   * straight from the arena: no allocation, and no shared record whose fields would flip between
+   * small and large integers.
    */
-  private page(pa: number, level: number): Uint32Array {
+  private page(pa: number, level: number): number {
     const page = this.mem.descriptorPage(hiWord(pa), pa >>> 0, BUILDER_SLOT + level)
-    if (page === undefined) throw new Error(`io-pgtable: table memory at ${pa} aborted`)
+    if (page === BUS_ABORT) throw new Error(`io-pgtable: table memory at ${pa} aborted`)
     return page
   }
 
   /** Bits [31:0] of the descriptor at `pa` (a table of level `level`). */
   private loadLo(pa: number, level: number): number {
-    return this.page(pa, level)[(pa & PAGE_OFFSET_MASK) >>> 2] as number
+    const page = this.page(pa, level)
+    return this.mem.words[page + ((pa & PAGE_OFFSET_MASK) >>> 2)] as number
   }
 
   /** Bits [63:32] of the descriptor at `pa`. */
   private loadHi(pa: number, level: number): number {
-    return this.page(pa, level)[((pa & PAGE_OFFSET_MASK) >>> 2) + 1] as number
+    const page = this.page(pa, level)
+    return this.mem.words[page + ((pa & PAGE_OFFSET_MASK) >>> 2) + 1] as number
   }
 
   /** Writes a descriptor of a level-`level` table, logging the old value for rollback. */

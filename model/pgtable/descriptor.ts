@@ -24,6 +24,8 @@ function loField(shift: number, width: number): number {
 
 /** Bytes per descriptor. */
 export const DESC_BYTES = 8
+/** log2(DESC_BYTES): a table index shifted left by this is its byte offset. */
+export const DESC_SHIFT = 3
 
 /** Bits [1:0], common to every level and both stages. */
 export const DESC = {

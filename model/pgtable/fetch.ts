@@ -1,42 +1,49 @@
 /**
  * How the walkers fetch descriptors: a table address as two 32-bit halves (hi = bits [51:32],
- * lo = bits [31:0]) and a per-level cache slot in, the 4 KiB page holding it out, from which the
- * walker reads the descriptor's two words. PhysMemory serves this directly (descriptorPage); any
- * other DescriptorReader (a test watching the addresses a walk touches) is served through its
+ * lo = bits [31:0]) and a per-level cache slot in, the index in `words` where the 4 KiB page
+ * holding it starts out (or -1: the bus aborted), from which the walker reads the descriptor's two
+ * words. PhysMemory serves this directly (descriptorPage over its word arena); any other
+ * DescriptorReader (a test watching the addresses a walk touches) is served through its
  * readDescriptor(), one descriptor at a time, so it still sees every fetch.
+ *
+ * A walk only reads memory, so `words` stays the same array for the whole walk.
  */
 import type { DescriptorReader, Word64 } from '../memory'
 
 export const TWO_POW_32 = 2 ** 32
 /** Byte offset within a 4 KiB memory page (descriptor pages are always 4 KiB, whatever the granule). */
 export const PAGE_OFFSET_MASK = 0xfff
+/** What descriptorPage returns when the bus aborts. */
+export const BUS_ABORT = -1
 
 export interface TablePageReader {
-  /** The page holding hi * 2^32 + lo (words indexed by (lo & 0xfff) >>> 2), or undefined on a bus abort. */
-  descriptorPage(hi: number, lo: number, slot: number): Uint32Array | undefined
+  /** Index in `words` of the page holding hi * 2^32 + lo, or BUS_ABORT. */
+  descriptorPage(hi: number, lo: number, slot: number): number
+  /** The words descriptorPage indexes (the descriptor at lo is at page + ((lo & 0xfff) >>> 2)). */
+  readonly words: Uint32Array
 }
 
 /** Serves a reader without descriptorPage: copies each descriptor into a scratch page. */
 class CopyingPageReader implements TablePageReader {
-  private readonly scratch = new Uint32Array(1024)
+  readonly words = new Uint32Array(1024)
   private readonly word: Word64 = { lo: 0, hi: 0 }
 
   constructor(private readonly reader: DescriptorReader) {}
 
-  descriptorPage(hi: number, lo: number, slot: number): Uint32Array | undefined {
-    if (this.reader.readDescriptor(hi * TWO_POW_32 + (lo >>> 0), slot, this.word) !== undefined) return undefined
+  descriptorPage(hi: number, lo: number, slot: number): number {
+    if (this.reader.readDescriptor(hi * TWO_POW_32 + (lo >>> 0), slot, this.word) !== undefined) return BUS_ABORT
     const w = (lo & PAGE_OFFSET_MASK) >>> 2
-    this.scratch[w] = this.word.lo
-    this.scratch[w + 1] = this.word.hi
-    return this.scratch
+    this.words[w] = this.word.lo
+    this.words[w + 1] = this.word.hi
+    return 0
   }
 }
 
 const adapters = new WeakMap<DescriptorReader, TablePageReader>()
 
-/** The page reader behind `mem`: itself when it has descriptorPage, an adapter otherwise. */
+/** The page reader behind `mem`: itself when it has descriptorPage and words, an adapter otherwise. */
 export function pageReader(mem: DescriptorReader): TablePageReader {
-  if (mem.descriptorPage !== undefined) return mem as TablePageReader
+  if (mem.descriptorPage !== undefined && mem.words !== undefined) return mem as TablePageReader
   let adapter = adapters.get(mem)
   if (adapter === undefined) {
     adapter = new CopyingPageReader(mem)

@@ -22,8 +22,8 @@
  */
 import type { DescriptorReader } from '../memory'
 import type { S1Context, S2Context } from './context'
-import { DESC, DESC_BYTES, OA, S1_LEAF } from './descriptor'
-import { hiWord, PAGE_OFFSET_MASK, pageReader, TWO_POW_32, type TablePageReader } from './fetch'
+import { DESC, DESC_SHIFT, OA, S1_LEAF } from './descriptor'
+import { BUS_ABORT, hiWord, PAGE_OFFSET_MASK, pageReader, TWO_POW_32, type TablePageReader } from './fetch'
 import { MAX_LEVEL } from './geometry'
 import { descAddress, newLeafOut, s1Perm, type LeafOut } from './leaf'
 import { makeFault, PERM_READ, permBit, PERMS, type Access, type Fault, type S1Attrs, type WalkResult } from './result'
@@ -34,12 +34,22 @@ const S1_SLOT = 0
 const tableFetch = newLeafOut()
 const result = newLeafOut()
 
+// Imported constants as local ones: the walk loop reads them without a property load.
+const VALID = DESC.VALID
+const TYPE_MASK = DESC.TYPE_MASK
+const TYPE_TABLE = DESC.TYPE_TABLE
+const TYPE_PAGE = DESC.TYPE_PAGE
+const OA_HI_MASK = OA.HI_MASK
+const AF = S1_LEAF.AF
+const INDEX_SHIFT = DESC_SHIFT
+
 /**
  * One stage-1 lookup; with `s2` set, descriptor addresses are IPAs translated through it.
  * Fills `out` and returns undefined, or returns the Fault.
  *
  * Addresses on the walk's critical path are kept as two 32-bit words (`tableHi`, `tableLo`): a
- * table is aligned to its own size, so adding index * 8 to its low word never carries.
+ * table is aligned to its own size, so adding index * 8 to its low word never carries. The
+ * geometry's per-walk values are read into locals once, before the loop.
  */
 export function s1Lookup(
   mem: TablePageReader,
@@ -54,47 +64,52 @@ export function s1Lookup(
   if (!(iova >= 0 && iova < g.inputLimit)) return makeFault('translation', 1, 0, iova)
   const ttb = ctx.regs.ttbr
   if (ttb >= g.outputLimit) return makeFault('addressSize', 1, 0, iova)
-  let tableHi = hiWord(ttb)
-  let tableLo = ttb >>> 0
+  const levelScale = g.levelScale
+  const tableAddrLoMask = g.tableAddrLoMask
+  const outputLimitHi = g.outputLimitHi
+  const hierarchical = ctx.hierarchical
+  const words = mem.words
+  let tableHi = hiWord(ttb) | 0
+  let tableLo = ttb | 0
   let level = g.startLevel
   let indexMask = g.startIndexMask
   let inheritedHi = 0
   for (;;) {
     let descHi = tableHi
-    let descLo = (tableLo + (((iova * g.levelScale[level]) & indexMask) * DESC_BYTES)) | 0
+    let descLo = (tableLo + (((iova * levelScale[level]) & indexMask) << INDEX_SHIFT)) | 0
     if (s2 !== undefined) {
       const ipa = descHi * TWO_POW_32 + (descLo >>> 0)
       const s2Fault = s2Lookup(mem, s2, ipa, PERM_READ, privileged, tableFetch, S2_TABLE_FETCH_SLOT)
       if (s2Fault !== undefined) return { ...s2Fault, onS1TableWalk: true, iova }
-      descHi = hiWord(tableFetch.oa)
-      descLo = tableFetch.oa >>> 0
+      descHi = hiWord(tableFetch.oa) | 0
+      descLo = tableFetch.oa | 0
     }
     const page = mem.descriptorPage(descHi, descLo, S1_SLOT + level)
-    if (page === undefined) return makeFault('externalAbort', 1, level, iova, { fetchAddr: descHi * TWO_POW_32 + (descLo >>> 0) })
-    const w = (descLo & PAGE_OFFSET_MASK) >>> 2
-    const lo = page[w]
-    const hi = page[w + 1]
-    if ((lo & DESC.VALID) === 0) return makeFault('translation', 1, level, iova)
-    const type = lo & DESC.TYPE_MASK
-    if (level < MAX_LEVEL && type === DESC.TYPE_TABLE) {
-      tableHi = hi & OA.HI_MASK
-      tableLo = lo & g.tableAddrLoMask
-      if (tableHi >= g.outputLimitHi) return makeFault('addressSize', 1, level, iova)
-      if (ctx.hierarchical) inheritedHi |= hi
+    if (page === BUS_ABORT) return makeFault('externalAbort', 1, level, iova, { fetchAddr: descHi * TWO_POW_32 + (descLo >>> 0) })
+    const w = page + ((descLo & PAGE_OFFSET_MASK) >>> 2)
+    const lo = words[w] | 0
+    const hi = words[w + 1] | 0
+    if ((lo & VALID) === 0) return makeFault('translation', 1, level, iova)
+    const type = lo & TYPE_MASK
+    if (level < MAX_LEVEL && type === TYPE_TABLE) {
+      tableHi = hi & OA_HI_MASK
+      tableLo = lo & tableAddrLoMask
+      if (tableHi >= outputLimitHi) return makeFault('addressSize', 1, level, iova)
+      if (hierarchical) inheritedHi |= hi
       level++
       indexMask = g.indexMask
       continue
     }
-    if (level === MAX_LEVEL ? type !== DESC.TYPE_PAGE : !g.leafAllowed[level]) return makeFault('translation', 1, level, iova)
-    if ((lo & S1_LEAF.AF) === 0) return makeFault('accessFlag', 1, level, iova)
+    if (level === MAX_LEVEL ? type !== TYPE_PAGE : !g.leafAllowed[level]) return makeFault('translation', 1, level, iova)
+    if ((lo & AF) === 0) return makeFault('accessFlag', 1, level, iova)
     const perm = s1Perm(lo, hi, inheritedHi, privileged)
     if ((perm & need) === 0) return makeFault('permission', 1, level, iova)
     const leaf = descAddress(lo, hi, g.leafAddrLoMask[level])
     if (leaf >= g.outputLimit) return makeFault('addressSize', 1, level, iova)
     out.oa = leaf + (iova & g.offsetMask[level])
     out.level = level
-    out.lo = lo
-    out.hi = hi
+    out.lo = lo >>> 0
+    out.hi = hi >>> 0
     out.perm = perm
     return undefined
   }

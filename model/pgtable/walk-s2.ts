@@ -20,8 +20,8 @@
  */
 import type { DescriptorReader } from '../memory'
 import type { S2Context } from './context'
-import { DESC, DESC_BYTES, OA, S2_LEAF } from './descriptor'
-import { hiWord, PAGE_OFFSET_MASK, pageReader, TWO_POW_32, type TablePageReader } from './fetch'
+import { DESC, DESC_SHIFT, OA, S2_LEAF } from './descriptor'
+import { BUS_ABORT, hiWord, PAGE_OFFSET_MASK, pageReader, TWO_POW_32, type TablePageReader } from './fetch'
 import { MAX_LEVEL } from './geometry'
 import { descAddress, newLeafOut, s2Perm, type LeafOut } from './leaf'
 import { makeFault, permBit, PERMS, type Access, type Fault, type S2Attrs, type WalkResult } from './result'
@@ -31,6 +31,15 @@ const S2_SLOT = 4
 /** Nested: the stage-2 walks that translate stage-1 table addresses keep their own slots. */
 export const S2_TABLE_FETCH_SLOT = 8
 const result = newLeafOut()
+
+// Imported constants as local ones: the walk loop reads them without a property load.
+const VALID = DESC.VALID
+const TYPE_MASK = DESC.TYPE_MASK
+const TYPE_TABLE = DESC.TYPE_TABLE
+const TYPE_PAGE = DESC.TYPE_PAGE
+const OA_HI_MASK = OA.HI_MASK
+const AF = S2_LEAF.AF
+const INDEX_SHIFT = DESC_SHIFT
 
 /**
  * One stage-2 lookup. `need` is the PERM_* bit the access requires. Fills `out` and returns
@@ -50,37 +59,41 @@ export function s2Lookup(
   if (!(ipa >= 0 && ipa < g.inputLimit)) return makeFault('translation', 2, 0, ipa)
   const vttb = ctx.regs.vttbr
   if (vttb >= g.outputLimit) return makeFault('addressSize', 2, 0, ipa)
-  let tableHi = hiWord(vttb)
-  let tableLo = vttb >>> 0
+  const levelScale = g.levelScale
+  const tableAddrLoMask = g.tableAddrLoMask
+  const outputLimitHi = g.outputLimitHi
+  const words = mem.words
+  let tableHi = hiWord(vttb) | 0
+  let tableLo = vttb | 0
   let level = g.startLevel
   let indexMask = g.startIndexMask
   for (;;) {
-    const descLo = (tableLo + (((ipa * g.levelScale[level]) & indexMask) * DESC_BYTES)) | 0
+    const descLo = (tableLo + (((ipa * levelScale[level]) & indexMask) << INDEX_SHIFT)) | 0
     const page = mem.descriptorPage(tableHi, descLo, slotBase + level)
-    if (page === undefined) return makeFault('externalAbort', 2, level, ipa, { fetchAddr: tableHi * TWO_POW_32 + (descLo >>> 0) })
-    const w = (descLo & PAGE_OFFSET_MASK) >>> 2
-    const lo = page[w]
-    const hi = page[w + 1]
-    if ((lo & DESC.VALID) === 0) return makeFault('translation', 2, level, ipa)
-    const type = lo & DESC.TYPE_MASK
-    if (level < MAX_LEVEL && type === DESC.TYPE_TABLE) {
-      tableHi = hi & OA.HI_MASK
-      tableLo = lo & g.tableAddrLoMask
-      if (tableHi >= g.outputLimitHi) return makeFault('addressSize', 2, level, ipa)
+    if (page === BUS_ABORT) return makeFault('externalAbort', 2, level, ipa, { fetchAddr: tableHi * TWO_POW_32 + (descLo >>> 0) })
+    const w = page + ((descLo & PAGE_OFFSET_MASK) >>> 2)
+    const lo = words[w] | 0
+    const hi = words[w + 1] | 0
+    if ((lo & VALID) === 0) return makeFault('translation', 2, level, ipa)
+    const type = lo & TYPE_MASK
+    if (level < MAX_LEVEL && type === TYPE_TABLE) {
+      tableHi = hi & OA_HI_MASK
+      tableLo = lo & tableAddrLoMask
+      if (tableHi >= outputLimitHi) return makeFault('addressSize', 2, level, ipa)
       level++
       indexMask = g.indexMask
       continue
     }
-    if (level === MAX_LEVEL ? type !== DESC.TYPE_PAGE : !g.leafAllowed[level]) return makeFault('translation', 2, level, ipa)
-    if ((lo & S2_LEAF.AF) === 0) return makeFault('accessFlag', 2, level, ipa)
+    if (level === MAX_LEVEL ? type !== TYPE_PAGE : !g.leafAllowed[level]) return makeFault('translation', 2, level, ipa)
+    if ((lo & AF) === 0) return makeFault('accessFlag', 2, level, ipa)
     const perm = s2Perm(lo, hi, ctx.xnx, privileged)
     if ((perm & need) === 0) return makeFault('permission', 2, level, ipa)
     const leaf = descAddress(lo, hi, g.leafAddrLoMask[level])
     if (leaf >= g.outputLimit) return makeFault('addressSize', 2, level, ipa)
     out.oa = leaf + (ipa & g.offsetMask[level])
     out.level = level
-    out.lo = lo
-    out.hi = hi
+    out.lo = lo >>> 0
+    out.hi = hi >>> 0
     out.perm = perm
     return undefined
   }

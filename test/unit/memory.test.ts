@@ -102,6 +102,49 @@ describe('PhysMemory', () => {
     assert.equal(mem.backedPages, 0)
   })
 
+  test('the word arena grows past its first frames and keeps every page', () => {
+    const mem = memory(48)
+    // 100 pages spread over the address space (more than the arena's first 16 frames), each
+    // written with its own number at both ends: growth must copy all of them.
+    const pageAt = (k: number): number => 0x10_0000_0000 + k * 0x1234_5000
+    for (let k = 0; k < 100; k++) {
+      mem.write64(pageAt(k), BigInt(k + 1))
+      mem.write32(pageAt(k) + 0xffc, 0xa000_0000 + k)
+    }
+    assert.equal(mem.backedPages, 100)
+    const out: Word64 = { lo: 0, hi: 0 }
+    for (let k = 0; k < 100; k++) {
+      assert.equal(mem.read64(pageAt(k)), BigInt(k + 1), `page ${k} start`)
+      assert.equal(mem.read32(pageAt(k) + 0xffc), 0xa000_0000 + k, `page ${k} end`)
+      assert.equal(mem.readDescriptor(pageAt(k), k % 4, out), undefined)
+      assert.deepEqual(out, { lo: k + 1, hi: 0 })
+    }
+  })
+
+  test('a dropped page comes back zeroed when its frame is reused', () => {
+    const mem = memory(40)
+    mem.write(0x3000, new Uint8Array(0x1000).fill(0xee))
+    assert.equal(mem.zero(0x3000, 0x1000), undefined)
+    assert.equal(mem.backedPages, 0)
+    mem.write32(0x7000, 1) // takes the frame page 0x3000 gave back
+    assert.deepEqual(mem.read(0x7000, 0x1000), Uint8Array.from({ length: 0x1000 }, (_, i) => (i === 0 ? 1 : 0)))
+    assert.equal(mem.read32(0x3000), 0)
+  })
+
+  test('descriptorPage: -1 for what aborts, a frame of `words` otherwise', () => {
+    const mem = memory(40, [{ base: 0x8000_0000, size: 0x1000 }])
+    mem.write64(0x4010, 0x0000_0002_0000_0001n)
+    const frame = mem.descriptorPage(0, 0x4010, 2)
+    assert.ok(frame >= 0)
+    assert.deepEqual([mem.words[frame + 4], mem.words[frame + 5]], [1, 2])
+    assert.equal(mem.descriptorPage(0, 0x8000_0008 | 0, 2), -1, 'hole')
+    assert.equal(mem.descriptorPage(0x100, 0, 2), -1, 'at 2^40')
+    // Negative addresses never match an empty cache line or cache entry.
+    const out: Word64 = { lo: 0, hi: 0 }
+    assert.deepEqual(mem.readDescriptor(-0x1000, 5, out), { kind: 'externalAbort', addr: -0x1000 })
+    assert.deepEqual(mem.readDescriptor(-0x2000_0000, 15, out), { kind: 'externalAbort', addr: -0x2000_0000 })
+  })
+
   test('snapshot compares contents, not backing', () => {
     const mem = memory(40)
     const empty = mem.snapshot()

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { createMemory, createTableAllocator, type PhysMemory } from '../../model/memory'
 import { createPgtable, joinDescriptor, protToAttrs, splitDescriptor, type IoPgtable } from '../../model/pgtable'
+import { DESC_BYTES, DESC_SHIFT } from '../../model/pgtable/descriptor'
 
 const POOL = 0x1000_0000
 const RW_NOEXEC_CACHE = { read: true, write: true, noexec: true, cache: true }
@@ -30,6 +31,11 @@ function read(mem: PhysMemory, pa: number): bigint {
   assert.equal(typeof v, 'bigint', `read at ${pa} aborted`)
   return v as bigint
 }
+
+test('a descriptor is 64 bits: 8 bytes, so a table index shifted by 3 is its byte offset', () => {
+  assert.equal(DESC_BYTES, 8)
+  assert.equal(1 << DESC_SHIFT, DESC_BYTES)
+})
 
 describe('prot -> leaf attributes (arm_lpae_prot_to_pte)', () => {
   const cases: [string, 1 | 2, Parameters<typeof protToAttrs>[1], number, number][] = [

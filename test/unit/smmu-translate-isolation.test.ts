@@ -49,7 +49,7 @@ class WatchedMemory extends PhysMemory {
   readonly reads: { pa: number; length: number }[] = []
   readonly writes: { pa: number; length: number }[] = []
 
-  override descriptorPage(hi: number, lo: number, slot: number): Uint32Array | undefined {
+  override descriptorPage(hi: number, lo: number, slot: number): number {
     if (this.watching) this.fetches.push({ pa: hi * 2 ** 32 + (lo >>> 0), slot })
     return super.descriptorPage(hi, lo, slot)
   }
