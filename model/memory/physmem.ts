@@ -58,7 +58,7 @@ const LINE_SHIFT = 2
 const NO_FRAME = -1
 /** Frame 0 of the arena: the shared all-zero page behind every backed, never-written page. */
 const ZERO_FRAME = 0
-/** Frames in a new memory's arena; it doubles when full. */
+/** Frames in a new memory's arena; it grows by half when full. */
 const INITIAL_FRAMES = 16
 /** Arena limit: frame offsets are int32 word indices, so at most 2^31 words (8 GiB) of backed pages. */
 const MAX_ARENA_WORDS = 2 ** 31
@@ -346,8 +346,10 @@ export class PhysMemory implements DescriptorReader {
     const reused = this.freeFrames.pop()
     if (reused !== undefined) return reused
     if (this.nextFrame + WORDS_PER_PAGE > this.words.length) {
-      const size = this.words.length * 2
-      if (size > MAX_ARENA_WORDS) throw new Error(`simulated memory: more than ${MAX_ARENA_WORDS / WORDS_PER_PAGE} pages written`)
+      // Grow by half (whole frames): amortised O(1) per page, at most a third of the arena unused.
+      const frames = this.words.length / WORDS_PER_PAGE
+      const size = Math.min(MAX_ARENA_WORDS, (frames + Math.ceil(frames / 2)) * WORDS_PER_PAGE)
+      if (size <= this.words.length) throw new Error(`simulated memory: more than ${MAX_ARENA_WORDS / WORDS_PER_PAGE} pages written`)
       const grown = new Uint32Array(size)
       grown.set(this.words)
       this.words = grown

@@ -2,6 +2,10 @@
  * The VMM process's address space, as far as VFIO cares: anonymous buffers (mmap) whose pages
  * are backed by simulated RAM when pinned, and addresses with nothing mapped (pinning fails).
  * Pages are physically contiguous per buffer (like a huge-page backed guest RAM).
+ *
+ * The model's VMM mmaps one buffer per MAP_DMA (VaddrSpec 'buffer') and munmaps it when that
+ * mapping is gone (unpin), so repeated MAP/UNMAP cycles reuse the same RAM instead of running out.
+ * Buffers are kept sorted by address: finding one is a binary search.
  */
 import { fail, ok, type Result } from '../errno'
 import type { TableAllocator } from '../memory'
@@ -19,6 +23,8 @@ interface Region {
   readonly length: bigint
   /** Physical base once the region is first pinned (faulted in). */
   pa?: number
+  /** munmapped: kept in the list until the next compaction (addresses are never reused). */
+  unmapped?: boolean
 }
 
 /** One physically contiguous piece of a pinned range. */
@@ -31,7 +37,10 @@ export interface PinnedRun {
 
 export class ProcessMemory {
   private next = MMAP_BASE
-  private readonly regions: Region[] = []
+  /** Sorted by start (mmap hands out ascending addresses and never reuses one). */
+  private regions: Region[] = []
+  /** munmapped regions still in `regions`; compacted away once they are half of it. */
+  private unmappedCount = 0
 
   constructor(private readonly ram: TableAllocator) {}
 
@@ -62,8 +71,10 @@ export class ProcessMemory {
    * ENOMEM when RAM runs out while faulting the buffer in.
    */
   pin(vaddr: bigint, size: bigint): Result<PinnedRun[]> {
-    const region = this.regions.find((r) => vaddr >= r.start && vaddr + size <= r.start + r.length)
-    if (region === undefined) return fail('EFAULT', `vaddr 0x${vaddr.toString(16)} + 0x${size.toString(16)} is not mapped in the process`)
+    const region = this.regionAt(vaddr)
+    if (region === undefined || vaddr + size > region.start + region.length) {
+      return fail('EFAULT', `vaddr 0x${vaddr.toString(16)} + 0x${size.toString(16)} is not mapped in the process`)
+    }
     if (region.pa === undefined) {
       const length = Number(region.length)
       const backing = this.ram.alloc(length, region.length >= HUGE ? Number(HUGE) : Number(PAGE))
@@ -71,6 +82,42 @@ export class ProcessMemory {
       region.pa = backing.value
     }
     return ok([{ offset: 0n, pa: region.pa + Number(vaddr - region.start), length: size }])
+  }
+
+  /**
+   * The mapping that pinned [vaddr, vaddr + size) is gone: the VMM munmaps the buffer holding it,
+   * giving its RAM back. Nothing happens for an address outside every buffer.
+   */
+  unpin(vaddr: bigint, size: bigint): void {
+    const region = this.regionAt(vaddr)
+    if (region === undefined || vaddr + size > region.start + region.length) return
+    if (region.pa !== undefined) this.ram.release(region.pa, Number(region.length))
+    region.pa = undefined
+    region.unmapped = true
+    this.unmappedCount++
+    if (this.unmappedCount * 2 > this.regions.length) {
+      this.regions = this.regions.filter((r) => r.unmapped !== true)
+      this.unmappedCount = 0
+    }
+  }
+
+  /** The mapped buffer holding `vaddr`, if any. */
+  private regionAt(vaddr: bigint): Region | undefined {
+    const region = this.regions[this.regionIndex(vaddr)]
+    if (region === undefined || region.unmapped === true) return undefined
+    return region.start <= vaddr && vaddr < region.start + region.length ? region : undefined
+  }
+
+  /** Index of the last buffer starting at or below `vaddr` (0 when none: callers check the bounds). */
+  private regionIndex(vaddr: bigint): number {
+    let lo = 0
+    let hi = this.regions.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if ((this.regions[mid] as Region).start <= vaddr) lo = mid + 1
+      else hi = mid
+    }
+    return Math.max(0, lo - 1)
   }
 }
 

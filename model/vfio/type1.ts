@@ -264,6 +264,7 @@ export class Type1Iommu {
       const r = this.mapInto(d.domain, dma)
       if (!r.ok) {
         for (const m of mapped) m.unmap(iova, size)
+        this.env.process.unpin(vaddr, size)
         return r
       }
       mapped.push(d.domain)
@@ -296,21 +297,23 @@ export class Type1Iommu {
     }
     const last = all ? U64_MAX : iova + size - 1n
     if (this.mode.v2 && !all) {
-      const head = this.dmas.find((d) => d.iova < iova && d.iova + d.size > iova)
-      if (head !== undefined) return fail('EINVAL', `the range starts inside the mapping at 0x${head.iova.toString(16)}`)
-      const tail = this.dmas.find((d) => d.iova <= last && d.iova + d.size - 1n > last)
-      if (tail !== undefined) return fail('EINVAL', `the range ends inside the mapping at 0x${tail.iova.toString(16)}`)
+      const head = this.containing(iova)
+      if (head !== undefined && head.iova < iova) return fail('EINVAL', `the range starts inside the mapping at 0x${head.iova.toString(16)}`)
+      const tail = this.containing(last)
+      if (tail !== undefined && tail.iova + tail.size - 1n > last) return fail('EINVAL', `the range ends inside the mapping at 0x${tail.iova.toString(16)}`)
     }
     let unmapped = 0n
-    for (const dma of this.overlapping(iova, last - iova + 1n)) {
+    const first = this.firstEndingAfter(iova)
+    let count = 0
+    for (let i = first; i < this.dmas.length; i++) {
+      const dma = this.dmas[i] as VfioDma
+      if (dma.iova > last) break
       if (!this.mode.v2 && iova > dma.iova) break
-      if (invalidateVaddr) {
-        dma.vaddrInvalid = true
-      } else {
-        this.removeDma(dma)
-      }
+      if (invalidateVaddr) dma.vaddrInvalid = true
+      count++
       unmapped += dma.size
     }
+    if (!invalidateVaddr) this.removeDmas(first, count)
     return ok({ unmapped })
   }
 
@@ -338,25 +341,56 @@ export class Type1Iommu {
     return ok()
   }
 
-  private removeDma(dma: VfioDma): void {
-    for (const d of this.domains) d.domain.unmap(dma.iova, dma.size)
-    this.dmas.splice(this.dmas.indexOf(dma), 1)
-    this.dmaAvail++
+  /**
+   * Removes `count` mappings from index `first` on (adjacent in iova order): unmapped from every
+   * domain, unpinned (the model's VMM then frees the buffer it made for the mapping), and dropped
+   * from the list in one splice.
+   */
+  private removeDmas(first: number, count: number): void {
+    const gone = this.dmas.splice(first, count)
+    for (const dma of gone) {
+      for (const d of this.domains) d.domain.unmap(dma.iova, dma.size)
+      this.env.process.unpin(dma.vaddr, dma.size)
+    }
+    this.dmaAvail += gone.length
   }
 
   private removeAllDmas(): void {
-    for (const dma of [...this.dmas]) this.removeDma(dma)
+    this.removeDmas(0, this.dmas.length)
   }
 
   private insert(dma: VfioDma): void {
-    const at = this.dmas.findIndex((d) => d.iova > dma.iova)
-    this.dmas.splice(at < 0 ? this.dmas.length : at, 0, dma)
+    this.dmas.splice(this.firstEndingAfter(dma.iova), 0, dma)
+  }
+
+  /**
+   * Index of the first mapping that ends above `iova` (dmas.length if none). Mappings are sorted
+   * and disjoint, so their ends ascend too: a binary search, whatever the number of mappings.
+   */
+  private firstEndingAfter(iova: bigint): number {
+    let lo = 0
+    let hi = this.dmas.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      const d = this.dmas[mid] as VfioDma
+      if (d.iova + d.size > iova) hi = mid
+      else lo = mid + 1
+    }
+    return lo
+  }
+
+  /** The mapping holding `iova`, if any. */
+  private containing(iova: bigint): VfioDma | undefined {
+    const d = this.dmas[this.firstEndingAfter(iova)]
+    return d !== undefined && d.iova <= iova ? d : undefined
   }
 
   /** Mappings overlapping [iova, iova + size), ascending. */
   private overlapping(iova: bigint, size: bigint): VfioDma[] {
     const end = iova + size
-    return this.dmas.filter((d) => d.iova < end && d.iova + d.size > iova)
+    const out: VfioDma[] = []
+    for (let i = this.firstEndingAfter(iova); i < this.dmas.length && (this.dmas[i] as VfioDma).iova < end; i++) out.push(this.dmas[i] as VfioDma)
+    return out
   }
 
   private inOneIovaRange(first: bigint, last: bigint): boolean {
