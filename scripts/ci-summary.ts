@@ -20,10 +20,26 @@ try {
   if (Number.isNaN(p) || Number.isNaN(f)) failed += 1
   else {
     passed += p
-    failed += f
+    failed += f + suiteFailures(tap)
   }
 } catch {
   failed += 1
 }
 console.log(`${passed} passed, ${failed} failed`)
+
+/**
+ * Suites that failed outside any test (their body threw while the tests were being defined, or a
+ * hook failed): node:test marks them `not ok` but counts no test in `# fail`. One failure each.
+ */
+function suiteFailures(tap: string): number {
+  let n = 0
+  const lines = tap.split('\n')
+  lines.forEach((line, i) => {
+    if (!/^\s*not ok \d+ /.test(line)) return
+    const end = lines.findIndex((l, j) => j > i && /^\s*\.\.\.$/.test(l))
+    const block = lines.slice(i + 1, end < 0 ? undefined : end).join('\n')
+    if (/type: 'suite'/.test(block) && !/failureType: 'subtestsFailed'/.test(block)) n++
+  })
+  return n
+}
 process.exit(failed === 0 ? 0 : 1)
