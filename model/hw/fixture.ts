@@ -47,7 +47,7 @@ export interface FixtureResult {
 /** The folder holding the shipped catalogue. */
 export const FIXTURES_DIR = path.resolve(__dirname, '../../fixtures')
 
-const ajv = new Ajv({ allErrors: true, strict: true })
+const ajv = new Ajv({ allErrors: true, strict: true, verbose: true })
 const validateSchema = ajv.compile(schema)
 
 /** A fixture once its registers are decoded: every field the feature set needs is there. */
@@ -107,8 +107,11 @@ export function parseFixture(text: string, file: string): FixtureResult {
 
   const data: unknown = doc.toJS()
   if (!validateSchema(data)) {
-    // `if` only reports that its `else` failed; the `required` errors under it say what.
-    const errors = (validateSchema.errors ?? []).filter((e) => e.keyword !== 'if').map((e) => schemaError(e, doc, errorAt))
+    // `if` only reports that its `else` failed; the `required` errors under it say what. A value of
+    // the wrong type also fails its enum ("48" is not 48): the type error alone says why.
+    const all = (validateSchema.errors ?? []).filter((e) => e.keyword !== 'if')
+    const wrongType = new Set(all.filter((e) => e.keyword === 'type').map((e) => e.instancePath))
+    const errors = all.filter((e) => e.keyword !== 'enum' || !wrongType.has(e.instancePath)).map((e) => schemaError(e, doc, errorAt))
     return { errors: dedupe(errors) }
   }
   const raw = data as unknown as RawFixture
@@ -163,7 +166,7 @@ function schemaError(e: ErrorObject, doc: Document, errorAt: ErrorAt): FixtureEr
       return errorAt('MISSING_FIELD', valueOffset, child(missing), `required field "${missing}" is missing`)
     }
     case 'type':
-      return errorAt('WRONG_TYPE', valueOffset, field, `must be ${article((e.params as { type: string }).type)}`)
+      return errorAt('WRONG_TYPE', valueOffset, field, `must be ${article((e.params as { type: string }).type)}${given(e.data)}`)
     case 'minimum':
     case 'maximum':
       return errorAt('OUT_OF_RANGE', valueOffset, field, `must be ${e.keyword === 'minimum' ? '>=' : '<='} ${(e.params as { limit: number }).limit}`)
@@ -358,6 +361,15 @@ function yamlReason(message: string): string {
 
 function decodePointer(s: string): string {
   return s.replace(/~1/g, '/').replace(/~0/g, '~')
+}
+
+/** What a wrongly typed value was, for the message: ', not the string "48"'. */
+function given(value: unknown): string {
+  if (typeof value === 'string') return `, not the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`
+  if (value === null) return ', not null'
+  if (Array.isArray(value)) return ', not a list'
+  if (typeof value === 'object') return ', not a mapping'
+  return `, not the ${typeof value} ${String(value)}`
 }
 
 function article(type: string): string {

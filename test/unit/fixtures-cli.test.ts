@@ -54,7 +54,7 @@ describe('smmu-nesting-tck fixtures validate', () => {
   const KINDS: [string, (t: string) => string, string][] = [
     ['malformed YAML', (t) => t.replace('ias: 48', 'ias: [48'), ':12:1: Flow sequence in block collection must be sufficiently indented and end with a ] [YAML_SYNTAX]'],
     ['an unknown key', (t) => t.replace('oas: 40', 'oas: 40\nbogus_field: 1'), ':13:1: bogus_field: unknown field "bogus_field" [UNKNOWN_KEY]'],
-    ['a wrong type', (t) => t.replace('context_banks: 8', 'context_banks: eight'), ':9:16: context_banks: must be an integer [WRONG_TYPE]'],
+    ['a wrong type', (t) => t.replace('context_banks: 8', 'context_banks: eight'), ':9:16: context_banks: must be an integer, not the string "eight" [WRONG_TYPE]'],
     ['an out-of-range value', (t) => t.replace('context_banks: 8', 'context_banks: 129'), ':9:16: context_banks: must be <= 128 [OUT_OF_RANGE]'],
     ['a value the architecture does not have', (t) => t.replace('ias: 48', 'ias: 47'), ':11:6: ias: must be one of 32, 36, 39, 40, 42, 44, 48, 52 [BAD_VALUE]'],
     ['an inconsistent combination', (t) => t.replace('s2_only_context_banks: 2', 's2_only_context_banks: 9'), ':10:24: s2_only_context_banks: 9 stage-2-only banks but only 8 context banks [INCONSISTENT]'],
