@@ -19,8 +19,9 @@
  */
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { createMemory, createTableAllocator, type BusAbort, type DescriptorReader, type PhysMemory, type Word64 } from '../../model/memory'
+import { createMemory, createTableAllocator } from '../../model/memory'
 import { createPgtable, stage1Context, walkNested, type AccessKind, type Granule, type IommuProt, type S1Context } from '../../model/pgtable'
+import { WatchedMemory } from '../helpers/watched-memory'
 
 const MEM_OAS = 40
 /** Stage 2's table pool, in PA space. */
@@ -104,20 +105,6 @@ export const sceneArb: fc.Arbitrary<Scene> = fc.record({
   iovas: fc.array(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), { minLength: 8, maxLength: 8 }),
   accesses: fc.array(fc.record({ kind: fc.constantFrom<AccessKind>('read', 'write', 'exec'), privileged: fc.boolean() }), { minLength: 8, maxLength: 8 }),
 })
-
-/** Records every descriptor address a walk reads. */
-class WatchedMemory implements DescriptorReader {
-  reads: number[] = []
-  constructor(private readonly mem: PhysMemory) {}
-  read64Parts(pa: number, out: Word64): BusAbort | undefined {
-    this.reads.push(pa)
-    return this.mem.read64Parts(pa, out)
-  }
-  readDescriptor(pa: number, slot: number, out: Word64): BusAbort | undefined {
-    this.reads.push(pa)
-    return this.mem.readDescriptor(pa, slot, out)
-  }
-}
 
 function s1StartLevel(granule: Granule, ias: number): number {
   const pgShift = Math.log2(granule)

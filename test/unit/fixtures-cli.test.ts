@@ -8,26 +8,11 @@ import assert from 'node:assert/strict'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
+import { goodFixtureText } from '../helpers/fixture-text'
 import { ROOT, runMain } from '../helpers/run-main'
 import { listFixtureNames } from '../../model/hw'
 
-
-
-const GOOD = `name: NAME
-description: a test SMMU
-kind: synthetic
-architecture: smmuv2
-translation:
-  stage1: true
-  stage2: true
-  nested: false
-context_banks: 8
-s2_only_context_banks: 2
-ias: 48
-oas: 40
-granules: [4K]
-stream_id_bits: 15
-`
+const GOOD = goodFixtureText('NAME')
 
 describe('smmu-nesting-tck fixtures validate', () => {
   let dir = ''

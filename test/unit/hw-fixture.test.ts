@@ -11,23 +11,10 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { FIXTURES_DIR, formatFixtureError, listFixtureNames, loadFixtureFile, parseFixture, resolveFixturePath, type FixtureError } from '../../model/hw'
 import { decodeIdRegisters, fieldValue, SMMU_V2_IDR, SMMU_V3_IDR } from '../../model/hw/registers'
+import { goodFixtureText } from '../helpers/fixture-text'
 
-const GOOD = `# a comment line
-name: good
-description: test SMMU
-kind: synthetic
-architecture: smmuv2
-translation:
-  stage1: true
-  stage2: true
-  nested: false
-context_banks: 8
-s2_only_context_banks: 2
-ias: 48
-oas: 40
-granules: [4K]
-stream_id_bits: 15
-`
+/** A valid fixture, after a comment line (so `context_banks` is on line 10). */
+const GOOD = `# a comment line\n${goodFixtureText('good')}`
 
 /** GOOD with the line starting `prefix` replaced by `replacement` (or removed when null). */
 function variant(prefix: string, replacement: string | null): string {

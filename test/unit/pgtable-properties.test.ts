@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
-import { createMemory, createTableAllocator, type BusAbort, type DescriptorReader, type PhysMemory, type Word64 } from '../../model/memory'
+import { createMemory, createTableAllocator, type DescriptorReader, type PhysMemory } from '../../model/memory'
 import {
   createPgtable,
   stage1Context,
@@ -19,6 +19,7 @@ import {
   type IoPgtable,
   type WalkResult,
 } from '../../model/pgtable'
+import { WatchedMemory } from '../helpers/watched-memory'
 
 /** Leaf sizes and the level each lives at, per granule (4K: 4K@3, 2M@2, 1G@1 ...). */
 const LEAVES: Record<Granule, [size: number, level: number][]> = {
@@ -189,20 +190,6 @@ test('a failed map, mapRange or unmap changes nothing (memory bytes and table pa
   )
   assert.ok(failures > 50, `only ${failures} failing operations were exercised`)
 })
-
-/** Records every descriptor address a walk reads. */
-class WatchedMemory implements DescriptorReader {
-  readonly reads: number[] = []
-  constructor(private readonly mem: PhysMemory) {}
-  read64Parts(pa: number, out: Word64): BusAbort | undefined {
-    this.reads.push(pa)
-    return this.mem.read64Parts(pa, out)
-  }
-  readDescriptor(pa: number, slot: number, out: Word64): BusAbort | undefined {
-    this.reads.push(pa)
-    return this.mem.readDescriptor(pa, slot, out)
-  }
-}
 
 const GUEST_PAGES = 16
 const PAGE = 0x1000
