@@ -18,7 +18,7 @@ import type { Envelope } from '@cucumber/messages'
 import { formatFixtureError } from '../model/hw'
 import { loadCatalogue } from '../model/hw/catalogue'
 import { explainFixture } from '../model/survey'
-import { getProfile, PROFILE_NAMES, profilesFromArgs } from '../model/profiles'
+import { getProfile, profilesFromArgs } from '../model/profiles'
 import { checkInBrowser, formatBrowserCheck, type PageCheck } from './report/browser-check'
 import { summarize, type ProfileResults } from './report/messages'
 import { renderOverview } from './report/overview'
@@ -35,8 +35,8 @@ function featureAreas(): string[] {
 
 async function main(): Promise<number> {
   const selected = profilesFromArgs(process.argv.slice(2))
-  if ('unknown' in selected) {
-    console.error(`unknown behaviour profile(s): ${selected.unknown.join(', ')} (known: ${PROFILE_NAMES.join(', ')})`)
+  if ('error' in selected) {
+    console.error(selected.error)
     return 2
   }
   const { profiles } = selected

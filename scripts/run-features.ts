@@ -8,7 +8,7 @@
 import * as fs from 'node:fs'
 import { loadConfiguration, runCucumber, type ISupportCodeLibrary } from '@cucumber/cucumber/api'
 import type { Envelope } from '@cucumber/messages'
-import { PROFILE_NAMES, profilesFromArgs } from '../model/profiles'
+import { profilesFromArgs } from '../model/profiles'
 
 interface Tally {
   passed: number
@@ -30,8 +30,8 @@ function tallyFrom(onTally: Tally): (e: Envelope) => void {
 
 async function main(): Promise<number> {
   const selected = profilesFromArgs(process.argv.slice(2))
-  if ('unknown' in selected) {
-    console.error(`unknown behaviour profile(s): ${selected.unknown.join(', ')} (known: ${PROFILE_NAMES.join(', ')})`)
+  if ('error' in selected) {
+    console.error(selected.error)
     return 2
   }
   const { profiles } = selected

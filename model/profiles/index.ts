@@ -180,9 +180,9 @@ export function getProfile(name: string): Profile {
   return PROFILES[name]
 }
 
-/** Profile names given on a command line: all of them when none is given; the unknown ones named. */
-export function profilesFromArgs(args: readonly string[]): { profiles: ProfileName[] } | { unknown: string[] } {
+/** Profile names given on a command line: all of them when none is given; an error naming the unknown ones. */
+export function profilesFromArgs(args: readonly string[]): { profiles: ProfileName[] } | { error: string } {
   const unknown = args.filter((p) => !isProfileName(p))
-  if (unknown.length > 0) return { unknown }
+  if (unknown.length > 0) return { error: `unknown behaviour profile(s): ${unknown.join(', ')} (known: ${PROFILE_NAMES.join(', ')})` }
   return { profiles: args.length > 0 ? (args as ProfileName[]) : [...PROFILE_NAMES] }
 }

@@ -10,7 +10,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import type { Envelope } from '@cucumber/messages'
-import { getProfile, PROFILE_NAMES } from '../../model/profiles'
+import { getProfile, PROFILE_NAMES, profilesFromArgs } from '../../model/profiles'
 import { loadCatalogue } from '../../model/hw/catalogue'
 import { explainFixture, type CatalogueCheck } from '../../model/survey'
 import { checkInBrowser, chromiumAvailable, SKIP_MESSAGE } from '../../scripts/report/browser-check'
@@ -42,6 +42,14 @@ function envelopes(): Envelope[] {
   ]
   return list as unknown as Envelope[]
 }
+
+describe('behaviour-profile arguments (npm run features / report)', () => {
+  it('none means all four; known names are kept in order; unknown ones are named in the error', () => {
+    assert.deepEqual(profilesFromArgs([]), { profiles: ['rfc-v2', 'enforcing', 'merged', 'linux-6.1'] })
+    assert.deepEqual(profilesFromArgs(['linux-6.1', 'rfc-v2']), { profiles: ['linux-6.1', 'rfc-v2'] })
+    assert.deepEqual(profilesFromArgs(['merged', 'linux-9.9', 'x']), { error: 'unknown behaviour profile(s): linux-9.9, x (known: rfc-v2, enforcing, merged, linux-6.1)' })
+  })
+})
 
 describe('report: messages', () => {
   it('a scenario counts for the fixtures its steps name, in its feature area', () => {
