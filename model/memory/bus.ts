@@ -20,6 +20,9 @@ export function isBusAbort(x: unknown): x is BusAbort {
   return typeof x === 'object' && x !== null && (x as { kind?: unknown }).kind === 'externalAbort'
 }
 
+/** What descriptorPage() returns instead of a frame offset when the bus says no. */
+export const NO_PAGE = -1
+
 /** A 64-bit value as two unsigned 32-bit halves; `lo` holds bits [31:0], `hi` bits [63:32]. */
 export interface Word64 {
   lo: number
@@ -43,8 +46,8 @@ export interface DescriptorReader {
   readDescriptor(pa: number, slot: number, out: Word64): BusAbort | undefined
   /**
    * Optional fast path (PhysMemory has it, with `words`): where the 4 KiB page holding PA
-   * hi * 2^32 + lo starts in `words` (1024 little-endian 32-bit words, read-only), or -1 when the
-   * bus says no. A reader without it is served through readDescriptor(), one descriptor at a time.
+   * hi * 2^32 + lo starts in `words` (1024 little-endian 32-bit words, read-only), or NO_PAGE when
+   * the bus says no. A reader without it is served through readDescriptor(), one descriptor at a time.
    */
   descriptorPage?(hi: number, lo: number, slot: number): number
   /** The word array descriptorPage() indexes (valid until the next write to this memory). */

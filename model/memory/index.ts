@@ -12,6 +12,6 @@
  *   page lookup, and PhysMemory's descriptorPage gives the walker an index into its word arena
  *   (no copy, no allocation).
  */
-export { busAbort, isBusAbort, type BusAbort, type DescriptorReader, type PaRange, type Word64 } from './bus'
+export { busAbort, isBusAbort, NO_PAGE, type BusAbort, type DescriptorReader, type PaRange, type Word64 } from './bus'
 export { createMemory, PhysMemory, PAGE_SHIFT, PAGE_SIZE, MIN_OAS, MAX_OAS, WALK_SLOTS, type MemoryConfig } from './physmem'
 export { createTableAllocator, TableAllocator } from './allocator'

@@ -18,7 +18,7 @@
  * no division. `read64Parts` / `readDescriptor` are the same loads into a Word64.
  */
 import { fail, ok, type Result } from '../errno'
-import { busAbort, type BusAbort, type DescriptorReader, type PaRange, type Word64 } from './bus'
+import { busAbort, NO_PAGE, type BusAbort, type DescriptorReader, type PaRange, type Word64 } from './bus'
 
 export const PAGE_SHIFT = 12
 export const PAGE_SIZE = 1 << PAGE_SHIFT
@@ -42,7 +42,7 @@ export const MAX_OAS = 52
  * Direct-mapped cache in front of the page map: CACHE_SLOTS entries of two int32 words, [tag, frame],
  * for page number pn at entry pn % CACHE_SLOTS with tag pn / CACHE_SLOTS (below 2^27 for every pn
  * under 2^52 / 4 KiB, so an int32). Tag and frame start at -1: a lookup that matches an empty entry
- * (only a negative page number can) gets NO_FRAME, which is the right answer for it.
+ * (only a negative page number can) gets NO_PAGE, which is the right answer for it.
  */
 const CACHE_BITS = 13
 const CACHE_SLOTS = 1 << CACHE_BITS
@@ -54,8 +54,6 @@ const TAG_SHIFT = PAGE_SHIFT + CACHE_BITS
 const LINE_WORDS = 4
 const LINE_SHIFT = 2
 
-/** Frame offset returned for "nothing answers here" (an external abort). */
-const NO_FRAME = -1
 /** Frame 0 of the arena: the shared all-zero page behind every backed, never-written page. */
 const ZERO_FRAME = 0
 /** Frames in a new memory's arena; it grows by half when full. */
@@ -116,7 +114,7 @@ export class PhysMemory implements DescriptorReader {
   /** Word offset of the first never-used frame. */
   private nextFrame = WORDS_PER_PAGE
   private readonly cache = new Int32Array(CACHE_SLOTS * 2).fill(-1)
-  /** Walker cache lines (see LINE_WORDS); hi -1 matches no valid address, frame -1 is NO_FRAME. */
+  /** Walker cache lines (see LINE_WORDS); hi -1 matches no valid address, frame -1 is NO_PAGE. */
   private readonly lines = new Int32Array(WALK_SLOTS * LINE_WORDS).fill(-1)
 
   /** Use createMemory(), which validates the configuration. */
@@ -153,7 +151,7 @@ export class PhysMemory implements DescriptorReader {
   read64Parts(pa: number, out: Word64): BusAbort | undefined {
     if ((pa & DWORD_ALIGN_MASK) !== 0) return this.readPartsUnaligned(pa, out)
     const frame = this.frameForRead(Math.floor(pa / PAGE_SIZE))
-    if (frame === NO_FRAME) return busAbort(pa)
+    if (frame === NO_PAGE) return busAbort(pa)
     const w = frame + ((pa & PAGE_OFFSET_MASK) >>> 2)
     out.lo = this.words[w]
     out.hi = this.words[w + 1]
@@ -169,7 +167,7 @@ export class PhysMemory implements DescriptorReader {
     const hi = Math.floor(pa / TWO_POW_32)
     const lo = pa - hi * TWO_POW_32
     const frame = this.descriptorPage(hi, lo, slot)
-    if (frame === NO_FRAME) return busAbort(pa)
+    if (frame === NO_PAGE) return busAbort(pa)
     if ((lo & DWORD_ALIGN_MASK) !== 0) return this.readPartsUnaligned(pa, out)
     const w = frame + ((lo & PAGE_OFFSET_MASK) >>> 2)
     out.lo = this.words[w]
@@ -179,7 +177,7 @@ export class PhysMemory implements DescriptorReader {
 
   /**
    * Where the page holding physical address hi * 2^32 + lo (`lo` taken modulo 2^32) lives: the
-   * index in `words` of its first word, or -1 when nothing answers there (outside memory or in a
+   * index in `words` of its first word, or NO_PAGE when nothing answers there (outside memory or in a
    * hole). The word at byte offset `lo & 0xfff` is `words[frame + ((lo & 0xfff) >>> 2)]`, little
    * endian. `slot` is a cache line as for readDescriptor(). The frame may be the shared zero page:
    * callers only read it, and only until their next write to this memory.
@@ -194,18 +192,14 @@ export class PhysMemory implements DescriptorReader {
     const cache = this.cache
     const at = ((frameLo >>> PAGE_SHIFT) & CACHE_INDEX_MASK) << 1
     if (cache[at] !== hi * TAGS_PER_HI + (frameLo >>> TAG_SHIFT) || !(slot >= 0 && slot < WALK_SLOTS)) return this.fillSlot(hi, lo, slot)
-    const frame = cache[at + 1]
-    lines[line] = hi
-    lines[line + 1] = frameLo
-    lines[line + 2] = frame
-    return frame
+    return this.setLine(line, hi, frameLo, cache[at + 1])
   }
 
   /** Little-endian 64-bit store of two unsigned 32-bit halves. */
   write64Parts(pa: number, lo: number, hi: number): BusAbort | undefined {
     if ((pa & DWORD_ALIGN_MASK) !== 0) return this.write(pa, bytesOf64(lo, hi))
     const frame = this.frameForWrite(Math.floor(pa / PAGE_SIZE))
-    if (frame === NO_FRAME) return busAbort(pa)
+    if (frame === NO_PAGE) return busAbort(pa)
     const w = frame + ((pa & PAGE_OFFSET_MASK) >>> 2)
     this.words[w] = lo
     this.words[w + 1] = hi
@@ -235,7 +229,7 @@ export class PhysMemory implements DescriptorReader {
       return bytes
     }
     const frame = this.frameForRead(Math.floor(pa / PAGE_SIZE))
-    if (frame === NO_FRAME) return busAbort(pa)
+    if (frame === NO_PAGE) return busAbort(pa)
     return this.words[frame + ((pa & PAGE_OFFSET_MASK) >>> 2)]
   }
 
@@ -243,7 +237,7 @@ export class PhysMemory implements DescriptorReader {
   write32(pa: number, value: number): BusAbort | undefined {
     if ((pa & WORD_ALIGN_MASK) !== 0) return this.write(pa, bytesOf32(value >>> 0))
     const frame = this.frameForWrite(Math.floor(pa / PAGE_SIZE))
-    if (frame === NO_FRAME) return busAbort(pa)
+    if (frame === NO_PAGE) return busAbort(pa)
     this.words[frame + ((pa & PAGE_OFFSET_MASK) >>> 2)] = value >>> 0
     return undefined
   }
@@ -314,27 +308,27 @@ export class PhysMemory implements DescriptorReader {
     return true
   }
 
-  /** The frame of page `pn` for reading (ZERO_FRAME if never written), or NO_FRAME if unbacked. */
+  /** The frame of page `pn` for reading (ZERO_FRAME if never written), or NO_PAGE if unbacked. */
   private frameForRead(pn: number): number {
     const tag = Math.floor(pn / CACHE_SLOTS)
     const at = (pn - tag * CACHE_SLOTS) * 2
     if (this.cache[at] === tag) return this.cache[at + 1]
-    const frame = this.frames.get(pn) ?? (this.pageBacked(pn) ? ZERO_FRAME : NO_FRAME)
-    if (frame !== NO_FRAME) {
+    const frame = this.frames.get(pn) ?? (this.pageBacked(pn) ? ZERO_FRAME : NO_PAGE)
+    if (frame !== NO_PAGE) {
       this.cache[at] = tag
       this.cache[at + 1] = frame
     }
     return frame
   }
 
-  /** The frame of page `pn` for writing (given its own on first write), or NO_FRAME if unbacked. */
+  /** The frame of page `pn` for writing (given its own on first write), or NO_PAGE if unbacked. */
   private frameForWrite(pn: number): number {
     const tag = Math.floor(pn / CACHE_SLOTS)
     const at = (pn - tag * CACHE_SLOTS) * 2
     if (this.cache[at] === tag && this.cache[at + 1] !== ZERO_FRAME) return this.cache[at + 1]
     const frame = this.frames.get(pn)
     if (frame !== undefined) return frame
-    if (!this.pageBacked(pn)) return NO_FRAME
+    if (!this.pageBacked(pn)) return NO_PAGE
     const fresh = this.newFrame()
     this.frames.set(pn, fresh)
     this.repoint(pn, fresh)
@@ -381,12 +375,16 @@ export class PhysMemory implements DescriptorReader {
 
   /** A walker cache-line miss: look the page up and remember it in `slot`. */
   private fillSlot(hi: number, lo: number, slot: number): number {
-    if (!Number.isInteger(hi) || hi < 0) return NO_FRAME
+    if (!Number.isInteger(hi) || hi < 0) return NO_PAGE
     const frame = this.frameForRead(hi * PAGES_PER_HI + ((lo & PAGE_FRAME_MASK) >>> PAGE_SHIFT))
-    if (frame === NO_FRAME || !(slot >= 0 && slot < WALK_SLOTS)) return frame
-    const line = slot << LINE_SHIFT
+    if (frame === NO_PAGE || !(slot >= 0 && slot < WALK_SLOTS)) return frame
+    return this.setLine(slot << LINE_SHIFT, hi, lo & PAGE_FRAME_MASK, frame)
+  }
+
+  /** Remembers in walk line `line` that the page (hi, frameLo) is at `frame`; returns `frame`. */
+  private setLine(line: number, hi: number, frameLo: number, frame: number): number {
     this.lines[line] = hi
-    this.lines[line + 1] = lo & PAGE_FRAME_MASK
+    this.lines[line + 1] = frameLo
     this.lines[line + 2] = frame
     return frame
   }

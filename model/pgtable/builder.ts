@@ -24,10 +24,10 @@
  *   slot and returns what it unmapped so far (iommu_unmap / __iommu_unmap).
  */
 import { fail, ok, type KernelError, type Result } from '../errno'
-import type { PhysMemory, TableAllocator } from '../memory'
+import { NO_PAGE, type PhysMemory, type TableAllocator } from '../memory'
 import { stage1Context, stage2Context, sl0ForStartLevel, type S1Context, type S1Regs, type S2Context, type S2Regs, type TranslationContext } from './context'
 import { DESC, DESC_BYTES, LEAF_ATTR_HI_MASK, LEAF_ATTR_LO_MASK } from './descriptor'
-import { BUS_ABORT, hiWord, PAGE_OFFSET_MASK } from './fetch'
+import { hiWord, PAGE_OFFSET_MASK } from './fetch'
 import { formatGeometry, ioPgtableGeometry, MAX_LEVEL, type Geometry, type Granule } from './geometry'
 import { Journal } from './journal'
 import { descAddress } from './leaf'
@@ -388,7 +388,7 @@ export class IoPgtable {
    */
   private page(pa: number, level: number): number {
     const page = this.mem.descriptorPage(hiWord(pa), pa >>> 0, BUILDER_SLOT + level)
-    if (page === BUS_ABORT) throw new Error(`io-pgtable: table memory at ${pa} aborted`)
+    if (page === NO_PAGE) throw new Error(`io-pgtable: table memory at ${pa} aborted`)
     return page
   }
 
