@@ -327,6 +327,12 @@ function pickContainer(m: Model, index: number, live: boolean): number {
   return index % m.containers.length
 }
 
+/** A MAP or UNMAP command's target: the container (reference and model) and its window range. */
+function dmaTarget(m: Model, r: Real, cmd: { container: number; live: boolean; page: number; pages: number }): { rc: RefContainer; c: ContainerModel; iova: number; size: number } {
+  const ci = pickContainer(m, cmd.container, cmd.live)
+  return { rc: m.containers[ci] as RefContainer, c: r.containers[ci] as ContainerModel, iova: WINDOW_BASE + cmd.page * PAGE, size: cmd.pages * PAGE }
+}
+
 function dmaLimit(m: Model): number {
   if (m.profile !== 'linux-6.1') return Infinity
   return m.spec.dmaEntryLimit ?? 65535
@@ -442,11 +448,7 @@ class MapDma implements Cmd {
     return m.containers.length > 0
   }
   run(m: Model, r: Real): void {
-    const ci = pickContainer(m, this.container, this.live)
-    const rc = m.containers[ci] as RefContainer
-    const c = r.containers[ci] as ContainerModel
-    const iova = WINDOW_BASE + this.page * PAGE
-    const size = this.pages * PAGE
+    const { rc, c, iova, size } = dmaTarget(m, r, this)
     count(m, 'map')
     if (rc.driver === undefined) m.stats.errnos['map (container without driver)'] = (m.stats.errnos['map (container without driver)'] ?? 0) + 1
     const res = call(m, r, 'map', () => c.mapDma({ iova: BigInt(iova), size: BigInt(size), flags: this.flags, vaddr: { kind: this.vaddr } }))
@@ -490,11 +492,7 @@ class UnmapDma implements Cmd {
     return m.containers.length > 0
   }
   run(m: Model, r: Real): void {
-    const ci = pickContainer(m, this.container, this.live)
-    const rc = m.containers[ci] as RefContainer
-    const c = r.containers[ci] as ContainerModel
-    const iova = WINDOW_BASE + this.page * PAGE
-    const size = this.pages * PAGE
+    const { rc, c, iova, size } = dmaTarget(m, r, this)
     count(m, 'unmap')
     const res = call(m, r, 'unmap', () => c.unmapDma({ iova: BigInt(iova), size: BigInt(size), flags: 0 }))
     const end = iova + size
