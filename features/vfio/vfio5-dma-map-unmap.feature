@@ -208,3 +208,14 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     And the container is set to VFIO_TYPE1v2_IOMMU
     When the VMM unmaps iova 0x0 size 0x0 with flags 2
     Then the operation should fail with EINVAL
+
+  @rfc-v2 @enforcing @merged @linux-6.1
+  Scenario: [20] A failed MAP leaves nothing behind: an ordinary MAP after it succeeds
+    vfio_dma_do_map returns EINVAL when vaddr + size - 1 wraps (any user vaddr of 0x2000 or more
+    does with size 2^64 - 4K); the VMM unmaps the buffer it made, and nothing of the call remains.
+    Given group 0 is in the container
+    And the container is set to VFIO_TYPE1v2_IOMMU
+    When the VMM maps iova 0x0 size 0xfffffffffffff000 with flags 3
+    Then the operation should fail with EINVAL
+    When the VMM maps iova 0x100000 size 0x1000 read-write
+    Then the operation should succeed

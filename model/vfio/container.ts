@@ -55,8 +55,16 @@ export class ContainerModel implements VfioContainer {
     return this.driver === undefined ? noDriver() : this.driver.getInfo()
   }
 
+  /**
+   * The VMM makes the buffer req.vaddr asks for, calls MAP_DMA, and munmaps the buffer again when
+   * the call fails: a failed MAP leaves the process's address space and RAM as they were.
+   */
   mapDma(req: DmaMapRequest): Result<void> {
-    return this.driver === undefined ? noDriver() : this.driver.map(req)
+    if (this.driver === undefined) return noDriver()
+    const buffer = this.env.process.resolve(req.vaddr, req.size)
+    const r = this.driver.map(req, buffer.vaddr)
+    if (!r.ok) this.env.process.discard(buffer)
+    return r
   }
 
   unmapDma(req: DmaUnmapRequest): Result<{ readonly unmapped: bigint }> {

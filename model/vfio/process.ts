@@ -5,6 +5,9 @@
  *
  * The model's VMM mmaps one buffer per MAP_DMA (VaddrSpec 'buffer') and munmaps it when that
  * mapping is gone (unpin), so repeated MAP/UNMAP cycles reuse the same RAM instead of running out.
+ * When the MAP_DMA fails, the VMM munmaps the buffer at once (as realkernel/agent/agent.c does):
+ * a failed call leaves the process as it found it, including where the next mmap lands (munmap of
+ * the topmost buffer lowers the mmap top again, as the kernel's top-down gap search would reuse it).
  * Buffers are kept sorted by address: finding one is a binary search.
  */
 import { fail, ok, type Result } from '../errno'
@@ -21,10 +24,20 @@ const UNMAPPED = 0x1000n
 interface Region {
   readonly start: bigint
   readonly length: bigint
+  /** Where the mmap top was before this buffer was made (restored when it goes away last). */
+  readonly before: bigint
   /** Physical base once the region is first pinned (faulted in). */
   pa?: number
-  /** munmapped: kept in the list until the next compaction (addresses are never reused). */
+  /** munmapped: kept in the list until the next compaction (only the topmost addresses are reused). */
   unmapped?: boolean
+}
+
+/** A buffer the VMM made for one MAP_DMA call: what to munmap if the call fails. */
+export interface VmmBuffer {
+  /** The vaddr passed to MAP_DMA. */
+  readonly vaddr: bigint
+  /** The mmap holding it (undefined: the vaddr points at nothing the VMM mapped). */
+  readonly start?: bigint
 }
 
 /** One physically contiguous piece of a pinned range. */
@@ -37,7 +50,7 @@ export interface PinnedRun {
 
 export class ProcessMemory {
   private next = MMAP_BASE
-  /** Sorted by start (mmap hands out ascending addresses and never reuses one). */
+  /** Sorted by start (mmap hands out ascending addresses above every live buffer). */
   private regions: Region[] = []
   /** munmapped regions still in `regions`; compacted away once they are half of it. */
   private unmappedCount = 0
@@ -49,21 +62,47 @@ export class ProcessMemory {
     const size = roundUp(length > 0n ? length : PAGE, PAGE)
     const align = size >= HUGE ? HUGE : PAGE
     const start = roundUp(this.next, align)
-    this.regions.push({ start, length: size })
+    this.regions.push({ start, length: size, before: this.next })
     this.next = start + size + PAGE // a guard page between buffers
     return start
   }
 
-  /** The vaddr a MAP_DMA of `size` bytes passes, per the spec. */
-  resolve(spec: VaddrSpec, size: bigint): bigint {
+  /** munmap of the buffer that mmap returned at `start`: its RAM goes back; nothing else is there. */
+  munmap(start: bigint): void {
+    const i = this.regionIndex(start)
+    const region = this.regions[i]
+    if (region === undefined || region.unmapped === true || region.start !== start) return
+    this.drop(i)
+  }
+
+  /** The buffer a MAP_DMA of `size` bytes is given, per the spec. */
+  resolve(spec: VaddrSpec, size: bigint): VmmBuffer {
     switch (spec.kind) {
-      case 'buffer':
-        return this.mmap(size)
-      case 'misaligned':
-        return this.mmap(size + PAGE) + 1n
+      case 'buffer': {
+        const start = this.mmap(size)
+        return { vaddr: start, start }
+      }
+      case 'misaligned': {
+        const start = this.mmap(size + PAGE)
+        return { vaddr: start + 1n, start }
+      }
       case 'unmapped':
-        return UNMAPPED
+        return { vaddr: UNMAPPED }
     }
+  }
+
+  /** Gives back a buffer made by `resolve` (the MAP_DMA it was made for failed). */
+  discard(buffer: VmmBuffer): void {
+    if (buffer.start !== undefined) this.munmap(buffer.start)
+  }
+
+  /**
+   * What a VMM could observe of its address space: the live buffers (start, length, RAM backing)
+   * and where the next mmap lands. Equal before and after any failed VFIO call.
+   */
+  state(): string {
+    const live = this.regions.filter((r) => r.unmapped !== true).map((r) => `${r.start.toString(16)}+${r.length.toString(16)}${r.pa === undefined ? '' : `@${r.pa.toString(16)}`}`)
+    return `next=${this.next.toString(16)} ${live.join(',')}`
   }
 
   /**
@@ -89,12 +128,28 @@ export class ProcessMemory {
    * giving its RAM back. Nothing happens for an address outside every buffer.
    */
   unpin(vaddr: bigint, size: bigint): void {
+    const i = this.regionIndex(vaddr)
     const region = this.regionAt(vaddr)
     if (region === undefined || vaddr + size > region.start + region.length) return
+    this.drop(i)
+  }
+
+  /**
+   * munmap of regions[i]: its RAM goes back. The topmost buffer (and any munmapped ones below it)
+   * leaves the list and lowers the mmap top; others are marked and compacted away later.
+   */
+  private drop(i: number): void {
+    const region = this.regions[i] as Region
     if (region.pa !== undefined) this.ram.release(region.pa, Number(region.length))
     region.pa = undefined
     region.unmapped = true
     this.unmappedCount++
+    if (i === this.regions.length - 1) {
+      while (this.regions.length > 0 && (this.regions[this.regions.length - 1] as Region).unmapped === true) {
+        this.next = (this.regions.pop() as Region).before
+        this.unmappedCount--
+      }
+    }
     if (this.unmappedCount * 2 > this.regions.length) {
       this.regions = this.regions.filter((r) => r.unmapped !== true)
       this.unmappedCount = 0

@@ -234,8 +234,11 @@ export class Type1Iommu {
     })
   }
 
-  /** VFIO_IOMMU_MAP_DMA, checks in the kernel's order. */
-  map(req: DmaMapRequest): Result<void> {
+  /**
+   * VFIO_IOMMU_MAP_DMA, checks in the kernel's order. `vaddr` is what the VMM passes (it made the
+   * buffer for req.vaddr and gives it back when the call fails: see ContainerModel.mapDma).
+   */
+  map(req: DmaMapRequest, vaddr: bigint): Result<void> {
     const v = this.env.profile.vfio
     const known = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE | (v.updateVaddr ? VFIO_DMA_MAP_FLAG_VADDR : 0)
     if ((req.flags & ~known) !== 0) return fail('EINVAL', `unknown MAP_DMA flags 0x${(req.flags & ~known).toString(16)}`)
@@ -245,7 +248,6 @@ export class Type1Iommu {
     if (anyProt === setVaddr) return fail('EINVAL', setVaddr ? 'VADDR cannot be combined with READ/WRITE' : 'neither READ nor WRITE')
     const { iova, size } = req
     if (!isU64(iova) || !isU64(size)) return fail('EINVAL', 'iova and size are __u64')
-    const vaddr = this.env.process.resolve(req.vaddr, size)
     const pgsize = lowestBit(this.pgsizeBitmap())
     if (size === 0n || ((size | iova | vaddr) & (pgsize - 1n)) !== 0n) {
       return fail('EINVAL', `size 0x${size.toString(16)}, iova 0x${iova.toString(16)} and vaddr must be non-zero multiples of 0x${pgsize.toString(16)}`)
@@ -264,7 +266,6 @@ export class Type1Iommu {
       const r = this.mapInto(d.domain, dma)
       if (!r.ok) {
         for (const m of mapped) m.unmap(iova, size)
-        this.env.process.unpin(vaddr, size)
         return r
       }
       mapped.push(d.domain)

@@ -8,8 +8,9 @@
  *
  * Commands: open a container; SET_CONTAINER / UNSET_CONTAINER a group; SET_IOMMU with the v2 or
  * the nesting type (the "nesting attribute" choice) or a type no driver has; MAP_DMA (random
- * pages, permissions, and sometimes an unaligned or unmapped vaddr); UNMAP_DMA; UNMAP_ALL; a
- * group's device reading or writing through the IOMMU.
+ * pages, permissions, and sometimes an unaligned or unmapped vaddr); MAP_DMA and UNMAP_DMA of sizes
+ * up to the uapi's limits (__u64: 2^64 - page, 2^63, 2^60, ... at iovas up to the top of the space);
+ * UNMAP_DMA; UNMAP_ALL; a group's device reading or writing through the IOMMU.
  *
  * The reference predicts exactly what it can know without the driver internals: MAP/UNMAP results
  * and errnos (v2 semantics, kernel check order), the set of mappings, which bytes a device reaches
@@ -19,7 +20,7 @@
  *
  * Invariants after every step:
  *   - a failed call changed nothing observable (mappings, drivers, group membership, live domains,
- *     contexts, context banks in use);
+ *     contexts, context banks in use, the VMM's buffers and next mmap address, RAM in use);
  *   - each container's mappings equal the reference's;
  *   - every mapped IOVA translates to its buffer: a device reads what the VMM's buffer holds (the
  *     bytes are written into the buffer's RAM first) and its writes land there; unmapped IOVAs fault;
@@ -111,6 +112,8 @@ interface RefContainer {
   /** Sorted by iova, never overlapping. */
   maps: RefMapping[]
   dmaAvail: number
+  /** A MAP near the uapi's size limit failed here (later MAPs must not notice). */
+  hugeFailed?: boolean
 }
 
 interface RefGroup {
@@ -132,10 +135,12 @@ export interface CampaignStats {
   dmaFault: number
   translationProbes: number
   faultProbes: number
+  /** Ordinary MAPs that succeeded in a container after a MAP near the uapi's size limit failed there. */
+  mapsAfterHugeFailure: number
 }
 
 export function newStats(): CampaignStats {
-  return { runs: 0, steps: 0, byCommand: {}, failedCalls: 0, succeeded: {}, errnos: {}, dmaOk: 0, dmaFault: 0, translationProbes: 0, faultProbes: 0 }
+  return { runs: 0, steps: 0, byCommand: {}, failedCalls: 0, succeeded: {}, errnos: {}, dmaOk: 0, dmaFault: 0, translationProbes: 0, faultProbes: 0, mapsAfterHugeFailure: 0 }
 }
 
 interface Model {
@@ -173,7 +178,9 @@ function observe(r: Real): string {
   const groups = r.groups.map((g) => (g === undefined ? 'absent' : g.container === undefined ? 'free' : `in ${r.containers.indexOf(g.container)}`))
   const smmus = r.backend.system.smmus().map((s) => ({ name: s.name, banks: s.banksInUse() }))
   const domains = liveDomains(r).map((d) => ({ stage: d.stage, ctx: d.context, streams: [...d.streams] }))
-  return JSON.stringify({ containers, groups, smmus, domains, core: r.backend.system.iommu.liveDomains().length })
+  // The VMM's side: its buffers, where its next mmap lands, and the machine's RAM in use.
+  const vmm = { process: r.backend.env.process.state(), ram: r.backend.system.ram.usedBytes }
+  return JSON.stringify({ containers, groups, smmus, domains, core: r.backend.system.iommu.liveDomains().length, vmm })
 }
 
 function liveDomains(r: Real): IommuDomain[] {
@@ -461,6 +468,7 @@ class MapDma implements Cmd {
       rc.maps.push(mp)
       rc.maps.sort((a, b) => a.iova - b.iova)
       rc.dmaAvail--
+      if (rc.hugeFailed === true) m.stats.mapsAfterHugeFailure++
     }
     checkInvariants(m, r)
   }
@@ -478,6 +486,42 @@ class MapDma implements Cmd {
   }
   toString(): string {
     return `map(container #${this.container}, page ${this.page}, ${this.pages} pages, flags 0x${this.flags.toString(16)}, vaddr ${this.vaddr})`
+  }
+}
+
+const U64_MAX = (1n << 64n) - 1n
+
+/**
+ * MAP_DMA of a size near the uapi's limit (__u64), at an iova anywhere in the 64-bit space. The
+ * machine's RAM can back none of them, so every one fails; which errno depends on the order of the
+ * kernel's checks the reference only partly knows (iova + size wrapping is EINVAL, an overlap with a
+ * window mapping EEXIST or EINVAL). What matters is that the failure changed nothing: `call` checks
+ * the container's and the VMM's state, and the ordinary MAPs after it must still succeed.
+ */
+class HugeMap implements Cmd {
+  constructor(
+    readonly live: boolean,
+    readonly container: number,
+    readonly iova: bigint,
+    readonly size: bigint,
+  ) {}
+  check(m: Readonly<Model>): boolean {
+    return m.containers.length > 0
+  }
+  run(m: Model, r: Real): void {
+    const ci = pickContainer(m, this.container, this.live)
+    const rc = m.containers[ci] as RefContainer
+    const c = r.containers[ci] as ContainerModel
+    count(m, 'huge_map')
+    const res = call(m, r, 'huge_map', () => c.mapDma({ iova: this.iova, size: this.size, flags: FLAG_READ | FLAG_WRITE, vaddr: { kind: 'buffer' } }))
+    assert.ok(!res.ok, `${this.toString()} succeeded, but no machine has that much RAM`)
+    rc.hugeFailed = true
+    if (rc.driver === undefined || this.iova + this.size - 1n > U64_MAX || (this.size & 0xfffn) !== 0n) expectErrno(res, 'EINVAL', this.toString())
+    else assert.ok(['EINVAL', 'EEXIST', 'ENOSPC', 'ENOMEM', 'EFAULT'].includes(res.error.errno), `${this.toString()}: ${res.error.errno}`)
+    checkInvariants(m, r)
+  }
+  toString(): string {
+    return `huge_map(container #${this.container}, iova 0x${this.iova.toString(16)}, size 0x${this.size.toString(16)})`
   }
 }
 
@@ -626,6 +670,14 @@ const mapArb = fc
   )
   .map(([live, c, p, n, f, v]) => new MapDma(live, c, p, n, f, v))
 const unmapArb = fc.tuple(liveArb, idx, pageArb, fc.integer({ min: 0, max: 2 * MAX_MAP_PAGES })).map(([live, c, p, n]) => new UnmapDma(live, c, p, n))
+/** Sizes up to __u64's limit: the top page-aligned one, big powers of two, random large ones, and unaligned. */
+const hugeSizeArb = fc.oneof(
+  fc.constantFrom(U64_MAX - 0xfffn, 1n << 63n, 1n << 60n, 1n << 48n, U64_MAX),
+  fc.bigInt({ min: 1n << 32n, max: (1n << 52n) - 1n }).map((p) => p << 12n),
+)
+/** Iovas from 0 to the top of the 64-bit space, including the campaign's window. */
+const hugeIovaArb = fc.oneof(fc.constantFrom(0n, BigInt(WINDOW_BASE), 1n << 63n, U64_MAX - 0xfffn), fc.bigInt({ min: 0n, max: (1n << 52n) - 1n }).map((p) => p << 12n))
+const hugeMapArb = fc.tuple(liveArb, idx, hugeIovaArb, hugeSizeArb).map(([live, c, iova, size]) => new HugeMap(live, c, iova, size))
 const unmapAllArb = fc.tuple(liveArb, idx).map(([live, c]) => new UnmapAll(live, c))
 const dmaArb = fc
   .tuple(idx, fc.constantFrom<'read' | 'write'>('read', 'write'), fc.boolean(), pageArb, fc.integer({ min: 0, max: MAX_MAP_PAGES * PAGE - 1 }), fc.integer({ min: 1, max: 2 * PAGE }))
@@ -638,6 +690,7 @@ export const commandArbs: fc.Arbitrary<Cmd>[] = [
   unsetContainerArb,
   ...Array.from({ length: 2 }, () => setIommuArb),
   ...Array.from({ length: 6 }, () => mapArb),
+  hugeMapArb,
   ...Array.from({ length: 2 }, () => unmapArb),
   unmapAllArb,
   ...Array.from({ length: 5 }, () => dmaArb),

@@ -80,6 +80,25 @@ describe('type1 MAP/UNMAP', () => {
     )
   })
 
+  for (const profile of ['rfc-v2', 'merged', 'linux-6.1'] as const) {
+    it(`${profile}: failed MAPs of sizes up to __u64's limit leave the VMM and the container as they were`, () => {
+      const { container, group, backend } = machine(profile)
+      assert.ok(container.setIommu(3).ok)
+      assert.ok(container.mapDma({ iova: 0x100000n, size: 0x1000n, flags: 3, vaddr: { kind: 'buffer' } }).ok)
+      const vmm = (): string => `${backend.env.process.state()} ram=${backend.system.ram.usedBytes}`
+      const before = { vmm: vmm(), container: observe(container, group) }
+      const huge = [{ iova: 0n, size: 0xfffffffffffff000n }, ...Array.from({ length: 16 }, (_, i) => ({ iova: BigInt(i + 1) << 60n, size: 1n << 60n }))]
+      for (const { iova, size } of huge) {
+        const r = container.mapDma({ iova, size, flags: 3, vaddr: { kind: 'buffer' } })
+        assert.ok(!r.ok, `map 0x${iova.toString(16)}+0x${size.toString(16)} succeeded`)
+        assert.equal(vmm(), before.vmm, `map 0x${iova.toString(16)}+0x${size.toString(16)} failed with ${r.error.errno} but changed the VMM`)
+        assert.equal(observe(container, group), before.container)
+      }
+      const after = container.mapDma({ iova: 0x104000n, size: 0x1000n, flags: 3, vaddr: { kind: 'buffer' } })
+      assert.ok(after.ok, `an ordinary MAP after the failed ones: ${after.ok ? '' : after.error.message}`)
+    })
+  }
+
   it('the bytes a device writes land in the VMM buffer and read back through another IOVA alias', () => {
     const { container, group } = machine('linux-6.1')
     assert.ok(container.setIommu(3).ok)
