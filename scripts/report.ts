@@ -1,15 +1,17 @@
 /**
- * Living documentation: run the features once per behaviour profile with cucumber's HTML
- * formatter, then write an overview page and check every page in a headless browser.
+ * Living documentation: run the features once per behaviour profile (cucumber's HTML report of
+ * each run is kept), then write our own site from the features' Gherkin and the runs' messages,
+ * and check every page in a headless browser.
  *
  *   npm run report                  # every profile
  *   npm run report -- merged        # some profiles
  *
- * Writes reports/html/cucumber-<profile>.html (cucumber's report) and reports/html/index.html
- * (the matrix of fixtures x feature areas x profiles, and the stage-selection table per fixture).
- * The browser check is skipped, with a message, when chromium is not installed.
- * Exit status: 0 written (scenario failures show in the report), 1 a page failed the browser
- * check, 2 usage or internal error.
+ * Writes into reports/html/: index.html, one page per feature, kernel-history.html, changes.html,
+ * one page per fixture (scripts/report/write-site.ts) and cucumber-<profile>.html (cucumber's).
+ * The browser check writes screenshots to reports/: report-index.png, report-nest1.png,
+ * report-kernel-history.png. It is skipped, with a message, when chromium is not installed.
+ * Exit status: 0 every scenario passed and every page passed the browser check; 1 a scenario
+ * failed or a page failed the check (the pages are written either way); 2 usage or internal error.
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
@@ -18,19 +20,28 @@ import type { Envelope } from '@cucumber/messages'
 import { formatFixtureError } from '../model/hw'
 import { loadCatalogue } from '../model/hw/catalogue'
 import { explainFixture } from '../model/survey'
-import { getProfile, profilesFromArgs } from '../model/profiles'
+import { getProfile, PROFILE_NAMES, profilesFromArgs } from '../model/profiles'
 import { checkInBrowser, formatBrowserCheck, type PageCheck } from './report/browser-check'
+import { featuresFromEnvelopes, type FeatureDoc } from './report/features'
 import { summarize, type ProfileResults } from './report/messages'
-import { renderOverview } from './report/overview'
+import { CHANGES, HISTORY, INDEX, type SiteProfile } from './report/site'
+import { seedTableCheck, writeSite } from './report/write-site'
 
-const OUT = path.join('reports', 'html')
+const REPORTS = 'reports'
+const OUT = path.join(REPORTS, 'html')
 /** Feature areas are the folders under features/; these come first, any others after them. */
-const AREA_ORDER = ['nesting', 'vfio', 'fixtures']
+const AREA_ORDER = ['nesting', 'vfio', 'translation', 'fixtures']
 
 function featureAreas(): string[] {
   const dirs = fs.readdirSync('features', { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name)
   const rank = (a: string): number => (AREA_ORDER.includes(a) ? AREA_ORDER.indexOf(a) : AREA_ORDER.length)
   return dirs.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))
+}
+
+/** The profiles given, in kernel order (the order of the profile list). */
+function kernelOrder(names: readonly string[]): string[] {
+  const rank = (p: string): number => (PROFILE_NAMES as readonly string[]).indexOf(p)
+  return [...new Set(names)].sort((a, b) => rank(a) - rank(b))
 }
 
 async function main(): Promise<number> {
@@ -39,7 +50,7 @@ async function main(): Promise<number> {
     console.error(selected.error)
     return 2
   }
-  const { profiles } = selected
+  const profiles = kernelOrder(selected.profiles)
   const catalogue = loadCatalogue()
   if (catalogue.errors.length > 0) {
     console.error(`invalid fixtures in the catalogue:\n${catalogue.errors.map(formatFixtureError).join('\n')}`)
@@ -48,8 +59,10 @@ async function main(): Promise<number> {
   fs.mkdirSync(OUT, { recursive: true })
 
   let support: ISupportCodeLibrary | undefined
-  const results: ProfileResults[] = []
-  const links: Record<string, string> = {}
+  const results = new Map<string, ProfileResults>()
+  const site: SiteProfile[] = []
+  let features: FeatureDoc[] = []
+  let success = true
   for (const profile of profiles) {
     const html = `cucumber-${profile}.html`
     console.log(`== behaviour profile ${profile}: ${path.join(OUT, html)}`)
@@ -58,33 +71,44 @@ async function main(): Promise<number> {
     const envelopes: Envelope[] = []
     const run = await runCucumber(support === undefined ? config : { ...config, support }, undefined, (e) => envelopes.push(e))
     support = run.support
-    results.push(summarize(profile, envelopes))
-    links[profile] = html
+    success &&= run.success
+    results.set(profile, summarize(profile, envelopes))
+    if (features.length === 0) features = featuresFromEnvelopes(envelopes)
+    site.push({ name: profile, title: getProfile(profile as (typeof PROFILE_NAMES)[number]).title, cucumber: html })
   }
 
-  const titles = Object.fromEntries(profiles.map((p) => [p, getProfile(p).title]))
-  const index = path.join(OUT, 'index.html')
-  fs.writeFileSync(
-    index,
-    renderOverview({
-      generated: new Date().toISOString(),
-      profiles: results,
-      titles,
-      links,
-      areas: featureAreas(),
-      fixtures: catalogue.fixtures,
-      explain: (hw, profile) => explainFixture(hw, getProfile(profile)),
-    }),
-  )
-  console.log(`overview: ${index}`)
+  const written = writeSite(OUT, {
+    generated: new Date().toISOString(),
+    profiles: site,
+    results,
+    features,
+    areas: featureAreas(),
+    fixtures: catalogue.fixtures,
+    explain: (hw, profile) => explainFixture(hw, getProfile(profile as (typeof PROFILE_NAMES)[number])),
+  })
+  console.log(`site: ${written.pages.length} pages in ${OUT} (start at ${path.join(OUT, INDEX)}); kernel history: ${written.history.questions} questions, ${written.history.cells} answers`)
 
+  const shot = (name: string): string => path.resolve(REPORTS, name)
+  const seed = seedTableCheck(OUT, features, results)
   const checks: PageCheck[] = [
-    { file: path.resolve(index), selector: '#matrix tbody tr', minCount: catalogue.fixtures.length },
-    ...profiles.map((p) => ({ file: path.resolve(OUT, links[p] as string), selector: '[data-testid="cucumber.summary.status"]', minCount: 1 })),
+    ...written.checks.map((c): PageCheck => {
+      const file = path.resolve(c.file)
+      const base = path.basename(c.file)
+      if (base === INDEX) return { ...c, file, screenshot: shot('report-index.png') }
+      if (base === HISTORY) return { ...c, file, screenshot: shot('report-kernel-history.png') }
+      if (base === CHANGES) return { ...c, file, screenshot: shot('report-changes.png') }
+      if (seed !== undefined && c.file === seed.file) return { ...c, file, also: [...(c.also ?? []), { selector: seed.selector, minCount: seed.minCount ?? 8 }, ...(seed.also ?? [])], screenshot: shot('report-nest1.png'), ...(seed.scrollTo === undefined ? {} : { scrollTo: seed.scrollTo }) }
+      return { ...c, file }
+    }),
+    ...site.map((p) => ({ file: path.resolve(OUT, p.cucumber as string), selector: '[data-testid="cucumber.summary.status"]', minCount: 1 })),
   ]
+  if (seed === undefined) console.error('the seed table (Nest1 [1], first Examples) was not found')
   const browser = await checkInBrowser(checks)
   for (const line of formatBrowserCheck(browser, new Map(checks.map((c) => [c.file, `match "${c.selector}"`])))) console.log(line)
-  return 'pages' in browser && browser.pages.some((p) => !p.ok) ? 1 : 0
+  if ('pages' in browser) console.log(`screenshots: ${checks.flatMap((c) => (c.screenshot === undefined ? [] : [path.relative('.', c.screenshot)])).join(', ')}`)
+  const pagesOk = !('pages' in browser) || browser.pages.every((p) => p.ok)
+  if (!success) console.error('some scenarios failed: the pages show which, with the expected and actual values')
+  return success && pagesOk && seed !== undefined ? 0 : 1
 }
 
 main().then(

@@ -15,6 +15,7 @@ Feature: Nest1 - Stage selection
   both stages without nesting ("S1+S2"), synthetic-s2-only ("S2"), synthetic-s1-only ("S1").
 
   Scenario Outline: [1] A <requested> request on <supported> hardware gives stage <stage>
+    # history: a <requested> request on <fixture> (<supported>) => <stage>
     Given an SMMU from fixture "<fixture>"
     When a <requested> domain is attached to stream 0x10
     Then the operation should succeed
@@ -66,6 +67,7 @@ Feature: Nest1 - Stage selection
     The attribute is a boolean to the driver (`if (*(int *)data)`): zero asks for stage 1, any
     other value for nested. No value a caller can pass asks for stage 2; stage 2 only ever comes
     from the driver's fix-up at attach.
+    # history: the nesting attribute set to <value> before attach => <stage>
     Given an SMMU from fixture "synthetic-s1-s2"
     And a new domain
     When the nesting attribute of the domain is set to <value>
@@ -88,6 +90,7 @@ Feature: Nest1 - Stage selection
     And the domain should use context bank 2 of type S1_TRANS_S2_BYPASS
 
   Scenario Outline: [5] A real part: <requested> on <fixture> gives stage <stage>
+    # history: a <requested> request on <fixture> => <stage>
     Given an SMMU from fixture "<fixture>"
     When a <requested> domain is attached to stream 0x10
     Then the operation should succeed

@@ -7,6 +7,7 @@ Feature: Nest2 - The nesting attribute
 
   @rfc-v2 @enforcing @merged
   Scenario: [1] Before attach, the attribute reads back what was set
+    # history: how a domain asks for nesting => iommu_domain_set_attr(DOMAIN_ATTR_NESTING), read back by get_attr
     Given an SMMU from fixture "synthetic-nested"
     And a new domain
     Then the nesting attribute of the domain should read 0
@@ -19,6 +20,7 @@ Feature: Nest2 - The nesting attribute
 
   @rfc-v2 @enforcing @merged
   Scenario: [2] Once attached, setting the attribute fails with EPERM and changes nothing
+    # history: asking for nesting once the domain is attached => EPERM, nothing changes
     Given an SMMU from fixture "synthetic-nested"
     When a nested domain is attached to stream 0x10
     And the nesting attribute of the domain is set to 0
@@ -40,6 +42,7 @@ Feature: Nest2 - The nesting attribute
     And the domain should have stage S1
 
   Scenario Outline: [4] After attach the attribute reports what the domain really is, on <fixture>
+    # history: DOMAIN_ATTR_NESTING read after a nested attach on <fixture> => <reads>
     Given an SMMU from fixture "<fixture>"
     When a nested domain is attached to stream 0x10
     Then the nesting attribute of the domain should read <reads>
@@ -81,6 +84,7 @@ Feature: Nest2 - The nesting attribute
 
   @linux-6.1
   Scenario: [6] iommu_enable_nesting before attach selects nested
+    # history: how a domain asks for nesting => iommu_enable_nesting(), no getter
     Given an SMMU from fixture "synthetic-nested"
     And a new domain
     When nesting is enabled on the domain
@@ -92,6 +96,7 @@ Feature: Nest2 - The nesting attribute
 
   @linux-6.1
   Scenario: [7] iommu_enable_nesting once attached fails with EPERM and changes nothing
+    # history: asking for nesting once the domain is attached => EPERM, nothing changes
     Given an SMMU from fixture "synthetic-nested"
     When a stage 1 domain is attached to stream 0x10
     And nesting is enabled on the domain

@@ -15,6 +15,7 @@ Feature: Nest3 - Context banks and identifiers
   has 2 banks, both stage-2-only; synthetic-one-bank has a single bank usable by every stage.
 
   Scenario Outline: [1] A <requested> domain on <fixture> takes bank <bank> (<cbar>), ASID <asid>, VMID <vmid>
+    # history: context of a <requested> domain on <fixture> => bank <bank>, ASID <asid>, VMID <vmid>
     Given an SMMU from fixture "<fixture>"
     When a <requested> domain is attached to stream 0x10
     Then the domain should use context bank <bank> of type <cbar>
@@ -120,6 +121,7 @@ Feature: Nest3 - Context banks and identifiers
     And the domain should have no context
 
   Scenario Outline: [11] SMMUv3: a <requested> domain gets a stream table entry with ASID <asid>, VMID <vmid>
+    # history: context of a <requested> domain on <fixture> => stream table entry, ASID <asid>, VMID <vmid>
     Given an SMMU from fixture "<fixture>"
     When a <requested> domain "A" is attached to stream 0x10
     And a <requested> domain "B" is attached to stream 0x11

@@ -76,6 +76,7 @@ Feature: Trans1 - Stage 1 translation
     0x1_0000_2000 whose last entry (0x1_0000_2000 + 8 * 511 = 0x1_0000_2ff8) maps
     0xC000_0000 + 511 * 2M = 0xFFE0_0000: 0x0000_0000_FFE0_0E41. Either way the same IOVA reaches
     the same PA.
+    # history: a 1G mapping at IOVA 0x4000_0000 is written as => <how>
     Given an SMMU from fixture "synthetic-nested"
     And a stage 1 domain is attached to stream 0x10
     And the domain has mapped IOVA 0x4000_0000 to PA 0xC000_0000 size 0x4000_0000 with READ|WRITE

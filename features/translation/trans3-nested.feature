@@ -39,6 +39,7 @@ Feature: Trans3 - Nested translation
       asks for IOMMU_CACHE only when the SMMU walks coherently (synthetic-nested does not): outer
       shareable, Normal non-cacheable, 0x6D5. Linux 6.1 VFIO always passes IOMMU_CACHE: inner
       shareable, Normal write-back, 0x7FD. The guest's L3 entry (IPA 0x4000_2018) is at PA 0x8000_2018.
+      # history: MAP_DMA's stage-2 block descriptor for the guest's RAM => <block>
       Then the descriptor at PA 0x1_0000_2000 should be <block>
       And the descriptor at PA 0x8000_2018 should be 0x0000_0000_4010_0F47
       And the guest of stream 0x10 should read 0x0000_0000_4000_2003 at IPA 0x4000_1010
@@ -104,6 +105,7 @@ Feature: Trans3 - Nested translation
       The NESTED domain holds bank 0 (S2_TRANS, from bank 0 up). A stage-1 bank is searched from
       NUMS2CB = 2 up, so the guest's stage 1 takes bank 2, tagged with bank 0's VMID: 3.x gives
       every bank VMID = bank + 1 = 1; from 4.x a NESTED bank's VMID is its index, 0.
+      # history: VMID of the nested stream's stage-2 bank => <vmid>
       Given the guest of stream 0x10 has installed stage 1 with TTB 0x4000_0000, T0SZ 25, granule 4K, IPS 40 bits, ASID 1
       Then the guest stage 1 of stream 0x10 should be:
         | context      | bank 2            |

@@ -8,6 +8,7 @@ Feature: Vfio1 - Containers, groups and VFIO_SET_IOMMU
   RFC numbered 5; VFIO_EEH took 5 first, so Linux merged VFIO_TYPE1_NESTING_IOMMU as 6.
 
   Scenario Outline: [1] The nesting type's number in <kernel>
+    # history: VFIO_TYPE1_NESTING_IOMMU's number => <value>
     Given an SMMU from fixture "synthetic-nested" with VFIO group 0 at stream 0x10
     Then VFIO_TYPE1_NESTING_IOMMU should be <value> in this kernel
 

@@ -13,6 +13,7 @@ Feature: Vfio2 - VFIO_CHECK_EXTENSION
   - Merged and later: 1, always.
 
   Scenario Outline: [1] <extension> before any group, after GROUP_SET_CONTAINER and after SET_IOMMU(TYPE1v2)
+    # history: CHECK_EXTENSION(<extension>) before any group / after SET_IOMMU(TYPE1v2) => <before> / <after>
     Given an SMMU from fixture "synthetic-nested" with VFIO group 0 at stream 0x10
     Then CHECK_EXTENSION(<extension>) should answer <before>
     When group 0 is added to the container
@@ -46,6 +47,7 @@ Feature: Vfio2 - VFIO_CHECK_EXTENSION
       | VFIO_UPDATE_VADDR        | 0      | 1     |
 
   Scenario Outline: [2] The nesting type after SET_IOMMU(nesting) on <fixture> hardware
+    # history: CHECK_EXTENSION(nesting) after SET_IOMMU(nesting) on <fixture> => <answer>
     Given an SMMU from fixture "<fixture>" with VFIO group 0 at stream 0x10
     And group 0 is in the container
     When the container's IOMMU is set to VFIO_TYPE1_NESTING_IOMMU
@@ -72,6 +74,7 @@ Feature: Vfio2 - VFIO_CHECK_EXTENSION
 
   @rfc-v2 @enforcing @merged
   Scenario: [3] DMA_CC reflects the SMMU's coherent table walk in 3.x (IOMMU_CAP_CACHE_COHERENCY)
+    # history: CHECK_EXTENSION(DMA_CC) on an SMMU with a coherent table walk => 1 (IOMMU_CAP_CACHE_COHERENCY)
     Given an SMMU from fixture "synthetic-coherent" with VFIO group 0 at stream 0x10
     And group 0 is in the container
     When the container's IOMMU is set to VFIO_TYPE1v2_IOMMU
@@ -79,6 +82,7 @@ Feature: Vfio2 - VFIO_CHECK_EXTENSION
 
   @linux-6.1
   Scenario: [4] In 6.1 DMA_CC needs enforce_cache_coherency, which arm-smmu does not implement
+    # history: CHECK_EXTENSION(DMA_CC) on an SMMU with a coherent table walk => 0 (no enforce_cache_coherency)
     Given an SMMU from fixture "synthetic-coherent" with VFIO group 0 at stream 0x10
     And group 0 is in the container
     When the container's IOMMU is set to VFIO_TYPE1v2_IOMMU

@@ -11,6 +11,7 @@ Feature: Vfio3 - Attaching a nesting container when the hardware cannot nest
   In every profile the stage the domain gets is the driver's (Nest1).
 
   Scenario Outline: [1] SET_IOMMU(nesting) on <supported> hardware: <result>
+    # history: SET_IOMMU(nesting) on <fixture> (<supported>) => <result>, <domains> domain(s)
     Given an SMMU from fixture "<fixture>" with VFIO group 0 at stream 0x10
     And group 0 is in the container
     When the container's IOMMU is set to VFIO_TYPE1_NESTING_IOMMU
@@ -42,6 +43,7 @@ Feature: Vfio3 - Attaching a nesting container when the hardware cannot nest
       | S1 | synthetic-s1-only | should succeed | 1 |
 
   Scenario Outline: [2] The domain a nesting container got on <fixture>: stage <stage>
+    # history: stage of a nesting container's domain on <fixture> => <stage>
     Given an SMMU from fixture "<fixture>" with VFIO group 0 at stream 0x10
     And group 0 is in the container
     And the container is set to VFIO_TYPE1_NESTING_IOMMU
@@ -75,6 +77,7 @@ Feature: Vfio3 - Attaching a nesting container when the hardware cannot nest
   Scenario: [4] linux-6.1 on QEMU's stage-1-only SMMUv3: SET_IOMMU(nesting) succeeds, the domain is stage 1
     arm_smmu_enable_nesting only records the request; arm_smmu_domain_finalise then finds no S2P
     and builds a stage-1 domain. Nothing reports it (the review's worry).
+    # history: SET_IOMMU(nesting) on qemu-smmuv3-7.2 (stage 1 only) => succeeds; the domain is stage 1, CHECK_EXTENSION says 1
     Given an SMMU from fixture "qemu-smmuv3-7.2" with VFIO group 0 at stream 0x10
     And group 0 is in the container
     When the container's IOMMU is set to VFIO_TYPE1_NESTING_IOMMU
@@ -86,6 +89,7 @@ Feature: Vfio3 - Attaching a nesting container when the hardware cannot nest
   Scenario: [5] A failing nesting request fails the attach with its errno: VT-d has no nesting op (EINVAL)
     iommu_domain_set_attr (3.x) and iommu_enable_nesting (6.1) return -EINVAL when the driver has
     no such op; type1 frees the domain and VFIO_SET_IOMMU returns the error.
+    # history: SET_IOMMU(nesting) on VT-d => fails with EINVAL
     Given an SMMU from fixture "synthetic-vtd" with VFIO group 0 at stream 0x10
     And group 0 is in the container
     When the container's IOMMU is set to VFIO_TYPE1_NESTING_IOMMU
@@ -96,6 +100,7 @@ Feature: Vfio3 - Attaching a nesting container when the hardware cannot nest
 
   @rfc-v2
   Scenario: [6] RFC on VT-d: the failed set_attr is ignored, and only CHECK_EXTENSION tells
+    # history: SET_IOMMU(nesting) on VT-d => succeeds; only CHECK_EXTENSION (0) tells
     Given an SMMU from fixture "synthetic-vtd" with VFIO group 0 at stream 0x10
     And group 0 is in the container
     When the container's IOMMU is set to VFIO_TYPE1_NESTING_IOMMU
@@ -106,6 +111,7 @@ Feature: Vfio3 - Attaching a nesting container when the hardware cannot nest
   Scenario: [7] enforcing on VT-d: the bus probe says no nesting, so no driver claims the type: ENODEV
     The VFIO core only offers SET_IOMMU a type some driver answers CHECK_EXTENSION > 0 for; with
     the review's bus probe, type1 answers 0 on a machine whose IOMMU driver refuses nesting.
+    # history: SET_IOMMU(nesting) on VT-d => fails with ENODEV (no driver claims the type)
     Given an SMMU from fixture "synthetic-vtd" with VFIO group 0 at stream 0x10
     Then CHECK_EXTENSION(VFIO_TYPE1_NESTING_IOMMU) should answer 0
     When group 0 is added to the container

@@ -9,6 +9,7 @@ Feature: Vfio4 - One container, several SMMUs
   "synthetic-s1-only" holds group 1 (stream 0x20).
 
   Scenario Outline: [1] A nesting container with groups behind both SMMUs
+    # history: SET_IOMMU(nesting) with groups behind a nesting and a stage-1-only SMMU => <result>, <domains> domain(s)
     Given an SMMU from fixture "synthetic-nested" with VFIO group 0 at stream 0x10
     And an SMMU from fixture "synthetic-s1-only" with VFIO group 1 at stream 0x20
     And group 0 is in the container
@@ -39,6 +40,7 @@ Feature: Vfio4 - One container, several SMMUs
 
   Scenario Outline: [3] A second group can make a nesting container lose nesting
     The container starts nested (group 0 alone); then the S1-only SMMU's group 1 joins.
+    # history: a stage-1-only group joins a nesting container => <result>; CHECK_EXTENSION(nesting) then <after>
     Given an SMMU from fixture "synthetic-nested" with VFIO group 0 at stream 0x10
     And an SMMU from fixture "synthetic-s1-only" with VFIO group 1 at stream 0x20
     And group 0 is in the container

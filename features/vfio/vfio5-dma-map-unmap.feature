@@ -144,6 +144,7 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
 
   @rfc-v2 @enforcing @merged
   Scenario: [13] 3.x GET_INFO: the driver's page sizes (4K | 64K | 2M), no capability chain
+    # history: GET_INFO iova_pgsizes on arm-smmu => 0x211000 (4K | 64K | 2M); no capability chain
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1v2_IOMMU
     Then GET_INFO should report page sizes 0x211000
@@ -152,6 +153,7 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
   @linux-6.1
   Scenario: [14] 6.1 GET_INFO: io-pgtable page sizes, mappings left, IOVA ranges without reserved regions
     The stage-1 domain's aperture is [0, 2^48 - 1] (48-bit IOVA); the MSI window is excluded.
+    # history: GET_INFO iova_pgsizes on arm-smmu => 0x40201000 (4K | 2M | 1G); DMA_AVAIL and IOVA_RANGE capabilities
     Given the SMMU "synthetic-nested" reserves IOVA 0x8000000 to 0x80fffff for MSIs
     And group 0 is in the container
     And the container is set to VFIO_TYPE1v2_IOMMU
@@ -162,6 +164,7 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
 
   @linux-6.1
   Scenario: [15] 6.1: MAP outside the aperture or into a reserved region: EINVAL
+    # history: MAP_DMA outside the aperture or into a reserved region => EINVAL
     Given the SMMU "synthetic-nested" reserves IOVA 0x8000000 to 0x80fffff for MSIs
     And group 0 is in the container
     And the container is set to VFIO_TYPE1v2_IOMMU
@@ -174,6 +177,7 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
 
   @linux-6.1
   Scenario: [16] 6.1: no mapping slot left (dma_entry_limit): ENOSPC; an UNMAP gives one back
+    # history: MAP_DMA beyond vfio_iommu_type1.dma_entry_limit => ENOSPC
     Given the machine boots with vfio_iommu_type1.dma_entry_limit=2
     And group 0 is in the container
     And the container is set to VFIO_TYPE1v2_IOMMU
@@ -187,6 +191,7 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
 
   @linux-6.1
   Scenario: [17] 6.1: UNMAP_ALL removes everything and reports the total
+    # history: UNMAP_DMA with flag 2 (VFIO_DMA_UNMAP_FLAG_ALL) => removes every mapping
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1v2_IOMMU
     And the VMM has mapped iova 0x100000 size 0x4000 read-write
@@ -204,6 +209,7 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
 
   @rfc-v2 @enforcing @merged
   Scenario: [19] 3.x UNMAP accepts no flags: EINVAL
+    # history: UNMAP_DMA with flag 2 (VFIO_DMA_UNMAP_FLAG_ALL) => EINVAL (no flags in 3.x)
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1v2_IOMMU
     When the VMM unmaps iova 0x0 size 0x0 with flags 2

@@ -42,6 +42,7 @@ Feature: Vfio6 - Replaying a VMM's transcript
     drivers that answer CHECK_EXTENSION > 0: no driver, ENODEV. Linux as merged fails the attach
     with set_attr's EINVAL. TYPE1_NESTING is 5 in the RFC's uapi and 6 in the others: the replay
     resolves the name per kernel.
+    # history: a session recorded on Linux 6.1 with VT-d, lines 3 / 4 / 5 => <line 3> / <line 4> / <line 5>
     Given the machine of fixture "qemu-q35-intel-iommu-7.2"
     When this transcript is replayed:
       """

@@ -22,7 +22,16 @@ export interface PageCheck {
   /** A CSS selector that must match at least `minCount` elements once the page has rendered. */
   readonly selector: string
   readonly minCount?: number
+  /** Further selectors that must match at least so many elements each. */
+  readonly also?: readonly { readonly selector: string; readonly minCount: number }[]
+  /** Write a screenshot of the page, as a laptop screen shows it (1440 x 900), to this file. */
+  readonly screenshot?: string
+  /** Scroll this element to the top of the screen before the screenshot. */
+  readonly scrollTo?: string
 }
+
+/** A laptop screen. */
+export const VIEWPORT = { width: 1440, height: 900 }
 
 export interface PageResult {
   readonly file: string
@@ -30,6 +39,8 @@ export interface PageResult {
   readonly pageErrors: readonly string[]
   /** Elements matching the selector. */
   readonly found: number
+  /** Selectors of `also` that matched too few elements, with the count found. */
+  readonly missing: readonly string[]
   readonly ok: boolean
 }
 
@@ -53,7 +64,7 @@ export async function checkInBrowser(checks: readonly PageCheck[]): Promise<Brow
   try {
     const pages: PageResult[] = []
     for (const check of checks) {
-      const page = await browser.newPage()
+      const page = await browser.newPage({ viewport: VIEWPORT })
       const consoleErrors: string[] = []
       const pageErrors: string[] = []
       page.on('console', (m) => {
@@ -68,7 +79,20 @@ export async function checkInBrowser(checks: readonly PageCheck[]): Promise<Brow
         // counted below: too few elements is the failure reported
       }
       const found = await page.locator(check.selector).count()
-      pages.push({ file: check.file, consoleErrors, pageErrors, found, ok: consoleErrors.length === 0 && pageErrors.length === 0 && found >= min })
+      const missing: string[] = []
+      for (const a of check.also ?? []) {
+        const n = await page.locator(a.selector).count()
+        if (n < a.minCount) missing.push(`${a.selector}: ${n} of ${a.minCount}`)
+      }
+      if (check.screenshot !== undefined) {
+        if (check.scrollTo !== undefined) {
+          await page.locator(check.scrollTo).first().evaluate((el) => el.scrollIntoView({ block: 'start' }))
+          await page.evaluate('window.scrollBy(0, -40)') // out from under the sticky bar
+        }
+        await page.screenshot({ path: check.screenshot })
+      }
+      const ok = consoleErrors.length === 0 && pageErrors.length === 0 && found >= min && missing.length === 0
+      pages.push({ file: check.file, consoleErrors, pageErrors, found, missing, ok })
       await page.close()
     }
     return { browser: `${browser.browserType().name()} ${browser.version()}`, pages }
@@ -83,7 +107,7 @@ export function formatBrowserCheck(r: BrowserCheck, selectors: ReadonlyMap<strin
     `browser check with ${r.browser}:`,
     ...r.pages.map((p) => {
       const what = selectors.get(p.file) ?? 'content'
-      const problems = [...p.consoleErrors.map((e) => `console error: ${e}`), ...p.pageErrors.map((e) => `page error: ${e}`)]
+      const problems = [...p.consoleErrors.map((e) => `console error: ${e}`), ...p.pageErrors.map((e) => `page error: ${e}`), ...p.missing.map((m) => `too few: ${m}`)]
       return `  ${p.ok ? 'ok' : 'FAILED'}: ${p.file} (${p.found} ${what}${problems.length === 0 ? '' : `; ${problems.join('; ')}`})`
     }),
   ]

@@ -8,11 +8,14 @@
  */
 import type { Envelope } from '@cucumber/messages'
 import type { CatalogueCheck, FixtureCheck } from '../../model/survey'
+import { areaOfUri } from './features'
 
 export type Status = 'passed' | 'failed'
 
 export interface ScenarioResult {
   readonly uri: string
+  /** uri:line of the Examples row or scenario the pickle came from (see ProfileResults.outcomes). */
+  readonly key: string
   /** The folder under features/: nesting, vfio, fixtures. */
   readonly area: string
   readonly name: string
@@ -28,19 +31,43 @@ export interface CatalogueResult {
   readonly results: readonly FixtureCheck[]
 }
 
+/** Why a scenario failed: its first step that did not pass. */
+export interface Failure {
+  /** The step's text (with the row's values), or the hook. */
+  readonly step: string
+  /** PASSED is never here: FAILED, UNDEFINED, PENDING, AMBIGUOUS, SKIPPED... */
+  readonly status: string
+  /** The error message without its stack trace. */
+  readonly message: string
+}
+
+export interface Outcome {
+  readonly status: Status
+  readonly name: string
+  readonly failure?: Failure
+}
+
 export interface ProfileResults {
   readonly profile: string
   readonly scenarios: readonly ScenarioResult[]
   readonly catalogue: readonly CatalogueResult[]
+  /**
+   * Per executed pickle, keyed by `uri:line` of what it was made from: the Examples row of an
+   * outline, or the scenario. The key is the same in every run (ids are not).
+   */
+  readonly outcomes: ReadonlyMap<string, Outcome>
+}
+
+/** An error message without the stack trace cucumber appends. */
+export function stripStack(message: string): string {
+  const lines = message.split('\n')
+  const at = lines.findIndex((l) => /^\s+at /.test(l))
+  return (at < 0 ? lines : lines.slice(0, at)).join('\n').trim()
 }
 
 const FIXTURE_MENTION = /(?:fixture|SMMU) "([^"<>]+)"/g
 
-export function areaOf(uri: string): string {
-  const parts = uri.split(/[\\/]/)
-  const i = parts.indexOf('features')
-  return i >= 0 && i + 2 < parts.length ? (parts[i + 1] as string) : 'other'
-}
+export const areaOf = areaOfUri
 
 export function fixturesMentioned(texts: readonly string[]): string[] {
   return [...new Set(texts.flatMap((t) => [...t.matchAll(FIXTURE_MENTION)].map((m) => m[1] as string)))].sort()
@@ -54,18 +81,30 @@ function isCatalogueCheck(v: unknown): v is CatalogueCheck {
 
 /** Fold one profile run's envelopes into results. */
 export function summarize(profile: string, envelopes: readonly Envelope[]): ProfileResults {
-  const pickles = new Map<string, { uri: string; name: string; steps: string[] }>()
+  const pickles = new Map<string, { uri: string; name: string; line: number; steps: string[]; stepText: Map<string, string> }>()
   const testCases = new Map<string, string>() // testCase id -> pickle id
+  const testSteps = new Map<string, string>() // testStep id -> step text or hook
   const started = new Map<string, string>() // testCaseStarted id -> testCase id
-  const failed = new Set<string>() // testCaseStarted ids with a non-passing step
+  const failed = new Map<string, Failure>() // testCaseStarted ids with a non-passing step: the first
   const finished: string[] = []
   const checks: { startedId: string; check: CatalogueCheck }[] = []
 
   for (const e of envelopes) {
-    if (e.pickle) pickles.set(e.pickle.id, { uri: e.pickle.uri, name: e.pickle.name, steps: e.pickle.steps.map((s) => s.text) })
-    if (e.testCase) testCases.set(e.testCase.id, e.testCase.pickleId)
+    if (e.pickle) {
+      const stepText = new Map(e.pickle.steps.map((s) => [s.id, s.text]))
+      pickles.set(e.pickle.id, { uri: e.pickle.uri, name: e.pickle.name, line: e.pickle.location?.line ?? 0, steps: e.pickle.steps.map((s) => s.text), stepText })
+    }
+    if (e.testCase) {
+      testCases.set(e.testCase.id, e.testCase.pickleId)
+      const p = pickles.get(e.testCase.pickleId)
+      for (const ts of e.testCase.testSteps) testSteps.set(ts.id, ts.pickleStepId === undefined ? 'a hook' : (p?.stepText.get(ts.pickleStepId) ?? 'a step'))
+    }
     if (e.testCaseStarted) started.set(e.testCaseStarted.id, e.testCaseStarted.testCaseId)
-    if (e.testStepFinished && e.testStepFinished.testStepResult.status !== 'PASSED') failed.add(e.testStepFinished.testCaseStartedId)
+    const f = e.testStepFinished
+    if (f && f.testStepResult.status !== 'PASSED' && !failed.has(f.testCaseStartedId)) {
+      const r = f.testStepResult
+      failed.set(f.testCaseStartedId, { step: testSteps.get(f.testStepId) ?? 'a step', status: r.status, message: stripStack(r.exception?.message ?? r.message ?? '') })
+    }
     if (e.testCaseFinished && !e.testCaseFinished.willBeRetried) finished.push(e.testCaseFinished.testCaseStartedId)
     if (e.attachment && e.attachment.mediaType === 'application/json' && e.attachment.testCaseStartedId !== undefined) {
       const body = e.attachment.contentEncoding === 'BASE64' ? Buffer.from(e.attachment.body, 'base64').toString('utf8') : e.attachment.body
@@ -78,13 +117,20 @@ export function summarize(profile: string, envelopes: readonly Envelope[]): Prof
   const scenarios = finished.flatMap((id): ScenarioResult[] => {
     const p = pickleOf(id)
     if (p === undefined) return []
-    return [{ uri: p.uri, area: areaOf(p.uri), name: p.name, status: failed.has(id) ? 'failed' : 'passed', fixtures: fixturesMentioned(p.steps) }]
+    return [{ uri: p.uri, key: `${p.uri}:${p.line}`, area: areaOf(p.uri), name: p.name, status: failed.has(id) ? 'failed' : 'passed', fixtures: fixturesMentioned(p.steps) }]
   })
+  const outcomes = new Map<string, Outcome>()
+  for (const id of finished) {
+    const p = pickleOf(id)
+    if (p === undefined) continue
+    const failure = failed.get(id)
+    outcomes.set(`${p.uri}:${p.line}`, { status: failure === undefined ? 'passed' : 'failed', name: p.name, ...(failure === undefined ? {} : { failure }) })
+  }
   const catalogue = checks.flatMap(({ startedId, check }): CatalogueResult[] => {
     const p = pickleOf(startedId)
     return p === undefined ? [] : [{ area: areaOf(p.uri), scenario: p.name, rule: check.rule, results: check.results }]
   })
-  return { profile, scenarios, catalogue }
+  return { profile, scenarios, catalogue, outcomes }
 }
 
 export interface Tally {

@@ -14,8 +14,13 @@ import { getProfile, PROFILE_NAMES, profilesFromArgs } from '../../model/profile
 import { loadCatalogue } from '../../model/hw/catalogue'
 import { explainFixture, type CatalogueCheck } from '../../model/survey'
 import { checkInBrowser, chromiumAvailable, SKIP_MESSAGE } from '../../scripts/report/browser-check'
-import { cell, fixturesMentioned, summarize, type ProfileResults } from '../../scripts/report/messages'
-import { escapeHtml, renderOverview } from '../../scripts/report/overview'
+import { cell, fixturesMentioned, stripStack, summarize } from '../../scripts/report/messages'
+import { escapeHtml } from '../../scripts/report/overview'
+import { expectedActual } from '../../scripts/report/feature-page'
+import { historyClaims, parseFeature, type FeatureDoc } from '../../scripts/report/features'
+import { historyRows } from '../../scripts/report/history'
+import type { SiteProfile } from '../../scripts/report/site'
+import { seedTableCheck, writeSite } from '../../scripts/report/write-site'
 
 /** A run of two scenarios (one failing) and one catalogue check, as cucumber's envelopes. */
 function envelopes(): Envelope[] {
@@ -44,10 +49,10 @@ function envelopes(): Envelope[] {
 }
 
 describe('behaviour-profile arguments (npm run features / report)', () => {
-  it('none means all four; known names are kept in order; unknown ones are named in the error', () => {
-    assert.deepEqual(profilesFromArgs([]), { profiles: ['rfc-v2', 'enforcing', 'merged', 'linux-6.1'] })
+  it('none means every profile; known names are kept in order; unknown ones are named in the error', () => {
+    assert.deepEqual(profilesFromArgs([]), { profiles: [...PROFILE_NAMES] })
     assert.deepEqual(profilesFromArgs(['linux-6.1', 'rfc-v2']), { profiles: ['linux-6.1', 'rfc-v2'] })
-    assert.deepEqual(profilesFromArgs(['merged', 'linux-9.9', 'x']), { error: 'unknown behaviour profile(s): linux-9.9, x (known: rfc-v2, enforcing, merged, linux-6.1)' })
+    assert.deepEqual(profilesFromArgs(['merged', 'linux-9.9', 'x']), { error: `unknown behaviour profile(s): linux-9.9, x (known: ${PROFILE_NAMES.join(', ')})` })
   })
 })
 
@@ -67,44 +72,186 @@ describe('report: messages', () => {
   })
 })
 
-describe('report: overview page', () => {
-  const { fixtures } = loadCatalogue()
-  const profiles: ProfileResults[] = PROFILE_NAMES.map((p) => ({ ...summarize(p, envelopes()), profile: p }))
-  const html = renderOverview({
-    generated: 'now',
-    profiles,
-    titles: Object.fromEntries(PROFILE_NAMES.map((p) => [p, getProfile(p).title])),
-    links: Object.fromEntries(PROFILE_NAMES.map((p) => [p, `cucumber-${p}.html`])),
-    areas: ['nesting', 'vfio', 'fixtures'],
-    fixtures,
-    explain: (hw, p) => explainFixture(hw, getProfile(p)),
+/**
+ * cucumber's envelopes for a feature's pickles as if it ran under `profile`: the pickles whose
+ * tags name the profile (or every pickle, with `all`) pass, except those at the lines in `failing`.
+ */
+function ran(feature: readonly Envelope[], profile: string, opts: { all?: boolean; failing?: readonly number[] } = {}): Envelope[] {
+  const out: Envelope[] = [...feature]
+  for (const e of feature) {
+    const p = e.pickle
+    if (p === undefined || (opts.all !== true && !p.tags.some((t) => t.name === `@${p === undefined ? '' : profile}`))) continue
+    const fails = opts.failing?.includes(p.location?.line ?? 0) ?? false
+    const steps = p.steps.map((s, i) => ({ id: `${p.id}-ts${i}`, pickleStepId: s.id }))
+    const result = (i: number) => (fails && i === steps.length - 1 ? { status: 'FAILED', message: "Expected values to be strictly equal:\n\n'NESTED' !== 'S2'\n\n    at World.<anonymous> (steps/domain.steps.ts:64:33)", duration: { seconds: 0, nanos: 0 } } : { status: 'PASSED', duration: { seconds: 0, nanos: 0 } })
+    out.push(
+      { testCase: { id: `tc-${p.id}`, pickleId: p.id, testSteps: steps } } as unknown as Envelope,
+      { testCaseStarted: { id: `st-${p.id}`, testCaseId: `tc-${p.id}`, attempt: 0, timestamp: { seconds: 0, nanos: 0 } } } as unknown as Envelope,
+      ...steps.map((s, i) => ({ testStepFinished: { testCaseStartedId: `st-${p.id}`, testStepId: s.id, testStepResult: result(i), timestamp: { seconds: 0, nanos: 0 } } }) as unknown as Envelope),
+      { testCaseFinished: { testCaseStartedId: `st-${p.id}`, willBeRetried: false, timestamp: { seconds: 0, nanos: 0 } } } as unknown as Envelope,
+    )
+  }
+  return out
+}
+
+/** A small feature with the parts the pages show: prose, comments, history, two kernels. */
+const HISTORY_FEATURE = `# A comment above the feature
+Feature: Demo - Two kernels
+  The *prose* of the feature, with \`code\`:
+    1. first
+    2. second
+
+  Scenario Outline: [1] A <requested> request on <fixture>
+    # history: a <requested> request on <fixture> => <stage>
+    Given an SMMU from fixture "<fixture>"
+    # between the steps
+    Then the domain should have stage <stage>
+
+    # the old kernel
+    @old
+    Examples: old
+      | requested | fixture          | stage |
+      | nested    | synthetic-s1-s2  | S2    |
+      | stage 1   | synthetic-nested | S1    |
+
+    @new
+    Examples: new
+      | requested | fixture          | stage  |
+      | nested    | synthetic-s1-s2  | NESTED |
+      | stage 1   | synthetic-nested | S1     |
+
+  @old
+  Scenario: [2] How nesting is asked for, old
+    # history: how a domain asks for nesting => set_attr
+    Given an SMMU from fixture "synthetic-nested"
+
+  @new
+  Scenario: [3] How nesting is asked for, new
+    # history: how a domain asks for nesting => enable_nesting
+    Given an SMMU from fixture "synthetic-nested"
+`
+
+describe('report: features as documents (Gherkin)', () => {
+  const { feature, envelopes: env } = parseFeature(HISTORY_FEATURE, 'features/demo/demo1-two-kernels.feature')
+  const f = feature as FeatureDoc
+
+  it('keeps comments where they were written, numbers as anchors, placeholders as written', () => {
+    assert.deepEqual(f.comments.map((c) => c.text), ['A comment above the feature'])
+    assert.equal(f.page, 'demo1-two-kernels.html')
+    assert.equal(f.area, 'demo')
+    assert.equal(f.description, 'The *prose* of the feature, with `code`:\n  1. first\n  2. second')
+    const s1 = f.scenarios[0]
+    assert.ok(s1 !== undefined)
+    assert.equal(s1.anchor, 's1')
+    assert.equal(s1.name, '[1] A <requested> request on <fixture>')
+    assert.deepEqual(s1.steps.map((s) => s.comments.map((c) => c.text)), [['history: a <requested> request on <fixture> => <stage>'], ['between the steps']])
+    assert.deepEqual(s1.examples.map((e) => [e.name, e.tags, e.comments.map((c) => c.text), e.rows.length]), [['old', ['@old'], ['the old kernel'], 2], ['new', ['@new'], [], 2]])
   })
+
+  it('a history comment gives one claim per Examples row, placeholders filled in; a Scenario gives its own', () => {
+    assert.deepEqual(historyClaims(f).map((c) => [c.question, c.answer, c.key.split(':')[1]]), [
+      ['a nested request on synthetic-s1-s2', 'S2', '17'],
+      ['a stage 1 request on synthetic-nested', 'S1', '18'],
+      ['a nested request on synthetic-s1-s2', 'NESTED', '23'],
+      ['a stage 1 request on synthetic-nested', 'S1', '24'],
+      ['how a domain asks for nesting', 'set_attr', '27'],
+      ['how a domain asks for nesting', 'enable_nesting', '32'],
+    ])
+    const results = new Map(['old', 'new'].map((p) => [p, summarize(p, ran(env, p))]))
+    const rows = historyRows([f], [{ name: 'old', title: 'old' }, { name: 'new', title: 'new' }], results)
+    assert.deepEqual(rows.map((r) => [r.question, r.cells.get('old')?.map((a) => a.answer), r.cells.get('new')?.map((a) => `${a.answer} ${a.href}`)]), [
+      ['a nested request on synthetic-s1-s2', ['S2'], ['NESTED demo1-two-kernels.html#s1-e2-r1']],
+      ['a stage 1 request on synthetic-nested', ['S1'], ['S1 demo1-two-kernels.html#s1-e2-r2']],
+      ['how a domain asks for nesting', ['set_attr'], ['enable_nesting demo1-two-kernels.html#s3']],
+    ])
+  })
+
+  it('a failure keeps its step and message (no stack) and shows the expected and actual values', () => {
+    const r = summarize('new', ran(env, 'new', { failing: [23] }))
+    const o = r.outcomes.get('features/demo/demo1-two-kernels.feature:23')
+    assert.deepEqual(o?.failure, { step: 'the domain should have stage NESTED', status: 'FAILED', message: "Expected values to be strictly equal:\n\n'NESTED' !== 'S2'" })
+    assert.deepEqual(expectedActual(o?.failure?.message ?? ''), { expected: "'S2'", actual: "'NESTED'" })
+    assert.deepEqual(expectedActual('expected S2, the model gave NESTED (merged)'), { expected: 'S2', actual: 'NESTED' })
+    assert.equal(stripStack('boom\n    at x (y:1:2)'), 'boom')
+  })
+})
+
+describe('report: the site', () => {
+  const { fixtures } = loadCatalogue()
+  const profiles: SiteProfile[] = PROFILE_NAMES.map((p) => ({ name: p, title: getProfile(p).title, cucumber: `cucumber-${p}.html` }))
+  const nest1 = parseFeature(fs.readFileSync('features/nesting/nest1-stage-selection.feature', 'utf8'), 'features/nesting/nest1-stage-selection.feature')
+  const demo = parseFeature(HISTORY_FEATURE, 'features/demo/demo1-two-kernels.feature')
+  const failingLine = (nest1.feature as FeatureDoc).scenarios[0]?.examples[0]?.rows[5]?.line ?? 0
+  // every profile "runs" all of Nest1 (the last one with a failing row of the seed table); the demo runs by its tags
+  const results = new Map(
+    PROFILE_NAMES.map((p, i) => [
+      p,
+      summarize(p, [...ran(nest1.envelopes, p, { all: true, ...(i === PROFILE_NAMES.length - 1 ? { failing: [failingLine] } : {}) }), ...ran(demo.envelopes, i === 0 ? 'old' : 'new')]),
+    ]),
+  )
+  const features = [nest1.feature, demo.feature].filter((f): f is FeatureDoc => f !== undefined)
   let dir = ''
+  let site: ReturnType<typeof writeSite> | undefined
   before(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tck-report-'))
+    site = writeSite(dir, { generated: 'now', profiles, results, features, areas: ['nesting', 'demo'], fixtures, explain: (hw, p) => explainFixture(hw, getProfile(p as (typeof PROFILE_NAMES)[number])) })
   })
   after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const read = (name: string): string => fs.readFileSync(path.join(dir, name), 'utf8')
 
-  it('has the matrix (a row per fixture, a column per area and profile) and a stage table per fixture', () => {
-    assert.equal((html.match(/<tr data-fixture=/g) ?? []).length, fixtures.length)
-    assert.ok(html.includes('<table id="matrix">'))
-    assert.equal((html.match(/<table class="stages">/g) ?? []).length, fixtures.length)
-    assert.ok(html.includes('<td class="fail">1 failed, 0 passed</td>'), 'the failing vfio scenario shows in the matrix')
-    assert.ok(html.includes('<td class="none" colspan="6">no driver for smmuv3 in this kernel</td>'))
+  it('writes the index, a page per feature and per fixture, the kernel history and the changes', () => {
+    assert.equal(site?.pages.length, 1 + features.length + 2 + fixtures.length)
+    const index = read('index.html')
+    assert.equal((index.match(/<tr data-fixture=/g) ?? []).length, fixtures.length)
+    assert.ok(index.includes('<a href="fixture-mmu-500.html#area-nesting">'), 'a matrix cell links to the fixture page')
+    assert.ok(index.includes('<a href="nest1-stage-selection.html">Nest1 - Stage selection</a>'))
+    assert.ok(read('fixture-synthetic-s1-s2.html').includes('href="nest1-stage-selection.html#s1-e1-r2"'), 'the fixture page links to the row')
+    assert.ok(read('fixture-qemu-smmuv3-7.2.html').includes('no driver for smmuv3 in this kernel'))
     assert.equal(escapeHtml('<a href="x">&'), '&lt;a href=&quot;x&quot;&gt;&amp;')
   })
 
-  it('renders in headless chromium: no console or page errors, the matrix present', async (t) => {
+  it('Nest1: the seed table with a result per profile, comments, steps once with placeholders, the failure with expected and actual', () => {
+    const page = read('nest1-stage-selection.html')
+    assert.ok(page.includes('<section class="scenario" id="s1">'))
+    assert.ok(page.includes('<p class="comment"># The seed&#39;s table') || page.includes("<p class=\"comment\"># The seed's table"))
+    assert.equal((page.match(/<span class="kw">Given<\/span>an SMMU from fixture &quot;<var>&lt;fixture&gt;<\/var>&quot;/g) ?? []).length, 3, 'steps once per outline ([1], [2] and [5])')
+    const seed = page.slice(page.indexOf('id="s1-e1"'), page.indexOf('id="s1-e2"'))
+    assert.equal((seed.match(/<tr id="s1-e1-r\d"/g) ?? []).length, 8)
+    assert.equal((seed.match(/td class="result pass" data-profile="rfc-v2"/g) ?? []).length, 8)
+    assert.equal((seed.match(/td class="result fail"/g) ?? []).length, 1)
+    assert.ok(seed.includes("expected <b>&#39;S2&#39;</b>") || seed.includes('expected <b>\'S2\'</b>'))
+    assert.ok(page.includes('<a class="num" href="#s5">[5]</a>'))
+    assert.ok(page.includes('<ol>') && page.includes('arm_smmu_init_domain_context'), 'the description is Markdown prose')
+    assert.ok(page.includes('href="index.html"'), 'links back to the index')
+  })
+
+  it('kernel history: a column per profile in kernel order, answers linked, changes marked; every pair in "what changed"', () => {
+    const history = read('kernel-history.html')
+    const heads = [...history.matchAll(/<th class="profile"[^>]*>([^<]+)<\/th>/g)].map((m) => m[1])
+    assert.deepEqual(heads, [...PROFILE_NAMES])
+    assert.ok(history.includes('<a href="demo1-two-kernels.html#s1-e2-r1">NESTED</a>'))
+    assert.ok(/class="result pass changed" data-profile="[^"]+"><a href="demo1-two-kernels.html#s3">enable_nesting/.test(history))
+    const changes = read('changes.html')
+    assert.equal((changes.match(/<section class="diff"/g) ?? []).length, (PROFILE_NAMES.length * (PROFILE_NAMES.length - 1)) / 2)
+    assert.ok(changes.includes(`id="diff-${PROFILE_NAMES[0]}--${PROFILE_NAMES[1]}"`))
+    assert.ok(!changes.includes('src="http') && !history.includes('src="http'), 'no CDN')
+  })
+
+  it('renders in headless chromium: no console or page errors, the seed table present with its results', async (t) => {
     if (!chromiumAvailable()) {
       // CI installs chromium first and sets TCK_REQUIRE_BROWSER: there a missing browser fails.
       assert.notEqual(process.env.TCK_REQUIRE_BROWSER, '1', SKIP_MESSAGE)
       t.skip(SKIP_MESSAGE)
       return
     }
-    const file = path.join(dir, 'index.html')
-    fs.writeFileSync(file, html)
-    const r = await checkInBrowser([{ file, selector: '#matrix tbody tr', minCount: fixtures.length }])
+    const seed = seedTableCheck(dir, features, results)
+    assert.ok(seed !== undefined)
+    const pick = ['index.html', 'nest1-stage-selection.html', 'kernel-history.html', 'changes.html']
+    // one page load each: the seed table's selectors join Nest1's own check
+    const checks = (site?.checks ?? []).filter((c) => pick.includes(path.basename(c.file))).map((c) => (c.file === seed.file ? { ...c, also: [...(c.also ?? []), { selector: seed.selector, minCount: 8 }, ...(seed.also ?? [])] } : c))
+    assert.equal(seed.also?.length, PROFILE_NAMES.length, 'the seed table has a result column for every profile')
+    const r = await checkInBrowser(checks)
     assert.ok('pages' in r)
-    assert.deepEqual(r.pages.map((p) => ({ ok: p.ok, found: p.found, console: p.consoleErrors, errors: p.pageErrors })), [{ ok: true, found: fixtures.length, console: [], errors: [] }])
+    assert.deepEqual(r.pages.map((p) => ({ file: path.basename(p.file), ok: p.ok, console: p.consoleErrors, errors: p.pageErrors, missing: p.missing })), pick.map((file) => ({ file, ok: true, console: [], errors: [], missing: [] })))
   })
 })

@@ -1,0 +1,189 @@
+/**
+ * The kernel-history page: one row per question a feature declares (`# history: <question> =>
+ * <answer>`), one column per behaviour profile in kernel order, each cell the answer the
+ * scenarios that ran under that profile proved, linked to the Examples row or scenario. And the
+ * "what changed between two profiles" page: for every pair of profiles, the questions whose
+ * answers differ, pre-rendered, with a plain script choosing the pair to show.
+ */
+import { anchors } from './feature-page'
+import { historyClaims, type FeatureDoc } from './features'
+import type { ProfileResults, Status } from './messages'
+import { CHANGES, escapeHtml, HISTORY, navBar, page, withPlaceholders, type SiteProfile } from './site'
+
+export interface Answer {
+  readonly answer: string
+  readonly status: Status
+  /** The feature page and anchor of the row or scenario that proved (or failed to prove) it. */
+  readonly href: string
+}
+
+export interface HistoryRow {
+  readonly feature: FeatureDoc
+  readonly question: string
+  /** Profile -> the distinct answers its executed scenarios gave; absent: not examined. */
+  readonly cells: ReadonlyMap<string, readonly Answer[]>
+}
+
+export function historyRows(features: readonly FeatureDoc[], profiles: readonly SiteProfile[], results: ReadonlyMap<string, ProfileResults>): HistoryRow[] {
+  const rows: HistoryRow[] = []
+  for (const feature of features) {
+    const where = anchors(feature)
+    const byQuestion = new Map<string, Map<string, Answer[]>>()
+    for (const claim of historyClaims(feature)) {
+      let cells = byQuestion.get(claim.question)
+      if (cells === undefined) byQuestion.set(claim.question, (cells = new Map()))
+      for (const p of profiles) {
+        const o = results.get(p.name)?.outcomes.get(claim.key)
+        if (o === undefined) continue
+        const list = cells.get(p.name) ?? []
+        if (!list.some((a) => a.answer === claim.answer && a.status === o.status)) {
+          list.push({ answer: claim.answer, status: o.status, href: `${feature.page}#${where.get(claim.key) ?? claim.scenario.anchor}` })
+        }
+        cells.set(p.name, list)
+      }
+    }
+    for (const [question, cells] of byQuestion) rows.push({ feature, question, cells })
+  }
+  return rows
+}
+
+/** What a cell says, for comparing two profiles: the answers, with failures marked. */
+export function cellText(answers: readonly Answer[] | undefined): string | undefined {
+  if (answers === undefined || answers.length === 0) return undefined
+  return answers.map((a) => (a.status === 'passed' ? a.answer : `${a.answer} (FAILED)`)).join(' | ')
+}
+
+function cell(profile: string, answers: readonly Answer[] | undefined, changed: boolean): string {
+  const attrs = `data-profile="${escapeHtml(profile)}"`
+  if (answers === undefined || answers.length === 0) return `<td class="result none" ${attrs} title="no scenario answering this ran under ${escapeHtml(profile)}">–</td>`
+  const failed = answers.some((a) => a.status === 'failed')
+  const links = answers.map((a) => `<a href="${escapeHtml(a.href)}"${a.status === 'failed' ? ' title="this scenario FAILED: the answer is not proved"' : ''}>${a.status === 'failed' ? '✗ ' : ''}${escapeHtml(a.answer)}</a>`)
+  return `<td class="result ${failed ? 'fail' : 'pass'}${changed ? ' changed' : ''}" ${attrs}>${links.join('<br>')}</td>`
+}
+
+function profileHeads(profiles: readonly SiteProfile[]): string {
+  return profiles.map((p) => `<th class="profile" title="${escapeHtml(p.title)}">${escapeHtml(p.name)}</th>`).join('')
+}
+
+export function renderHistoryTable(rows: readonly HistoryRow[], profiles: readonly SiteProfile[]): string {
+  const body: string[] = []
+  let current: FeatureDoc | undefined
+  for (const row of rows) {
+    if (row.feature !== current) {
+      current = row.feature
+      body.push(`<tr class="group"><th colspan="${profiles.length + 1}"><a href="${escapeHtml(row.feature.page)}">${escapeHtml(row.feature.name)}</a></th></tr>`)
+    }
+    let before: string | undefined
+    const cells = profiles.map((p) => {
+      const answers = row.cells.get(p.name)
+      const text = cellText(answers)
+      const changed = text !== undefined && before !== undefined && text !== before
+      if (text !== undefined) before = text
+      return cell(p.name, answers, changed)
+    })
+    body.push(`<tr><th class="question">${withPlaceholders(row.question)}</th>${cells.join('')}</tr>`)
+  }
+  return `<div class="scroll"><table class="history" id="history"><thead><tr><th>question</th>${profileHeads(profiles)}</tr></thead><tbody>${body.join('\n')}</tbody></table></div>`
+}
+
+export const DECLARING = `<h2 id="declaring">How a feature declares a question</h2>
+<div class="prose"><p>A scenario answers a question when it carries a comment</p>
+<pre class="doc"># history: &lt;question&gt; =&gt; &lt;answer&gt;</pre>
+<p>anywhere inside it (above its tags, between its steps, above an Examples table). In a Scenario Outline the
+&lt;placeholders&gt; of the question and the answer take each Examples row's values, so one comment gives one
+row per distinct question and one answer per row; the profiles a row runs under (its tags) decide the columns it
+fills. A plain Scenario gives its answer as written. Several scenarios may answer the same question (the same
+text after substitution) for different profiles. A cell shows the answer only when a scenario making that claim
+ran under that profile: green when it passed, red (✗) when it failed, – when none ran.</p>
+<p>Example, from Nest1 [1]:</p>
+<pre class="doc">  Scenario Outline: [1] A &lt;requested&gt; request on &lt;supported&gt; hardware gives stage &lt;stage&gt;
+    # history: a &lt;requested&gt; request on &lt;fixture&gt; (&lt;supported&gt;) =&gt; &lt;stage&gt;
+    Given an SMMU from fixture "&lt;fixture&gt;"</pre></div>`
+
+export function renderHistoryPage(rows: readonly HistoryRow[], profiles: readonly SiteProfile[], generated: string): string {
+  const cells = rows.reduce((n, r) => n + r.cells.size, 0)
+  const legend = profiles.map((p) => `<tr><th>${escapeHtml(p.name)}</th><td>${escapeHtml(p.title)}</td></tr>`).join('')
+  const body = `<h1>Kernel history</h1>
+<p class="meta">Generated ${escapeHtml(generated)} · ${rows.length} questions, ${cells} answered cells, ${profiles.length} behaviour profiles in kernel order</p>
+<div class="prose"><p>Each row is a question the features answer; each column a behaviour profile (a kernel), oldest first. A cell is
+the answer the executed scenarios proved under that profile and links to the Examples row or scenario that proved
+it. An orange bar marks an answer that differs from the one before it. <a href="${CHANGES}">What changed between two
+profiles</a> lists only the differences. <a href="#declaring">How a feature declares a question</a>.</p></div>
+<details><summary>The profiles</summary><table>${legend}</table></details>
+${renderHistoryTable(rows, profiles)}
+${DECLARING}`
+  return page('Kernel history - smmu-nesting-tck', navBar(HISTORY), body)
+}
+
+export function pairId(a: string, b: string): string {
+  return `diff-${a}--${b}`
+}
+
+function diffSection(rows: readonly HistoryRow[], a: SiteProfile, b: SiteProfile): string {
+  const changed: string[] = []
+  const onlyOne: string[] = []
+  for (const row of rows) {
+    const ta = cellText(row.cells.get(a.name))
+    const tb = cellText(row.cells.get(b.name))
+    if (ta === tb) continue
+    const line = `<tr><td><a href="${escapeHtml(row.feature.page)}">${escapeHtml(row.feature.name.split(' - ')[0] ?? '')}</a></td><th class="question">${withPlaceholders(row.question)}</th>${cell(a.name, row.cells.get(a.name), false)}${cell(b.name, row.cells.get(b.name), false)}</tr>`
+    if (ta !== undefined && tb !== undefined) changed.push(line)
+    else onlyOne.push(line)
+  }
+  const head = `<thead><tr><th>feature</th><th>question</th>${profileHeads([a, b])}</tr></thead>`
+  const table = (lines: string[]): string => `<div class="scroll"><table class="diff">${head}<tbody>${lines.join('\n')}</tbody></table></div>`
+  return `<section class="diff" id="${escapeHtml(pairId(a.name, b.name))}" data-from="${escapeHtml(a.name)}" data-to="${escapeHtml(b.name)}">
+<h2>${escapeHtml(a.name)} → ${escapeHtml(b.name)}: ${changed.length} answers changed</h2>
+<p class="meta">${escapeHtml(a.title)} → ${escapeHtml(b.title)}</p>
+${changed.length === 0 ? '<p>No question examined under both has a different answer.</p>' : table(changed)}
+${onlyOne.length === 0 ? '' : `<details><summary>${onlyOne.length} questions examined under only one of the two</summary>${table(onlyOne)}</details>`}
+</section>`
+}
+
+/** Shows the section of the chosen pair (from the selects or the address's #diff-a--b); without script every section shows. */
+const CHANGES_SCRIPT = `
+document.documentElement.classList.add('js');
+var from = document.getElementById('from'), to = document.getElementById('to'), same = document.getElementById('same');
+function show() {
+  var ids = ['diff-' + from.value + '--' + to.value, 'diff-' + to.value + '--' + from.value];
+  var found = null;
+  document.querySelectorAll('section.diff').forEach(function (s) {
+    var on = ids.indexOf(s.id) >= 0;
+    s.classList.toggle('shown', on);
+    if (on) found = s.id;
+  });
+  same.hidden = found !== null;
+  if (found !== null && location.hash !== '#' + found) history.replaceState(null, '', '#' + found);
+}
+function fromHash() {
+  var m = /^#diff-(.+)--(.+)$/.exec(location.hash);
+  if (m) { from.value = m[1]; to.value = m[2]; }
+  show();
+}
+from.addEventListener('change', show);
+to.addEventListener('change', show);
+window.addEventListener('hashchange', fromHash);
+fromHash();
+`
+
+export function renderChangesPage(rows: readonly HistoryRow[], profiles: readonly SiteProfile[]): string {
+  const options = (selected: string): string => profiles.map((p) => `<option value="${escapeHtml(p.name)}"${p.name === selected ? ' selected' : ''}>${escapeHtml(p.name)}</option>`).join('')
+  const first = profiles[0]?.name ?? ''
+  const last = profiles[profiles.length - 1]?.name ?? ''
+  const sections: string[] = []
+  for (let i = 0; i < profiles.length; i++) {
+    for (let j = i + 1; j < profiles.length; j++) sections.push(diffSection(rows, profiles[i] as SiteProfile, profiles[j] as SiteProfile))
+  }
+  const adjacent = profiles.slice(1).map((p, i) => {
+    const a = profiles[i] as SiteProfile
+    return `<a href="#${escapeHtml(pairId(a.name, p.name))}">${escapeHtml(a.name)} → ${escapeHtml(p.name)}</a>`
+  })
+  const body = `<h1>What changed between two profiles</h1>
+<div class="prose"><p>The <a href="${HISTORY}">kernel-history</a> questions whose answers differ between two behaviour profiles. Each answer links
+to the scenario that proved it.</p></div>
+<form class="pick" onsubmit="return false"><label>from<select id="from">${options(first)}</select></label><label>to<select id="to">${options(last)}</select></label></form>
+<p id="same" hidden>Pick two different profiles.</p>
+<p class="meta">Next to each other: ${adjacent.join(' · ')}</p>
+${sections.join('\n')}`
+  return page('What changed - smmu-nesting-tck', navBar(CHANGES), body, CHANGES_SCRIPT)
+}
