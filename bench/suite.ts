@@ -2,9 +2,7 @@
 import { spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
-import * as path from 'node:path'
-
-const ROOT = path.resolve(__dirname, '..')
+import { ROOT } from '../model/root'
 
 export interface SuiteTime {
   readonly command: string

@@ -1,6 +1,6 @@
 /**
- * The command-line tool. `bin/smmu-nesting-tck.js` loads this through ts-node; tests call
- * `main()` directly or spawn the shim.
+ * The command-line tool. `bin/smmu-nesting-tck.js` runs this compiled (dist/cli/main.js); tests
+ * call `main()` directly or spawn the shim.
  *
  *   smmu-nesting-tck replay --profile linux-6.1 --fixture qemu-smmuv3-7.2 transcripts/x.vfio
  *   smmu-nesting-tck fixtures validate | fixtures list

@@ -11,8 +11,9 @@ import { formatFixtureError, loadFixtureFile, resolveFixturePath } from '../mode
 import { isProfileName } from '../model/profiles'
 import { parseTranscript, replayTranscript, type Verdict } from '../model/transcript'
 import { createModelBackend } from '../model/vfio'
+import { ROOT } from '../model/root'
 
-export const KNOWN_DIFFERENCES_FILE = path.join(__dirname, 'known-differences.json')
+export const KNOWN_DIFFERENCES_FILE = path.join(ROOT, 'realkernel', 'known-differences.json')
 
 export interface KnownDifference {
   readonly id: string

@@ -13,10 +13,11 @@ import * as path from 'node:path'
 import * as zlib from 'node:zlib'
 import { cpioArchive, type CpioEntry } from './cpio'
 import { GUEST_MODULES, type GuestArch } from './machines'
+import { ROOT } from '../model/root'
 
-export const ROOT = path.resolve(__dirname, '..')
+export { ROOT }
 export const CACHE = path.join(ROOT, '.cache', 'realkernel')
-const SCRIPTS = path.join(__dirname, 'scripts')
+const SCRIPTS = path.join(ROOT, 'realkernel', 'scripts')
 
 /** A setup step failed; the message says what to do. */
 export class SetupError extends Error {}
@@ -96,7 +97,7 @@ const COMPILERS: Readonly<Record<GuestArch, string>> = { amd64: 'gcc', arm64: 'a
 export function buildAgent(arch: GuestArch, log: (line: string) => void): string {
   const out = path.join(CACHE, 'build', `agent-${arch}`)
   fs.mkdirSync(path.dirname(out), { recursive: true })
-  run(COMPILERS[arch], ['-static', '-O2', '-Wall', '-Wextra', '-Werror', '-o', out, path.join(__dirname, 'agent', 'agent.c')], `compiling the ${arch} agent`, 120_000, log)
+  run(COMPILERS[arch], ['-static', '-O2', '-Wall', '-Wextra', '-Werror', '-o', out, path.join(ROOT, 'realkernel', 'agent', 'agent.c')], `compiling the ${arch} agent`, 120_000, log)
   return out
 }
 

@@ -7,10 +7,11 @@
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import Ajv, { type ErrorObject } from 'ajv'
-import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml'
-import schema from '../../fixtures/schema/fixture.schema.json'
+import type { default as AjvClass, ErrorObject, ValidateFunction } from 'ajv'
+import type * as Yaml from 'yaml'
+import type { Document, Node } from 'yaml'
 import { GRANULE_PAGE_SIZES, type FeatureSet, type GranuleName, type ReservedRegion, type SmmuArch } from './features'
+import { ROOT } from '../root'
 import { decodeIdRegisters, DECODABLE_FIELDS, hex32, REGISTER_HINT, REGISTERS_FOR, sameDecodedValue, type DecodableField, type DecodedValue, type IdRegisterName, type IdRegisters } from './registers'
 
 export type FixtureCode =
@@ -45,10 +46,30 @@ export interface FixtureResult {
 }
 
 /** The folder holding the shipped catalogue. */
-export const FIXTURES_DIR = path.resolve(__dirname, '../../fixtures')
+export const FIXTURES_DIR = path.join(ROOT, 'fixtures')
+/** The JSON Schema every fixture is checked against first. */
+export const FIXTURE_SCHEMA_FILE = path.join(FIXTURES_DIR, 'schema', 'fixture.schema.json')
 
-const ajv = new Ajv({ allErrors: true, strict: true, verbose: true })
-const validateSchema = ajv.compile(schema)
+// yaml and ajv are loaded, and the schema compiled, when the first fixture is read: together they
+// cost more than the rest of the CLI's start-up, which `--help` or a usage error need not pay.
+let yamlModule: typeof Yaml | undefined
+let compiledSchema: ValidateFunction | undefined
+
+function yaml(): typeof Yaml {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use (above)
+  return (yamlModule ??= require('yaml') as typeof Yaml)
+}
+
+/** The schema's validator. */
+function validateSchema(): ValidateFunction {
+  if (compiledSchema === undefined) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use (above)
+    const Ajv = (require('ajv') as { default: typeof AjvClass }).default
+    const ajv = new Ajv({ allErrors: true, strict: true, verbose: true })
+    compiledSchema = ajv.compile(JSON.parse(fs.readFileSync(FIXTURE_SCHEMA_FILE, 'utf8')) as object)
+  }
+  return compiledSchema
+}
 
 /** A fixture once its registers are decoded: every field the feature set needs is there. */
 type ResolvedFixture = RawFixture & Required<Pick<RawFixture, 'translation' | 'ias' | 'oas' | 'granules' | 'stream_id_bits'>>
@@ -88,6 +109,7 @@ export function formatFixtureError(e: FixtureError): string {
 
 /** Parse fixture text. `file` is used for messages and for the name check. */
 export function parseFixture(text: string, file: string): FixtureResult {
+  const { isMap, LineCounter, parseDocument } = yaml()
   const lineCounter = new LineCounter()
   const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true })
   const errorAt = (code: FixtureCode, offset: number, field: string, message: string): FixtureError => {
@@ -106,10 +128,11 @@ export function parseFixture(text: string, file: string): FixtureResult {
   }
 
   const data: unknown = doc.toJS()
-  if (!validateSchema(data)) {
+  const validate = validateSchema()
+  if (!validate(data)) {
     // `if` only reports that its `else` failed; the `required` errors under it say what. A value of
     // the wrong type also fails its enum ("48" is not 48): the type error alone says why.
-    const all = (validateSchema.errors ?? []).filter((e) => e.keyword !== 'if')
+    const all = (validate.errors ?? []).filter((e) => e.keyword !== 'if')
     const wrongType = new Set(all.filter((e) => e.keyword === 'type').map((e) => e.instancePath))
     const errors = all.filter((e) => e.keyword !== 'enum' || !wrongType.has(e.instancePath)).map((e) => schemaError(e, doc, errorAt))
     return { errors: dedupe(errors) }
@@ -389,6 +412,7 @@ function nodeOffset(doc: Document, segments: readonly string[]): number {
 /** Offset of the key `key` inside the mapping at `segments`. */
 function keyOffset(doc: Document, segments: readonly string[], key: string): number | undefined {
   const parent = segments.length === 0 ? doc.contents : doc.getIn(segments.map(keyFor), true)
+  const { isMap, isScalar } = yaml()
   if (!isMap(parent)) return undefined
   const pair = parent.items.find((p) => isScalar(p.key) && String(p.key.value) === key)
   return isScalar(pair?.key) ? pair.key.range?.[0] : undefined

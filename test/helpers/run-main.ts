@@ -1,8 +1,8 @@
 /** Run the CLI's main() in this process, from the repository root, capturing what it prints. */
-import * as path from 'node:path'
 import { main } from '../../cli/main'
+import { ROOT } from '../../model/root'
 
-export const ROOT = path.resolve(__dirname, '../..')
+export { ROOT }
 
 export async function runMain(args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
   const out: string[] = []

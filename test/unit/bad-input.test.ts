@@ -16,8 +16,8 @@ import * as path from 'node:path'
 import { describe, it } from 'node:test'
 import { createModelBackend, formatFixtureError, isProfileName, loadFixture, loadFixtureFile, parseFixture } from '../../model'
 import { parseTranscript, replayTranscript, type TranscriptError } from '../../model/transcript'
+import { ROOT } from '../../model/root'
 
-const ROOT = path.resolve(__dirname, '../..')
 const FIXTURES = path.join(ROOT, 'test/bad-fixtures')
 const TRANSCRIPTS = path.join(ROOT, 'test/bad-transcripts')
 

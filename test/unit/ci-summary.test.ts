@@ -8,19 +8,14 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { describe, it } from 'node:test'
-
-const ROOT = path.resolve(__dirname, '../..')
+import { ROOT } from '../../model/root'
 
 function summary(features: object | undefined, tap: string | undefined): { line: string; status: number | null } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ci-summary-'))
   fs.mkdirSync(path.join(dir, 'reports'))
   if (features !== undefined) fs.writeFileSync(path.join(dir, 'reports/features-summary.json'), JSON.stringify(features))
   if (tap !== undefined) fs.writeFileSync(path.join(dir, 'reports/unit.tap'), tap)
-  const r = spawnSync(process.execPath, ['--require', 'ts-node/register/transpile-only', path.join(ROOT, 'scripts/ci-summary.ts')], {
-    cwd: dir,
-    env: { ...process.env, TS_NODE_PROJECT: path.join(ROOT, 'tsconfig.json'), NODE_PATH: path.join(ROOT, 'node_modules') },
-    encoding: 'utf8',
-  })
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/run.js'), path.join(ROOT, 'scripts/ci-summary.ts')], { cwd: dir, encoding: 'utf8' })
   fs.rmSync(dir, { recursive: true, force: true })
   return { line: r.stdout.trim(), status: r.status }
 }

@@ -37,8 +37,8 @@ function lastLine(s: string): string {
   return s.trimEnd().split('\n').at(-1) ?? ''
 }
 
-// Each spawn loads ts-node and the model (about 1.5 to 2.5 s here), so only what needs a real
-// process is spawned: the exit statuses a shell sees.
+// Each spawn starts node and loads the model, so only what needs a real process is spawned: the
+// exit statuses a shell sees.
 describe('smmu-nesting-tck (spawned)', { concurrency: 2 }, () => {
   it('a shipped transcript that agrees line by line: exit 0', async () => {
     const r = await spawnCli(VIRT)

@@ -18,8 +18,8 @@ import { FIXTURES_DIR, listFixtureNames } from '../../model/hw'
 import { loadCatalogue } from '../../model/hw/catalogue'
 import { checkStageRule, explainFixture, failures, formatCatalogueCheck } from '../../model/survey'
 import { summarize } from '../../scripts/report/messages'
+import { ROOT, runningCode } from '../../model/root'
 
-const ROOT = path.resolve(__dirname, '../..')
 const NEW = 'zz-new-vendor-smmu'
 
 describe('a fixture added to the catalogue folder', () => {
@@ -45,7 +45,7 @@ describe('a fixture added to the catalogue folder', () => {
         file: false,
         provided: {
           paths: ['features/fixtures/*.feature'],
-          require: ['steps/**/*.ts'],
+          require: [runningCode('steps/**/*.ts')],
           strict: true,
           tags: '@rfc-v2 or @enforcing or @merged or @linux-6.1',
           worldParameters: { fixturesDir: dir },

@@ -16,8 +16,8 @@ import { describe, it } from 'node:test'
 import fc from 'fast-check'
 import { createModelBackend, formatFixtureError, listFixtureNames, loadFixture, parseFixture, resolveFixturePath, type FixtureResult } from '../../model'
 import { formatVerdict, parseTranscript, replayTranscript, type ParsedTranscript } from '../../model/transcript'
+import { ROOT } from '../../model/root'
 
-const ROOT = path.resolve(__dirname, '../..')
 const SEED = 7_2014
 const decoder = new TextDecoder('utf-8', { fatal: false })
 

@@ -17,8 +17,8 @@ import { UAPI_6_1 } from '../../model/vfio/uapi'
 import { compareWithModel, formatRow, loadKnownDifferences, recordingSetup } from '../../realkernel/compare'
 import { compileSession, parseReplies, resultText, type KernelResult } from '../../realkernel/protocol'
 import { formatRecording } from '../../realkernel/record'
+import { ROOT } from '../../model/root'
 
-const ROOT = path.resolve(__dirname, '../..')
 const RECORDED = path.join(ROOT, 'transcripts', 'recorded')
 const recordings = fs.existsSync(RECORDED) ? fs.readdirSync(RECORDED).filter((f) => f.endsWith('.vfio')).sort() : []
 const known = loadKnownDifferences()
