@@ -94,8 +94,8 @@ async function main(): Promise<number> {
     ...written.checks.map((c): PageCheck => {
       const file = path.resolve(c.file)
       const base = path.basename(c.file)
-      if (base === INDEX) return { ...c, file, screenshot: shot('report-index.png') }
-      if (base === HISTORY) return { ...c, file, screenshot: shot('report-kernel-history.png') }
+      if (base === INDEX) return { ...c, file, screenshot: shot('report-index.png'), fullPage: true }
+      if (base === HISTORY) return { ...c, file, screenshot: shot('report-kernel-history.png'), fullPage: true }
       if (base === CHANGES) return { ...c, file, screenshot: shot('report-changes.png') }
       if (seed !== undefined && c.file === seed.file) return { ...c, file, also: [...(c.also ?? []), { selector: seed.selector, minCount: seed.minCount ?? 8 }, ...(seed.also ?? [])], screenshot: shot('report-nest1.png'), ...(seed.scrollTo === undefined ? {} : { scrollTo: seed.scrollTo }) }
       return { ...c, file }

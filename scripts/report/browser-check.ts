@@ -28,6 +28,8 @@ export interface PageCheck {
   readonly screenshot?: string
   /** Scroll this element to the top of the screen before the screenshot. */
   readonly scrollTo?: string
+  /** The whole page in the screenshot, not just the screen. */
+  readonly fullPage?: boolean
 }
 
 /** A laptop screen. */
@@ -89,7 +91,7 @@ export async function checkInBrowser(checks: readonly PageCheck[]): Promise<Brow
           await page.locator(check.scrollTo).first().evaluate((el) => el.scrollIntoView({ block: 'start' }))
           await page.evaluate('window.scrollBy(0, -40)') // out from under the sticky bar
         }
-        await page.screenshot({ path: check.screenshot })
+        await page.screenshot({ path: check.screenshot, fullPage: check.fullPage === true })
       }
       const ok = consoleErrors.length === 0 && pageErrors.length === 0 && found >= min && missing.length === 0
       pages.push({ file: check.file, consoleErrors, pageErrors, found, missing, ok })

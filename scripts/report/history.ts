@@ -144,7 +144,7 @@ ${onlyOne.length === 0 ? '' : `<details><summary>${onlyOne.length} questions exa
 const CHANGES_SCRIPT = `
 document.documentElement.classList.add('js');
 var from = document.getElementById('from'), to = document.getElementById('to'), same = document.getElementById('same');
-function show() {
+function show(remember) {
   var ids = ['diff-' + from.value + '--' + to.value, 'diff-' + to.value + '--' + from.value];
   var found = null;
   document.querySelectorAll('section.diff').forEach(function (s) {
@@ -153,15 +153,15 @@ function show() {
     if (on) found = s.id;
   });
   same.hidden = found !== null;
-  if (found !== null && location.hash !== '#' + found) history.replaceState(null, '', '#' + found);
+  if (remember && found !== null) history.replaceState(null, '', '#' + found);
 }
 function fromHash() {
   var m = /^#diff-(.+)--(.+)$/.exec(location.hash);
   if (m) { from.value = m[1]; to.value = m[2]; }
-  show();
+  show(false);
 }
-from.addEventListener('change', show);
-to.addEventListener('change', show);
+from.addEventListener('change', function () { show(true); });
+to.addEventListener('change', function () { show(true); });
 window.addEventListener('hashchange', fromHash);
 fromHash();
 `

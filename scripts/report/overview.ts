@@ -65,25 +65,33 @@ between two kernels. cucumber's own report of each run is linked from the totals
 <div class="scroll"><table id="features"><thead><tr><th>feature</th><th>area</th>${profileHeads(input.profiles)}</tr></thead><tbody>${features.join('\n')}</tbody></table></div>
 <h2 id="matrix-heading">Fixtures x feature areas x profiles</h2>
 <div class="prose"><p>A cell counts the scenarios of that area naming the fixture, plus, for the catalogue rules (features/fixtures), the
-fixture's own verdicts; it links to the fixture's page, where each of them links to its row. – when nothing in that area ran on
-it under that profile.</p></div>
+fixture's own verdicts: the number passed, or the number failed (✗) and passed. It links to the fixture's page, where
+each of them links to its row; – when nothing in that area ran on it under that profile.</p></div>
 ${renderMatrix(input)}`
   return page('smmu-nesting-tck: living documentation', navBar(INDEX), body)
 }
 
+/** A matrix cell: the number passed, or failed ✗ and passed; the words in its title. */
+function compactCell(t: Tally, href: string, profile: string): string {
+  if (t.passed + t.failed === 0) return `<td class="result none" title="nothing ran under ${escapeHtml(profile)}">–</td>`
+  const words = t.failed > 0 ? `${t.failed} failed, ${t.passed} passed` : `${t.passed} passed`
+  const text = t.failed > 0 ? `${t.failed}✗ ${t.passed}` : `${t.passed}`
+  return `<td class="result ${t.failed > 0 ? 'fail' : 'pass'}" title="${escapeHtml(`${profile}: ${words}`)}"><a href="${escapeHtml(href)}">${text}</a></td>`
+}
+
 function renderMatrix(input: OverviewInput): string {
-  const head1 = `<tr><th rowspan="2">fixture</th>${input.areas.map((a) => `<th colspan="${input.profiles.length}">${escapeHtml(a)}</th>`).join('')}</tr>`
-  const head2 = `<tr>${input.areas.map(() => profileHeads(input.profiles)).join('')}</tr>`
+  const head1 = `<tr><th rowspan="2">fixture</th>${input.areas.map((a) => `<th class="area" colspan="${input.profiles.length}">${escapeHtml(a)}</th>`).join('')}</tr>`
+  const head2 = `<tr>${input.areas.map((_, i) => input.profiles.map((p, j) => `<th class="profile vertical${j === 0 && i > 0 ? ' first' : ''}" title="${escapeHtml(p.title)}"><span>${escapeHtml(p.name)}</span></th>`).join('')).join('')}</tr>`
   const rows = input.fixtures.map((hw) => {
     const cells = input.areas.map((a) =>
       input.profiles
         .map((p) => {
           const r = input.results.get(p.name)
-          return tallyCell(r === undefined ? { passed: 0, failed: 0 } : cell(r, hw.name, a), `${fixturePage(hw.name)}#area-${a}`)
+          return compactCell(r === undefined ? { passed: 0, failed: 0 } : cell(r, hw.name, a), `${fixturePage(hw.name)}#area-${a}`, p.name)
         })
         .join(''),
     )
-    return `<tr data-fixture="${escapeHtml(hw.name)}"><th><a href="${escapeHtml(fixturePage(hw.name))}">${escapeHtml(hw.name)}</a></th>${cells.join('')}</tr>`
+    return `<tr data-fixture="${escapeHtml(hw.name)}"><th class="fixture"><a href="${escapeHtml(fixturePage(hw.name))}">${escapeHtml(hw.name)}</a></th>${cells.join('')}</tr>`
   })
   return `<div class="scroll"><table id="matrix"><thead>${head1}${head2}</thead><tbody>${rows.join('\n')}</tbody></table></div>`
 }

@@ -75,7 +75,11 @@ tr.failure-row td { background: #fff4f4; font-weight: normal; text-align: left; 
 table.history td.changed { box-shadow: inset 4px 0 0 #f5a623; }
 table.history tr.group th { background: #e8e8ed; font-size: .9rem; }
 table.history th.question, table.diff th.question { font-weight: normal; min-width: 16rem; max-width: 28rem; }
-table.history td.result, table.diff td.result { white-space: normal; min-width: 7rem; max-width: 15rem; }
+table.history td.result, table.diff td.result { white-space: normal; overflow-wrap: anywhere; min-width: 7rem; max-width: 15rem; }
+.comment.history a { color: inherit; text-decoration: none; } .comment.history a:hover { text-decoration: underline; }
+#matrix th.vertical { writing-mode: vertical-rl; transform: rotate(180deg); padding: .4rem .1rem; font-weight: 600; font-size: .8rem; }
+#matrix td.result { min-width: 2.4rem; } #matrix th.fixture { white-space: nowrap; }
+#matrix th.area { text-align: center; }
 .toc { list-style: none; columns: 2 28rem; font-size: .85rem; margin: .3rem 0 1rem; padding-left: 1.2rem; }
 .legend { font-size: .8rem; color: #48484a; }
 form.pick { margin: .6rem 0; } form.pick select { font-size: .95rem; margin: 0 .4rem; }
