@@ -23,6 +23,7 @@ export const ERRNO = {
   ENOTTY: 25,
   ERANGE: 34,
   ENOSYS: 38,
+  EOVERFLOW: 75,
   EOPNOTSUPP: 95,
 } as const
 

@@ -1,10 +1,17 @@
 /**
- * The two guests `npm run real-kernel` boots, each as its fixture's comment describes it, and the
- * transcripts each one runs. A guest is a Debian kernel with a busybox initramfs holding the VFIO
- * modules and the agent; QEMU's edu device at 00:01.0 is bound to vfio-pci.
+ * The guests `npm run real-kernel` boots: every kernel (Debian's 6.1, 6.12 and newest 7.x) on
+ * every machine (QEMU 7.2's `virt` and `q35`, QEMU 10's `virt` and `virt-9.1` with a stage-2-only
+ * SMMUv3), each machine as its fixture's comment describes it, and the transcripts each one runs.
+ * A guest is a Debian kernel with a busybox initramfs holding the VFIO modules and the agent;
+ * QEMU's edu device at 00:01.0 is bound to vfio-pci.
  */
+import * as fs from 'node:fs'
+import * as path from 'node:path'
 
 export type GuestArch = 'arm64' | 'amd64'
+
+/** Which QEMU: the system's (7.2 on bookworm) or QEMU 10 unpacked by scripts/fetch-qemu10.sh. */
+export type QemuLine = '7.2' | '10'
 
 export interface RunTranscript {
   /** Repository-relative path of the transcript whose calls are run. */
@@ -13,59 +20,105 @@ export interface RunTranscript {
   readonly recording: string
 }
 
+/** A kernel line: which Debian package, which behaviour profile its recordings replay with. */
+export interface KernelLine {
+  /** --kernel 6.1|6.12|7.x, and realkernel/scripts/fetch-guest-packages.sh's name for it. */
+  readonly name: string
+  /** The behaviour profile of the model the recordings replay against. */
+  readonly profile: string
+  /** Where Debian has it. */
+  readonly suite: string
+}
+
+export const KERNELS: readonly KernelLine[] = [
+  { name: '6.1', profile: 'linux-6.1', suite: 'bookworm' },
+  { name: '6.12', profile: 'linux-6.12', suite: 'bookworm-backports' },
+  { name: '7.x', profile: 'linux-7.3', suite: 'trixie-backports' },
+]
+
 export interface Machine {
-  /** Short name: --machine virt|q35. */
+  /** Short name: --machine virt|q35|virt10|virt10-9.1-s2. */
   readonly name: string
   readonly arch: GuestArch
+  readonly qemuLine: QemuLine
+  /** QEMU's executable name (found on PATH for 7.2, in QEMU 10's directory for 10). */
   readonly qemu: string
   /** QEMU's machine arguments, as the fixture's comment gives them (without kernel, initrd, console). */
   readonly machineArgs: readonly string[]
   /** The guest kernel's command line, apart from the harness's own console/log options. */
   readonly kernelArgs: readonly string[]
   readonly console: string
-  /** Behaviour profile and fixture the recorded transcripts are replayed with. */
-  readonly profile: string
+  /** Fixture the recordings are replayed with. */
   readonly fixture: string
+  /** Part of the hand-written transcripts' names: transcripts/qemu-<family>-<iommu>-linux-X.Y.vfio. */
+  readonly family: string
+  readonly iommu: string
   /** Transcript group number -> the PCI device whose IOMMU group it stands for. */
   readonly groups: Readonly<Record<number, string>>
-  /** Transcripts whose calls run on this guest, and the name of each one's recording. */
-  readonly transcripts: readonly RunTranscript[]
-  /** KVM is used when /dev/kvm is there and the guest has the host's architecture. */
+  /** KVM can run it when the guest has the host's architecture (and KVM works: see guest.ts). */
   readonly kvmCapable: boolean
 }
+
+const ARM_VIRT_TAIL = ['-cpu', 'max', '-nodefaults', '-device', 'edu,addr=01.0']
 
 export const MACHINES: readonly Machine[] = [
   {
     name: 'virt',
     arch: 'arm64',
+    qemuLine: '7.2',
     qemu: 'qemu-system-aarch64',
-    machineArgs: ['-M', 'virt,iommu=smmuv3,gic-version=3', '-cpu', 'max', '-nodefaults', '-device', 'edu,addr=01.0'],
+    machineArgs: ['-M', 'virt,iommu=smmuv3,gic-version=3', ...ARM_VIRT_TAIL],
     kernelArgs: [],
     console: 'ttyAMA0',
-    profile: 'linux-6.1',
     fixture: 'qemu-smmuv3-7.2',
+    family: 'virt',
+    iommu: 'smmuv3',
     groups: { 1: '0000:00:01.0' },
-    transcripts: [
-      { source: 'transcripts/qemu-virt-smmuv3-linux-6.1.vfio', recording: 'qemu-virt-smmuv3-linux-6.1.vfio' },
-      { source: 'realkernel/transcripts/type1-container-rules.vfio', recording: 'qemu-virt-type1-container-rules-linux-6.1.vfio' },
-    ],
     kvmCapable: false,
   },
   {
     name: 'q35',
     arch: 'amd64',
+    qemuLine: '7.2',
     qemu: 'qemu-system-x86_64',
     machineArgs: ['-M', 'q35,kernel-irqchip=split', '-nodefaults', '-device', 'intel-iommu,intremap=on', '-device', 'edu,addr=01.0'],
     kernelArgs: ['intel_iommu=on'],
     console: 'ttyS0',
-    profile: 'linux-6.1',
     fixture: 'qemu-q35-intel-iommu-7.2',
+    family: 'q35',
+    iommu: 'intel-iommu',
     groups: { 1: '0000:00:01.0' },
-    transcripts: [
-      { source: 'transcripts/qemu-q35-intel-iommu-linux-6.1.vfio', recording: 'qemu-q35-intel-iommu-linux-6.1.vfio' },
-      { source: 'realkernel/transcripts/type1-container-rules.vfio', recording: 'qemu-q35-type1-container-rules-linux-6.1.vfio' },
-    ],
     kvmCapable: true,
+  },
+  {
+    // QEMU 10's virt (virt-9.2 and later) builds its SMMUv3 with both stages (stage=nested).
+    name: 'virt10',
+    arch: 'arm64',
+    qemuLine: '10',
+    qemu: 'qemu-system-aarch64',
+    machineArgs: ['-M', 'virt,iommu=smmuv3,gic-version=3', ...ARM_VIRT_TAIL],
+    kernelArgs: [],
+    console: 'ttyAMA0',
+    fixture: 'qemu-smmuv3-10.0',
+    family: 'virt',
+    iommu: 'smmuv3',
+    groups: { 1: '0000:00:01.0' },
+    kvmCapable: false,
+  },
+  {
+    // -global arm-smmuv3.stage= takes effect only on virt-9.1 and older: stage 2 only.
+    name: 'virt10-9.1-s2',
+    arch: 'arm64',
+    qemuLine: '10',
+    qemu: 'qemu-system-aarch64',
+    machineArgs: ['-M', 'virt-9.1,iommu=smmuv3,gic-version=3', '-global', 'arm-smmuv3.stage=2', ...ARM_VIRT_TAIL],
+    kernelArgs: [],
+    console: 'ttyAMA0',
+    fixture: 'qemu-smmuv3-10.0-virt-9.1-s2',
+    family: 'virt',
+    iommu: 'smmuv3',
+    groups: { 1: '0000:00:01.0' },
+    kvmCapable: false,
   },
 ]
 
@@ -77,4 +130,28 @@ export const GUEST_MODULES: readonly string[] = ['vfio_iommu_type1', 'vfio_pci']
 
 export function machineByName(name: string): Machine | undefined {
   return MACHINES.find((m) => m.name === name)
+}
+
+export function kernelByName(name: string): KernelLine | undefined {
+  return KERNELS.find((k) => k.name === name || `linux-${k.name}` === name || (k.name === '7.x' && /^7(\.\d+)?$/.test(name)))
+}
+
+/** "linux-6.12" from a kernel release such as "6.12.95+deb12-arm64" or "7.3.4+deb13-amd64". */
+export function kernelLabel(release: string): string {
+  const m = /^(\d+)\.(\d+)/.exec(release)
+  return m === null ? `linux-${release}` : `linux-${m[1]}.${m[2]}`
+}
+
+/**
+ * The transcripts a machine runs on a kernel: the hand-written one for this machine and kernel
+ * (transcripts/qemu-<machine>-<iommu>-linux-X.Y.vfio, else the machine family's), then the
+ * container rules. Recordings are named after the machine and the kernel actually booted.
+ */
+export function transcriptsFor(machine: Machine, label: string, root: string): RunTranscript[] {
+  const candidates = [`transcripts/qemu-${machine.name}-${machine.iommu}-${label}.vfio`, `transcripts/qemu-${machine.family}-${machine.iommu}-${label}.vfio`, `transcripts/qemu-${machine.family}-${machine.iommu}-linux-6.1.vfio`]
+  const source = candidates.find((c) => fs.existsSync(path.join(root, c))) as string
+  return [
+    { source, recording: `qemu-${machine.name}-${machine.iommu}-${label}.vfio` },
+    { source: 'realkernel/transcripts/type1-container-rules.vfio', recording: `qemu-${machine.name}-type1-container-rules-${label}.vfio` },
+  ]
 }

@@ -23,7 +23,7 @@ const SCRIPTS = path.join(ROOT, 'realkernel', 'scripts')
 export class SetupError extends Error {}
 
 /** Runs a command with a time limit; its output goes to `log` (and stderr on failure). */
-function run(cmd: string, args: readonly string[], what: string, timeoutMs: number, log: (line: string) => void): string {
+function run(cmd: string, args: readonly string[], what: string, timeoutMs: number, log: (line: string) => void, returns: 'all' | 'stdout' = 'all'): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 << 20 })
   const out = `${r.stdout ?? ''}${r.stderr ?? ''}`
   for (const l of out.split('\n')) if (l.trim() !== '') log(`  ${l}`)
@@ -32,7 +32,7 @@ function run(cmd: string, args: readonly string[], what: string, timeoutMs: numb
   }
   if (r.error !== undefined) throw new SetupError(`${what}: ${r.error.message}`)
   if (r.status !== 0) throw new SetupError(`${what}: ${cmd} exited with ${r.status}${out.trim() === '' ? '' : `:\n${out.trim().split('\n').slice(-8).join('\n')}`}`)
-  return out
+  return returns === 'stdout' ? (r.stdout ?? '') : out
 }
 
 export interface PrepareOptions {
@@ -41,24 +41,55 @@ export interface PrepareOptions {
   readonly log: (line: string) => void
 }
 
-const HOST_COMMANDS = ['qemu-system-aarch64', 'qemu-system-x86_64', 'gcc', 'aarch64-linux-gnu-gcc', 'dpkg-deb', 'apt-get']
+const HOST_COMMANDS = ['qemu-system-aarch64', 'qemu-system-x86_64', 'gcc', 'aarch64-linux-gnu-gcc', 'dpkg-deb', 'apt-get', 'xz', 'zstd']
 
 function haveCommand(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).status === 0
 }
 
-export function prepareHost(archs: readonly GuestArch[], opts: PrepareOptions): void {
-  if (opts.install) {
-    run('bash', [path.join(SCRIPTS, 'install-host-packages.sh')], 'installing host packages', 15 * 60_000, opts.log)
-    run('bash', [path.join(SCRIPTS, 'fetch-guest-packages.sh'), CACHE, ...archs], 'fetching guest packages', 15 * 60_000, opts.log)
-  }
+/** A guest kernel to fetch: its architecture and kernel line (6.1, 6.12, 7.x). */
+export interface KernelSpec {
+  readonly arch: GuestArch
+  readonly kernel: string
+}
+
+/** Step 1: host tools (apt-get install); the caller says which step it is on. */
+export function installHostPackages(opts: PrepareOptions): void {
+  if (opts.install) run('bash', [path.join(SCRIPTS, 'install-host-packages.sh')], 'installing host packages', 15 * 60_000, opts.log)
   const missing = HOST_COMMANDS.filter((c) => !haveCommand(c))
   if (missing.length > 0) throw new SetupError(`missing host commands: ${missing.join(', ')} (run without --no-install, or realkernel/scripts/install-host-packages.sh)`)
-  for (const arch of archs) guestKernel(arch)
+}
+
+/** Step 2: the guest kernels and busybox (apt-get download into the cache). */
+export function fetchGuestPackages(specs: readonly KernelSpec[], opts: PrepareOptions): void {
+  if (opts.install) {
+    run('bash', [path.join(SCRIPTS, 'fetch-guest-packages.sh'), CACHE, ...specs.map((s) => `${s.arch}:${s.kernel}`)], 'fetching guest packages', 20 * 60_000, opts.log)
+  }
+  for (const s of specs) guestKernel(s.arch, s.kernel)
+}
+
+/**
+ * QEMU 10's binaries, unpacked beside the system's QEMU by scripts/fetch-qemu10.sh (it prints
+ * their directory last). With install false, only the cached directory is looked at.
+ */
+export function qemu10Dir(opts: PrepareOptions): string {
+  const script = path.join(ROOT, 'scripts', 'fetch-qemu10.sh')
+  const cached = path.join(ROOT, '.cache', 'qemu-10', 'usr', 'bin')
+  if (!opts.install) {
+    if (fs.existsSync(path.join(cached, 'qemu-system-aarch64'))) return cached
+    throw new SetupError(`no QEMU 10 in ${path.relative(ROOT, cached)} (run without --no-install, or bash scripts/fetch-qemu10.sh)`)
+  }
+  if (!fs.existsSync(script)) throw new SetupError('scripts/fetch-qemu10.sh is missing: QEMU 10 machines cannot run')
+  const out = run('bash', [script], 'fetching QEMU 10 (scripts/fetch-qemu10.sh)', 20 * 60_000, opts.log, 'stdout')
+  const dir = out.trim().split('\n').pop()?.trim() ?? ''
+  if (dir === '' || !fs.existsSync(path.join(dir, 'qemu-system-aarch64'))) throw new SetupError(`scripts/fetch-qemu10.sh printed no directory holding qemu-system-aarch64 (last line: "${dir}")`)
+  return dir
 }
 
 export interface GuestKernel {
   readonly arch: GuestArch
+  /** The kernel line asked for: 6.1, 6.12, 7.x. */
+  readonly line: string
   readonly vmlinuz: string
   readonly release: string
   readonly modulesDir: string
@@ -67,25 +98,45 @@ export interface GuestKernel {
   readonly packages: readonly string[]
 }
 
-/** The unpacked kernel and busybox of one architecture (after prepareHost). */
-export function guestKernel(arch: GuestArch): GuestKernel {
-  const root = path.join(CACHE, `root-${arch}`)
-  const boot = path.join(root, 'boot')
-  const vmlinuz = fs.existsSync(boot) ? fs.readdirSync(boot).find((f) => f.startsWith('vmlinuz-')) : undefined
-  const busybox = path.join(root, 'bin', 'busybox')
-  if (vmlinuz === undefined || !fs.existsSync(busybox)) {
-    throw new SetupError(`no unpacked ${arch} guest kernel/busybox in ${path.relative(ROOT, root)} (run realkernel/scripts/fetch-guest-packages.sh ${path.relative(ROOT, CACHE)} ${arch})`)
-  }
-  const release = vmlinuz.slice('vmlinuz-'.length)
-  const packagesFile = path.join(root, '.packages')
-  const packages = fs.existsSync(packagesFile)
+function packagesOf(dir: string): string[] {
+  const file = path.join(dir, '.packages')
+  return fs.existsSync(file)
     ? fs
-        .readFileSync(packagesFile, 'utf8')
+        .readFileSync(file, 'utf8')
         .split('\n')
         .filter((l) => l.trim() !== '')
         .map((l) => l.replace(/Package: (\S+) Version: (\S+)/, '$1 $2'))
     : []
-  return { arch, vmlinuz: path.join(boot, vmlinuz), release, modulesDir: path.join(root, 'lib', 'modules', release), busybox, packages }
+}
+
+/**
+ * The unpacked kernel and busybox of one architecture and kernel line (after fetchGuestPackages).
+ * 6.1 and 6.12 keep vmlinuz in /boot and modules in /lib/modules; 7.x both in /usr/lib/modules/VERSION/.
+ */
+export function guestKernel(arch: GuestArch, line: string): GuestKernel {
+  const root = path.join(CACHE, `kernel-${arch}-${line}`)
+  const busybox = path.join(CACHE, `busybox-${arch}`, 'bin', 'busybox')
+  const missing = (): SetupError =>
+    new SetupError(`no unpacked ${arch} ${line} guest kernel/busybox in ${path.relative(ROOT, root)} (run realkernel/scripts/fetch-guest-packages.sh ${path.relative(ROOT, CACHE)} ${arch}:${line})`)
+  if (!fs.existsSync(busybox)) throw missing()
+  const boot = path.join(root, 'boot')
+  const bootImage = fs.existsSync(boot) ? fs.readdirSync(boot).find((f) => f.startsWith('vmlinuz-')) : undefined
+  let vmlinuz: string
+  let release: string
+  let modulesDir: string
+  if (bootImage !== undefined) {
+    release = bootImage.slice('vmlinuz-'.length)
+    vmlinuz = path.join(boot, bootImage)
+    modulesDir = path.join(root, 'lib', 'modules', release)
+  } else {
+    const usrModules = path.join(root, 'usr', 'lib', 'modules')
+    const rel = fs.existsSync(usrModules) ? fs.readdirSync(usrModules).find((r) => fs.existsSync(path.join(usrModules, r, 'vmlinuz'))) : undefined
+    if (rel === undefined) throw missing()
+    release = rel
+    vmlinuz = path.join(usrModules, rel, 'vmlinuz')
+    modulesDir = path.join(usrModules, rel)
+  }
+  return { arch, line, vmlinuz, release, modulesDir, busybox, packages: [...packagesOf(root), ...packagesOf(path.dirname(path.dirname(busybox)))] }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -106,21 +157,42 @@ export function buildAgent(arch: GuestArch, log: (line: string) => void): string
 
 /** Module name as the kernel compares them: '-' and '_' are the same. */
 function modName(s: string): string {
-  return s.replace(/\.ko$/, '').replace(/-/g, '_')
+  return s.replace(/\.ko(\.xz|\.zst|\.gz)?$/, '').replace(/-/g, '_')
 }
 
 function findModules(dir: string, into = new Map<string, string>()): Map<string, string> {
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name)
     if (e.isDirectory()) findModules(p, into)
-    else if (e.name.endsWith('.ko')) into.set(modName(e.name), p)
+    else if (/\.ko(\.xz|\.zst|\.gz)?$/.test(e.name)) into.set(modName(e.name), p)
   }
   return into
 }
 
 /** `depends=a,b` from a module's .modinfo section (Debian ships no modules.dep: depmod makes it). */
+/**
+ * A module file's bytes, decompressed: 6.12 and 7.x ship .ko.xz (Debian), which busybox's insmod
+ * cannot load; 6.1 ships plain .ko.
+ */
+const moduleBytesCache = new Map<string, Buffer>()
+export function moduleBytes(file: string): Buffer {
+  const cached = moduleBytesCache.get(file)
+  if (cached !== undefined) return cached
+  let data: Buffer
+  if (file.endsWith('.ko')) data = fs.readFileSync(file)
+  else if (file.endsWith('.gz')) data = zlib.gunzipSync(fs.readFileSync(file))
+  else {
+    const tool = file.endsWith('.xz') ? 'xz' : 'zstd'
+    const r = spawnSync(tool, ['-dc', file], { maxBuffer: 256 << 20 })
+    if (r.status !== 0 || r.stdout === null) throw new SetupError(`cannot decompress ${file} with ${tool}: ${r.error?.message ?? String(r.stderr)}`)
+    data = r.stdout
+  }
+  moduleBytesCache.set(file, data)
+  return data
+}
+
 function moduleDepends(file: string): string[] {
-  const m = /depends=([^\0]*)\0/.exec(fs.readFileSync(file).toString('latin1'))
+  const m = /depends=([^\0]*)\0/.exec(moduleBytes(file).toString('latin1'))
   return m === null || m[1] === '' ? [] : (m[1] as string).split(',').map(modName)
 }
 
@@ -192,7 +264,7 @@ export function buildInitramfs(kernel: GuestKernel, agent: string, commands: rea
     ...['bin', 'dev', 'proc', 'sys', 'etc', 'lib', 'lib/modules', 'tmp'].map((p): CpioEntry => ({ kind: 'dir', path: p })),
     { kind: 'file', path: 'bin/busybox', data: fs.readFileSync(kernel.busybox), mode: 0o755 },
     ...APPLETS.map((a): CpioEntry => ({ kind: 'symlink', path: `bin/${a}`, target: 'busybox' })),
-    ...modules.map((m): CpioEntry => ({ kind: 'file', path: `lib/modules/${m.name}.ko`, data: fs.readFileSync(m.file) })),
+    ...modules.map((m): CpioEntry => ({ kind: 'file', path: `lib/modules/${m.name}.ko`, data: moduleBytes(m.file) })),
     { kind: 'file', path: 'agent', data: fs.readFileSync(agent), mode: 0o755 },
     { kind: 'file', path: 'init', data: initScript(modules.map((m) => m.name)), mode: 0o755 },
     { kind: 'file', path: 'etc/commands', data: `${commands.join('\n')}\n` },

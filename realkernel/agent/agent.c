@@ -297,6 +297,48 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+static long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/*
+ * Both drivers log at most DEFAULT_RATELIMIT_BURST (10) fault reports per
+ * DEFAULT_RATELIMIT_INTERVAL (5 s), the window starting at the first report. The agent counts
+ * the reports it saw in the current window; before a DMA that could push the count past the
+ * burst, it waits the window out, so every DMA's faults are logged. (Waiting after every faulting
+ * DMA would be simpler and cost 5 s each.)
+ */
+#define RATELIMIT_WINDOW_MS 5500
+#define RATELIMIT_SAFE_REPORTS 6
+static long fault_window_start = -1;
+static int fault_window_reports;
+
+static void wait_for_fault_budget(void)
+{
+	long now = now_ms();
+
+	if (fault_window_start >= 0 && now - fault_window_start >= RATELIMIT_WINDOW_MS)
+		fault_window_start = -1;
+	if (fault_window_start >= 0 && fault_window_reports >= RATELIMIT_SAFE_REPORTS) {
+		sleep_ms(RATELIMIT_WINDOW_MS - (now - fault_window_start));
+		fault_window_start = -1;
+	}
+	if (fault_window_start < 0)
+		fault_window_reports = 0;
+}
+
+static void count_fault_reports(long dma_started, int reports)
+{
+	if (reports <= 0)
+		return;
+	if (fault_window_start < 0)
+		fault_window_start = dma_started;
+	fault_window_reports += reports;
+}
+
 /* An IOMMU fault report in the kernel log (arm-smmu-v3 event queue, Intel DMAR fault records). */
 static int is_fault_report(const char *line)
 {
@@ -344,6 +386,7 @@ static void do_dma(int to_ram, uint64_t iova, uint64_t size, int group_id, int i
 	const char *problem;
 	char details[96];
 	int kmsg, faults, waited, running;
+	long started;
 	uint8_t fill;
 
 	if (!g)
@@ -363,6 +406,8 @@ static void do_dma(int to_ram, uint64_t iova, uint64_t size, int group_id, int i
 	if (m)
 		memset(m->data + (iova - m->iova), fill, size);
 
+	wait_for_fault_budget();
+	started = now_ms();
 	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
 	if (kmsg >= 0)
 		lseek(kmsg, 0, SEEK_END);
@@ -381,13 +426,7 @@ static void do_dma(int to_ram, uint64_t iova, uint64_t size, int group_id, int i
 	faults = kmsg >= 0 ? count_faults(kmsg) : -1;
 	if (kmsg >= 0)
 		close(kmsg);
-	/*
-	 * Both drivers log at most DEFAULT_RATELIMIT_BURST (10) fault reports per
-	 * DEFAULT_RATELIMIT_INTERVAL (5 s): after a DMA that faulted, wait the window out so that
-	 * the next DMA's faults are logged too.
-	 */
-	if (faults > 0)
-		sleep_ms(5500);
+	count_fault_reports(started, faults);
 
 	if (!m) {
 		snprintf(details, sizeof details, "fault=%d landed=unknown", faults);
