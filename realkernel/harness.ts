@@ -280,7 +280,10 @@ async function runPrepared(p: PreparedGuest, n: number, total: number, opts: Har
     },
   )
   progress.stop()
-  if (boot.failure !== undefined) return fail(boot.failure, boot.accel.toUpperCase())
+  if (boot.failure !== undefined) {
+    progress.line(`   FAILED: ${boot.failure}`)
+    return fail(boot.failure, boot.accel.toUpperCase())
+  }
   opts.out(`   booted and ran in ${boot.seconds.toFixed(1)} s under ${boot.accel.toUpperCase()} (console log: ${path.relative(ROOT, logFile)})`)
 
   const replies = parseReplies(boot.output)

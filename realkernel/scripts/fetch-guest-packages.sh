@@ -74,6 +74,12 @@ for spec in "$@"; do
     7.x) pattern='linux-image-7\.[0-9]+\.[0-9]+\+deb13-'"$arch" ;;
     *) echo "guest packages: unknown kernel $kernel (6.1, 6.12 or 7.x)" >&2; exit 1 ;;
   esac
+  dir="$cache/kernel-$arch-$kernel"
+  # Unpacked since the lists were last fetched: nothing can have changed.
+  if [ -f "$dir/.unpacked" ] && [ "$dir/.unpacked" -nt "$stamp" ] && [ -f "$cache/busybox-$arch/.unpacked" ]; then
+    echo "guest packages ($arch, $kernel): $(cat "$dir/.unpacked") (cached)"
+    continue
+  fi
   # Every version of the metapackage the lists know (one per suite); the one depending on this
   # kernel line names its package. Newest first.
   image=$(apt-cache "${apt_opts[@]}" show "linux-image-$arch:$arch" 2>/dev/null | sed -n 's/^Depends: //p' | tr ',' '\n' |
@@ -85,10 +91,10 @@ for spec in "$@"; do
   else
     packages=("$image")
   fi
-  dir="$cache/kernel-$arch-$kernel"
   want="${packages[*]}"
   if [ -f "$dir/.unpacked" ] && [ "$(cat "$dir/.unpacked")" = "$want" ]; then
     echo "guest packages ($arch, $kernel): $want (cached)"
+    touch "$dir/.unpacked"
   else
     echo "guest packages ($arch, $kernel): downloading $want"
     download "${packages[@]/%/:$arch}"
