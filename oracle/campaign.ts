@@ -7,17 +7,21 @@
  *   stage-2 tables      PA  [S2_POOL, +32 MiB)
  *   stage-1 tables, CD  PA  [S1_POOL, +32 MiB); as IPAs (nested) at a random S1_WINDOW the stage 2
  *                       maps onto that pool
- *   DMA targets         PA  [DATA_BASE, RAM_END)
+ *   DMA targets         PA  [DATA_BASE, DATA_END)
  */
 import { MAX_IAS, createPgtable, type Granule, type IoPgtable } from '../model/pgtable'
 import { createMemory, createTableAllocator, type PhysMemory } from '../model/memory'
 import { STE_CONFIG, PRIVCFG, encodeCd, encodeSte, tg0Granule, addressSizeEncoding, type CdFields, type SteFields } from '../model/smmu/v3'
-import { caseMemory, read64, RAM_END, write64, MARKER, type OracleCase, type Step } from './case'
+import { caseMemory, read64, write64, MARKER, type OracleCase, type Step } from './case'
 
 const S2_POOL = 0x4800_0000
 const S1_POOL = 0x4a00_0000
 const POOL_SIZE = 0x200_0000
 const DATA_BASE = 0x5000_0000
+/** A PA above guest RAM (-m 4G ends at 0x1_4000_0000): no memory behind it. */
+const UNBACKED = 0x8_0000_0000
+/** Random targets stay below 3 GiB; the hand cases' tables use 0x1_0000_0000 and up. */
+const DATA_END = 0xc000_0000
 const RW = { read: true, write: true } as const
 const GRANULES: readonly Granule[] = [4096, 16384, 65536]
 const IPS_BITS = [32, 36, 40, 42, 44, 48]
@@ -78,11 +82,14 @@ export type Mutation =
   | 'ste-bypass'
   | 'tlb-stale'
   | 'tlb-tlbi'
+  | 'table-unbacked'
+  | 'cd-unbacked'
 
 const MUTATIONS: readonly Mutation[] = [
   'none', 'none', 'none', 'leaf-invalid', 'table-invalid', 'l3-reserved', 'af0', 'perm', 'perm', 'ap-unpriv', 'aptable-ro',
   'oa-beyond', 's1-table-outside-s2', 'cd-outside-s2', 'ttb-outside-s2', 'iova-beyond-t0sz', 's2-input-beyond-ias',
   'ipa-beyond-s2t0sz', 'bad-t0sz', 'bad-s2t0sz', 'no-record', 'ste-abort', 'ste-bypass', 'tlb-stale', 'tlb-tlbi',
+  'table-unbacked', 'cd-unbacked',
 ]
 
 /** A separate memory for building stage-1 tables in IPA space (copied to PA afterwards). */
@@ -199,7 +206,7 @@ function tryRandom(p: Pick): Built {
     s1 = table(s1mem, s1Window, 1, g1, ias1, Math.min(ips1, 48))
   }
   // ---- the DMA target: PA, IPA, IOVA with consistent offsets ---------------------------------
-  const target = p.aligned(DATA_BASE, RAM_END - 8, 8)
+  const target = p.aligned(DATA_BASE, DATA_END - 8, 8)
   const l2 = s2 === undefined ? 0 : pickLeaf(p, s2, target)
   const l1 = s1 === undefined ? 0 : pickLeaf(p, s1, target)
   const big = Math.max(l1, l2, 4096)
@@ -347,6 +354,21 @@ function tryRandom(p: Pick): Built {
       mutateIn(stage, (path) => ({ pa: leafOf(path).pa, value: leafOf(path).value & ~1n }))
       break
     }
+    case 'table-unbacked': {
+      // A next-level table at a PA with no RAM behind it: the fetch aborts (F_WALK_EABT).
+      const stage: 1 | 2 = kind === 's1' ? 1 : kind === 's2' ? 2 : 2
+      mutateIn(stage, (path) => {
+        const tables = path.slice(0, -1)
+        if (tables.length === 0) return undefined
+        const t = p.of(tables)
+        return { pa: t.pa, value: (t.value & ~0x0000_ffff_ffff_f000n) | BigInt(UNBACKED) }
+      })
+      break
+    }
+    case 'cd-unbacked':
+      if (kind !== 's1') throw new Retry()
+      ste.s1ContextPtr = UNBACKED
+      break
     case 'ste-abort':
       ste.config = STE_CONFIG.ABORT
       break
@@ -363,7 +385,7 @@ function tryRandom(p: Pick): Built {
       const size = stage === 1 ? l1 : l2
       const other = size >= 2 ** 30 ? (target < 0x8000_0000 ? 0x8000_0000 : 0x4000_0000) : size * 2 + (Number(leaf.value & 0x0000_ffff_ffff_f000n) - (Number(leaf.value & 0x0000_ffff_ffff_f000n) % size))
       const otherTarget = stage === 1 && s2 !== undefined ? undefined : other + (target % size)
-      if (otherTarget === undefined || otherTarget < DATA_BASE || otherTarget + 8 > RAM_END) throw new Retry()
+      if (otherTarget === undefined || otherTarget < DATA_BASE || otherTarget + 8 > DATA_END) throw new Retry()
       memory.push([otherTarget, tag(otherTarget)])
       memory[memory.length - 2] = [target, tag(target)]
       const newLeaf = (leaf.value & ~0x0000_ffff_ffff_f000n) | BigInt(other)

@@ -4,14 +4,14 @@
  * commands). The model predicts each DMA from the same bytes (predict()); QEMU reports what it did.
  *
  * Platform facts shared with the agent (oracle/agent/agent.c): guest RAM is [RAM_BASE, RAM_END)
- * (-m 2G); the agent, its stream table and queues live below AGENT_END; the script sits at
+ * (-m 4G); the agent, its stream table and queues live below AGENT_END; the script sits at
  * SCRIPT_BASE; cases use [CASE_BASE, RAM_END) only.
  */
 import { createMemory, type PhysMemory } from '../model/memory'
 import { SmmuV3, type V3Command, type V3Event, type V3Outcome } from '../model/smmu/v3'
 
 export const RAM_BASE = 0x4000_0000
-export const RAM_END = 0xc000_0000
+export const RAM_END = 0x1_4000_0000
 export const SCRIPT_BASE = 0x4400_0000
 export const CASE_BASE = 0x4800_0000
 export const STRTAB_BASE = 0x4040_0000

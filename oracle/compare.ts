@@ -91,10 +91,11 @@ function compareRecord(e: V3Event, words: readonly [bigint, bigint, bigint, bigi
   const out: string[] = []
   if ((q0 & 0xffn) !== (m0 & 0xffn)) out.push(`event ${hex(q0 & 0xffn)}, model ${hex(m0 & 0xffn)}`)
   if (q0 >> 32n !== m0 >> 32n) out.push(`StreamID ${hex(q0 >> 32n)}, model ${hex(m0 >> 32n)}`)
+  if (e.fetchAddr !== undefined && e.rnw === undefined && (q3 & FETCH_MASK) !== (m3 & FETCH_MASK)) out.push(`FetchAddr ${hex(q3)}, model ${hex(m3)}`)
   if (e.rnw === undefined) return out
   const f = (w: bigint, lo: bigint, width: bigint) => (w >> lo) & ((1n << width) - 1n)
   if (f(q1, 35n, 1n) !== f(m1, 35n, 1n)) out.push(`RnW ${f(q1, 35n, 1n)}, model ${f(m1, 35n, 1n)}`)
-  if (e.fetchAddr === undefined || e.name !== 'F_CD_FETCH') {
+  {
     if (f(q1, 39n, 1n) !== f(m1, 39n, 1n)) out.push(`S2 ${f(q1, 39n, 1n)}, model ${f(m1, 39n, 1n)}`)
     if (f(q1, 40n, 2n) !== f(m1, 40n, 2n)) out.push(`CLASS ${f(q1, 40n, 2n)}, model ${f(m1, 40n, 2n)}`)
   }
@@ -114,8 +115,12 @@ function classify(c: OracleCase, step: Extract<Step, { op: 'dma' }>, p: Predicti
     const applied = descriptorFaultDeviations(c, step, e, o.events[0])
     if (applied !== undefined) return applied
   }
+  // F_CD_FETCH: QEMU writes the fetch address into InputAddr (dw2), not FetchAddr (dw3).
+  if (e?.name === 'F_CD_FETCH' && o.count > 0 && (o.events[0][0] & 0xffn) === 0x09n && (o.events[0][2] & FETCH_MASK) === BigInt(e.fetchAddr ?? -1) && o.events[0][3] === 0n) return 'qemu-cd-fetch-addr-in-inputaddr'
   // Stage 1 bypassed, input beyond the IAS: QEMU terminates without a record.
   if (e?.name === 'F_ADDR_SIZE' && e.s2 === false && o.count === 0 && steFields(c.ste).config === 0b110) return 'qemu-s1-bypass-addr-size-not-recorded'
+  // A write hitting a read-only S2-only IOTLB entry filled by an earlier DMA of the case.
+  if (e?.name === 'F_PERMISSION' && e.s2 === true && o.count === 0 && steFields(c.ste).config === 0b110 && c.steps.indexOf(step) > 0) return 'qemu-tlb-hit-s2-write-as-s1'
   // A stage-2 walk that needs a concatenated start table other than the first.
   if (usesLaterConcatenatedTable(c, step, p, o)) return 'qemu-s2-concat-first-table-only'
   return undefined

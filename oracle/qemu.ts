@@ -55,7 +55,7 @@ export async function runQemu(qemuDir: string, cases: readonly OracleCase[], tim
   const qemu = path.join(qemuDir, 'qemu-system-aarch64')
   const version = execFileSync(qemu, ['--version'], { encoding: 'utf8' }).split('\n')[0]
   const args = [
-    '-M', 'virt,iommu=smmuv3,gic-version=2', '-cpu', 'cortex-a57', '-m', '2G', '-nographic', '-nodefaults', '-serial', 'stdio',
+    '-M', 'virt,iommu=smmuv3,gic-version=2', '-cpu', 'cortex-a57', '-m', '4G', '-nographic', '-nodefaults', '-serial', 'stdio',
     '-icount', 'shift=4,sleep=off', '-device', 'edu,dma_mask=0xffffffffffffffff', '-kernel', agent,
     '-device', `loader,file=${scriptPath},addr=0x${SCRIPT_BASE.toString(16)},force-raw=on`,
   ]

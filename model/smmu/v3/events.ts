@@ -5,7 +5,8 @@
  *   dw2 InputAddr (the transaction's address)
  *   dw3 IPA [51:12] for a stage-2 fault; FetchAddr [51:3] for F_WALK_EABT, F_CD_FETCH and
  *       F_STE_FETCH (the PA whose fetch aborted)
- * Configuration events (C_BAD_STREAMID, C_BAD_STE, C_BAD_CD) carry the StreamID only.
+ * Configuration events (C_BAD_STREAMID, C_BAD_STE, C_BAD_CD) carry the StreamID only; F_STE_FETCH
+ * and F_CD_FETCH the StreamID and FetchAddr.
  *
  * CLASS of a translation fault: CD when stage 2 failed on the CD's IPA, TT when stage 2 failed on a
  * stage-1 table's IPA or a stage-1 descriptor fetch aborted, IN otherwise (the input address, at
@@ -60,8 +61,8 @@ export function configEvent(name: 'C_BAD_STREAMID' | 'C_BAD_STE' | 'C_BAD_CD', s
   return { kind: 'fault', event: { name, sid } }
 }
 
-export function fetchEvent(name: 'F_STE_FETCH' | 'F_CD_FETCH', sid: number, iova: number, access: Access, fetchAddr: number): V3Outcome {
-  return { kind: 'fault', event: { name, sid, rnw: access.kind !== 'write', inputAddr: iova, fetchAddr } }
+export function fetchEvent(name: 'F_STE_FETCH' | 'F_CD_FETCH', sid: number, fetchAddr: number): V3Outcome {
+  return { kind: 'fault', event: { name, sid, fetchAddr } }
 }
 
 /** The record of a translation fault; `cdIpa` when stage 2 failed translating the CD's address. */

@@ -118,7 +118,7 @@ export class SmmuV3 {
     if (!(sid >= 0 && sid < 2 ** this.strtabLog2)) return configEvent('C_BAD_STREAMID', sid)
     const steAddr = this.steAddress(sid)
     const steWords = this.readWords(steAddr, STE_WORDS)
-    if (steWords === undefined) return fetchEvent('F_STE_FETCH', sid, iova, access, steAddr)
+    if (steWords === undefined) return fetchEvent('F_STE_FETCH', sid, steAddr)
     const ste = decodeSte(steWords, this.id)
     if (ste.kind === 'abort') return { kind: 'aborted', reason: 'STE.Config = abort' }
     if (ste.kind === 'bypass') return { kind: 'bypass', pa: iova }
@@ -133,7 +133,7 @@ export class SmmuV3 {
         cdAddr = t.oa
       }
       const cdWords = this.readWords(cdAddr, CD_WORDS)
-      if (cdWords === undefined) return fetchEvent('F_CD_FETCH', sid, iova, access, cdAddr)
+      if (cdWords === undefined) return fetchEvent('F_CD_FETCH', sid, cdAddr)
       const decoded = decodeCd(cdWords, this.id)
       if ('kind' in decoded) return configEvent('C_BAD_CD', sid)
       cd = decoded
