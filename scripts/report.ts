@@ -24,7 +24,7 @@ import { getProfile, PROFILE_NAMES, profilesFromArgs } from '../model/profiles'
 import { checkInBrowser, formatBrowserCheck, type PageCheck } from './report/browser-check'
 import { featuresFromEnvelopes, type FeatureDoc } from './report/features'
 import { summarize, type ProfileResults } from './report/messages'
-import { CHANGES, HISTORY, INDEX, type SiteProfile } from './report/site'
+import { CHANGES, HISTORY, INDEX, withLinkBack, type SiteProfile } from './report/site'
 import { seedTableCheck, writeSite } from './report/write-site'
 
 const REPORTS = 'reports'
@@ -72,6 +72,8 @@ async function main(): Promise<number> {
     const run = await runCucumber(support === undefined ? config : { ...config, support }, undefined, (e) => envelopes.push(e))
     support = run.support
     success &&= run.success
+    const cucumberFile = path.join(OUT, html)
+    fs.writeFileSync(cucumberFile, withLinkBack(fs.readFileSync(cucumberFile, 'utf8'), profile))
     results.set(profile, summarize(profile, envelopes))
     if (features.length === 0) features = featuresFromEnvelopes(envelopes)
     site.push({ name: profile, title: getProfile(profile as (typeof PROFILE_NAMES)[number]).title, cucumber: html })
@@ -100,7 +102,7 @@ async function main(): Promise<number> {
       if (seed !== undefined && c.file === seed.file) return { ...c, file, also: [...(c.also ?? []), { selector: seed.selector, minCount: seed.minCount ?? 8 }, ...(seed.also ?? [])], screenshot: shot('report-nest1.png'), ...(seed.scrollTo === undefined ? {} : { scrollTo: seed.scrollTo }) }
       return { ...c, file }
     }),
-    ...site.map((p) => ({ file: path.resolve(OUT, p.cucumber as string), selector: '[data-testid="cucumber.summary.status"]', minCount: 1 })),
+    ...site.map((p) => ({ file: path.resolve(OUT, p.cucumber as string), selector: '[data-testid="cucumber.summary.status"]', minCount: 1, also: [{ selector: `#tck-link-back a[href="${INDEX}"]`, minCount: 1 }] })),
   ]
   if (seed === undefined) console.error('the seed table (Nest1 [1], first Examples) was not found')
   const browser = await checkInBrowser(checks)

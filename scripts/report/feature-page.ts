@@ -72,8 +72,8 @@ function stepsList(steps: readonly StepDoc[]): string {
 function resultCell(profile: string, o: Outcome | undefined): string {
   if (o === undefined) return `<td class="result none" data-profile="${escapeHtml(profile)}" title="not run under ${escapeHtml(profile)}">–</td>`
   return o.status === 'passed'
-    ? `<td class="result pass" data-profile="${escapeHtml(profile)}">passed</td>`
-    : `<td class="result fail" data-profile="${escapeHtml(profile)}">FAILED</td>`
+    ? `<td class="result pass" data-profile="${escapeHtml(profile)}" title="passed under ${escapeHtml(profile)}">✓</td>`
+    : `<td class="result fail" data-profile="${escapeHtml(profile)}" title="FAILED under ${escapeHtml(profile)}: see below">✗ FAILED</td>`
 }
 
 function profileHeads(profiles: readonly SiteProfile[]): string {
@@ -140,7 +140,7 @@ export function renderFeaturePage(input: FeaturePageInput): string {
   ]
   const background = f.background === undefined ? '' : `<section class="scenario" id="background"><h2>Background${f.background.name === '' ? '' : `: ${escapeHtml(f.background.name)}`}</h2>${stepsList(f.background.steps)}</section>`
   const body = `${comments(f.comments)}<h1>${escapeHtml(f.name)}</h1>
-<p class="meta">${escapeHtml(f.uri)} · every Examples row and scenario with its result per behaviour profile (kernel order); – = not run under that profile</p>
+<p class="meta">${escapeHtml(f.uri)} · every Examples row and scenario with its result per behaviour profile, oldest kernel first: ✓ passed, ✗ failed, – not run under that profile</p>
 ${tagList(f.tags)}${markdown(f.description)}
 <div class="scroll"><table class="tally"><thead><tr>${profileHeads(input.profiles)}</tr></thead><tbody><tr>${tallies}</tr></tbody></table></div>
 <ol class="toc">${toc}</ol>

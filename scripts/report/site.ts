@@ -55,6 +55,7 @@ table { border-collapse: collapse; margin: .4rem 0 .8rem; font-size: .85rem; }
 th, td { border: 1px solid var(--line); padding: .2rem .45rem; text-align: left; vertical-align: top; }
 thead th { background: var(--head); }
 th.profile, td.result { text-align: center; white-space: nowrap; }
+table.examples th.profile, table.results th.profile { min-width: 3.2rem; }
 td.pass { background: var(--pass); } td.fail { background: var(--fail); font-weight: 600; } td.none { color: var(--none); }
 td.result a { color: inherit; text-decoration: none; } td.result a:hover { text-decoration: underline; }
 tr:target, section:target > h2 { outline: 3px solid #f5c518; }
@@ -111,6 +112,17 @@ ${body}
 </body>
 </html>
 `
+}
+
+/**
+ * cucumber's own report of a profile, with a bar linking back to the site put at the top of its
+ * body (the report itself is cucumber's: its scripts and styles are left as they are).
+ */
+export function withLinkBack(cucumberHtml: string, profile: string): string {
+  const style = 'font: 14px system-ui, sans-serif; background: #1d1d1f; color: #fff; padding: .45rem 1.5rem'
+  const a = 'color: #fff; margin-right: 1.2rem'
+  const bar = `<nav id="tck-link-back" style="${style}"><a style="${a}" href="${INDEX}">← smmu-nesting-tck index</a><a style="${a}" href="${HISTORY}">Kernel history</a>cucumber's report of behaviour profile ${escapeHtml(profile)}</nav>`
+  return cucumberHtml.replace(/<body>/, `<body>\n${bar}`)
 }
 
 export function tagList(tags: readonly string[]): string {
