@@ -18,6 +18,17 @@ export function prng(seed: number): () => number {
 }
 
 /**
+ * Seconds of CPU this process has used (user + system). Rounds are timed in CPU time, not wall
+ * time: on a shared machine the process waits for a core for part of the wall time, which says
+ * nothing about the code; what is left (caches shared with the neighbours) still varies, so the
+ * figures are medians of several rounds. bench/c/walk.c times its rounds the same way.
+ */
+export function cpuSeconds(): number {
+  const u = process.cpuUsage()
+  return (u.user + u.system) / 1e6
+}
+
+/**
  * How many operations `body(count)` (which performs `count` operations and returns a checksum,
  * kept so the work cannot be optimised away) needs for one round of about `roundMs`. Calibrating
  * also warms the JIT up.
@@ -25,19 +36,19 @@ export function prng(seed: number): () => number {
 export function calibrate(body: (count: number) => number, roundMs: number): number {
   let count = 1024
   for (;;) {
-    const t0 = process.hrtime.bigint()
+    const t0 = cpuSeconds()
     sink(body(count))
-    const ms = Number(process.hrtime.bigint() - t0) / 1e6
+    const ms = (cpuSeconds() - t0) * 1e3
     if (ms >= roundMs / 4 || count >= 1 << 30) return Math.max(1024, Math.round((count * roundMs) / Math.max(ms, 0.001)))
     count *= 4
   }
 }
 
-/** Operations per second of one round of `count` operations. */
+/** Operations per CPU second of one round of `count` operations. */
 export function rateOf(body: (count: number) => number, count: number): number {
-  const t0 = process.hrtime.bigint()
+  const t0 = cpuSeconds()
   sink(body(count))
-  return count / (Number(process.hrtime.bigint() - t0) / 1e9)
+  return count / Math.max(cpuSeconds() - t0, 1e-6)
 }
 
 let checksum = 0

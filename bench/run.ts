@@ -7,9 +7,15 @@
  * (npm itself prints a two-line banner on stdout first: `npm run -s bench -- --json` omits it).
  * --skip-suite skips timing `npm test` (its four scripts, spawned one after the other: a minute or
  * more); --quick makes every round shorter (figures get noisier).
+ *
+ * The stage-1 and nested walks are also timed against a plain C walker over the same tables
+ * (bench/c/walk.c, compiled with `cc` when there is one), in alternating rounds: the JSON keys
+ * c_s1_walks_per_s, c_nested_walks_per_s, s1_ratio_to_c and nested_ratio_to_c (null without a C
+ * compiler; `c_walker` then says why). Every walk figure is per CPU second (bench/measure.ts).
  */
-import { collectGarbage, compare, type Comparison } from './measure'
-import { machineInfo, timeNpm, type SuiteTime } from './suite'
+import { calibrate, collectGarbage, compare, median, rateOf, type Comparison } from './measure'
+import { buildNativeWalker, nativeRound, type NativeScene } from './native'
+import { machineInfo, testPhaseTimes, timeNpm, type SuiteTime } from './suite'
 import { IOVA_2M_LEAVES, IOVA_4K_LEAVES, mapFigure, memoryFigure, perMapPoint, type MapFigure, type PerMapPoint } from './vfio'
 import * as walks from './walks'
 
@@ -31,6 +37,40 @@ function progress(msg: string): void {
   process.stderr.write(`bench: ${msg}\n`)
 }
 
+const native = buildNativeWalker()
+/** Inputs whose output addresses the C walker and the model must sum to the same value. */
+const CHECK_INPUTS = 10_000
+
+interface VersusC {
+  /** Median walks per CPU second of the C walker's rounds. */
+  readonly c: number
+  /** Median of the per-round ratios model / C. */
+  readonly ratio: number
+}
+
+/**
+ * The model against the C walker on the same scene, in alternating rounds (C, model, C, ...). The
+ * two must first agree on the sum of the output addresses of the first CHECK_INPUTS inputs: the
+ * same tables, the same inputs.
+ */
+function versusC(scene: NativeScene, model: (count: number) => number, modelOa: (i: number) => number): VersusC | undefined {
+  if (!('binary' in native)) return undefined
+  progress(`timing the C walker against the model (${scene}), alternating rounds`)
+  const count = calibrate(model, ROUND_MS)
+  let sum = 0
+  for (let i = 0; i < CHECK_INPUTS; i++) sum += modelOa(i)
+  const cs: number[] = []
+  const ratios: number[] = []
+  for (let i = 0; i < ROUNDS; i++) {
+    const c = nativeRound(native.binary, scene, ROUND_MS, CHECK_INPUTS)
+    if (c.checksum !== String(sum)) throw new Error(`C walker and model disagree on the ${scene} scene: output sums ${c.checksum} vs ${sum}`)
+    const m = rateOf(model, count)
+    cs.push(c.walksPerS)
+    ratios.push(m / c.walksPerS)
+  }
+  return { c: median(cs), ratio: median(ratios) }
+}
+
 /** Targets from issue 7. */
 const TARGETS = {
   s1: 10e6,
@@ -42,16 +82,17 @@ const TARGETS = {
 } as const
 
 /** Stage 1 and the IOTLB (filled from the stage-1 scene). Each scene lives only while it is timed. */
-function s1AndIotlb(): { s1: Comparison; iotlb: Comparison } {
+function s1AndIotlb(): { s1: Comparison; s1VersusC: VersusC | undefined; iotlb: Comparison } {
   progress('building the stage-1 scene (1 GiB in 4 KiB pages)')
   const s1 = walks.s1Scene()
   walks.crossCheck((i) => walks.walkOa1(s1, i), (i) => walks.refOa1(s1, i), 10_000, 'S1')
   progress('timing stage-1 walks')
   const s1c = compare(walks.modelS1(s1), walks.refS1(s1), ROUND_MS, ROUNDS)
+  const s1VersusC = versusC('s1', walks.modelS1(s1), (i) => walks.walkOa1(s1, i))
   progress('building the IOTLB')
   const tlb = walks.iotlbScene(s1)
   progress('timing IOTLB hits')
-  return { s1: s1c, iotlb: compare(walks.modelIotlb(tlb), walks.refIotlb(tlb), ROUND_MS, ROUNDS) }
+  return { s1: s1c, s1VersusC, iotlb: compare(walks.modelIotlb(tlb), walks.refIotlb(tlb), ROUND_MS, ROUNDS) }
 }
 
 function s2(): Comparison {
@@ -62,21 +103,22 @@ function s2(): Comparison {
   return compare(walks.modelS2(scene), walks.refS2(scene), ROUND_MS, ROUNDS)
 }
 
-function nested(): Comparison {
+function nested(): { nested: Comparison; nestedVersusC: VersusC | undefined } {
   progress('building the nested scene')
   const scene = walks.nestedScene()
   walks.crossCheck((i) => walks.walkOaN(scene, i), (i) => walks.refOaN(scene, i), 10_000, 'nested')
   progress('timing nested walks')
-  return compare(walks.modelNested(scene), walks.refNested(scene), ROUND_MS, ROUNDS)
+  const nc = compare(walks.modelNested(scene), walks.refNested(scene), ROUND_MS, ROUNDS)
+  return { nested: nc, nestedVersusC: versusC('nested', walks.modelNested(scene), (i) => walks.walkOaN(scene, i)) }
 }
 
-function walkFigures(): { s1: Comparison; s2: Comparison; nested: Comparison; iotlb: Comparison } {
+function walkFigures(): { s1: Comparison; s2: Comparison; nested: Comparison; iotlb: Comparison; s1VersusC: VersusC | undefined; nestedVersusC: VersusC | undefined } {
   const first = s1AndIotlb()
   collectGarbage()
   const s2c = s2()
   collectGarbage()
-  const nc = nested()
-  return { s1: first.s1, s2: s2c, nested: nc, iotlb: first.iotlb }
+  const n = nested()
+  return { s1: first.s1, s2: s2c, nested: n.nested, iotlb: first.iotlb, s1VersusC: first.s1VersusC, nestedVersusC: n.nestedVersusC }
 }
 
 function main(): void {
@@ -95,17 +137,14 @@ function main(): void {
   const perMap: PerMapPoint[] = (quick ? [1024, 4096] : [1024, 4096, 16384]).map(perMapPoint)
   const peakRss = process.resourceUsage().maxRSS * 1024
 
-  // `npm test` is `npm run typecheck && npm run lint && npm run features && npm run unit`: each
-  // part is spawned and timed, npm test's time is their sum, and the cucumber-only time is the
-  // features part (so the features do not run twice).
+  // `npm test` runs its four phases side by side (bin/test.js) and writes each one's wall time to
+  // reports/test-times.json; the cucumber time is the features phase's.
   let suite: { parts: SuiteTime[]; seconds: number; exitCode: number; features: SuiteTime } | undefined
   if (!args.has('--skip-suite')) {
-    const parts = ['typecheck', 'lint', 'features', 'unit'].map((script) => {
-      progress(`timing \`npm run ${script}\` (part of npm test)`)
-      return timeNpm(['run', script])
-    })
-    const failed = parts.find((p) => p.exitCode !== 0)
-    suite = { parts, seconds: parts.reduce((t, p) => t + p.seconds, 0), exitCode: failed?.exitCode ?? 0, features: parts[2] as SuiteTime }
+    progress('timing `npm test`')
+    const whole = timeNpm(['test'])
+    const parts = testPhaseTimes()
+    suite = { parts, seconds: whole.seconds, exitCode: whole.exitCode ?? 1, features: parts.find((p) => p.command === 'npm run features') ?? whole }
   }
 
   const result = {
@@ -122,6 +161,11 @@ function main(): void {
     nested_best_round_walks_per_s: w.nested.modelBest,
     nested_reference_walks_per_s: w.nested.reference,
     nested_ratio_vs_reference: w.nested.ratio,
+    c_walker: 'binary' in native ? 'bench/c/walk.c, cc -O2' : native.missing,
+    c_s1_walks_per_s: w.s1VersusC?.c ?? null,
+    c_nested_walks_per_s: w.nestedVersusC?.c ?? null,
+    s1_ratio_to_c: w.s1VersusC?.ratio ?? null,
+    nested_ratio_to_c: w.nestedVersusC?.ratio ?? null,
     iotlb_hits_per_s: w.iotlb.model,
     iotlb_best_round_hits_per_s: w.iotlb.modelBest,
     iotlb_reference_hits_per_s: w.iotlb.reference,
@@ -179,16 +223,21 @@ function main(): void {
   out.push(line(rows[0] as string[]))
   for (const r of rows.slice(1)) out.push(line(r))
   out.push('')
+  if (w.s1VersusC !== undefined && w.nestedVersusC !== undefined) {
+    out.push(`C walker (bench/c/walk.c, same tables and inputs): stage-1 ${M(w.s1VersusC.c)}, nested ${M(w.nestedVersusC.c)}; model / C: stage-1 ${w.s1VersusC.ratio.toFixed(3)}, nested ${w.nestedVersusC.ratio.toFixed(3)}`)
+  } else {
+    out.push(`C walker: ${'missing' in native ? native.missing : 'not run'}`)
+  }
   out.push(`MAP 4K:  map ${S(map4k.warmMapSeconds)} + UNMAP_ALL ${S(map4k.warmUnmapAllSeconds)} (warm median); first round in this process ${S(result.map_1g_4k_cold_s)}`)
   out.push(`MAP 2M:  map ${S(map2m.warmMapSeconds)} + UNMAP_ALL ${S(map2m.warmUnmapAllSeconds)} (warm median); first round in this process ${S(result.map_1g_2m_cold_s)}`)
   for (const p of perMap) out.push(`${p.maps} separate 4 KiB MAP_DMA calls: ${S(p.seconds)} (${p.microsPerMap.toFixed(0)} us per MAP), UNMAP_ALL ${S(p.unmapAllSeconds)}`)
   out.push(`memory: ${mem.bytesPer4kPage.toFixed(1)} bytes per mapped 4 KiB page (of which page tables ${mem.tableBytesPer4kPage.toFixed(1)}); peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB`)
   if (suite !== undefined) {
-    out.push(`npm test: ${suite.seconds.toFixed(1)} s (exit ${suite.exitCode}) = ${suite.parts.map((p) => `${p.command.replace('npm run ', '')} ${p.seconds.toFixed(1)} s`).join(' + ')}; cucumber only (npm run features): ${suite.features.seconds.toFixed(1)} s`)
+    out.push(`npm test: ${suite.seconds.toFixed(1)} s (exit ${suite.exitCode}); its phases, side by side: ${suite.parts.map((p) => `${p.command.replace('npm run ', '')} ${p.seconds.toFixed(1)} s`).join(', ')}`)
   } else {
     out.push('npm test / features: skipped (--skip-suite)')
   }
-  out.push(`walk figures: median of ${ROUNDS} rounds of ~${ROUND_MS} ms (and the fastest round), model and reference alternating; ratio = median of per-round ratios; "met" compares the median`)
+  out.push(`walk figures: per CPU second, median of ${ROUNDS} rounds of ~${ROUND_MS} ms of CPU (and the fastest round), model and reference (or C) alternating; ratio = median of per-round ratios; "met" compares the median`)
   process.stdout.write(`${out.join('\n')}\n`)
 }
 

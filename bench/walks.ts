@@ -2,13 +2,14 @@
  * Walk benchmarks: page tables built with the model's builder in simulated memory, then the
  * model's walkers and the reference walker (./reference.ts) timed over the same random inputs.
  *
- * Scenes (4K granule everywhere, every leaf a 4 KiB page):
- * - S1:     a 48-bit stage-1 table (start level 0, four levels) mapping 1 GiB of IOVA.
+ * Scenes (4K granule everywhere, every leaf a 4 KiB page; "random pages" = a seeded random
+ * permutation of the 4 KiB pages of a 1 GiB range, as bench/c/walk.c builds the same scenes):
+ * - S1:     a 48-bit stage-1 table (start level 0, four levels) mapping 1 GiB of IOVA to random pages.
  * - S2:     a 40-bit stage-2 table starting at level 1 with two concatenated start tables;
  *           512 MiB mapped in each of them (IPA 0 and IPA 2^39), inputs spread over both.
  * - nested: a 48-bit stage 1 (four levels) over a 48-bit stage 2 (four levels, no
  *           concatenation); stage 1's tables live at IPAs stage 2 maps (identity, 4K pages), its
- *           1 GiB of output IPAs are mapped by stage 2 to PAs. No TLB: every walk is cold, i.e.
+ *           1 GiB of IOVA maps to random IPA pages, which stage 2 maps to random PA pages. No TLB: every walk is cold, i.e.
  *           4 stage-1 fetches, each after a 4-level stage-2 walk, then the final stage-2 walk.
  * - IOTLB:  4096 translations of random S1 pages inserted; lookups pick among them (all hits).
  */
@@ -45,6 +46,25 @@ function mapPages(pt: IoPgtable, iova: number, pa: number, length: number): void
   for (let off = 0; off < length; off += PAGE) must(pt.map(iova + off, pa + off, PAGE, RW), `map ${iova + off}`)
 }
 
+/** The 4 KiB pages of [base, base + count pages) in a seeded random order (Fisher-Yates; bench/c/walk.c does the same). */
+export function shuffledPages(seed: number, base: number, count: number): Float64Array {
+  const out = new Float64Array(count)
+  for (let i = 0; i < count; i++) out[i] = base + i * PAGE
+  const rand = prng(seed)
+  for (let i = count - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1))
+    const t = out[i] as number
+    out[i] = out[j] as number
+    out[j] = t
+  }
+  return out
+}
+
+/** 1 GiB from `iova` in 4 KiB pages, page i going to `pages[i]`. */
+function mapShuffled(pt: IoPgtable, iova: number, pages: Float64Array): void {
+  for (let i = 0; i < pages.length; i++) must(pt.map(iova + i * PAGE, pages[i] as number, PAGE, RW), `map ${iova + i * PAGE}`)
+}
+
 /** Random addresses (page and in-page offset) in `ranges`, chosen uniformly over their bytes. */
 function randomInputs(seed: number, ranges: readonly { base: number; size: number }[]): Float64Array {
   const rand = prng(seed)
@@ -74,12 +94,14 @@ export interface S1Scene {
 
 const S1_IOVA = 0x40_0000_0000
 const S1_PA = 0x2_0000_0000
+/** Seeds of the page permutations (bench/c/walk.c uses the same). */
+const SEEDS = { s1Pages: 11, nestedS1Pages: 12, nestedS2Pages: 13 } as const
 
 export function s1Scene(): S1Scene {
   const mem = memory()
   const alloc = pool(mem, 0x1_0000_0000, 64 * MIB)
   const pt = must(createPgtable(mem, alloc, { stage: 1, granule: 4096, ias: 48, oas: 48 }), 's1 table')
-  mapPages(pt, S1_IOVA, S1_PA, GIB)
+  mapShuffled(pt, S1_IOVA, shuffledPages(SEEDS.s1Pages, S1_PA, GIB / PAGE))
   const ctx = pt.s1Context
   assert.equal(ctx.geometry.startLevel, 0)
   const inputs = randomInputs(1, [{ base: S1_IOVA, size: GIB }])
@@ -133,8 +155,8 @@ export function nestedScene(): NestedScene {
   mapPages(s2, guestTables.base, guestTables.base, guestTables.size)
   const s1 = must(createPgtable(mem, s1Alloc, { stage: 1, granule: 4096, ias: 48, oas: 48 }), 's1 table')
   const ipa = 0x80_0000_0000
-  mapPages(s1, S1_IOVA, ipa, GIB)
-  mapPages(s2, ipa, S1_PA + PAGE, GIB)
+  mapShuffled(s1, S1_IOVA, shuffledPages(SEEDS.nestedS1Pages, ipa, GIB / PAGE))
+  mapShuffled(s2, ipa, shuffledPages(SEEDS.nestedS2Pages, S1_PA + PAGE, GIB / PAGE))
   const inputs = randomInputs(3, [{ base: S1_IOVA, size: GIB }])
   return {
     mem,

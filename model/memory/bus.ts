@@ -20,6 +20,29 @@ export function isBusAbort(x: unknown): x is BusAbort {
   return typeof x === 'object' && x !== null && (x as { kind?: unknown }).kind === 'externalAbort'
 }
 
+/**
+ * What a descriptor fetch is for. Every fetch a walker or the table builder makes names its kind
+ * and table level: memory keeps one cache line per (kind, level), so a warm walk finds each table
+ * page with two compares, and a walk trace labels each fetch by its kind (model/smmu/explain.ts).
+ */
+export const FETCH = {
+  /** A stage-1 descriptor. */
+  S1: 0,
+  /** A stage-2 descriptor: the walk of an input IPA, or of a nested walk's final IPA. */
+  S2: 1,
+  /** A stage-2 descriptor fetched while translating the IPA of a stage-1 descriptor (nested). */
+  S2_FOR_S1_TABLE: 2,
+  /** io-pgtable reading the tables it builds (map, unmap, iova_to_phys). */
+  TABLE_BUILDER: 3,
+} as const
+
+export type FetchKind = (typeof FETCH)[keyof typeof FETCH]
+
+/** Fetch kinds (FETCH's values are 0 .. FETCH_KINDS - 1). */
+export const FETCH_KINDS = 4
+/** Table levels a fetch can be at (0 .. FETCH_LEVELS - 1). */
+export const FETCH_LEVELS = 4
+
 /** What descriptorPage() returns instead of a frame offset when the bus says no. */
 export const NO_PAGE = -1
 
@@ -42,14 +65,14 @@ export interface PaRange {
 export interface DescriptorReader {
   /** Little-endian 64-bit load into `out`; returns an abort instead when the bus says no. */
   read64Parts(pa: number, out: Word64): BusAbort | undefined
-  /** The same load; `slot` (0..WALK_SLOTS-1) is a hint naming a cache line the caller reuses (one per level). */
-  readDescriptor(pa: number, slot: number, out: Word64): BusAbort | undefined
+  /** The same load, as the descriptor a walk of `kind` fetches at table level `level` (0..3). */
+  readDescriptor(pa: number, kind: FetchKind, level: number, out: Word64): BusAbort | undefined
   /**
    * Optional fast path (PhysMemory has it, with `words`): where the 4 KiB page holding PA
    * hi * 2^32 + lo starts in `words` (1024 little-endian 32-bit words, read-only), or NO_PAGE when
    * the bus says no. A reader without it is served through readDescriptor(), one descriptor at a time.
    */
-  descriptorPage?(hi: number, lo: number, slot: number): number
+  descriptorPage?(hi: number, lo: number, kind: FetchKind, level: number): number
   /** The word array descriptorPage() indexes (valid until the next write to this memory). */
   readonly words?: Uint32Array
 }

@@ -12,13 +12,13 @@
  * zero page that is never written. One flat array keeps a table walk's dependent loads few: page
  * number -> frame offset -> descriptor, with no per-page object in between.
  *
- * The walkers' hot path is `descriptorPage(hi, lo, slot)`: the address comes as two 32-bit halves,
- * a per-level cache line (`slot`) is checked with two integer compares, and the caller reads the two
- * words of the descriptor from `words` at the frame offset it gets back. No allocation, no BigInt,
+ * The walkers' hot path is `descriptorPage(hi, lo, kind, level)`: the address comes as two 32-bit
+ * halves, the cache line of that fetch kind and level is checked with two integer compares, and the
+ * caller reads the two words of the descriptor from `words` at the frame offset it gets back. No allocation, no BigInt,
  * no division. `read64Parts` / `readDescriptor` are the same loads into a Word64.
  */
 import { fail, ok, type Result } from '../errno'
-import { busAbort, NO_PAGE, type BusAbort, type DescriptorReader, type PaRange, type Word64 } from './bus'
+import { busAbort, FETCH_KINDS, FETCH_LEVELS, NO_PAGE, type BusAbort, type DescriptorReader, type FetchKind, type PaRange, type Word64 } from './bus'
 
 export const PAGE_SHIFT = 12
 export const PAGE_SIZE = 1 << PAGE_SHIFT
@@ -50,9 +50,15 @@ const CACHE_INDEX_MASK = CACHE_SLOTS - 1
 /** Tags per 2^32 bytes: the tag of hi * 2^32 + lo is hi * TAGS_PER_HI + (lo >>> TAG_SHIFT). */
 const TAGS_PER_HI = PAGES_PER_HI / CACHE_SLOTS
 const TAG_SHIFT = PAGE_SHIFT + CACHE_BITS
-/** Walker cache lines: LINE_WORDS int32 words each, [hi, lo & PAGE_FRAME_MASK, frame, unused]. */
+/**
+ * Walker cache lines, one per (fetch kind, level): LINE_WORDS int32 words each,
+ * [hi, lo & PAGE_FRAME_MASK, frame, unused], the line of (kind, level) at (kind * FETCH_LEVELS + level) * LINE_WORDS.
+ */
 const LINE_WORDS = 4
 const LINE_SHIFT = 2
+const LINES = FETCH_KINDS * FETCH_LEVELS
+/** FETCH_LEVELS as a local constant (the hot path reads no property). */
+const LEVELS_PER_KIND = FETCH_LEVELS
 
 /** Frame 0 of the arena: the shared all-zero page behind every backed, never-written page. */
 const ZERO_FRAME = 0
@@ -60,13 +66,6 @@ const ZERO_FRAME = 0
 const INITIAL_FRAMES = 16
 /** Arena limit: frame offsets are int32 word indices, so at most 2^31 words (8 GiB) of backed pages. */
 const MAX_ARENA_WORDS = 2 ** 31
-
-/**
- * Number of cache lines readDescriptor() / descriptorPage() offer: one per level for stage-1 walks,
- * stage-2 walks, the stage-2 walks that translate stage-1 table addresses when nested, and the
- * table builder (io-pgtable).
- */
-export const WALK_SLOTS = 16
 
 if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
   throw new Error('model/memory stores little-endian words in Uint32Array and needs a little-endian host')
@@ -115,7 +114,7 @@ export class PhysMemory implements DescriptorReader {
   private nextFrame = WORDS_PER_PAGE
   private readonly cache = new Int32Array(CACHE_SLOTS * 2).fill(-1)
   /** Walker cache lines (see LINE_WORDS); hi -1 matches no valid address, frame -1 is NO_PAGE. */
-  private readonly lines = new Int32Array(WALK_SLOTS * LINE_WORDS).fill(-1)
+  private readonly lines = new Int32Array(LINES * LINE_WORDS).fill(-1)
 
   /** Use createMemory(), which validates the configuration. */
   constructor(
@@ -159,14 +158,13 @@ export class PhysMemory implements DescriptorReader {
   }
 
   /**
-   * The walkers' descriptor load: like read64Parts, but `slot` (0 .. WALK_SLOTS - 1) names a
-   * one-page cache line the caller keeps reusing (one per table level), so a warm walk finds its
-   * table page with two compares.
+   * The walkers' descriptor load: like read64Parts, for the fetch of kind `kind` at table level
+   * `level`, whose one-page cache line a warm walk finds its table page in with two compares.
    */
-  readDescriptor(pa: number, slot: number, out: Word64): BusAbort | undefined {
+  readDescriptor(pa: number, kind: FetchKind, level: number, out: Word64): BusAbort | undefined {
     const hi = Math.floor(pa / TWO_POW_32)
     const lo = pa - hi * TWO_POW_32
-    const frame = this.descriptorPage(hi, lo, slot)
+    const frame = this.descriptorPage(hi, lo, kind, level)
     if (frame === NO_PAGE) return busAbort(pa)
     if ((lo & DWORD_ALIGN_MASK) !== 0) return this.readPartsUnaligned(pa, out)
     const w = frame + ((lo & PAGE_OFFSET_MASK) >>> 2)
@@ -179,19 +177,19 @@ export class PhysMemory implements DescriptorReader {
    * Where the page holding physical address hi * 2^32 + lo (`lo` taken modulo 2^32) lives: the
    * index in `words` of its first word, or NO_PAGE when nothing answers there (outside memory or in a
    * hole). The word at byte offset `lo & 0xfff` is `words[frame + ((lo & 0xfff) >>> 2)]`, little
-   * endian. `slot` is a cache line as for readDescriptor(). The frame may be the shared zero page:
-   * callers only read it, and only until their next write to this memory.
+   * endian. `kind` and `level` name the fetch, as for readDescriptor(). The frame may be the shared
+   * zero page: callers only read it, and only until their next write to this memory.
    */
-  descriptorPage(hi: number, lo: number, slot: number): number {
+  descriptorPage(hi: number, lo: number, kind: FetchKind, level: number): number {
     const frameLo = lo & PAGE_FRAME_MASK
     const lines = this.lines
-    const line = slot << LINE_SHIFT
+    const line = (kind * LEVELS_PER_KIND + level) << LINE_SHIFT
     if (lines[line] === hi && lines[line + 1] === frameLo) return lines[line + 2]
-    // A cache-line miss: the direct-mapped cache, then (fillSlot) the page map. `hi` is an integer
+    // A cache-line miss: the direct-mapped cache, then (fillLine) the page map. `hi` is an integer
     // (every caller derives it with Math.floor or a mask), so its tag names exactly one page.
     const cache = this.cache
     const at = ((frameLo >>> PAGE_SHIFT) & CACHE_INDEX_MASK) << 1
-    if (cache[at] !== hi * TAGS_PER_HI + (frameLo >>> TAG_SHIFT) || !(slot >= 0 && slot < WALK_SLOTS)) return this.fillSlot(hi, lo, slot)
+    if (cache[at] !== hi * TAGS_PER_HI + (frameLo >>> TAG_SHIFT) || !(line >= 0 && line < LINES << LINE_SHIFT)) return this.fillLine(hi, lo, line)
     return this.setLine(line, hi, frameLo, cache[at + 1])
   }
 
@@ -373,12 +371,12 @@ export class PhysMemory implements DescriptorReader {
     this.repoint(pn, ZERO_FRAME)
   }
 
-  /** A walker cache-line miss: look the page up and remember it in `slot`. */
-  private fillSlot(hi: number, lo: number, slot: number): number {
+  /** A walker cache-line miss: look the page up and remember it in line `line` (if it is one). */
+  private fillLine(hi: number, lo: number, line: number): number {
     if (!Number.isInteger(hi) || hi < 0) return NO_PAGE
     const frame = this.frameForRead(hi * PAGES_PER_HI + ((lo & PAGE_FRAME_MASK) >>> PAGE_SHIFT))
-    if (frame === NO_PAGE || !(slot >= 0 && slot < WALK_SLOTS)) return frame
-    return this.setLine(slot << LINE_SHIFT, hi, lo & PAGE_FRAME_MASK, frame)
+    if (frame === NO_PAGE || !(line >= 0 && line < LINES << LINE_SHIFT)) return frame
+    return this.setLine(line, hi, lo & PAGE_FRAME_MASK, frame)
   }
 
   /** Remembers in walk line `line` that the page (hi, frameLo) is at `frame`; returns `frame`. */

@@ -24,7 +24,7 @@
  *   slot and returns what it unmapped so far (iommu_unmap / __iommu_unmap).
  */
 import { fail, ok, type KernelError, type Result } from '../errno'
-import { NO_PAGE, type PhysMemory, type TableAllocator } from '../memory'
+import { FETCH, NO_PAGE, type PhysMemory, type TableAllocator } from '../memory'
 import { stage1Context, stage2Context, sl0ForStartLevel, type S1Context, type S1Regs, type S2Context, type S2Regs, type TranslationContext } from './context'
 import { DESC, DESC_BYTES, LEAF_ATTR_HI_MASK, LEAF_ATTR_LO_MASK } from './descriptor'
 import { hiWord, PAGE_OFFSET_MASK } from './fetch'
@@ -37,8 +37,6 @@ const TWO_POW_32 = 2 ** 32
 const T0SZ_BASE = 64
 /** The success value of every operation that returns nothing (shared: results are read-only). */
 const OK: Result<void> = ok()
-/** PhysMemory cache slots of the builder: BUILDER_SLOT + level (the walkers use the ones below). */
-const BUILDER_SLOT = 12
 
 export type PartialUnmapPolicy = 'refuse' | 'split'
 
@@ -382,12 +380,12 @@ export class IoPgtable {
 
   /**
    * Where, in memory's word arena, the 4 KiB page of our own tables holding `pa` starts (always
-   * backed: the allocator pool is checked), through the builder's per-level cache slots. Read
+   * backed: the allocator pool is checked), as FETCH.TABLE_BUILDER fetches (their own cache lines). Read
    * straight from the arena: no allocation, and no shared record whose fields would flip between
    * small and large integers.
    */
   private page(pa: number, level: number): number {
-    const page = this.mem.descriptorPage(hiWord(pa), pa >>> 0, BUILDER_SLOT + level)
+    const page = this.mem.descriptorPage(hiWord(pa), pa >>> 0, FETCH.TABLE_BUILDER, level)
     if (page === NO_PAGE) throw new Error(`io-pgtable: table memory at ${pa} aborted`)
     return page
   }

@@ -1,22 +1,22 @@
 /**
  * How the walkers fetch descriptors: a table address as two 32-bit halves (hi = bits [51:32],
- * lo = bits [31:0]) and a per-level cache slot in, the index in `words` where the 4 KiB page
- * holding it starts out (or NO_PAGE: the bus aborted), from which the walker reads the descriptor's two
- * words. PhysMemory serves this directly (descriptorPage over its word arena); any other
+ * lo = bits [31:0]), the FETCH kind and the table level in, the index in `words` where the 4 KiB
+ * page holding it starts out (or NO_PAGE: the bus aborted), from which the walker reads the
+ * descriptor's two words. PhysMemory serves this directly (descriptorPage over its word arena); any other
  * DescriptorReader (a test watching the addresses a walk touches) is served through its
  * readDescriptor(), one descriptor at a time, so it still sees every fetch.
  *
  * A walk only reads memory, so `words` stays the same array for the whole walk.
  */
-import { NO_PAGE, type DescriptorReader, type Word64 } from '../memory'
+import { NO_PAGE, type DescriptorReader, type FetchKind, type Word64 } from '../memory'
 
 export const TWO_POW_32 = 2 ** 32
 /** Byte offset within a 4 KiB memory page (descriptor pages are always 4 KiB, whatever the granule). */
 export const PAGE_OFFSET_MASK = 0xfff
 
 export interface TablePageReader {
-  /** Index in `words` of the page holding hi * 2^32 + lo, or NO_PAGE. */
-  descriptorPage(hi: number, lo: number, slot: number): number
+  /** Index in `words` of the page holding hi * 2^32 + lo, or NO_PAGE; the fetch is of `kind` at `level`. */
+  descriptorPage(hi: number, lo: number, kind: FetchKind, level: number): number
   /** The words descriptorPage indexes (the descriptor at lo is at page + ((lo & 0xfff) >>> 2)). */
   readonly words: Uint32Array
 }
@@ -28,8 +28,8 @@ class CopyingPageReader implements TablePageReader {
 
   constructor(private readonly reader: DescriptorReader) {}
 
-  descriptorPage(hi: number, lo: number, slot: number): number {
-    if (this.reader.readDescriptor(hi * TWO_POW_32 + (lo >>> 0), slot, this.word) !== undefined) return NO_PAGE
+  descriptorPage(hi: number, lo: number, kind: FetchKind, level: number): number {
+    if (this.reader.readDescriptor(hi * TWO_POW_32 + (lo >>> 0), kind, level, this.word) !== undefined) return NO_PAGE
     const w = (lo & PAGE_OFFSET_MASK) >>> 2
     this.words[w] = this.word.lo
     this.words[w + 1] = this.word.hi

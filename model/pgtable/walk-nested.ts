@@ -13,14 +13,13 @@ import { permBit, PERMS, type Access, type WalkResult } from './result'
 import { s1Attrs, s1Lookup } from './walk-s1'
 import { s2Attrs, s2Lookup } from './walk-s2'
 
-const s1Leaf = newLeafOut()
-const s2Leaf = newLeafOut()
-
 /** Translates an IOVA through stage 1 nested in stage 2. */
 export function walkNested(mem: DescriptorReader, s1: S1Context, s2: S2Context, iova: number, access: Access): WalkResult {
   const need = permBit(access.kind)
   const privileged = access.privileged === true
   const reader = pageReader(mem)
+  const s1Leaf = newLeafOut()
+  const s2Leaf = newLeafOut()
   const s1Fault = s1Lookup(reader, s1, iova, need, privileged, s2, s1Leaf)
   if (s1Fault !== undefined) return s1Fault
   const ipa = s1Leaf.oa

@@ -20,19 +20,14 @@
  *   output address >= 2^IPS      -> Address size fault
  * One level per descriptor: bounded, whatever a guest wrote.
  */
-import { NO_PAGE as MEMORY_NO_PAGE, type DescriptorReader } from '../memory'
+import { FETCH, NO_PAGE as MEMORY_NO_PAGE, type DescriptorReader } from '../memory'
 import type { S1Context, S2Context } from './context'
 import { DESC, DESC_SHIFT, OA, S1_LEAF } from './descriptor'
 import { hiWord, PAGE_OFFSET_MASK, pageReader, TWO_POW_32, type TablePageReader } from './fetch'
 import { MAX_LEVEL } from './geometry'
 import { descAddress, newLeafOut, s1Perm, type LeafOut } from './leaf'
 import { makeFault, PERM_READ, permBit, PERMS, type Access, type Fault, type S1Attrs, type WalkResult } from './result'
-import { S2_TABLE_FETCH_SLOT, s2Lookup } from './walk-s2'
-
-/** Cache slots (see PhysMemory.descriptorPage): S1_SLOT + level. */
-const S1_SLOT = 0
-const tableFetch = newLeafOut()
-const result = newLeafOut()
+import { s2Lookup } from './walk-s2'
 
 // Imported constants as local ones: the walk loop reads them without a property load (or, for
 // what model/memory re-exports, a getter call: measured 0.7x walks without this).
@@ -44,6 +39,8 @@ const OA_HI_MASK = OA.HI_MASK
 const AF = S1_LEAF.AF
 const INDEX_SHIFT = DESC_SHIFT
 const NO_PAGE = MEMORY_NO_PAGE
+const FETCH_S1 = FETCH.S1
+const FETCH_S2_FOR_S1_TABLE = FETCH.S2_FOR_S1_TABLE
 
 /**
  * One stage-1 lookup; with `s2` set, descriptor addresses are IPAs translated through it.
@@ -51,7 +48,8 @@ const NO_PAGE = MEMORY_NO_PAGE
  *
  * Addresses on the walk's critical path are kept as two 32-bit words (`tableHi`, `tableLo`): a
  * table is aligned to its own size, so adding index * 8 to its low word never carries. The
- * geometry's per-walk values are read into locals once, before the loop.
+ * geometry's per-walk values are read into locals once, before the loop. Reentrant: all state is
+ * in locals and `out` (which also receives each nested table-address translation, before the leaf).
  */
 export function s1Lookup(
   mem: TablePageReader,
@@ -81,12 +79,12 @@ export function s1Lookup(
     let descLo = (tableLo + (((iova * levelScale[level]) & indexMask) << INDEX_SHIFT)) | 0
     if (s2 !== undefined) {
       const ipa = descHi * TWO_POW_32 + (descLo >>> 0)
-      const s2Fault = s2Lookup(mem, s2, ipa, PERM_READ, privileged, tableFetch, S2_TABLE_FETCH_SLOT)
+      const s2Fault = s2Lookup(mem, s2, ipa, PERM_READ, privileged, out, FETCH_S2_FOR_S1_TABLE)
       if (s2Fault !== undefined) return { ...s2Fault, onS1TableWalk: true, iova }
-      descHi = hiWord(tableFetch.oa) | 0
-      descLo = tableFetch.oa | 0
+      descHi = hiWord(out.oa) | 0
+      descLo = out.oa | 0
     }
-    const page = mem.descriptorPage(descHi, descLo, S1_SLOT + level)
+    const page = mem.descriptorPage(descHi, descLo, FETCH_S1, level)
     if (page === NO_PAGE) return makeFault('externalAbort', 1, level, iova, { fetchAddr: descHi * TWO_POW_32 + (descLo >>> 0) })
     const w = page + ((descLo & PAGE_OFFSET_MASK) >>> 2)
     const lo = words[w] | 0
@@ -132,6 +130,7 @@ export function s1Attrs(leaf: LeafOut): S1Attrs {
 
 /** Translates an IOVA through a stage-1 context alone; `oa` is stage 1's output address. */
 export function walkStage1(mem: DescriptorReader, ctx: S1Context, iova: number, access: Access): WalkResult {
+  const result = newLeafOut()
   const fault = s1Lookup(pageReader(mem), ctx, iova, permBit(access.kind), access.privileged === true, undefined, result)
   if (fault !== undefined) return fault
   return {

@@ -18,19 +18,13 @@
  * The SMMU's own input check (QEMU: S2-only input >= 2^OAS is a stage-1 Address size fault)
  * belongs to the SMMU model, not to the table walk.
  */
-import { NO_PAGE as MEMORY_NO_PAGE, type DescriptorReader } from '../memory'
+import { FETCH, NO_PAGE as MEMORY_NO_PAGE, type DescriptorReader, type FetchKind } from '../memory'
 import type { S2Context } from './context'
 import { DESC, DESC_SHIFT, OA, S2_LEAF } from './descriptor'
 import { hiWord, PAGE_OFFSET_MASK, pageReader, TWO_POW_32, type TablePageReader } from './fetch'
 import { MAX_LEVEL } from './geometry'
 import { descAddress, newLeafOut, s2Perm, type LeafOut } from './leaf'
 import { makeFault, permBit, PERMS, type Access, type Fault, type S2Attrs, type WalkResult } from './result'
-
-/** Cache slots (see PhysMemory.descriptorPage): slot base + level. */
-const S2_SLOT = 4
-/** Nested: the stage-2 walks that translate stage-1 table addresses keep their own slots. */
-export const S2_TABLE_FETCH_SLOT = 8
-const result = newLeafOut()
 
 // Imported constants as local ones: the walk loop reads them without a property load (or, for
 // what model/memory re-exports, a getter call: measured 0.7x walks without this).
@@ -42,11 +36,13 @@ const OA_HI_MASK = OA.HI_MASK
 const AF = S2_LEAF.AF
 const INDEX_SHIFT = DESC_SHIFT
 const NO_PAGE = MEMORY_NO_PAGE
+const FETCH_S2 = FETCH.S2
 
 /**
  * One stage-2 lookup. `need` is the PERM_* bit the access requires. Fills `out` and returns
  * undefined on success; returns the Fault otherwise (with `addr` = `ipa` = the input IPA).
- * `slotBase` picks the cache slots (a nested walk's table-address translations use their own).
+ * `kind` names the descriptor fetches: FETCH.S2, or FETCH.S2_FOR_S1_TABLE when a nested walk
+ * translates the IPA of a stage-1 descriptor. Reentrant: all state is in locals and `out`.
  */
 export function s2Lookup(
   mem: TablePageReader,
@@ -55,7 +51,7 @@ export function s2Lookup(
   need: number,
   privileged: boolean,
   out: LeafOut,
-  slotBase: number = S2_SLOT,
+  kind: FetchKind = FETCH_S2,
 ): Fault | undefined {
   const g = ctx.geometry
   if (!(ipa >= 0 && ipa < g.inputLimit)) return makeFault('translation', 2, 0, ipa)
@@ -71,7 +67,7 @@ export function s2Lookup(
   let indexMask = g.startIndexMask
   for (;;) {
     const descLo = (tableLo + (((ipa * levelScale[level]) & indexMask) << INDEX_SHIFT)) | 0
-    const page = mem.descriptorPage(tableHi, descLo, slotBase + level)
+    const page = mem.descriptorPage(tableHi, descLo, kind, level)
     if (page === NO_PAGE) return makeFault('externalAbort', 2, level, ipa, { fetchAddr: tableHi * TWO_POW_32 + (descLo >>> 0) })
     const w = page + ((descLo & PAGE_OFFSET_MASK) >>> 2)
     const lo = words[w] | 0
@@ -115,6 +111,7 @@ export function s2Attrs(leaf: LeafOut): S2Attrs {
 
 /** Translates an IPA through a stage-2 context, reading descriptors from `mem`. */
 export function walkStage2(mem: DescriptorReader, ctx: S2Context, ipa: number, access: Access): WalkResult {
+  const result = newLeafOut()
   const fault = s2Lookup(pageReader(mem), ctx, ipa, permBit(access.kind), access.privileged === true, result)
   if (fault !== undefined) return fault
   return {

@@ -3,22 +3,25 @@
  * named fields. The walk trace comes from the walkers themselves (a DescriptorReader that records
  * each fetch), not from a second decoder, so it cannot disagree with the walk.
  *
- * The walkers name each fetch with a cache slot (model/pgtable walk-s1.ts / walk-s2.ts):
- *   0 + level   stage-1 descriptor
- *   4 + level   stage-2 descriptor (the walk of an input IPA, or of a nested walk's final IPA)
- *   8 + level   stage-2 descriptor fetched while translating a stage-1 table address (nested)
+ * The walkers name each fetch with its kind and table level (FETCH in model/memory); the trace
+ * labels a fetch by its kind.
  */
-import type { DescriptorReader, PhysMemory, Word64 } from '../memory'
+import { FETCH, type DescriptorReader, type FetchKind, type PhysMemory, type Word64 } from '../memory'
 import type { Fault } from '../pgtable'
 import type { ContextBankFault, EventRecord } from './events'
 import { CB_FSR, CB_FSYNR0 } from './events'
 import type { GuestStage1 } from './guest'
 import type { DmaFault, TranslateResult } from './translate'
 
-export type WalkKind = 'S1' | 'S2' | 'S2 for S1 table'
+export type WalkKind = 'S1' | 'S2' | 'S2 for S1 table' | 'table builder'
 
-const SLOTS_PER_WALK = 4
-const WALK_OF_SLOT: readonly WalkKind[] = ['S1', 'S2', 'S2 for S1 table']
+/** The trace label of each fetch kind. */
+const WALK_OF_FETCH: Readonly<Record<FetchKind, WalkKind>> = {
+  [FETCH.S1]: 'S1',
+  [FETCH.S2]: 'S2',
+  [FETCH.S2_FOR_S1_TABLE]: 'S2 for S1 table',
+  [FETCH.TABLE_BUILDER]: 'table builder',
+}
 
 /** One descriptor fetch of a walk: the PA it was read from and the 64-bit value read. */
 export interface DescriptorRead {
@@ -39,11 +42,10 @@ export class TracingReader implements DescriptorReader {
     return this.mem.read64Parts(pa, out)
   }
 
-  readDescriptor(pa: number, slot: number, out: Word64): ReturnType<PhysMemory['readDescriptor']> {
+  readDescriptor(pa: number, kind: FetchKind, level: number, out: Word64): ReturnType<PhysMemory['readDescriptor']> {
     const abort = this.mem.read64Parts(pa, out)
-    const walk = WALK_OF_SLOT[Math.floor(slot / SLOTS_PER_WALK)] ?? 'S1'
     const value = abort === undefined ? (BigInt(out.hi >>> 0) << 32n) | BigInt(out.lo >>> 0) : undefined
-    this.reads.push({ walk, level: slot % SLOTS_PER_WALK, pa, value })
+    this.reads.push({ walk: WALK_OF_FETCH[kind], level, pa, value })
     return abort
   }
 }

@@ -1,5 +1,5 @@
 /** A DescriptorReader that records every descriptor address a walk reads (no fast path: every fetch is seen). */
-import type { BusAbort, DescriptorReader, PhysMemory, Word64 } from '../../model/memory'
+import type { BusAbort, DescriptorReader, FetchKind, PhysMemory, Word64 } from '../../model/memory'
 
 export class WatchedMemory implements DescriptorReader {
   reads: number[] = []
@@ -8,8 +8,8 @@ export class WatchedMemory implements DescriptorReader {
     this.reads.push(pa)
     return this.mem.read64Parts(pa, out)
   }
-  readDescriptor(pa: number, slot: number, out: Word64): BusAbort | undefined {
+  readDescriptor(pa: number, kind: FetchKind, level: number, out: Word64): BusAbort | undefined {
     this.reads.push(pa)
-    return this.mem.readDescriptor(pa, slot, out)
+    return this.mem.readDescriptor(pa, kind, level, out)
   }
 }

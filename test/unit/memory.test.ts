@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { createMemory, createTableAllocator, type PhysMemory, type TableAllocator, type Word64 } from '../../model/memory'
+import { createMemory, createTableAllocator, FETCH, type PhysMemory, type TableAllocator, type Word64 } from '../../model/memory'
 
 function memory(oas: number, holes?: { base: number; size: number }[]): PhysMemory {
   const r = createMemory({ oas, holes })
@@ -44,7 +44,7 @@ describe('PhysMemory', () => {
     const out: Word64 = { lo: 0, hi: 0 }
     assert.equal(mem.read64Parts(0x2008, out), undefined)
     assert.deepEqual(out, { lo: 0x8765_4f47, hi: 0xfff0_0000 })
-    assert.equal(mem.readDescriptor(0x2008, 3, out), undefined)
+    assert.equal(mem.readDescriptor(0x2008, FETCH.S1, 3, out), undefined)
     assert.deepEqual(out, { lo: 0x8765_4f47, hi: 0xfff0_0000 })
   })
 
@@ -69,7 +69,7 @@ describe('PhysMemory', () => {
     assert.equal(mem.read32(TWO_POW_40 - 4), 0, 'the in-range half was not written')
     assert.deepEqual(mem.read32(TWO_POW_40 + 0x1000), { kind: 'externalAbort', addr: TWO_POW_40 + 0x1000 })
     const out: Word64 = { lo: 7, hi: 7 }
-    assert.deepEqual(mem.readDescriptor(TWO_POW_40, 0, out), { kind: 'externalAbort', addr: TWO_POW_40 })
+    assert.deepEqual(mem.readDescriptor(TWO_POW_40, FETCH.S1, 0, out), { kind: 'externalAbort', addr: TWO_POW_40 })
     assert.deepEqual(mem.read64(-8), { kind: 'externalAbort', addr: -8 })
     assert.deepEqual(mem.read32(Number.NaN), { kind: 'externalAbort', addr: Number.NaN })
   })
@@ -89,15 +89,15 @@ describe('PhysMemory', () => {
   test('the walk cache lines follow pages being allocated and dropped', () => {
     const mem = memory(40)
     const out: Word64 = { lo: 0, hi: 0 }
-    mem.readDescriptor(0x5008, 1, out) // caches the shared zero page for slot 1
+    mem.readDescriptor(0x5008, FETCH.S2, 1, out) // caches the shared zero page in the line of (S2, level 1)
     mem.read64Parts(0x5008, out) // and in the direct-mapped cache
     mem.write64(0x5008, 0x0000_0001_0000_0003n)
-    mem.readDescriptor(0x5008, 1, out)
+    mem.readDescriptor(0x5008, FETCH.S2, 1, out)
     assert.deepEqual(out, { lo: 3, hi: 1 })
     mem.read64Parts(0x5008, out)
     assert.deepEqual(out, { lo: 3, hi: 1 })
     mem.zero(0x5000, 0x1000)
-    mem.readDescriptor(0x5008, 1, out)
+    mem.readDescriptor(0x5008, FETCH.S2, 1, out)
     assert.deepEqual(out, { lo: 0, hi: 0 })
     assert.equal(mem.backedPages, 0)
   })
@@ -116,7 +116,7 @@ describe('PhysMemory', () => {
     for (let k = 0; k < 100; k++) {
       assert.equal(mem.read64(pageAt(k)), BigInt(k + 1), `page ${k} start`)
       assert.equal(mem.read32(pageAt(k) + 0xffc), 0xa000_0000 + k, `page ${k} end`)
-      assert.equal(mem.readDescriptor(pageAt(k), k % 4, out), undefined)
+      assert.equal(mem.readDescriptor(pageAt(k), FETCH.S1, k % 4, out), undefined)
       assert.deepEqual(out, { lo: k + 1, hi: 0 })
     }
   })
@@ -134,15 +134,15 @@ describe('PhysMemory', () => {
   test('descriptorPage: -1 for what aborts, a frame of `words` otherwise', () => {
     const mem = memory(40, [{ base: 0x8000_0000, size: 0x1000 }])
     mem.write64(0x4010, 0x0000_0002_0000_0001n)
-    const frame = mem.descriptorPage(0, 0x4010, 2)
+    const frame = mem.descriptorPage(0, 0x4010, FETCH.S1, 2)
     assert.ok(frame >= 0)
     assert.deepEqual([mem.words[frame + 4], mem.words[frame + 5]], [1, 2])
-    assert.equal(mem.descriptorPage(0, 0x8000_0008 | 0, 2), -1, 'hole')
-    assert.equal(mem.descriptorPage(0x100, 0, 2), -1, 'at 2^40')
+    assert.equal(mem.descriptorPage(0, 0x8000_0008 | 0, FETCH.S1, 2), -1, 'hole')
+    assert.equal(mem.descriptorPage(0x100, 0, FETCH.S1, 2), -1, 'at 2^40')
     // Negative addresses never match an empty cache line or cache entry.
     const out: Word64 = { lo: 0, hi: 0 }
-    assert.deepEqual(mem.readDescriptor(-0x1000, 5, out), { kind: 'externalAbort', addr: -0x1000 })
-    assert.deepEqual(mem.readDescriptor(-0x2000_0000, 15, out), { kind: 'externalAbort', addr: -0x2000_0000 })
+    assert.deepEqual(mem.readDescriptor(-0x1000, FETCH.S2, 1, out), { kind: 'externalAbort', addr: -0x1000 })
+    assert.deepEqual(mem.readDescriptor(-0x2000_0000, FETCH.TABLE_BUILDER, 3, out), { kind: 'externalAbort', addr: -0x2000_0000 })
   })
 
   test('snapshot compares contents, not backing', () => {

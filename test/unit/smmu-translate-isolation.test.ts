@@ -12,8 +12,8 @@
  * the property (the domain's unmap must invalidate).
  *
  * Every physical access is observed by a PhysMemory that records the descriptor fetches (with
- * the walker's slot: 0-3 stage-1 descriptors, 4-11 stage-2 descriptors) and the data reads and
- * writes made while a DMA runs.
+ * the kind of each: stage-1 descriptor, or stage-2 descriptor of either kind) and the data reads
+ * and writes made while a DMA runs.
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
@@ -21,6 +21,7 @@ import fc from 'fast-check'
 import {
   createPgtable,
   createTableAllocator,
+  FETCH,
   IommuDomain,
   loadFixture,
   PhysMemory,
@@ -28,6 +29,7 @@ import {
   SmmuInstance,
   stage1Context,
   type BusAbort,
+  type FetchKind,
   type Granule,
   type S1Regs,
 } from '../../model'
@@ -41,17 +43,16 @@ const RO_PA = 0x9000_0000
 const RO_SIZE = 0x1_0000
 const POOL = { base: 0x1_0000_0000, size: 0x100_0000 }
 const SID = 0x10
-const S1_DESCRIPTOR_SLOTS = 4
 
 class WatchedMemory extends PhysMemory {
   watching = false
-  readonly fetches: { pa: number; slot: number }[] = []
+  readonly fetches: { pa: number; kind: FetchKind }[] = []
   readonly reads: { pa: number; length: number }[] = []
   readonly writes: { pa: number; length: number }[] = []
 
-  override descriptorPage(hi: number, lo: number, slot: number): number {
-    if (this.watching) this.fetches.push({ pa: hi * 2 ** 32 + (lo >>> 0), slot })
-    return super.descriptorPage(hi, lo, slot)
+  override descriptorPage(hi: number, lo: number, kind: FetchKind, level: number): number {
+    if (this.watching) this.fetches.push({ pa: hi * 2 ** 32 + (lo >>> 0), kind })
+    return super.descriptorPage(hi, lo, kind, level)
   }
 
   override read(pa: number, length: number): Uint8Array | BusAbort {
@@ -230,7 +231,7 @@ function run(regs: S1Regs, asid: number, ops: readonly Op[]): void {
         if (smmu.value.tlbStats.hits > hitsBefore) stats.stale++
         if (r.kind === 'fault' && r.fault.kind !== 'streamNotTranslated' && r.fault.onS1TableWalk) stats.s2TableWalkFaults++
         for (const f of mem.fetches) {
-          if (f.slot < S1_DESCRIPTOR_SLOTS) {
+          if (f.kind === FETCH.S1) {
             assert.ok(readable.has(f.pa - (f.pa % PAGE)), `stage-1 descriptor fetched at PA 0x${f.pa.toString(16)}, which stage 2 does not map`)
           } else {
             assert.ok(f.pa >= POOL.base && f.pa < POOL.base + POOL.size, `stage-2 descriptor fetched at PA 0x${f.pa.toString(16)}, outside the host's tables`)
