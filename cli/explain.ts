@@ -12,7 +12,7 @@ import type { Result } from '../model/errno'
 import { describeStages, formatFixtureError, listFixtureNames, loadFixtureFile, resolveFixturePath, type FeatureSet } from '../model/hw'
 import { hex32, type IdRegisterName } from '../model/hw/registers'
 import { explainFixture, REQUESTS, type ContextReport, type Explanation, type RequestReport } from '../model/survey'
-import { getProfile, isProfileName, PROFILE_NAMES, type Profile } from '../model/profiles'
+import { getProfile, isProfileName, PROFILE_NAMES, unknownProfileMessage, type Profile } from '../model/profiles'
 import type { BankRange } from '../model/smmu'
 import type { Io } from './replay'
 
@@ -46,7 +46,7 @@ Fixtures in the catalogue: ${listFixtureNames().join(', ')}`,
 
 export function runExplain(opts: { fixture: string; profile?: string; json?: boolean }, io: Io): number {
   if (opts.profile !== undefined && !isProfileName(opts.profile)) {
-    io.err(`smmu-nesting-tck: unknown behaviour profile "${opts.profile}" (profiles: ${PROFILE_NAMES.join(', ')})`)
+    io.err(`smmu-nesting-tck: ${unknownProfileMessage(opts.profile)}`)
     return EXPLAIN_EXIT.USAGE
   }
   const { fixture, errors } = loadFixtureFile(resolveFixturePath(opts.fixture))

@@ -6,6 +6,8 @@
  *   smmu-nesting-tck fixtures validate | fixtures list
  *   smmu-nesting-tck explain --fixture mmu-500 [--profile merged]
  */
+import * as fs from 'node:fs'
+import * as path from 'node:path'
 import { Command, CommanderError, Option } from 'commander'
 import { PROFILE_NAMES } from '../model/profiles'
 import { listFixtureNames } from '../model/hw'
@@ -36,6 +38,12 @@ or "error: <reason>" for a line that cannot be replayed; then "N agree, N differ
 Exit status: ${EXIT.AGREE} every line agrees, ${EXIT.DIFFER} a line differs or is in error, ${EXIT.USAGE} usage error.`
 }
 
+/** The version in package.json (the tool runs from a checkout, so it is always there). */
+function packageVersion(): string {
+  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version?: string }
+  return pkg.version ?? 'unknown'
+}
+
 /** A repeatable option: every value, in order. */
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value]
@@ -46,6 +54,7 @@ export async function main(argv: readonly string[], io: Io = consoleIo()): Promi
   let status: number = EXIT.AGREE
   const program = new Command('smmu-nesting-tck')
     .description('An executable specification of nested IOMMU translation for VFIO on ARM SMMUs.')
+    .version(`smmu-nesting-tck ${packageVersion()}`, '-V, --version', 'print the version and exit')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, '')), writeErr: (s) => io.err(s.replace(/\n$/, '')) })
     .showHelpAfterError('(smmu-nesting-tck <command> --help for usage)')

@@ -7,7 +7,7 @@
  */
 import * as fs from 'node:fs'
 import { formatFixtureError, listFixtureNames, loadFixtureFile, resolveFixturePath, type FeatureSet } from '../model/hw'
-import { getProfile, isProfileName, PROFILE_NAMES } from '../model/profiles'
+import { getProfile, isProfileName, unknownProfileMessage } from '../model/profiles'
 import { formatSummary, formatVerdict, parseTranscript, replayTranscript } from '../model/transcript'
 import type { VfioBackend } from '../model/vfio/backend'
 import { BACKENDS, backendNames } from './backends'
@@ -30,7 +30,7 @@ export interface ReplayOptions {
 
 export async function runReplay(opts: ReplayOptions, io: Io): Promise<number> {
   if (!isProfileName(opts.profile)) {
-    io.err(`smmu-nesting-tck: unknown behaviour profile "${opts.profile}" (profiles: ${PROFILE_NAMES.join(', ')})`)
+    io.err(`smmu-nesting-tck: ${unknownProfileMessage(opts.profile)}`)
     return EXIT.USAGE
   }
   const backend = BACKENDS[opts.backend]

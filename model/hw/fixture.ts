@@ -12,6 +12,7 @@ import type * as Yaml from 'yaml'
 import type { Document, Node } from 'yaml'
 import { GRANULE_PAGE_SIZES, type FeatureSet, type GranuleName, type ReservedRegion, type SmmuArch } from './features'
 import { ROOT } from '../root'
+import { closest, suggestion } from '../suggest'
 import { decodeIdRegisters, DECODABLE_FIELDS, hex32, REGISTER_HINT, REGISTERS_FOR, sameDecodedValue, type DecodableField, type DecodedValue, type IdRegisterName, type IdRegisters } from './registers'
 
 export type FixtureCode =
@@ -38,6 +39,8 @@ export interface FixtureError {
   /** Dotted field path, e.g. `translation.nested`; empty for the whole document. */
   readonly field: string
   readonly message: string
+  /** Internal while loading: the JSON Schema found it (never set on a returned error). */
+  readonly schema?: true
 }
 
 export interface FixtureResult {
@@ -128,21 +131,54 @@ export function parseFixture(text: string, file: string): FixtureResult {
   }
 
   const data: unknown = doc.toJS()
+  const errors: FixtureError[] = []
+  let raw = data as RawFixture
   const validate = validateSchema()
   if (!validate(data)) {
     // `if` only reports that its `else` failed; the `required` errors under it say what. A value of
     // the wrong type also fails its enum ("48" is not 48): the type error alone says why.
     const all = (validate.errors ?? []).filter((e) => e.keyword !== 'if')
     const wrongType = new Set(all.filter((e) => e.keyword === 'type').map((e) => e.instancePath))
-    const errors = all.filter((e) => e.keyword !== 'enum' || !wrongType.has(e.instancePath)).map((e) => schemaError(e, doc, errorAt))
-    return { errors: dedupe(errors) }
+    errors.push(...all.filter((e) => e.keyword !== 'enum' || !wrongType.has(e.instancePath)).map((e) => schemaError(e, doc, errorAt)))
+    raw = withoutFields(data as Record<string, unknown>, errors)
   }
-  const raw = data as unknown as RawFixture
-  const registers = resolveRegisters(raw, doc, errorAt)
-  if (registers.resolved === undefined) return { errors: registers.errors }
-  const errors = [...registers.errors, ...consistencyErrors(registers.resolved, file, doc, errorAt, registers.origin)]
-  if (errors.length > 0) return { errors }
+  // Top-level fields with a schema problem; a broken id_registers leaves every field it would give undecided.
+  const bad = new Set(errors.map((e) => topLevel(e.field)))
+  if (bad.has('id_registers')) for (const f of DECODABLE_FIELDS) bad.add(topLevel(f))
+  // Every problem in one pass: the rules below run on what the schema accepted (a top-level field
+  // with a schema problem is left out of them, so it is reported once).
+  const registers = raw.architecture === undefined ? undefined : resolveRegisters(raw, doc, errorAt)
+  if (registers?.undecoded === true) for (const f of DECODABLE_FIELDS) bad.add(topLevel(f))
+  if (registers !== undefined) {
+    errors.push(...registers.errors, ...consistencyErrors(registers.out, file, doc, errorAt, registers.origin, bad))
+  } else if (raw.name !== undefined) {
+    errors.push(...nameErrors(raw, file, doc, errorAt))
+  }
+  const reported = errors.filter((e) => e.schema === true || !bad.has(topLevel(e.field)))
+  if (reported.length > 0 || registers?.resolved === undefined) return { errors: sortByLine(dedupe(reported)) }
   return { fixture: toFeatureSet(registers.resolved, file, registers.origin), errors: [] }
+}
+
+/** The fixture without the top-level fields a schema problem is in (they take no further checks). */
+function withoutFields(data: Record<string, unknown>, errors: readonly FixtureError[]): RawFixture {
+  const bad = new Set(errors.map((e) => topLevel(e.field)))
+  return Object.fromEntries(Object.entries(data).filter(([k]) => !bad.has(k))) as unknown as RawFixture
+}
+
+function topLevel(field: string): string {
+  return field.split('.')[0] ?? ''
+}
+
+/** By line, then column; problems at one place keep the order they were found in. */
+function sortByLine(errors: readonly FixtureError[]): FixtureError[] {
+  return errors
+    .map((e, i) => ({ e, i }))
+    .sort((a, b) => a.e.line - b.e.line || a.e.column - b.e.column || a.i - b.i)
+    .map(({ e }) => stripSchemaMark(e))
+}
+
+function stripSchemaMark(e: FixtureError): FixtureError {
+  return e.schema === undefined ? e : (Object.fromEntries(Object.entries(e).filter(([k]) => k !== 'schema')) as unknown as FixtureError)
 }
 
 /** Load a fixture from a file path. */
@@ -174,7 +210,8 @@ export function listFixtureNames(dir: string = FIXTURES_DIR): string[] {
 
 type ErrorAt = (code: FixtureCode, offset: number, field: string, message: string) => FixtureError
 
-function schemaError(e: ErrorObject, doc: Document, errorAt: ErrorAt): FixtureError {
+function schemaError(e: ErrorObject, doc: Document, at: ErrorAt): FixtureError {
+  const errorAt: ErrorAt = (code, offset, field, message) => ({ ...at(code, offset, field, message), schema: true })
   const segments = e.instancePath.split('/').slice(1).map(decodePointer)
   const field = segments.join('.')
   const child = (name: string): string => (field === '' ? name : `${field}.${name}`)
@@ -182,7 +219,8 @@ function schemaError(e: ErrorObject, doc: Document, errorAt: ErrorAt): FixtureEr
   switch (e.keyword) {
     case 'additionalProperties': {
       const key = String((e.params as { additionalProperty: string }).additionalProperty)
-      return errorAt('UNKNOWN_KEY', keyOffset(doc, segments, key) ?? valueOffset, child(key), `unknown field "${key}"`)
+      const known = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {})
+      return errorAt('UNKNOWN_KEY', keyOffset(doc, segments, key) ?? valueOffset, child(key), `unknown field "${key}"${suggestion(key, known)}`)
     }
     case 'required': {
       const missing = String((e.params as { missingProperty: string }).missingProperty)
@@ -193,8 +231,11 @@ function schemaError(e: ErrorObject, doc: Document, errorAt: ErrorAt): FixtureEr
     case 'minimum':
     case 'maximum':
       return errorAt('OUT_OF_RANGE', valueOffset, field, `must be ${e.keyword === 'minimum' ? '>=' : '<='} ${(e.params as { limit: number }).limit}`)
-    case 'enum':
-      return errorAt('BAD_VALUE', valueOffset, field, `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`)
+    case 'enum': {
+      const allowed = (e.params as { allowedValues: unknown[] }).allowedValues
+      const guess = typeof e.data === 'string' ? closest(e.data, allowed.map(String)) : undefined
+      return errorAt('BAD_VALUE', valueOffset, field, `must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}${guess === undefined ? '' : ` (did you mean "${guess}"?)`}`)
+    }
     default:
       return errorAt('BAD_VALUE', valueOffset, field, e.message ?? `fails ${e.keyword}`)
   }
@@ -207,7 +248,14 @@ type Origin = ReadonlyMap<string, readonly string[]>
  * Decode `id_registers`, fill in the fields the fixture does not declare, and check the ones it
  * does against them. `resolved` is undefined when a field the feature set needs is still missing.
  */
-function resolveRegisters(raw: RawFixture, doc: Document, errorAt: ErrorAt): { resolved?: ResolvedFixture; origin: Origin; errors: FixtureError[] } {
+function resolveRegisters(raw: RawFixture, doc: Document, errorAt: ErrorAt): {
+  resolved?: ResolvedFixture
+  out: RawFixture
+  origin: Origin
+  errors: FixtureError[]
+  /** A register did not decode: the fields it gives are neither there nor missing. */
+  undecoded?: true
+} {
   const errors: FixtureError[] = []
   const origin = new Map<string, readonly string[]>()
   const at = (code: FixtureCode, segments: readonly string[], field: string, message: string): void => {
@@ -229,7 +277,7 @@ function resolveRegisters(raw: RawFixture, doc: Document, errorAt: ErrorAt): { r
     const decoded = decodeIdRegisters(arch, regs, raw.compatible)
     for (const p of decoded.problems) at(p.code, ['id_registers', p.reg], `id_registers.${p.reg}`, `${hex32(regs[p.reg] ?? 0)}: ${p.message}`)
     // A register that does not decode leaves its fields undecoded: say so once, at the register.
-    if (decoded.problems.length > 0) return { origin, errors }
+    if (decoded.problems.length > 0) return { out, origin, errors, undecoded: true }
     for (const field of DECODABLE_FIELDS) {
       const d = decoded.fields[field]
       if (d === undefined) continue
@@ -249,7 +297,7 @@ function resolveRegisters(raw: RawFixture, doc: Document, errorAt: ErrorAt): { r
     const hint = raw.architecture === 'intel-vtd' ? undefined : REGISTER_HINT[raw.architecture][field]
     at('MISSING_FIELD', ['id_registers'], field, `"${field}" is neither declared nor decoded from the given registers${hint === undefined ? '' : ` (it comes from ${hint})`}`)
   }
-  return missing.length > 0 ? { origin, errors } : { resolved: out as ResolvedFixture, origin, errors }
+  return missing.length > 0 ? { out, origin, errors } : { resolved: out as ResolvedFixture, out, origin, errors }
 }
 
 function getField(raw: RawFixture, field: DecodableField): DecodedValue | undefined {
@@ -270,21 +318,31 @@ function show(v: DecodedValue): string {
   return Array.isArray(v) ? `[${v.join(', ')}]` : String(v)
 }
 
-function consistencyErrors(raw: ResolvedFixture, file: string, doc: Document, errorAt: ErrorAt, origin: Origin): FixtureError[] {
-  const errors: FixtureError[] = []
+function nameErrors(raw: RawFixture, file: string, doc: Document, errorAt: ErrorAt): FixtureError[] {
+  const expectedName = path.basename(file).replace(/\.ya?ml$/, '')
+  if (raw.name === undefined || raw.name === expectedName) return []
+  return [errorAt('NAME_MISMATCH', nodeOffset(doc, ['name']), 'name', `"${raw.name}" must equal the file name "${expectedName}"`)]
+}
+
+/**
+ * Rules the schema cannot say. `raw` may lack fields (missing, or left out for a schema problem):
+ * a rule runs only on the fields it reads that are there, and a field that is absent is reported
+ * missing only when the schema had nothing to say about it (`bad`: top-level fields it rejected).
+ */
+function consistencyErrors(raw: RawFixture, file: string, doc: Document, errorAt: ErrorAt, origin: Origin, bad: ReadonlySet<string>): FixtureError[] {
+  const errors: FixtureError[] = nameErrors(raw, file, doc, errorAt)
   const at = (code: FixtureCode, field: string, message: string): void => {
     const segments = origin.get(field) ?? field.split('.')
     errors.push(errorAt(code, nodeOffset(doc, segments), field, message))
   }
-  const expectedName = path.basename(file).replace(/\.ya?ml$/, '')
-  if (raw.name !== expectedName) at('NAME_MISMATCH', 'name', `"${raw.name}" must equal the file name "${expectedName}"`)
-  if (raw.kind === 'real' && raw.source === undefined) {
+  const absent = (f: keyof RawFixture): boolean => raw[f] === undefined && !bad.has(f)
+  if (raw.kind === 'real' && absent('source')) {
     at('MISSING_FIELD', 'kind', 'a real part must cite its facts in "source"')
   }
 
-  const t = raw.translation
-  if (!t.stage1 && !t.stage2) at('INCONSISTENT', 'translation', 'an SMMU must support stage 1, stage 2 or both')
-  if (t.nested && !(t.stage1 && t.stage2)) {
+  const t: Partial<NonNullable<RawFixture['translation']>> = raw.translation ?? {}
+  if (t.stage1 === false && t.stage2 === false) at('INCONSISTENT', 'translation', 'an SMMU must support stage 1, stage 2 or both')
+  if (t.nested === true && (t.stage1 === false || t.stage2 === false)) {
     at('INCONSISTENT', 'translation.nested', 'nested translation needs both stage 1 and stage 2')
   }
 
@@ -296,32 +354,31 @@ function consistencyErrors(raw: ResolvedFixture, file: string, doc: Document, er
   }
   if (raw.architecture === 'smmuv3') {
     for (const f of ['asid_bits', 'vmid_bits'] as const) {
-      if (raw[f] === undefined) at('MISSING_FIELD', 'architecture', `an SMMUv3 fixture needs "${f}"`)
+      if (absent(f)) at('MISSING_FIELD', 'architecture', `an SMMUv3 fixture needs "${f}"`)
     }
   } else if (raw.architecture === 'intel-vtd') {
-    if (t.stage1 || t.nested || !t.stage2) {
+    if (t.stage1 === true || t.nested === true || t.stage2 === false) {
       at('INCONSISTENT', 'translation', 'VT-d (as VFIO type1 uses it) translates at one stage: stage1 false, stage2 true, nested false')
     }
   } else {
-    if (raw.context_banks === undefined) {
+    if (absent('context_banks')) {
       at('MISSING_FIELD', 'architecture', `an ${raw.architecture} fixture needs "context_banks" (IDR1.NUMCB)`)
     }
     if (raw.asid_bits !== undefined) at('INCONSISTENT', 'asid_bits', 'SMMUv1/v2 ASIDs are the context bank index; asid_bits is for SMMUv3')
-    const banks = raw.context_banks ?? 0
     const s2Only = raw.s2_only_context_banks ?? 0
-    if (s2Only > banks) {
-      at('INCONSISTENT', 's2_only_context_banks', `${s2Only} stage-2-only banks but only ${banks} context banks`)
+    if (raw.context_banks !== undefined && s2Only > raw.context_banks) {
+      at('INCONSISTENT', 's2_only_context_banks', `${s2Only} stage-2-only banks but only ${raw.context_banks} context banks`)
     }
-    if (s2Only > 0 && !t.stage2) at('INCONSISTENT', 's2_only_context_banks', 'stage-2-only banks on hardware without stage 2')
-    if (raw.ias > 48) at('INCONSISTENT', 'ias', 'SMMUv1/v2 address sizes stop at 48 bits')
-    if (raw.oas > 48) at('INCONSISTENT', 'oas', 'SMMUv1/v2 address sizes stop at 48 bits')
+    if (s2Only > 0 && t.stage2 === false) at('INCONSISTENT', 's2_only_context_banks', 'stage-2-only banks on hardware without stage 2')
+    if (raw.ias !== undefined && raw.ias > 48) at('INCONSISTENT', 'ias', 'SMMUv1/v2 address sizes stop at 48 bits')
+    if (raw.oas !== undefined && raw.oas > 48) at('INCONSISTENT', 'oas', 'SMMUv1/v2 address sizes stop at 48 bits')
   }
   if (raw.architecture !== 'intel-vtd' && raw.ias === 39) at('INCONSISTENT', 'ias', '39 bits is a VT-d address width, not an SMMU IPA size')
   errors.push(...vfioErrors(raw, doc, errorAt))
   return errors
 }
 
-function vfioErrors(raw: ResolvedFixture, doc: Document, errorAt: ErrorAt): FixtureError[] {
+function vfioErrors(raw: RawFixture, doc: Document, errorAt: ErrorAt): FixtureError[] {
   const errors: FixtureError[] = []
   const at = (field: string, message: string): void => {
     errors.push(errorAt('INCONSISTENT', nodeOffset(doc, field.split('.')), field, message))
@@ -331,8 +388,8 @@ function vfioErrors(raw: ResolvedFixture, doc: Document, errorAt: ErrorAt): Fixt
   ;(raw.vfio?.groups ?? []).forEach((g, i) => {
     if (seenGroups.has(g.id)) at(`vfio.groups.${i}.id`, `group ${g.id} is listed twice`)
     seenGroups.add(g.id)
-    g.streams.forEach((sid, j) => {
-      if (sid >= 2 ** raw.stream_id_bits) at(`vfio.groups.${i}.streams.${j}`, `stream 0x${sid.toString(16)} needs more than ${raw.stream_id_bits} stream ID bits`)
+    ;(g.streams ?? []).forEach((sid, j) => {
+      if (raw.stream_id_bits !== undefined && sid >= 2 ** raw.stream_id_bits) at(`vfio.groups.${i}.streams.${j}`, `stream 0x${sid.toString(16)} needs more than ${raw.stream_id_bits} stream ID bits`)
       const owner = streamOwner.get(sid)
       if (owner !== undefined && owner !== g.id) at(`vfio.groups.${i}.streams.${j}`, `stream 0x${sid.toString(16)} is already in group ${owner}`)
       streamOwner.set(sid, g.id)
@@ -425,7 +482,7 @@ function keyFor(segment: string): string | number {
 function dedupe(errors: FixtureError[]): FixtureError[] {
   const seen = new Set<string>()
   return errors.filter((e) => {
-    const k = `${e.code}|${e.field}|${e.line}|${e.column}`
+    const k = `${e.code}|${e.field}|${e.line}|${e.column}|${e.message}`
     if (seen.has(k)) return false
     seen.add(k)
     return true

@@ -7,6 +7,7 @@
  * Facts: ../shared/reference/kernel-semantics.md (sections 1, 2, 4 and 6) and the seed.
  */
 import type { SmmuArch } from '../hw/features'
+import { suggestion } from '../suggest'
 import { UAPI_6_1, UAPI_MERGED, UAPI_RFC, type UapiTable } from '../vfio/uapi'
 
 export const PROFILE_NAMES = ['rfc-v2', 'enforcing', 'merged', 'linux-6.1'] as const
@@ -173,16 +174,19 @@ export function isProfileName(name: string): name is ProfileName {
   return (PROFILE_NAMES as readonly string[]).includes(name)
 }
 
+/** `unknown behaviour profile "mereged" (did you mean "merged"? profiles: rfc-v2, ...)`. */
+export function unknownProfileMessage(name: string): string {
+  return `unknown behaviour profile "${name}"${suggestion(name, PROFILE_NAMES, 'profiles')}`
+}
+
 export function getProfile(name: string): Profile {
-  if (!isProfileName(name)) {
-    throw new Error(`unknown behaviour profile "${name}" (known: ${PROFILE_NAMES.join(', ')})`)
-  }
+  if (!isProfileName(name)) throw new Error(unknownProfileMessage(name))
   return PROFILES[name]
 }
 
 /** Profile names given on a command line: all of them when none is given; an error naming the unknown ones. */
 export function profilesFromArgs(args: readonly string[]): { profiles: ProfileName[] } | { error: string } {
   const unknown = args.filter((p) => !isProfileName(p))
-  if (unknown.length > 0) return { error: `unknown behaviour profile(s): ${unknown.join(', ')} (known: ${PROFILE_NAMES.join(', ')})` }
+  if (unknown.length > 0) return { error: unknown.map(unknownProfileMessage).join('\n') }
   return { profiles: args.length > 0 ? (args as ProfileName[]) : [...PROFILE_NAMES] }
 }

@@ -9,11 +9,13 @@
  * `_` between digits. Extension names are the uapi names without `VFIO_` (the prefix and the
  * `_IOMMU` suffix are optional); errnos are Linux names.
  */
-import { isErrno } from '../errno'
-import { isKnownExtensionName, VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_WRITE, VFIO_DMA_UNMAP_FLAG_ALL } from '../vfio/uapi'
+import { ERRNO, isErrno } from '../errno'
+import { closest, suggestion } from '../suggest'
+import { EXTENSION_NAMES, isKnownExtensionName, VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_WRITE, VFIO_DMA_UNMAP_FLAG_ALL } from '../vfio/uapi'
 import type { IovaRange, VaddrSpec } from '../vfio/backend'
 import type { Call, CallOp, Expected, ExpectedKind, ExtensionRef, GroupAction, ParsedTranscript, TranscriptError, TranscriptErrorCode, TranscriptLine } from './syntax'
 
+const ERRNO_NAMES = Object.keys(ERRNO)
 const U64_MAX = (1n << 64n) - 1n
 const U32_MAX = (1n << 32n) - 1n
 /** Largest DMA a line may ask a device for (bytes): far beyond any test, and exact as a number. */
@@ -79,6 +81,9 @@ export function parseTranscript(text: string, file: string): ParsedTranscript {
       errors.push({ code: e.code, file, line: lineNo, column: e.column, message: e.message })
     }
   })
+  if (lines.length === 0 && errors.length === 0) {
+    errors.push({ code: 'EMPTY', file, line: 1, column: 1, message: 'the transcript has no calls (each call is a line "<call> = <result>", e.g. "open = ok")' })
+  }
   return { file, lines, errors }
 }
 
@@ -139,13 +144,11 @@ function parseCall(words: readonly Word[]): Call {
     case 'dma':
       return parseDma(verb, args)
     default:
-      throw problem(
-        'UNKNOWN_CALL',
-        verb,
-        `unknown call "${verb.text}" (calls: open, api_version, check_extension, group, set_iommu, get_info, map, unmap, dma)`,
-      )
+      throw problem('UNKNOWN_CALL', verb, `unknown call "${verb.text}"${suggestion(verb.text, CALLS, 'calls')}`)
   }
 }
+
+const CALLS: readonly CallOp[] = ['open', 'api_version', 'check_extension', 'group', 'set_iommu', 'get_info', 'map', 'unmap', 'dma']
 
 function noArguments(verb: Word, args: readonly Word[]): void {
   const extra = args[0]
@@ -159,10 +162,15 @@ function oneExtension(verb: Word, args: readonly Word[]): ExtensionRef {
   if (/^[0-9]/.test(arg.text)) return { kind: 'number', value: Number(number(arg, U32_MAX)) }
   if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(arg.text)) throw problem('BAD_ARGUMENT', arg, `"${arg.text}" is neither an extension name nor a number`)
   if (!isKnownExtensionName(arg.text)) {
-    throw problem('UNKNOWN_EXTENSION', arg, `no kernel has an extension named "${arg.text}" (write the uapi name, e.g. TYPE1_NESTING_IOMMU, or a number)`)
+    const guess = closest(arg.text.replace(/^VFIO_/, ''), EXTENSION_SPELLINGS)
+    const hint = guess === undefined ? 'write the uapi name, e.g. TYPE1_NESTING_IOMMU, or a number' : `did you mean "${guess}"?`
+    throw problem('UNKNOWN_EXTENSION', arg, `no kernel has an extension named "${arg.text}" (${hint})`)
   }
   return { kind: 'name', name: arg.text }
 }
+
+/** Extension names as a line may write them: with and without `_IOMMU` (`VFIO_` is dropped first). */
+const EXTENSION_SPELLINGS: readonly string[] = EXTENSION_NAMES.flatMap((n) => (n.endsWith('_IOMMU') ? [n, n.slice(0, -'_IOMMU'.length)] : [n]))
 
 const GROUP_ACTIONS: readonly GroupAction[] = ['status', 'set_container', 'unset_container']
 
@@ -172,7 +180,7 @@ function parseGroup(verb: Word, args: readonly Word[]): Call {
   const group = Number(number(id, U32_MAX))
   if (action === undefined) throw problem('MISSING_ARGUMENT', id.column + id.text.length, `group ${id.text} needs an action: ${GROUP_ACTIONS.join(', ')}`)
   if (!(GROUP_ACTIONS as readonly string[]).includes(action.text)) {
-    throw problem('BAD_ARGUMENT', action, `unknown group action "${action.text}" (actions: ${GROUP_ACTIONS.join(', ')})`)
+    throw problem('BAD_ARGUMENT', action, `unknown group action "${action.text}"${suggestion(action.text, GROUP_ACTIONS, 'actions')}`)
   }
   if (extra !== undefined) throw problem('BAD_ARGUMENT', extra, `group ${action.text} takes no further arguments`)
   return { op: 'group', group, action: action.text as GroupAction }
@@ -280,7 +288,7 @@ function parseResult(call: Call, words: readonly Word[]): Expected {
 
   if (/^E[A-Z0-9]+$/.test(first.text)) {
     if (words.length > 1) throw problem('BAD_RESULT', words[1] as Word, 'an errno result is one word')
-    if (!isErrno(first.text)) throw problem('UNKNOWN_ERRNO', first, `unknown errno name "${first.text}"`)
+    if (!isErrno(first.text)) throw problem('UNKNOWN_ERRNO', first, `unknown errno name "${first.text}"${suggestion(first.text, ERRNO_NAMES)}`)
     return { kind: 'errno', errno: first.text }
   }
   if (first.text === 'ok') {

@@ -73,6 +73,8 @@ export type TranscriptErrorCode =
   | 'BAD_RESULT'
   | 'UNKNOWN_ERRNO'
   | 'UNKNOWN_EXTENSION'
+  /** No line carries a call: an empty file, or only comments and blank lines. */
+  | 'EMPTY'
   /** The kernel being replayed has no extension of that name (e.g. UNMAP_ALL before 5.12). */
   | 'NO_SUCH_EXTENSION'
   /** A container call before any `open` succeeded. */

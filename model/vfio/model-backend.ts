@@ -23,6 +23,9 @@ export class ModelBackend implements VfioBackend {
   readonly system: System
   readonly env: Type1Env
   private readonly groups = new Map<number, GroupModel>()
+  /** Which fixture each group comes from, and fixtures whose groups this kernel hides: for messages. */
+  private readonly groupSources = new Map<number, string>()
+  private readonly hiddenGroups: string[] = []
 
   constructor(opts: ModelBackendOptions) {
     const profile = typeof opts.profile === 'string' ? getProfile(opts.profile) : opts.profile
@@ -39,11 +42,15 @@ export class ModelBackend implements VfioBackend {
       const twice = opts.fixtures.filter((f) => f.name === hw.name).length > 1
       const smmu = this.system.addSmmu(twice ? `${hw.name}#${i}` : hw.name, hw)
       // A kernel without a driver for this IOMMU exposes none of its groups (ENOENT on open).
-      if (!smmu.ok && smmu.error.errno === 'ENODEV') return
+      if (!smmu.ok && smmu.error.errno === 'ENODEV') {
+        if (hw.vfio.groups.length > 0) this.hiddenGroups.push(`${hw.name}'s ${hw.vfio.groups.map((g) => g.id).join(', ')} (this kernel has no driver for ${hw.arch})`)
+        return
+      }
       if (!smmu.ok) throw new Error(`SMMU from ${hw.name}: ${smmu.error.errno}: ${smmu.error.message}`)
       for (const spec of hw.vfio.groups) {
         if (this.groups.has(spec.id)) throw new Error(`group ${spec.id} is defined by two fixtures`)
         this.groups.set(spec.id, new GroupModel(spec, smmu.value))
+        this.groupSources.set(spec.id, hw.name)
       }
     })
   }
@@ -54,7 +61,14 @@ export class ModelBackend implements VfioBackend {
 
   openGroup(id: number): Result<VfioGroup> {
     const g = this.groups.get(id)
-    return g === undefined ? fail('ENOENT', `/dev/vfio/${id} does not exist`) : ok(g)
+    return g === undefined ? fail('ENOENT', `/dev/vfio/${id} does not exist: ${this.describeGroups()}`) : ok(g)
+  }
+
+  /** `the machine's groups: 1 (qemu-smmuv3-7.2), 2 (mmu-500)`, for a group that is not there. */
+  private describeGroups(): string {
+    const groups = [...this.groupSources].sort(([a], [b]) => a - b).map(([id, fixture]) => `${id} (${fixture})`)
+    const have = groups.length === 0 ? "the machine's fixtures define no VFIO groups (a fixture's vfio: groups: section adds them)" : `the machine's groups: ${groups.join(', ')}`
+    return this.hiddenGroups.length === 0 ? have : `${have}; not exposed: ${this.hiddenGroups.join('; ')}`
   }
 
   extension(name: string): number | undefined {

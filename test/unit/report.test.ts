@@ -52,7 +52,11 @@ describe('behaviour-profile arguments (npm run features / report)', () => {
   it('none means every profile; known names are kept in order; unknown ones are named in the error', () => {
     assert.deepEqual(profilesFromArgs([]), { profiles: [...PROFILE_NAMES] })
     assert.deepEqual(profilesFromArgs(['linux-6.1', 'rfc-v2']), { profiles: ['linux-6.1', 'rfc-v2'] })
-    assert.deepEqual(profilesFromArgs(['merged', 'linux-9.9', 'x']), { error: `unknown behaviour profile(s): linux-9.9, x (known: ${PROFILE_NAMES.join(', ')})` })
+    const known = PROFILE_NAMES.join(', ')
+    assert.deepEqual(profilesFromArgs(['merged', 'linux-9.9', 'x']), {
+      error: `unknown behaviour profile "linux-9.9" (profiles: ${known})
+unknown behaviour profile "x" (profiles: ${known})`,
+    })
   })
 })
 

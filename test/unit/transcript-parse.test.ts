@@ -104,8 +104,12 @@ describe('transcript parser: line forms', () => {
     )
   })
 
-  it('an empty transcript has no lines and no errors', () => {
-    assert.deepEqual(parseTranscript('', 'e.vfio'), { file: 'e.vfio', lines: [], errors: [] })
+  it('an empty transcript (no calls, only comments or blank lines) is an error at 1:1', () => {
+    for (const text of ['', '\n\n', '# only a comment\n   \n# another\n']) {
+      const t = parseTranscript(text, 'e.vfio')
+      assert.deepEqual(t.lines, [])
+      assert.deepEqual(t.errors.map((e) => [e.code, e.line, e.column]), [['EMPTY', 1, 1]])
+    }
   })
 })
 
