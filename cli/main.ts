@@ -10,6 +10,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { Command, CommanderError, Option } from 'commander'
 import { PROFILE_NAMES } from '../model/profiles'
+import { ROOT } from '../model/root'
 import { listFixtureNames } from '../model/hw'
 import { BACKENDS, backendNames } from './backends'
 import { addExplainCommand } from './explain'
@@ -40,7 +41,7 @@ Exit status: ${EXIT.AGREE} every line agrees, ${EXIT.DIFFER} a line differs or i
 
 /** The version in package.json (the tool runs from a checkout, so it is always there). */
 function packageVersion(): string {
-  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version?: string }
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version?: string }
   return pkg.version ?? 'unknown'
 }
 
