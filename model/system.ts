@@ -9,7 +9,7 @@ import { createMemory, createTableAllocator, type PhysMemory, type TableAllocato
 import { createPgtable } from './pgtable'
 import type { IommuDomain } from './iommu/domain'
 import { getProfile, type Profile, type ProfileName } from './profiles'
-import { SmmuInstance } from './smmu/instance'
+import { DEFAULT_STRUCTURES_BASE, SmmuInstance, STRUCTURES_SPAN } from './smmu/instance'
 import type { RequestedStage } from './smmu/stage'
 
 /**
@@ -45,7 +45,8 @@ export class System {
   /** Probe an SMMU built from `features` under the name `name`. */
   addSmmu(name: string, features: FeatureSet): Result<SmmuInstance> {
     if (this.instances.has(name)) return fail('EEXIST', `an SMMU named "${name}" already exists`)
-    const probed = SmmuInstance.probe(name, features, this.profile.smmu, this.memory)
+    const base = DEFAULT_STRUCTURES_BASE + this.instances.size * STRUCTURES_SPAN
+    const probed = SmmuInstance.probe(name, features, this.profile.smmu, this.memory, base)
     if (!probed.ok) return probed
     this.instances.set(name, probed.value)
     return ok(probed.value)

@@ -45,6 +45,9 @@ import { TracingReader, type DescriptorRead } from './explain'
 import { GuestMemory, type GuestStage1 } from './guest'
 import { selectStage, type DomainStage } from './stage'
 import { performDma, type DmaResult, type StreamFault, type TranslateResult } from './translate'
+import { StreamTableMemory, type StreamConfig } from './v3/stream-table'
+import type { SmmuV3Id } from './v3/config'
+import type { Granule } from '../pgtable'
 
 export interface BankRange {
   readonly first: number
@@ -88,6 +91,8 @@ export class SmmuInstance {
   private readonly banks?: ContextBankAllocator
   private readonly streamTable?: StreamTableAllocator
   private readonly domainIds?: DomainIdAllocator
+  /** SMMUv3: the STEs and CDs the driver writes and the SMMU reads back (v3/stream-table.ts). */
+  private readonly steMemory?: StreamTableMemory
   /** Stream ID -> the context its S2CR/STE points at. */
   private readonly streams = new Map<number, SmmuContext>()
   /** Context -> the translation regime programmed into it (TTBR/VTTBR, TCR/VTCR). */
@@ -105,18 +110,28 @@ export class SmmuInstance {
     readonly features: FeatureSet,
     private readonly driver: SmmuDriverBehaviour,
     private readonly memory: PhysMemory,
+    structuresBase: number,
   ) {
-    if (features.arch === 'smmuv3') this.streamTable = new StreamTableAllocator(features)
+    if (features.arch === 'smmuv3') {
+      this.streamTable = new StreamTableAllocator(features)
+      this.steMemory = new StreamTableMemory(memory, structuresBase, v3Id(features))
+    }
     else if (features.arch === 'intel-vtd') this.domainIds = new DomainIdAllocator()
     else this.banks = new ContextBankAllocator(features, driver.contextIds)
   }
 
   /** Probe: fails with ENODEV when this kernel has no driver for the architecture. */
-  static probe(name: string, features: FeatureSet, driver: SmmuDriverBehaviour, memory: PhysMemory): Result<SmmuInstance> {
+  static probe(
+    name: string,
+    features: FeatureSet,
+    driver: SmmuDriverBehaviour,
+    memory: PhysMemory,
+    structuresBase: number = DEFAULT_STRUCTURES_BASE,
+  ): Result<SmmuInstance> {
     if (!driver.drives.includes(features.arch)) {
       return fail('ENODEV', `this kernel has no driver for ${features.arch} (fixture ${features.name})`)
     }
-    return ok(new SmmuInstance(name, features, driver, memory))
+    return ok(new SmmuInstance(name, features, driver, memory, structuresBase))
   }
 
   /** The stage a domain whose stage field is `current` gets on this instance. */
@@ -159,6 +174,7 @@ export class SmmuInstance {
     if (!this.hasStream(sid)) return fail('ENXIO', `stream ${hex(sid)} is not behind SMMU ${this.name}`)
     if (this.streams.has(sid)) return fail('EEXIST', `stream ${hex(sid)} is already attached`)
     this.streams.set(sid, ctx)
+    this.syncStream(sid)
     return ok()
   }
 
@@ -166,6 +182,17 @@ export class SmmuInstance {
   unbindStream(sid: number): void {
     if (this.guests.has(sid)) this.removeGuestStage1(sid)
     this.streams.delete(sid)
+    this.syncStream(sid)
+  }
+
+  /** SMMUv3: where stream `sid`'s STE is (its CD follows at + 64); undefined on other architectures. */
+  steAddress(sid: number): number | undefined {
+    return this.steMemory?.steAddress(sid)
+  }
+
+  /** SMMUv3 CMD_CFGI_STE: forget the cached configuration of `sid`; the next lookup reads the STE again. */
+  configInvalidate(sid: number): void {
+    this.steMemory?.invalidate(sid)
   }
 
   streamContext(sid: number): SmmuContext | undefined {
@@ -175,6 +202,7 @@ export class SmmuInstance {
   /** Write a context's translation registers (what arm_smmu_write_context_bank does). */
   programContext(ctx: SmmuContext, regime: TranslationContext): void {
     this.regimes.set(ctx, regime)
+    for (const [sid, c] of this.streams) if (c === ctx) this.syncStream(sid)
   }
 
   /** Context banks currently allocated (SMMUv1/v2), guest stage-1 banks included. */
@@ -218,6 +246,7 @@ export class SmmuInstance {
       guest = { kind: 'stream-table', asid, vmid, regs, context: s1.value }
     }
     this.guests.set(sid, guest)
+    this.syncStream(sid)
     return ok(guest)
   }
 
@@ -226,6 +255,7 @@ export class SmmuInstance {
     const guest = this.guests.get(sid)
     if (guest === undefined) return fail('EINVAL', `stream ${hex(sid)} has no guest stage 1`)
     this.guests.delete(sid)
+    this.syncStream(sid)
     if (guest.kind === 'context-bank') this.banks?.release(guest.bank)
     this.tlb.invalidateAsid(guest.asid, guest.vmid)
     return ok()
@@ -378,9 +408,42 @@ export class SmmuInstance {
       const reason = ctx === undefined ? 'no context for the stream (transactions abort)' : 'context has no translation programmed'
       return { kind: 'streamNotTranslated', sid, reason }
     }
+    if (this.steMemory !== undefined) return this.resolveFromStreamTable(sid, ctx, this.steMemory)
     const guest = this.guests.get(sid)
     if (guest !== undefined) return { kind: 'resolved', ctx, regime, guest, tags: { vmid: guest.vmid, asid: guest.asid } }
     return { kind: 'resolved', ctx, regime, tags: tagsOf(ctx) }
+  }
+
+  /** SMMUv3: the stream's configuration as the SMMU reads it, from the STE and CD bytes. */
+  private resolveFromStreamTable(sid: number, ctx: SmmuContext, st: StreamTableMemory): Resolved | StreamFault {
+    const d = st.read(sid)
+    if (d.kind === 'abort') return { kind: 'streamNotTranslated', sid, reason: 'the STE aborts the stream' }
+    if (d.kind !== 'translate') return { kind: 'streamNotTranslated', sid, reason: `${d.kind}: ${d.reason}` }
+    const { s1, s2 } = d
+    if (s1 !== undefined && s2 !== undefined) {
+      const guest: GuestStage1 = { kind: 'stream-table', asid: s1.asid, vmid: s2.vmid, regs: s1.regs, context: s1.context }
+      return { kind: 'resolved', ctx, regime: s2.context, guest, tags: { vmid: s2.vmid, asid: s1.asid } }
+    }
+    if (s2 !== undefined) return { kind: 'resolved', ctx, regime: s2.context, tags: { vmid: s2.vmid, asid: -1 } }
+    if (s1 === undefined) throw new Error(`stream ${hex(sid)}: a translating STE without a stage`)
+    return { kind: 'resolved', ctx, regime: s1.context, tags: { vmid: ctx.vmid ?? -1, asid: s1.asid } }
+  }
+
+  /** SMMUv3: write the stream's STE (and CD) for what the driver programmed, then CFGI_STE. */
+  private syncStream(sid: number): void {
+    if (this.steMemory === undefined) return
+    const ctx = this.streams.get(sid)
+    const regime = ctx === undefined ? undefined : this.regimes.get(ctx)
+    if (ctx === undefined || regime === undefined) {
+      this.steMemory.write(sid, undefined)
+      return
+    }
+    const guest = this.guests.get(sid)
+    let cfg: StreamConfig
+    if (regime.stage === 1) cfg = { s1: { regs: regime.regs, asid: ctx.asid ?? 0 } }
+    else if (guest !== undefined) cfg = { s1: { regs: guest.regs, asid: guest.asid }, s2: { regs: regime.regs, vmid: ctx.vmid ?? 0 } }
+    else cfg = { s2: { regs: regime.regs, vmid: ctx.vmid ?? 0 } }
+    this.steMemory.write(sid, cfg)
   }
 
   private walkFor(mem: DescriptorReader, r: Resolved, iova: number, access: Access): WalkResult {
@@ -401,6 +464,28 @@ export class SmmuInstance {
     }
     const bank = r.guest?.kind === 'context-bank' ? r.guest.bank : r.ctx.kind === 'context-bank' ? r.ctx.bank : undefined
     if (bank !== undefined) this.bankFaults.set(bank, contextBankFaultFor(fault, bank, iova, access))
+  }
+}
+
+/**
+ * Where an SMMUv3 instance's stream table and CDs live when the caller names no place: high in
+ * the 48-bit PA space, away from RAM and the table pool (System gives each instance its own).
+ */
+export const DEFAULT_STRUCTURES_BASE = 0xc000_0000_0000
+/** Bytes of PA space each instance's structures may span (2^32 streams x 128 bytes < 2^40). */
+export const STRUCTURES_SPAN = 2 ** 40
+
+const GRANULE_BYTES: Readonly<Record<string, Granule>> = { '4K': 4096, '16K': 16384, '64K': 65536 }
+
+/** The SMMUv3 ID-register facts configuration decoding needs, from a fixture. */
+function v3Id(f: FeatureSet): SmmuV3Id {
+  return {
+    stage1: f.translation.stage1,
+    stage2: f.translation.stage2,
+    oas: f.oas,
+    granules: f.granules.map((g) => GRANULE_BYTES[g]),
+    ssidBits: 0,
+    stt: false,
   }
 }
 

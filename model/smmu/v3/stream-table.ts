@@ -1,0 +1,122 @@
+/**
+ * The configuration an SMMUv3 driver keeps in memory for its streams, as bytes: a linear stream
+ * table (one 64-byte STE per StreamID) and, beside each STE, the stream's 64-byte CD. The driver
+ * side (SmmuInstance) writes a stream's STE/CD whenever the stream's configuration changes, and
+ * the SMMU side reads them back on a translation's configuration lookup: config.ts decodes them
+ * with the architecture's ILLEGAL rules. Decoded configurations are cached per StreamID until the
+ * stream's STE is rewritten (what CMD_CFGI_STE after an STE update does).
+ *
+ * Layout, from `base`: stream `sid` has its STE at base + sid * 128 and its CD at + 64.
+ */
+import type { PhysMemory } from '../../memory'
+import type { S1Context, S1Regs, S2Context, S2Regs } from '../../pgtable'
+import { decodeCd, decodeSte, type BadConfig, type SmmuV3Id } from './config'
+import { addressSizeEncoding, encodeCd, encodeSte, PRIVCFG, STE_CONFIG, tg0Encoding } from './structures'
+
+const SLOT_BYTES = 128
+const CD_OFFSET = 64
+const WORDS = 8
+
+/** What the driver programs for a stream. */
+export interface StreamConfig {
+  readonly s1?: { readonly regs: S1Regs; readonly asid: number }
+  readonly s2?: { readonly regs: S2Regs; readonly vmid: number }
+}
+
+/** What the SMMU reads back: the stages' contexts, or abort (no STE programmed). */
+export type DecodedStream =
+  | { readonly kind: 'abort' }
+  | BadConfig
+  | {
+      readonly kind: 'translate'
+      readonly s1?: { readonly context: S1Context; readonly asid: number; readonly regs: S1Regs }
+      readonly s2?: { readonly context: S2Context; readonly vmid: number }
+    }
+
+export class StreamTableMemory {
+  private readonly cache = new Map<number, DecodedStream>()
+
+  constructor(
+    private readonly memory: PhysMemory,
+    readonly base: number,
+    private readonly id: SmmuV3Id,
+  ) {}
+
+  steAddress(sid: number): number {
+    return this.base + sid * SLOT_BYTES
+  }
+
+  cdAddress(sid: number): number {
+    return this.steAddress(sid) + CD_OFFSET
+  }
+
+  /** Write the stream's STE (and CD): abort when `cfg` is undefined; then CMD_CFGI_STE. */
+  write(sid: number, cfg: StreamConfig | undefined): void {
+    const ste = cfg === undefined ? encodeSte({ config: STE_CONFIG.ABORT }) : this.encode(sid, cfg)
+    this.store(this.steAddress(sid), ste)
+    this.cache.delete(sid)
+  }
+
+  /** CMD_CFGI_STE. */
+  invalidate(sid: number): void {
+    this.cache.delete(sid)
+  }
+
+  /** The SMMU's configuration lookup for `sid`. */
+  read(sid: number): DecodedStream {
+    const cached = this.cache.get(sid)
+    if (cached !== undefined) return cached
+    const decoded = this.decode(sid)
+    this.cache.set(sid, decoded)
+    return decoded
+  }
+
+  private encode(sid: number, cfg: StreamConfig): bigint[] {
+    const { s1, s2 } = cfg
+    if (s1 !== undefined) {
+      const r = s1.regs
+      const cd = encodeCd({ t0sz: r.t0sz, tg0: tg0Encoding(r.granule), ips: addressSizeEncoding(r.oas), asid: s1.asid, ttb0: r.ttbr, had0: r.had === true })
+      this.store(this.cdAddress(sid), cd)
+    }
+    const config = s1 !== undefined && s2 !== undefined ? STE_CONFIG.NESTED : s1 !== undefined ? STE_CONFIG.S1_TRANS : STE_CONFIG.S2_TRANS
+    const s2Fields =
+      s2 === undefined
+        ? {}
+        : {
+            s2Vmid: s2.vmid,
+            s2T0sz: s2.regs.t0sz,
+            s2Sl0: s2.regs.sl0,
+            s2Tg: tg0Encoding(s2.regs.granule),
+            s2Ps: addressSizeEncoding(s2.regs.oas),
+            s2Ttb: s2.regs.vttbr,
+          }
+    return encodeSte({ config, s1ContextPtr: s1 === undefined ? 0 : this.cdAddress(sid), privCfg: PRIVCFG.INCOMING, ...s2Fields })
+  }
+
+  private decode(sid: number): DecodedStream {
+    const ste = decodeSte(this.load(this.steAddress(sid)), this.id)
+    if (ste.kind === 'abort' || ste.kind === 'bypass') return { kind: 'abort' }
+    if (ste.kind !== 'translate') return ste
+    const s2 = ste.stage2 === undefined ? undefined : { context: ste.stage2, vmid: ste.vmid }
+    if (!ste.stage1) return { kind: 'translate', s2 }
+    // The CD's address is a PA here: the driver's CD lives in host memory even when nested.
+    const cd = decodeCd(this.load(ste.ste.s1ContextPtr), this.id)
+    if ('kind' in cd) return cd
+    if (cd.context === undefined) return { kind: 'C_BAD_CD', reason: 'EPD0 = 1: no TTB0 walk' }
+    return { kind: 'translate', s1: { context: cd.context, asid: cd.asid, regs: cd.context.regs }, s2 }
+  }
+
+  private store(pa: number, words: readonly bigint[]): void {
+    const bytes = new Uint8Array(WORDS * 8)
+    const view = new DataView(bytes.buffer)
+    words.forEach((w, i) => view.setBigUint64(i * 8, w, true))
+    if (this.memory.write(pa, bytes) !== undefined) throw new Error(`stream table at 0x${pa.toString(16)} has no memory behind it`)
+  }
+
+  private load(pa: number): bigint[] {
+    const bytes = this.memory.read(pa, WORDS * 8)
+    if (!(bytes instanceof Uint8Array)) return new Array<bigint>(WORDS).fill(0n)
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    return Array.from({ length: WORDS }, (_, i) => view.getBigUint64(i * 8, true))
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * SMMUv3 instances keep their streams' configuration as bytes (model/smmu/v3/stream-table.ts):
+ * the driver side writes STE and CD, the translation reads them back. Expected field values are
+ * the worked example's (features/translation/trans3-nested.feature): host stage 2 at PA
+ * 0x1_0000_0000 (IAS 44 on synthetic-smmuv3-nested: S2T0SZ 20, level-0 start = S2SL0 2, 4K = S2TG
+ * 0, PS 44 = 0b100), the guest's TTB0 IPA 0x4000_0000, T0SZ 25, IPS 40 = 0b010, ASID 1.
+ */
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { createSystem, loadFixture, type Result } from '../../model'
+import { cdFields, STE_CONFIG, steFields } from '../../model/smmu/v3'
+
+function value<T>(r: Result<T>): T {
+  assert.ok(r.ok, r.ok ? '' : `${r.error.errno}: ${r.error.message}`)
+  return r.value
+}
+
+function nested() {
+  const system = createSystem('linux-6.1')
+  const smmu = value(system.addSmmu('smmu0', loadFixture('synthetic-smmuv3-nested')))
+  const { domain, result } = system.attachNewDomain('NESTED', smmu, 0x10)
+  value(result)
+  value(domain.map(0x4000_0000n, 0x8000_0000, 0x20_0000n, { read: true, write: true }))
+  const guest = value(smmu.guestMemory(0x10))
+  value(guest.write64(0x4000_0010, 0x0000_0000_4000_1003n))
+  value(guest.write64(0x4000_1010, 0x0000_0000_4000_2003n))
+  value(guest.write64(0x4000_2018, 0x0000_0000_4010_0f47n))
+  const words = (pa: number) => Array.from({ length: 8 }, (_, i) => system.memory.read64(pa + 8 * i) as bigint)
+  return { system, smmu, words }
+}
+
+describe('SMMUv3: stream configuration in memory', () => {
+  it('a NESTED domain writes a stage-2 STE; installing the guest stage 1 makes it S1+S2 with a CD', () => {
+    const { smmu, words } = nested()
+    const at = smmu.steAddress(0x10)!
+    let ste = steFields(words(at))
+    assert.equal(ste.config, STE_CONFIG.S2_TRANS)
+    assert.deepEqual([ste.s2T0sz, ste.s2Sl0, ste.s2Tg, ste.s2Ps, ste.s2Ttb, ste.s2Aa64], [20, 2, 0, 0b100, 0x1_0000_0000, true])
+    value(smmu.installGuestStage1(0x10, { ttbr: 0x4000_0000, t0sz: 25, granule: 4096, oas: 40 }, 1))
+    ste = steFields(words(at))
+    assert.equal(ste.config, STE_CONFIG.NESTED)
+    assert.equal(ste.s1ContextPtr, at + 64)
+    const cd = cdFields(words(at + 64))
+    assert.deepEqual([cd.valid, cd.t0sz, cd.tg0, cd.ips, cd.asid, cd.ttb0, cd.epd1, cd.a, cd.aa64], [true, 25, 0, 0b010, 1, 0x4000_0000, true, true, true])
+    const t = smmu.translate(0x10, 0x8040_3010)
+    assert.equal(t.kind === 'ok' ? t.oa : t.kind, 0x8010_0010)
+  })
+
+  it('the translation reads the STE: an invalid STE is C_BAD_STE once the configuration is invalidated', () => {
+    const { system, smmu } = nested()
+    const at = smmu.steAddress(0x10)!
+    assert.equal(smmu.translate(0x10, 0x4000_1000).kind, 'ok') // the SMMU reads and caches the STE
+    const w0 = system.memory.read64(at) as bigint
+    const bytes = new Uint8Array(8)
+    new DataView(bytes.buffer).setBigUint64(0, w0 & ~1n, true) // V = 0
+    system.memory.write(at, bytes)
+    // Cached until CMD_CFGI_STE, as on hardware.
+    assert.equal(smmu.translate(0x10, 0x4000_1000).kind, 'ok')
+    smmu.configInvalidate(0x10)
+    const t = smmu.translate(0x10, 0x4000_1000)
+    assert.equal(t.kind, 'streamNotTranslated')
+    if (t.kind === 'streamNotTranslated') assert.match(t.reason, /^C_BAD_STE/)
+  })
+
+  it('detaching writes an abort STE (Config 0b000)', () => {
+    const { system, smmu, words } = nested()
+    smmu.unbindStream(0x10)
+    assert.equal(steFields(words(smmu.steAddress(0x10)!)).config, STE_CONFIG.ABORT)
+    void system
+  })
+})
