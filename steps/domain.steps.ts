@@ -1,8 +1,8 @@
 /** SMMU instances, iommu domains, the nesting request, attach/detach, and what a context holds. */
 import { Given, Then, When } from '@cucumber/cucumber'
-import assert from 'node:assert/strict'
 import type { CbarType, DomainAttr, DomainStage, HwTranslation, RequestedStage } from '../model'
 import type { TckWorld } from './world'
+import { check } from './expect'
 
 Given('an SMMU from fixture {string}', function (this: TckWorld, fixture: string) {
   this.each((run) => run.addSmmu('smmu0', fixture))
@@ -61,39 +61,39 @@ When('{domain} is freed', function (this: TckWorld, d: string) {
 })
 
 Then('{domain} should have stage {stage}', function (this: TckWorld, d: string, stage: DomainStage) {
-  this.each((run) => assert.equal(run.domain(d).stage, stage))
+  this.each((run) => check.equal(run.domain(d).stage, stage))
 })
 
 Then('the nesting attribute of {domain} should read {int}', function (this: TckWorld, d: string, value: number) {
-  this.each((run) => assert.deepEqual(run.domain(d).getAttr('NESTING'), { ok: true, value }))
+  this.each((run) => check.deepEqual(run.domain(d).getAttr('NESTING'), { ok: true, value }))
 })
 
 Then('{domain} should translate at {translation}', function (this: TckWorld, d: string, t: HwTranslation) {
-  this.each((run) => assert.equal(run.domain(d).context?.translation, t))
+  this.each((run) => check.equal(run.domain(d).context?.translation, t))
 })
 
 Then('{domain} should use context bank {int} of type {cbar}', function (this: TckWorld, d: string, bank: number, cbar: CbarType) {
   this.each((run) => {
     const ctx = run.domain(d).context
-    assert.deepEqual(ctx?.kind === 'context-bank' ? { bank: ctx.bank, cbar: ctx.cbar } : ctx, { bank, cbar })
+    check.deepEqual(ctx?.kind === 'context-bank' ? { bank: ctx.bank, cbar: ctx.cbar } : ctx, { bank, cbar })
   })
 })
 
 Then('{domain} should use a stream table entry', function (this: TckWorld, d: string) {
-  this.each((run) => assert.equal(run.domain(d).context?.kind, 'stream-table'))
+  this.each((run) => check.equal(run.domain(d).context?.kind, 'stream-table'))
 })
 
 Then('{domain} should have ASID {id} and VMID {id}', function (this: TckWorld, d: string, asid: number | undefined, vmid: number | undefined) {
   this.each((run) => {
     const ctx = run.domain(d).context
-    assert.deepEqual({ asid: ctx?.asid, vmid: ctx?.vmid }, { asid, vmid })
+    check.deepEqual({ asid: ctx?.asid, vmid: ctx?.vmid }, { asid, vmid })
   })
 })
 
 Then('{domain} should have no context', function (this: TckWorld, d: string) {
-  this.each((run) => assert.equal(run.domain(d).context, undefined))
+  this.each((run) => check.equal(run.domain(d).context, undefined))
 })
 
 Then('the SMMU should have context banks {string} in use', function (this: TckWorld, list: string) {
-  this.each((run) => assert.equal(run.theSmmu().banksInUse().join(', '), list))
+  this.each((run) => check.equal(run.theSmmu().banksInUse().join(', '), list))
 })

@@ -4,8 +4,8 @@
  */
 import * as fs from 'node:fs'
 import { defineParameterType, Then, When, type DataTable } from '@cucumber/cucumber'
-import assert from 'node:assert/strict'
-import { formatSummary, parseTranscript, replayTranscript, type ReplayReport, type Verdict } from '../model/transcript'
+import { formatSummary, formatVerdict, parseTranscript, replayTranscript, type ReplayReport, type Verdict } from '../model/transcript'
+import { check } from './expect'
 import type { ProfileRun, TckWorld } from './world'
 
 /** The last replay of each profile's run. */
@@ -48,25 +48,31 @@ When('the transcript file {string} is replayed', function (this: TckWorld, file:
 })
 
 Then('every line should agree', function (this: TckWorld) {
-  this.each((run) => assert.deepEqual(reportOf(run).verdicts.filter((v) => v.kind !== 'agree'), []))
+  this.each((run) => allAgree(reportOf(run).verdicts, 'every line'))
 })
+
+/** Verdicts that are not agreements, printed as `smmu-nesting-tck replay` prints them. */
+function allAgree(verdicts: readonly Verdict[], which: string): void {
+  const others = verdicts.filter((v) => v.kind !== 'agree').map((v) => formatVerdict(v))
+  check.ok(others.length === 0, `expected ${which} to agree, the model gave:\n${others.join('\n')}`)
+}
 
 Then('lines {int} to {int} should agree', function (this: TckWorld, from: number, to: number) {
   this.each((run) => {
     const lines = reportOf(run).verdicts.filter((v) => v.kind !== 'error' && v.line >= from && v.line <= to)
-    assert.equal(lines.length, to - from + 1, `lines ${from} to ${to} should all be calls`)
-    assert.deepEqual(lines.filter((v) => v.kind !== 'agree'), [])
+    check.equal(lines.length, to - from + 1, `lines ${from} to ${to} should all be calls`)
+    allAgree(lines, `lines ${from} to ${to}`)
   })
 })
 
 Then('line {int} should {verdict}', function (this: TckWorld, line: number, expected: { verdict: string; detail: string }) {
-  this.each((run) => assert.deepEqual(spelled(verdictAt(run, line)), expected))
+  this.each((run) => check.deepEqual(spelled(verdictAt(run, line)), expected))
 })
 
 Then('the replay should report:', function (this: TckWorld, table: DataTable) {
   const expected = table.hashes().map((r) => ({ line: Number(r.line), verdict: r.verdict, detail: r.detail }))
   this.each((run) =>
-    assert.deepEqual(
+    check.deepEqual(
       reportOf(run).verdicts.map((v) => ({ line: v.kind === 'error' ? v.error.line : v.line, ...spelled(v) })),
       expected,
     ),
@@ -74,5 +80,5 @@ Then('the replay should report:', function (this: TckWorld, table: DataTable) {
 })
 
 Then('the summary should be {string}', function (this: TckWorld, summary: string) {
-  this.each((run) => assert.equal(formatSummary(reportOf(run)), summary))
+  this.each((run) => check.equal(formatSummary(reportOf(run)), summary))
 })

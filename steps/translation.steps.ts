@@ -7,7 +7,6 @@
  * the one `Given an SMMU from fixture` added.
  */
 import { defineParameterType, Given, Then, When, type DataTable } from '@cucumber/cucumber'
-import assert from 'node:assert/strict'
 import {
   canonicalRows,
   contextBankFaultFields,
@@ -26,6 +25,7 @@ import {
   type WalkKind,
 } from '../model'
 import type { TckWorld } from './world'
+import { check } from './expect'
 
 const PROT_FLAGS = ['READ', 'WRITE', 'CACHE', 'NOEXEC', 'MMIO', 'PRIV'] as const
 
@@ -76,7 +76,7 @@ defineParameterType({
 // ---- a domain's mappings (iommu_map / iommu_unmap) ----
 
 Given('{domain} has mapped IOVA {addr} to PA {addr} size {addr} with {iommuProt}', function (this: TckWorld, d: string, iova: number, pa: number, size: number, prot: IommuProt) {
-  this.each((run) => assert.deepEqual(run.domain(d).map(BigInt(iova), pa, BigInt(size), prot), ok()))
+  this.each((run) => check.deepEqual(run.domain(d).map(BigInt(iova), pa, BigInt(size), prot), ok()))
 })
 
 When('{domain} maps IOVA {addr} to PA {addr} size {addr} with {iommuProt}', function (this: TckWorld, d: string, iova: number, pa: number, size: number, prot: IommuProt) {
@@ -90,7 +90,7 @@ When('{domain} unmaps IOVA {addr} size {addr}', function (this: TckWorld, d: str
 // ---- the guest: its memory (IPAs) and its stage 1 ----
 
 Given('the guest of stream {addr} has written {u64} at IPA {addr}', function (this: TckWorld, sid: number, value: bigint, ipa: number) {
-  this.each((run) => assert.deepEqual(run.guestMemory(sid).write64(ipa, value), ok()))
+  this.each((run) => check.deepEqual(run.guestMemory(sid).write64(ipa, value), ok()))
 })
 
 When('the guest of stream {addr} writes {u64} at IPA {addr}', function (this: TckWorld, sid: number, value: bigint, ipa: number) {
@@ -102,17 +102,17 @@ When('the guest of stream {addr} writes {hexBytes} at IPA {addr}', function (thi
 })
 
 Then('the guest of stream {addr} should read {u64} at IPA {addr}', function (this: TckWorld, sid: number, value: bigint, ipa: number) {
-  this.each((run) => assert.deepEqual(run.guestMemory(sid).read64(ipa), ok(value)))
+  this.each((run) => check.deepEqual(run.guestMemory(sid).read64(ipa), ok(value)))
 })
 
 Then('the guest of stream {addr} should read {hexBytes} at IPA {addr}', function (this: TckWorld, sid: number, bytes: Uint8Array, ipa: number) {
-  this.each((run) => assert.deepEqual(run.guestMemory(sid).read(ipa, bytes.length), ok(bytes)))
+  this.each((run) => check.deepEqual(run.guestMemory(sid).read(ipa, bytes.length), ok(bytes)))
 })
 
 Given(
   'the guest of stream {addr} has installed stage 1 with TTB {addr}, T0SZ {int}, granule {granule}, IPS {int} bits, ASID {int}',
   function (this: TckWorld, sid: number, ttbr: number, t0sz: number, granule: Granule, oas: number, asid: number) {
-    this.each((run) => assert.equal(run.translationSmmu().installGuestStage1(sid, { ttbr, t0sz, granule, oas }, asid).ok, true))
+    this.each((run) => check.equal(run.translationSmmu().installGuestStage1(sid, { ttbr, t0sz, granule, oas }, asid).ok, true))
   },
 )
 
@@ -130,9 +130,9 @@ When('the guest stage 1 of stream {addr} is removed', function (this: TckWorld, 
 Then('the guest stage 1 of stream {addr} should be:', function (this: TckWorld, sid: number, table: DataTable) {
   this.each((run) => {
     const g = run.translationSmmu().guestStage1(sid)
-    assert.ok(g !== undefined, 'no guest stage 1 on the stream')
+    check.ok(g !== undefined, 'no guest stage 1 on the stream')
     const { actual, expected } = selectFields(guestStage1Fields(g), table.rowsHash())
-    assert.deepEqual(actual, expected)
+    check.deepEqual(actual, expected)
   })
 })
 
@@ -161,89 +161,89 @@ When('the device at stream {addr} writes {hexBytes} at IOVA {addr}', function (t
 })
 
 Then('the DMA should have reached PA {addr}', function (this: TckWorld, pa: number) {
-  this.each((run) => assert.deepEqual(run.lastDma?.kind === 'ok' ? run.lastDma.pieces[0]?.pa : run.lastDma, pa))
+  this.each((run) => check.deepEqual(run.lastDma?.kind === 'ok' ? run.lastDma.pieces[0]?.pa : run.lastDma, pa))
 })
 
 Then('the DMA should have read {hexBytes}', function (this: TckWorld, bytes: Uint8Array) {
-  this.each((run) => assert.deepEqual(run.lastDma?.kind === 'ok' ? run.lastDma.data : run.lastDma, bytes))
+  this.each((run) => check.deepEqual(run.lastDma?.kind === 'ok' ? run.lastDma.data : run.lastDma, bytes))
 })
 
 Then('the DMA should take a {faultKind} fault at stage {int}, level {int}', function (this: TckWorld, kind: FaultKind, stage: number, level: number) {
   this.each((run) => {
-    assert.equal(run.lastDma?.kind, 'fault', 'the DMA did not fault')
+    check.equal(run.lastDma?.kind, 'fault', 'the DMA did not fault')
     const { actual, expected } = selectFields(faultFields(run.lastDma.fault), { kind, stage: String(stage), level: String(level) })
-    assert.deepEqual(actual, expected)
+    check.deepEqual(actual, expected)
   })
 })
 
 Then('the fault should be:', function (this: TckWorld, table: DataTable) {
   this.each((run) => {
-    assert.equal(run.lastDma?.kind, 'fault', 'the DMA did not fault')
+    check.equal(run.lastDma?.kind, 'fault', 'the DMA did not fault')
     const { actual, expected } = selectFields(faultFields(run.lastDma.fault), table.rowsHash())
-    assert.deepEqual(actual, expected)
+    check.deepEqual(actual, expected)
   })
 })
 
 Then('IOVA {addr} on stream {addr} should translate to PA {addr}', function (this: TckWorld, iova: number, sid: number, pa: number) {
-  this.each((run) => assert.equal(describeTranslation(run.translationSmmu().translate(sid, iova)), `PA ${hexOf(pa)}`))
+  this.each((run) => check.equal(describeTranslation(run.translationSmmu().translate(sid, iova)), `PA ${hexOf(pa)}`))
 })
 
 Then('IOVA {addr} on stream {addr} should take a {faultKind} fault at stage {int}, level {int}', function (this: TckWorld, iova: number, sid: number, kind: FaultKind, stage: number, level: number) {
-  this.each((run) => assert.equal(describeTranslation(run.translationSmmu().translate(sid, iova)), `${kind} fault, stage ${stage}, level ${level}`))
+  this.each((run) => check.equal(describeTranslation(run.translationSmmu().translate(sid, iova)), `${kind} fault, stage ${stage}, level ${level}`))
 })
 
 // ---- memory and page tables ----
 
 Then('physical memory at PA {addr} should hold {hexBytes}', function (this: TckWorld, pa: number, bytes: Uint8Array) {
-  this.each((run) => assert.deepEqual(run.translationSystem().memory.read(pa, bytes.length), bytes))
+  this.each((run) => check.deepEqual(run.translationSystem().memory.read(pa, bytes.length), bytes))
 })
 
 Then('the descriptor at PA {addr} should be {u64}', function (this: TckWorld, pa: number, value: bigint) {
-  this.each((run) => assert.equal(hexOf(run.translationSystem().memory.read64(pa) as bigint), hexOf(value)))
+  this.each((run) => check.equal(hexOf(run.translationSystem().memory.read64(pa) as bigint), hexOf(value)))
 })
 
 Then('the walk of IOVA {addr} on stream {addr} should read:', function (this: TckWorld, iova: number, sid: number, table: DataTable) {
-  this.each((run) => assert.deepEqual(traceRows(run.translationSmmu().explainWalk(sid, iova).reads), canonicalRows(table.rows())))
+  this.each((run) => check.deepEqual(traceRows(run.translationSmmu().explainWalk(sid, iova).reads), canonicalRows(table.rows())))
 })
 
 Then('the {walkKind} descriptors of the walk of IOVA {addr} on stream {addr} should be:', function (this: TckWorld, kind: WalkKind, iova: number, sid: number, table: DataTable) {
-  this.each((run) => assert.deepEqual(traceRows(run.translationSmmu().explainWalk(sid, iova).reads, kind), canonicalRows(table.rows())))
+  this.each((run) => check.deepEqual(traceRows(run.translationSmmu().explainWalk(sid, iova).reads, kind), canonicalRows(table.rows())))
 })
 
 // ---- IOTLB ----
 
 Then('the SMMU\'s IOTLB should hold {int} entry/entries', function (this: TckWorld, n: number) {
-  this.each((run) => assert.equal(run.translationSmmu().tlbSize, n))
+  this.each((run) => check.equal(run.translationSmmu().tlbSize, n))
 })
 
 // ---- fault reports ----
 
 Then('the SMMU should have queued {int} event(s)', function (this: TckWorld, n: number) {
-  this.each((run) => assert.equal(run.translationSmmu().events().length, n))
+  this.each((run) => check.equal(run.translationSmmu().events().length, n))
 })
 
 Then('the last event should be:', function (this: TckWorld, table: DataTable) {
   this.each((run) => {
     const e = run.translationSmmu().events().at(-1)
-    assert.ok(e !== undefined, 'the event queue is empty')
+    check.ok(e !== undefined, 'the event queue is empty')
     const { actual, expected } = selectFields(eventFields(e), table.rowsHash())
-    assert.deepEqual(actual, expected)
+    check.deepEqual(actual, expected)
   })
 })
 
 Then('the last event record should be {u64}, {u64}, {u64}, {u64}', function (this: TckWorld, dw0: bigint, dw1: bigint, dw2: bigint, dw3: bigint) {
   this.each((run) => {
     const e = run.translationSmmu().events().at(-1)
-    assert.ok(e !== undefined, 'the event queue is empty')
-    assert.deepEqual(encodeEvent(e), [dw0, dw1, dw2, dw3])
+    check.ok(e !== undefined, 'the event queue is empty')
+    check.deepEqual(encodeEvent(e), [dw0, dw1, dw2, dw3])
   })
 })
 
 Then('context bank {int} should hold the fault:', function (this: TckWorld, bank: number, table: DataTable) {
   this.each((run) => {
     const f = run.translationSmmu().contextBankFault(bank)
-    assert.ok(f !== undefined, `context bank ${bank} recorded no fault`)
+    check.ok(f !== undefined, `context bank ${bank} recorded no fault`)
     const { actual, expected } = selectFields(contextBankFaultFields(f), table.rowsHash())
-    assert.deepEqual(actual, expected)
+    check.deepEqual(actual, expected)
   })
 })

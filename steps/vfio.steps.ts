@@ -4,9 +4,9 @@
  * in the RFC, 6 once merged).
  */
 import { Given, Then, When } from '@cucumber/cucumber'
-import assert from 'node:assert/strict'
 import { VFIO_DMA_UNMAP_FLAG_ALL, type DmaOutcome, type DomainStage, type IovaRange, type VaddrSpec } from '../model'
 import type { TckWorld } from './world'
+import { check } from './expect'
 
 Given('an SMMU from fixture {string} with VFIO group {int} at stream {addr}', function (this: TckWorld, fixture: string, group: number, sid: number) {
   this.each((run) => run.addMachineIommu(fixture, [{ id: group, streams: [sid], viable: true }]))
@@ -35,11 +35,11 @@ Given('the machine of fixture {string}', function (this: TckWorld, fixture: stri
 })
 
 Given('group {int} is in the container', function (this: TckWorld, group: number) {
-  this.each((run) => assert.deepEqual(run.group(group).setContainer(run.container()), { ok: true, value: undefined }))
+  this.each((run) => check.deepEqual(run.group(group).setContainer(run.container()), { ok: true, value: undefined }))
 })
 
 Given('the container is set to {uapi}', function (this: TckWorld, type: string) {
-  this.each((run) => assert.deepEqual(run.container().setIommu(run.extension(type)), { ok: true, value: undefined }))
+  this.each((run) => check.deepEqual(run.container().setIommu(run.extension(type)), { ok: true, value: undefined }))
 })
 
 When('group {int} is added to the container', function (this: TckWorld, group: number) {
@@ -63,31 +63,31 @@ When('the API version is read', function (this: TckWorld) {
 })
 
 Then('the answer should be {int}', function (this: TckWorld, value: number) {
-  this.each((run) => assert.deepEqual(run.last, { ok: true, value }))
+  this.each((run) => check.deepEqual(run.last, { ok: true, value }))
 })
 
 Then('CHECK_EXTENSION\\({uapi}) should answer {int}', function (this: TckWorld, ext: string, value: number) {
-  this.each((run) => assert.deepEqual(run.container().checkExtension(run.extension(ext)), { ok: true, value }))
+  this.each((run) => check.deepEqual(run.container().checkExtension(run.extension(ext)), { ok: true, value }))
 })
 
 Then('CHECK_EXTENSION\\({int}) should answer {int}', function (this: TckWorld, ext: number, value: number) {
-  this.each((run) => assert.deepEqual(run.container().checkExtension(ext), { ok: true, value }))
+  this.each((run) => check.deepEqual(run.container().checkExtension(ext), { ok: true, value }))
 })
 
 Then('{uapi} should be {int} in this kernel', function (this: TckWorld, name: string, value: number) {
-  this.each((run) => assert.equal(run.backend().extension(name), value))
+  this.each((run) => check.equal(run.backend().extension(name), value))
 })
 
 Then('{uapi} should not exist in this kernel', function (this: TckWorld, name: string) {
-  this.each((run) => assert.equal(run.backend().extension(name), undefined))
+  this.each((run) => check.equal(run.backend().extension(name), undefined))
 })
 
 Then('group {int} should report {string}', function (this: TckWorld, group: number, status: string) {
   this.each((run) => {
     const s = run.group(group).getStatus()
-    assert.ok(s.ok)
+    check.ok(s.ok)
     const flags = [s.value.viable ? 'viable' : '', s.value.containerSet ? 'container set' : ''].filter((f) => f !== '')
-    assert.equal(flags.length === 0 ? 'nothing' : flags.join(', '), status)
+    check.equal(flags.length === 0 ? 'nothing' : flags.join(', '), status)
   })
 })
 
@@ -114,7 +114,7 @@ When('the VMM maps iova {u64} size {u64} {access} from an unmapped vaddr', funct
 })
 
 Given('the VMM has mapped iova {u64} size {u64} {access}', function (this: TckWorld, iova: bigint, size: bigint, flags: number) {
-  this.each((run) => assert.deepEqual(run.container().mapDma({ iova, size, flags, vaddr: { kind: 'buffer' } }), { ok: true, value: undefined }))
+  this.each((run) => check.deepEqual(run.container().mapDma({ iova, size, flags, vaddr: { kind: 'buffer' } }), { ok: true, value: undefined }))
 })
 
 When('the VMM unmaps iova {u64} size {u64}', function (this: TckWorld, iova: bigint, size: bigint) {
@@ -130,45 +130,45 @@ When('the VMM unmaps everything', function (this: TckWorld) {
 })
 
 Then('the operation should succeed, unmapping {u64} bytes', function (this: TckWorld, unmapped: bigint) {
-  this.each((run) => assert.deepEqual(run.last, { ok: true, value: { unmapped } }))
+  this.each((run) => check.deepEqual(run.last, { ok: true, value: { unmapped } }))
 })
 
 Then('GET_INFO should report page sizes {u64}', function (this: TckWorld, pgsizes: bigint) {
   this.each((run) => {
     const info = run.container().getInfo()
-    assert.ok(info.ok, `GET_INFO failed: ${info.ok ? '' : info.error.errno}`)
-    assert.equal(`0x${info.value.iovaPgsizes.toString(16)}`, `0x${pgsizes.toString(16)}`)
+    check.ok(info.ok, `GET_INFO failed: ${info.ok ? '' : info.error.errno}`)
+    check.equal(`0x${info.value.iovaPgsizes.toString(16)}`, `0x${pgsizes.toString(16)}`)
   })
 })
 
 Then('GET_INFO should report IOVA ranges {ranges}', function (this: TckWorld, ranges: IovaRange[]) {
   this.each((run) => {
     const info = run.container().getInfo()
-    assert.ok(info.ok)
-    assert.deepEqual(info.value.iovaRanges ?? [], ranges)
+    check.ok(info.ok)
+    check.deepEqual(info.value.iovaRanges ?? [], ranges)
   })
 })
 
 Then('GET_INFO should report {int} DMA mappings available', function (this: TckWorld, avail: number) {
   this.each((run) => {
     const info = run.container().getInfo()
-    assert.ok(info.ok)
-    assert.equal(info.value.dmaAvail, avail)
+    check.ok(info.ok)
+    check.equal(info.value.dmaAvail, avail)
   })
 })
 
 Then('GET_INFO should report no capabilities', function (this: TckWorld) {
   this.each((run) => {
     const info = run.container().getInfo()
-    assert.ok(info.ok)
-    assert.deepEqual({ dmaAvail: info.value.dmaAvail, ranges: info.value.iovaRanges }, { dmaAvail: undefined, ranges: undefined })
+    check.ok(info.ok)
+    check.deepEqual({ dmaAvail: info.value.dmaAvail, ranges: info.value.iovaRanges }, { dmaAvail: undefined, ranges: undefined })
   })
 })
 
 Then('GET_INFO should fail with {errno}', function (this: TckWorld, errno: string) {
   this.each((run) => {
     const info = run.container().getInfo()
-    assert.equal(info.ok ? 'success' : info.error.errno, errno)
+    check.equal(info.ok ? 'success' : info.error.errno, errno)
   })
 })
 
@@ -180,28 +180,28 @@ When('the device of group {int} {dmaOp} {int} bytes at iova {u64}', function (th
 
 Then('the DMA should {dmaOutcome}', function (this: TckWorld, outcome: 'ok' | 'fault') {
   this.each((run) => {
-    assert.ok(run.last?.ok, 'the DMA call itself failed')
-    assert.equal((run.last.value as DmaOutcome).kind, outcome)
+    check.ok(run.last?.ok, 'the DMA call itself failed')
+    check.equal((run.last.value as DmaOutcome).kind, outcome)
   })
 })
 
 // ---- model introspection (what the kernel does not show userspace) ----
 
 Then('the container should hold {int} IOMMU domain(s)', function (this: TckWorld, count: number) {
-  this.each((run) => assert.equal(run.modelType1()?.liveDomains().length ?? 0, count))
+  this.each((run) => check.equal(run.modelType1()?.liveDomains().length ?? 0, count))
 })
 
 Then('the number of IOMMU domains in the container should be {int}', function (this: TckWorld, count: number) {
-  this.each((run) => assert.equal(run.modelType1()?.liveDomains().length ?? 0, count))
+  this.each((run) => check.equal(run.modelType1()?.liveDomains().length ?? 0, count))
 })
 
 Then('the domain of group {int} should have stage {stage}', function (this: TckWorld, group: number, stage: DomainStage) {
-  this.each((run) => assert.equal(run.modelType1()?.domainOf(group)?.stage, stage))
+  this.each((run) => check.equal(run.modelType1()?.domainOf(group)?.stage, stage))
 })
 
 Then('groups {int} and {int} should share one domain', function (this: TckWorld, a: number, b: number) {
   this.each((run) => {
     const t1 = run.modelType1()
-    assert.ok(t1?.domainOf(a) !== undefined && t1.domainOf(a) === t1.domainOf(b))
+    check.ok(t1?.domainOf(a) !== undefined && t1.domainOf(a) === t1.domainOf(b))
   })
 })

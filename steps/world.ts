@@ -6,19 +6,16 @@
  * one; the default run keeps every profile the scenario is tagged with and runs each step once per
  * profile, naming the profile in any failure.
  */
-import { Before, BeforeAll, setWorldConstructor, World, type IWorldOptions } from '@cucumber/cucumber'
+import { Before, BeforeStep, setWorldConstructor, World, type IWorldOptions } from '@cucumber/cucumber'
+import type { GherkinDocument, Pickle, PickleStep } from '@cucumber/messages'
 import {
   ContainerModel,
   createModelBackend,
   createSystem,
-  formatFixtureError,
   getProfile,
   isProfileName,
-  listFixtureNames,
   loadFixture,
-  loadFixtureFile,
   ModelBackend,
-  resolveFixturePath,
   type DmaResult,
   type GuestMemory,
   type IommuDomain,
@@ -33,6 +30,7 @@ import {
   type VfioGroup,
   type VfioGroupSpec,
 } from '../model'
+import { ExpectationFailed } from './expect'
 
 export interface TckParameters {
   /** Restrict the run to these behaviour profiles (set by the per-profile cucumber profiles). */
@@ -183,27 +181,84 @@ export class TckWorld extends World<TckParameters> {
     super(options)
   }
 
-  /** Run `fn` under every profile; failures are collected and reported per profile. */
+  /** The scenario and step running now (set before each step), for failure messages. */
+  where?: StepPlace
+
+  /**
+   * Run `fn` under every profile. Failures are collected and reported per profile, each with the
+   * profile, scenario and step, and without a stack trace (a TypeError or the like, a bug in the
+   * TCK, keeps its own).
+   */
   each(fn: (run: ProfileRun) => void): void {
     const failures: string[] = []
     for (const run of this.runs) {
       try {
         fn(run)
       } catch (e) {
-        failures.push(`[${run.profile.name}] ${e instanceof Error ? e.message : String(e)}`)
+        failures.push(describeFailure(e, run.profile.name, this.where))
       }
     }
-    if (failures.length > 0) throw new Error(failures.join('\n'))
+    if (failures.length > 0) throw new StepFailed(failures.join('\n'))
   }
+}
+
+/** Where a step is: what failure messages name. */
+export interface StepPlace {
+  readonly scenario: string
+  /** `features/x.feature:41`: the scenario's line, or its Examples row's (what cucumber-js runs). */
+  readonly location: string
+  /** With its keyword: `Then the domain should have stage S2`. */
+  readonly step: string
+}
+
+/** A step that failed under one or more profiles: the message says it all, no stack trace. */
+export class StepFailed extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'StepFailed'
+    this.stack = message
+  }
+}
+
+function describeFailure(e: unknown, profile: string, where: StepPlace | undefined): string {
+  const message = e instanceof Error ? e.message : String(e)
+  const place = where === undefined ? `profile ${profile}` : `profile ${profile}, scenario "${where.scenario}" (${where.location}), step "${where.step}"`
+  const bug = e instanceof TypeError || e instanceof RangeError || e instanceof ReferenceError || e instanceof SyntaxError
+  const stack = bug && e.stack !== undefined ? `\n${e.stack.split('\n').slice(1).join('\n')}` : ''
+  return e instanceof ExpectationFailed || !bug ? `${message}\n  ${place}` : `${message}\n  ${place}${stack}`
+}
+
+/** The step's keyword and text, and the line of the scenario or Examples row, from the Gherkin. */
+export function stepPlace(doc: GherkinDocument, pickle: Pickle, step: PickleStep): StepPlace {
+  const lines = new Map<string, number>()
+  const keywords = new Map<string, string>()
+  const visit = (children: readonly { background?: { steps: readonly { id: string; keyword: string }[] }; scenario?: ScenarioNode; rule?: { children: readonly unknown[] } }[]): void => {
+    for (const c of children) {
+      for (const st of [...(c.background?.steps ?? []), ...(c.scenario?.steps ?? [])]) keywords.set(st.id, st.keyword)
+      if (c.scenario !== undefined) {
+        lines.set(c.scenario.id, c.scenario.location.line)
+        for (const ex of c.scenario.examples) for (const row of ex.tableBody) lines.set(row.id, row.location.line)
+      }
+      if (c.rule !== undefined) visit(c.rule.children as Parameters<typeof visit>[0])
+    }
+  }
+  visit((doc.feature?.children ?? []) as Parameters<typeof visit>[0])
+  const line = [...pickle.astNodeIds].reverse().map((id) => lines.get(id)).find((l) => l !== undefined)
+  const keyword = step.astNodeIds.map((id) => keywords.get(id)).find((k) => k !== undefined) ?? ''
+  return { scenario: pickle.name, location: line === undefined ? pickle.uri : `${pickle.uri}:${line}`, step: `${keyword}${step.text}`.trim() }
+}
+
+interface ScenarioNode {
+  readonly id: string
+  readonly location: { readonly line: number }
+  readonly steps: readonly { id: string; keyword: string }[]
+  readonly examples: readonly { tableBody: readonly { id: string; location: { line: number } }[] }[]
 }
 
 setWorldConstructor(TckWorld)
 
-BeforeAll(function () {
-  // Malformed fixtures are rejected before any scenario runs.
-  const problems = listFixtureNames().flatMap((n) => loadFixtureFile(resolveFixturePath(n)).errors.map(formatFixtureError))
-  if (problems.length > 0) throw new Error(`invalid fixtures in the catalogue:\n${problems.join('\n')}`)
-})
+// A fixture in the catalogue that does not load fails Fix1 [1] ("every fixture in the catalogue
+// should load") under every profile, and the scenarios that use it; the others run.
 
 Before(function (this: TckWorld, { pickle }) {
   const tagged = pickle.tags.map((t) => t.name.slice(1)).filter(isProfileName)
@@ -213,4 +268,8 @@ Before(function (this: TckWorld, { pickle }) {
     throw new Error(`scenario "${pickle.name}" names no behaviour profile (tag it @rfc-v2, @enforcing, @merged or @linux-6.1)`)
   }
   this.runs = selected.map((p) => new ProfileRun(getProfile(p)))
+})
+
+BeforeStep(function (this: TckWorld, { gherkinDocument, pickle, pickleStep }) {
+  this.where = stepPlace(gherkinDocument, pickle, pickleStep)
 })

@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path'
 import type { FeatureSet } from './features'
-import { FIXTURES_DIR, listFixtureNames, loadFixtureFile, type FixtureError } from './fixture'
+import { FIXTURES_DIR, formatFixtureError, listFixtureNames, loadFixtureFile, type FixtureError } from './fixture'
 
 export interface Catalogue {
   readonly dir: string
@@ -30,4 +30,15 @@ export function loadCatalogue(dir: string = FIXTURES_DIR, fresh = false): Catalo
   }
   loaded.set(abs, catalogue)
   return catalogue
+}
+
+/**
+ * The catalogue's problems as `smmu-nesting-tck fixtures validate` prints them
+ * (`file:line:column: field: reason [CODE]`), files relative to the working folder when inside it.
+ */
+export function formatCatalogueErrors(errors: readonly FixtureError[]): string[] {
+  return errors.map((e) => {
+    const rel = path.relative(process.cwd(), e.file)
+    return formatFixtureError(rel.startsWith('..') || path.isAbsolute(rel) ? e : { ...e, file: rel })
+  })
 }
