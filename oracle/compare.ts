@@ -115,6 +115,8 @@ function classify(c: OracleCase, step: Extract<Step, { op: 'dma' }>, p: Predicti
     const applied = descriptorFaultDeviations(c, step, e, o.events[0])
     if (applied !== undefined) return applied
   }
+  // A next-level table address beyond IPS/PS: QEMU fetches it (here: no RAM, an external abort).
+  if (e?.name === 'F_ADDR_SIZE' && o.count > 0 && (o.events[0][0] & 0xffn) === 0x0bn && o.events[0][2] === BigInt(e.inputAddr ?? -1) && ((o.events[0][1] >> 39n) & 1n) === (e.s2 ? 1n : 0n)) return 'qemu-no-table-address-size-check'
   // F_CD_FETCH: QEMU writes the fetch address into InputAddr (dw2), not FetchAddr (dw3).
   if (e?.name === 'F_CD_FETCH' && o.count > 0 && (o.events[0][0] & 0xffn) === 0x09n && (o.events[0][2] & FETCH_MASK) === BigInt(e.fetchAddr ?? -1) && o.events[0][3] === 0n) return 'qemu-cd-fetch-addr-in-inputaddr'
   // Stage 1 bypassed, input beyond the IAS: QEMU terminates without a record.
