@@ -5,6 +5,11 @@
 // Type-checking is `npm run typecheck`'s job.
 'use strict'
 require('./build').ensureBuilt()
+// `smmu-nesting-tck --help | head`: the reader has gone; stop quietly instead of an EPIPE trace.
+process.stdout.on('error', (e) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+  throw e
+})
 const { main } = require('../dist/cli/main')
 
 main(process.argv.slice(2)).then(

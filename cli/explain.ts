@@ -14,7 +14,7 @@ import { hex32, type IdRegisterName } from '../model/hw/registers'
 import { explainFixture, REQUESTS, type ContextReport, type Explanation, type RequestReport } from '../model/survey'
 import { getProfile, isProfileName, PROFILE_NAMES, unknownProfileMessage, type Profile } from '../model/profiles'
 import type { BankRange } from '../model/smmu'
-import type { Io } from './replay'
+import { notInCatalogue, type Io } from './replay'
 
 export const EXPLAIN_EXIT = { OK: 0, USAGE: 2 } as const
 
@@ -53,7 +53,7 @@ export function runExplain(opts: { fixture: string; profile?: string; json?: boo
   if (fixture === undefined) {
     io.err('smmu-nesting-tck: the fixture does not load:')
     for (const e of errors) io.err(`  ${formatFixtureError(e)}`)
-    if (errors.some((e) => e.code === 'NOT_FOUND')) io.err(`fixtures in the catalogue: ${listFixtureNames().join(', ')} (or give a path to a .yaml file)`)
+    if (errors.some((e) => e.code === 'NOT_FOUND')) io.err(notInCatalogue([opts.fixture]))
     return EXPLAIN_EXIT.USAGE
   }
   const profiles = (opts.profile === undefined ? [...PROFILE_NAMES] : [opts.profile]).map((p) => getProfile(p))

@@ -10,6 +10,7 @@ import { formatFixtureError, listFixtureNames, loadFixtureFile, resolveFixturePa
 import { getProfile, isProfileName, unknownProfileMessage } from '../model/profiles'
 import { formatSummary, formatVerdict, parseTranscript, replayTranscript } from '../model/transcript'
 import type { VfioBackend } from '../model/vfio/backend'
+import { closest } from '../model/suggest'
 import { BACKENDS, backendNames } from './backends'
 
 export const EXIT = { AGREE: 0, DIFFER: 1, USAGE: 2 } as const
@@ -72,20 +73,30 @@ export async function runReplay(opts: ReplayOptions, io: Io): Promise<number> {
   return totals.differ === 0 ? EXIT.AGREE : EXIT.DIFFER
 }
 
+/** What to say when fixtures are not found: the catalogue, and the name meant when one is close. */
+export function notInCatalogue(names: readonly string[]): string {
+  const known = listFixtureNames()
+  const guesses = names.flatMap((n) => {
+    const g = closest(n, known)
+    return g === undefined ? [] : [`did you mean "${g}"? `]
+  })
+  return `${guesses.join('')}fixtures in the catalogue: ${known.join(', ')} (or give a path to a .yaml file)`
+}
+
 /** Every fixture, or undefined after printing every problem (file:line:column: field: reason). */
 function loadFixtures(names: readonly string[], io: Io): FeatureSet[] | undefined {
   const fixtures: FeatureSet[] = []
   const problems: string[] = []
-  let missing = false
+  const missing: string[] = []
   for (const name of names) {
     const { fixture, errors } = loadFixtureFile(resolveFixturePath(name))
     if (fixture !== undefined) fixtures.push(fixture)
     problems.push(...errors.map(formatFixtureError))
-    missing ||= errors.some((e) => e.code === 'NOT_FOUND')
+    if (errors.some((e) => e.code === 'NOT_FOUND')) missing.push(name)
   }
   if (problems.length === 0) return fixtures
   io.err(`smmu-nesting-tck: ${names.length === 1 ? 'the fixture does' : 'the fixtures do'} not load:`)
   for (const p of problems) io.err(`  ${p}`)
-  if (missing) io.err(`fixtures in the catalogue: ${listFixtureNames().join(', ')} (or give a path to a .yaml file)`)
+  if (missing.length > 0) io.err(notInCatalogue(missing))
   return undefined
 }

@@ -11,7 +11,7 @@ Feature: Nest1 - Stage selection
   domains both get a stage-2 context bank (CBAR type S2_TRANS): the RFC notes this "will likely
   change when KVM gets involved", and it never did in mainline.
 
-  Hardware (fixtures): synthetic-nested = S1+S2 with NTS ("N" in the seed), synthetic-s1-s2 =
+  Hardware (fixtures): synthetic-nested = S1+S2 with NTS ("N" in the RFC's table), synthetic-s1-s2 =
   both stages without nesting ("S1+S2"), synthetic-s2-only ("S2"), synthetic-s1-only ("S1").
 
   Scenario Outline: [1] A <requested> request on <supported> hardware gives stage <stage>
@@ -22,9 +22,9 @@ Feature: Nest1 - Stage selection
     And the domain should have stage <stage>
     And the domain should translate at <translation>
 
-    # The seed's table, every cell ("Requested / Supported / Actual"), RFC PATCHv2 3/3.
+    # The RFC's table, every cell ("Requested / Supported / Actual"), RFC PATCHv2 3/3.
     @rfc-v2 @enforcing
-    Examples: RFC PATCHv2 (the seed's table)
+    Examples: RFC PATCHv2 as posted (the RFC's table)
       | requested | supported | fixture           | stage  | translation |
       | stage 1   | N         | synthetic-nested  | S1     | stage 1     |
       | stage 1   | S1+S2     | synthetic-s1-s2   | S1     | stage 1     |

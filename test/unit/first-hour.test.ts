@@ -138,6 +138,14 @@ describe('did you mean', () => {
     )
   })
 
+  it('a fixture name not in the catalogue (replay, explain)', async () => {
+    const replay = await run(['replay', '-p', 'linux-6.1', '-f', 'mmu500', 'transcripts/qemu-virt-smmuv3-linux-6.1.vfio'])
+    assert.equal(replay.code, 2)
+    assert.match(replay.err.at(-1) ?? '', /^did you mean "mmu-500"\? fixtures in the catalogue: /)
+    const explain = await run(['explain', '-f', 'qemu-smmuv3-72'])
+    assert.match(explain.err.at(-1) ?? '', /^did you mean "qemu-smmuv3-7\.2"\? fixtures in the catalogue: /)
+  })
+
   it('an unknown profile name: replay, explain, npm run features', async () => {
     const message = `unknown behaviour profile "mereged" (did you mean "merged"? profiles: ${PROFILE_NAMES.join(', ')})`
     assert.equal(unknownProfileMessage('mereged'), message)

@@ -217,7 +217,7 @@ describe('report: the site', () => {
   it('Nest1: the seed table with a result per profile, comments, steps once with placeholders, the failure with expected and actual', () => {
     const page = read('nest1-stage-selection.html')
     assert.ok(page.includes('<section class="scenario" id="s1">'))
-    assert.ok(page.includes('<p class="comment"># The seed&#39;s table') || page.includes("<p class=\"comment\"># The seed's table"))
+    assert.ok(page.includes('<p class="comment"># The RFC&#39;s table') || page.includes("<p class=\"comment\"># The RFC's table"))
     assert.equal((page.match(/<span class="kw">Given<\/span>an SMMU from fixture &quot;<var>&lt;fixture&gt;<\/var>&quot;/g) ?? []).length, 3, 'steps once per outline ([1], [2] and [5])')
     const seed = page.slice(page.indexOf('id="s1-e1"'), page.indexOf('id="s1-e2"'))
     assert.equal((seed.match(/<tr id="s1-e1-r\d"/g) ?? []).length, 8)
