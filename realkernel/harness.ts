@@ -108,23 +108,29 @@ export async function runRealKernel(opts: HarnessOptions): Promise<number> {
   const progress = new Progress(opts.out, opts.tty === true)
   const guests: Guest[] = opts.kernels.flatMap((kernelLine) => opts.machines.map((machine) => ({ machine, kernelLine })))
   const specs = [...new Map(guests.map((g) => [`${g.machine.arch}:${g.kernelLine.name}`, { arch: g.machine.arch, kernel: g.kernelLine.name }])).values()]
-  const stage = async <T>(n: number, what: string, work: () => T): Promise<T> => {
+  /** A stage: its line, then (on a terminal) the elapsed time and the last thing its work said. */
+  const stage = async <T>(n: number, what: string, work: (log: (line: string) => void) => T | Promise<T>): Promise<T> => {
     const t = Date.now()
+    let last = ''
     progress.line(`real-kernel: [${n}/4] ${what}`)
-    progress.live(() => `real-kernel: [${n}/4] ${what} ... ${secs(Date.now() - t)}`)
+    progress.live(() => `real-kernel: [${n}/4] ${secs(Date.now() - t)}${last === '' ? '' : `: ${last}`}`)
     await new Promise((r) => setImmediate(r))
     try {
-      return work()
+      return await work((line) => {
+        last = line.trim()
+        progress.step(`   ${last}`)
+      })
     } finally {
       progress.stop()
+      if (Date.now() - t > 1000) progress.line(`real-kernel: [${n}/4] done in ${secs(Date.now() - t)}`)
     }
   }
   let qemu10: string | undefined
   try {
-    await stage(1, `install: host packages${opts.install ? '' : ' (--no-install: checking only)'}`, () => installHostPackages({ install: opts.install, log: () => undefined }))
-    await stage(2, `fetch: guest kernels (${specs.map((s) => `${s.arch} ${s.kernel}`).join(', ')})${guests.some((g) => g.machine.qemuLine === '10') ? ' and QEMU 10' : ''}`, () => {
-      fetchGuestPackages(specs, { install: opts.install, log: () => undefined })
-      if (guests.some((g) => g.machine.qemuLine === '10')) qemu10 = qemu10Dir({ install: opts.install, log: () => undefined })
+    await stage(1, `install: host packages${opts.install ? '' : ' (--no-install: checking only)'}`, (log) => installHostPackages({ install: opts.install, log }))
+    await stage(2, `fetch: guest kernels (${specs.map((s) => `${s.arch} ${s.kernel}`).join(', ')})${guests.some((g) => g.machine.qemuLine === '10') ? ' and QEMU 10' : ''}`, async (log) => {
+      await fetchGuestPackages(specs, { install: opts.install, log })
+      if (guests.some((g) => g.machine.qemuLine === '10')) qemu10 = await qemu10Dir({ install: opts.install, log })
     })
   } catch (e) {
     if (e instanceof SetupError) {
@@ -136,7 +142,14 @@ export async function runRealKernel(opts: HarnessOptions): Promise<number> {
   }
   opts.out(`real-kernel: prepared in ${secs(Date.now() - started)}`)
 
-  const prepared: (PreparedGuest | GuestSummary)[] = await stage(3, `build: agents and ${guests.length} initramfs`, () => guests.map((g) => prepareGuest(g, qemu10)))
+  const prepared: (PreparedGuest | GuestSummary)[] = await stage(3, `build: agents and ${guests.length} initramfs`, async () => {
+    const all: (PreparedGuest | GuestSummary)[] = []
+    for (const g of guests) {
+      all.push(prepareGuest(g, qemu10))
+      await new Promise((r) => setImmediate(r)) // let the progress line tick between guests
+    }
+    return all
+  })
 
   const summaries: GuestSummary[] = []
   for (const [i, p] of prepared.entries()) {
@@ -222,7 +235,7 @@ function prepareGuest(g: Guest, qemu10: string | undefined): PreparedGuest | Gue
       }
       sources.push({ rel, recording, text, parsed, session, seqOf, aliasSeq })
     }
-    const agent = buildAgent(machine.arch, () => undefined)
+    const agent = buildAgent(machine.arch)
     const initrd = path.join(CACHE, 'build', `initrd-${machine.name}-${kernelLine.name}.gz`)
     fs.writeFileSync(initrd, buildInitramfs(kernel, agent, commands))
     const qemu = machine.qemuLine === '10' ? path.join(qemu10 as string, machine.qemu) : machine.qemu

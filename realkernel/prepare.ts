@@ -7,7 +7,7 @@
  *   4. the initramfs: busybox, the VFIO modules in dependency order, the agent, /init, commands
  * Downloads and builds stay under .cache/realkernel/ (ignored by git).
  */
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import * as zlib from 'node:zlib'
@@ -22,17 +22,50 @@ const SCRIPTS = path.join(ROOT, 'realkernel', 'scripts')
 /** A setup step failed; the message says what to do. */
 export class SetupError extends Error {}
 
-/** Runs a command with a time limit; its output goes to `log` (and stderr on failure). */
-function run(cmd: string, args: readonly string[], what: string, timeoutMs: number, log: (line: string) => void, returns: 'all' | 'stdout' = 'all'): string {
+/**
+ * Runs a command with a time limit, without blocking (so progress can be shown meanwhile); each
+ * line it prints goes to `log` as it comes. Returns its output (or its stdout only).
+ */
+function run(cmd: string, args: readonly string[], what: string, timeoutMs: number, log: (line: string) => void, returns: 'all' | 'stdout' = 'all'): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    let all = ''
+    let stdout = ''
+    const partial = { out: '', err: '' }
+    const take = (which: 'out' | 'err') => (b: Buffer) => {
+      const text = b.toString('utf8')
+      all += text
+      if (which === 'out') stdout += text
+      const lines = (partial[which] + text).split('\n')
+      partial[which] = lines.pop() ?? ''
+      for (const l of lines) if (l.trim() !== '') log(l)
+    }
+    child.stdout.on('data', take('out'))
+    child.stderr.on('data', take('err'))
+    let timedOut = false
+    const timer = setTimeout(() => {
+      timedOut = true
+      child.kill('SIGKILL')
+    }, timeoutMs)
+    child.on('error', (e) => {
+      clearTimeout(timer)
+      reject(new SetupError(`${what}: ${e.message}`))
+    })
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      if (timedOut) return reject(new SetupError(`${what}: gave up after ${Math.round(timeoutMs / 1000)} s (is the Debian archive reachable?)`))
+      if (code !== 0) return reject(new SetupError(`${what}: ${cmd} exited with ${code}${all.trim() === '' ? '' : `:\n${all.trim().split('\n').slice(-8).join('\n')}`}`))
+      resolve(returns === 'stdout' ? stdout : all)
+    })
+  })
+}
+
+/** Runs a command to its end (for quick local steps: compiling the agent). */
+function runSync(cmd: string, args: readonly string[], what: string, timeoutMs: number): void {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 << 20 })
   const out = `${r.stdout ?? ''}${r.stderr ?? ''}`
-  for (const l of out.split('\n')) if (l.trim() !== '') log(`  ${l}`)
-  if (r.error !== undefined && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT') {
-    throw new SetupError(`${what}: gave up after ${Math.round(timeoutMs / 1000)} s (is the Debian archive reachable?)`)
-  }
   if (r.error !== undefined) throw new SetupError(`${what}: ${r.error.message}`)
   if (r.status !== 0) throw new SetupError(`${what}: ${cmd} exited with ${r.status}${out.trim() === '' ? '' : `:\n${out.trim().split('\n').slice(-8).join('\n')}`}`)
-  return returns === 'stdout' ? (r.stdout ?? '') : out
 }
 
 export interface PrepareOptions {
@@ -54,16 +87,16 @@ export interface KernelSpec {
 }
 
 /** Step 1: host tools (apt-get install); the caller says which step it is on. */
-export function installHostPackages(opts: PrepareOptions): void {
-  if (opts.install) run('bash', [path.join(SCRIPTS, 'install-host-packages.sh')], 'installing host packages', 15 * 60_000, opts.log)
+export async function installHostPackages(opts: PrepareOptions): Promise<void> {
+  if (opts.install) await run('bash', [path.join(SCRIPTS, 'install-host-packages.sh')], 'installing host packages', 15 * 60_000, opts.log)
   const missing = HOST_COMMANDS.filter((c) => !haveCommand(c))
   if (missing.length > 0) throw new SetupError(`missing host commands: ${missing.join(', ')} (run without --no-install, or realkernel/scripts/install-host-packages.sh)`)
 }
 
 /** Step 2: the guest kernels and busybox (apt-get download into the cache). */
-export function fetchGuestPackages(specs: readonly KernelSpec[], opts: PrepareOptions): void {
+export async function fetchGuestPackages(specs: readonly KernelSpec[], opts: PrepareOptions): Promise<void> {
   if (opts.install) {
-    run('bash', [path.join(SCRIPTS, 'fetch-guest-packages.sh'), CACHE, ...specs.map((s) => `${s.arch}:${s.kernel}`)], 'fetching guest packages', 20 * 60_000, opts.log)
+    await run('bash', [path.join(SCRIPTS, 'fetch-guest-packages.sh'), CACHE, ...specs.map((s) => `${s.arch}:${s.kernel}`)], 'fetching guest packages', 20 * 60_000, opts.log)
   }
   for (const s of specs) guestKernel(s.arch, s.kernel)
 }
@@ -72,7 +105,7 @@ export function fetchGuestPackages(specs: readonly KernelSpec[], opts: PrepareOp
  * QEMU 10's binaries, unpacked beside the system's QEMU by scripts/fetch-qemu10.sh (it prints
  * their directory last). With install false, only the cached directory is looked at.
  */
-export function qemu10Dir(opts: PrepareOptions): string {
+export async function qemu10Dir(opts: PrepareOptions): Promise<string> {
   const script = path.join(ROOT, 'scripts', 'fetch-qemu10.sh')
   const cached = path.join(ROOT, '.cache', 'qemu-10', 'usr', 'bin')
   if (!opts.install) {
@@ -80,7 +113,7 @@ export function qemu10Dir(opts: PrepareOptions): string {
     throw new SetupError(`no QEMU 10 in ${path.relative(ROOT, cached)} (run without --no-install, or bash scripts/fetch-qemu10.sh)`)
   }
   if (!fs.existsSync(script)) throw new SetupError('scripts/fetch-qemu10.sh is missing: QEMU 10 machines cannot run')
-  const out = run('bash', [script], 'fetching QEMU 10 (scripts/fetch-qemu10.sh)', 20 * 60_000, opts.log, 'stdout')
+  const out = await run('bash', [script], 'fetching QEMU 10 (scripts/fetch-qemu10.sh)', 20 * 60_000, opts.log, 'stdout')
   const dir = out.trim().split('\n').pop()?.trim() ?? ''
   if (dir === '' || !fs.existsSync(path.join(dir, 'qemu-system-aarch64'))) throw new SetupError(`scripts/fetch-qemu10.sh printed no directory holding qemu-system-aarch64 (last line: "${dir}")`)
   return dir
@@ -144,11 +177,15 @@ export function guestKernel(arch: GuestArch, line: string): GuestKernel {
 
 const COMPILERS: Readonly<Record<GuestArch, string>> = { amd64: 'gcc', arm64: 'aarch64-linux-gnu-gcc' }
 
-/** Compiles realkernel/agent/agent.c statically for the guest; returns the binary's path. */
-export function buildAgent(arch: GuestArch, log: (line: string) => void): string {
+/** Compiles realkernel/agent/agent.c statically for the guest (once per run); returns the binary's path. */
+const agents = new Map<GuestArch, string>()
+export function buildAgent(arch: GuestArch): string {
+  const done = agents.get(arch)
+  if (done !== undefined) return done
   const out = path.join(CACHE, 'build', `agent-${arch}`)
   fs.mkdirSync(path.dirname(out), { recursive: true })
-  run(COMPILERS[arch], ['-static', '-O2', '-Wall', '-Wextra', '-Werror', '-o', out, path.join(ROOT, 'realkernel', 'agent', 'agent.c')], `compiling the ${arch} agent`, 120_000, log)
+  runSync(COMPILERS[arch], ['-static', '-O2', '-Wall', '-Wextra', '-Werror', '-o', out, path.join(ROOT, 'realkernel', 'agent', 'agent.c')], `compiling the ${arch} agent`, 120_000)
+  agents.set(arch, out)
   return out
 }
 
