@@ -1,10 +1,10 @@
 /**
  * The World: per-scenario state, one ProfileRun for each behaviour profile the scenario runs under.
  *
- * A scenario names the profiles it holds for with tags (@rfc-v2 @enforcing @merged @linux-6.1, on
- * the feature, the scenario or an Examples table). A per-profile cucumber run (`-p merged`) keeps
- * one; the default run keeps every profile the scenario is tagged with and runs each step once per
- * profile, naming the profile in any failure.
+ * A scenario names the profiles it holds for with tags (@<profile>, @since-<profile>,
+ * @until-<profile>, on the feature, the scenario or an Examples table; model/profiles/tags.ts). A
+ * per-profile cucumber run (`-p merged`) keeps one; the default run keeps every profile the
+ * scenario holds for and runs each step once per profile, naming the profile in any failure.
  */
 import { Before, BeforeStep, setWorldConstructor, World, type IWorldOptions } from '@cucumber/cucumber'
 import type { GherkinDocument, Pickle, PickleStep } from '@cucumber/messages'
@@ -13,9 +13,10 @@ import {
   createModelBackend,
   createSystem,
   getProfile,
-  isProfileName,
   loadFixture,
   ModelBackend,
+  PROFILE_NAMES,
+  profilesOfTags,
   type DmaResult,
   type GuestMemory,
   type IommuDomain,
@@ -261,11 +262,14 @@ setWorldConstructor(TckWorld)
 // should load") under every profile, and the scenarios that use it; the others run.
 
 Before(function (this: TckWorld, { pickle }) {
-  const tagged = pickle.tags.map((t) => t.name.slice(1)).filter(isProfileName)
+  const tagged = profilesOfTags(pickle.tags.map((t) => t.name))
+  if ('error' in tagged) throw new Error(`scenario "${pickle.name}": ${tagged.error}`)
   const allowed = this.parameters.profiles
-  const selected = [...new Set(tagged)].filter((p) => allowed === undefined || allowed.includes(p))
+  const selected = tagged.profiles.filter((p) => allowed === undefined || allowed.includes(p))
   if (selected.length === 0) {
-    throw new Error(`scenario "${pickle.name}" names no behaviour profile (tag it @rfc-v2, @enforcing, @merged or @linux-6.1)`)
+    throw new Error(
+      `scenario "${pickle.name}" names no behaviour profile (tag it with one of ${PROFILE_NAMES.map((p) => `@${p}`).join(', ')}, or @since-<profile> / @until-<profile>)`,
+    )
   }
   this.runs = selected.map((p) => new ProfileRun(getProfile(p)))
 })

@@ -2,7 +2,9 @@
  * The iommu core of one kernel: allocates domains for the bus an SMMU sits on and keeps the
  * live ones. VFIO (a layer above) drives it.
  */
-import type { DriverFamily, IommuCoreBehaviour } from '../profiles'
+import type { Result } from '../errno'
+import { driverFamily, type DriverFamily, type IommuCoreBehaviour } from '../profiles'
+import type { SmmuInstance } from '../smmu/instance'
 import { IommuDomain, type PageTableFactory } from './domain'
 
 export class IommuCore {
@@ -19,6 +21,21 @@ export class IommuCore {
     const domain = new IommuDomain(this.nextId++, this.behaviour, this.tables, family)
     this.domains.add(domain)
     return domain
+  }
+
+  /**
+   * iommu_paging_domain_alloc(dev) for a device behind `smmu`: a domain of that SMMU's driver,
+   * finalised against it already when the driver does so at allocation (DriverFacts.finalise).
+   */
+  allocDomainFor(smmu: SmmuInstance): Result<IommuDomain> {
+    const domain = new IommuDomain(this.nextId++, this.behaviour, this.tables, driverFamily(smmu.features.arch), smmu)
+    const finalised = domain.finaliseAtAlloc()
+    if (!finalised.ok) {
+      domain.free()
+      return finalised
+    }
+    this.domains.add(domain)
+    return { ok: true, value: domain }
   }
 
   /** iommu_domain_free(). */

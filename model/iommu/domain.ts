@@ -9,7 +9,7 @@
  */
 import { fail, ok, type Result } from '../errno'
 import type { PgtableConfig, IoPgtable, IommuProt } from '../pgtable'
-import { driverFamily, type DriverFamily, type IommuCoreBehaviour } from '../profiles'
+import { driverFamily, iommuDriver, type DriverFacts, type DriverFamily, type IommuCoreBehaviour, type IommuDriver, type IoPgtableBehaviour } from '../profiles'
 import type { SmmuContext } from '../smmu/context'
 import { hex, type SmmuInstance } from '../smmu/instance'
 import type { DomainStage, RequestedStage } from '../smmu/stage'
@@ -45,7 +45,35 @@ export class IommuDomain {
     private readonly tables: PageTableFactory,
     /** The driver of the bus the domain was allocated for (iommu_domain_alloc(bus)). */
     readonly family: DriverFamily = 'arm-smmu',
+    /** The SMMU of the device the domain was allocated for (iommu_paging_domain_alloc(dev)), if any. */
+    private readonly allocatedFor?: SmmuInstance,
   ) {}
+
+  /**
+   * The kernel driver behind the domain: the SMMU's once bound, else the device's it was allocated
+   * for, else the bus family's (arm-smmu stands for both arm-smmu drivers until an SMMU is known).
+   */
+  get driverName(): IommuDriver {
+    const smmu = this.boundTo ?? this.allocatedFor
+    if (smmu !== undefined) return iommuDriver(smmu.features.arch)
+    return this.family === 'intel-iommu' ? 'intel-iommu' : 'arm-smmu'
+  }
+
+  /** What that driver implements in this kernel (profile data). */
+  get driver(): DriverFacts {
+    return this.api.drivers[this.driverName]
+  }
+
+  /**
+   * domain_alloc_paging(dev) of a driver that finalises there (DriverFacts.finalise
+   * 'alloc-with-device'): the domain is bound to the device's SMMU before anyone can ask it to nest.
+   * Called by IommuCore.allocDomainFor; a failure frees nothing (the caller drops the domain).
+   */
+  finaliseAtAlloc(): Result<void> {
+    const smmu = this.allocatedFor
+    if (smmu === undefined || this.driver.finalise !== 'alloc-with-device') return ok()
+    return this.bind(smmu)
+  }
 
   /** iommu_domain_set_attr(domain, attr, &value). */
   setAttr(attr: DomainAttr, value: number): Result<void> {
@@ -69,7 +97,7 @@ export class IommuDomain {
   /** iommu_enable_nesting(domain) (5.13 and later): the core returns EINVAL without the op. */
   enableNesting(): Result<void> {
     this.requireApi('enable-nesting', 'iommu_enable_nesting')
-    if (this.family === 'intel-iommu') return fail('EINVAL', 'intel-iommu has no enable_nesting op')
+    if (!this.driver.enableNestingOp) return fail('EINVAL', `${this.driverName} has no enable_nesting op`)
     return this.setNestingRequest(true)
   }
 
@@ -105,29 +133,38 @@ export class IommuDomain {
     if (smmu.streamContext(sid) !== undefined) return fail('EEXIST', `stream ${hex(sid)} is already attached to a domain`)
     if (!smmu.hasStream(sid)) return fail('ENXIO', `no SMMU for stream ${hex(sid)} (${smmu.name} has ${smmu.features.streamIdBits} stream ID bits)`)
     if (this.boundTo === undefined) {
-      // arm_smmu_init_domain_context fixes the stage up before it looks for a free context,
-      // so even a failed first attach leaves the stage field fixed up (as in the kernel).
-      this.stageField = smmu.stageFor(this.stageField)
-      if (driverFamily(smmu.features.arch) !== this.family) {
-        return fail('EINVAL', `domain ${this.id} was allocated for ${this.family}, stream ${hex(sid)} is behind ${smmu.features.arch}`)
-      }
-      const allocated = smmu.allocateContext(this.stageField)
-      if (!allocated.ok) return allocated
-      const table = this.tables.create(pgtableConfigFor(smmu, allocated.value))
-      if (!table.ok) {
-        smmu.releaseContext(allocated.value)
-        return table
-      }
-      smmu.programContext(allocated.value, table.value.context)
-      this.boundTo = smmu
-      this.ctx = allocated.value
-      this.pgtable = table.value
+      const bound = this.bind(smmu)
+      if (!bound.ok) return bound
     } else if (this.boundTo !== smmu) {
       return fail('EINVAL', `domain ${this.id} is bound to SMMU ${this.boundTo.name}, cannot attach a stream of ${smmu.name}`)
     }
     const bound = smmu.bindStream(sid, this.ctx as SmmuContext)
     if (!bound.ok) return bound
     this.streamIds.add(sid)
+    return ok()
+  }
+
+  /**
+   * Bind the domain to `smmu` (arm_smmu_init_domain_context / arm_smmu_domain_finalise): fix the
+   * stage up, take a context, allocate the page table. The stage fix-up happens before the context
+   * is looked for, so even a failed bind leaves the stage field fixed up (as in the kernel).
+   */
+  private bind(smmu: SmmuInstance): Result<void> {
+    this.stageField = smmu.stageFor(this.stageField)
+    if (driverFamily(smmu.features.arch) !== this.family) {
+      return fail('EINVAL', `domain ${this.id} was allocated for ${this.family}, ${smmu.name} is ${smmu.features.arch}`)
+    }
+    const allocated = smmu.allocateContext(this.stageField)
+    if (!allocated.ok) return allocated
+    const table = this.tables.create(pgtableConfigFor(smmu, allocated.value, this.api.ioPgtable))
+    if (!table.ok) {
+      smmu.releaseContext(allocated.value)
+      return table
+    }
+    smmu.programContext(allocated.value, table.value.context)
+    this.boundTo = smmu
+    this.ctx = allocated.value
+    this.pgtable = table.value
     return ok()
   }
 
@@ -165,7 +202,7 @@ export class IommuDomain {
    * Undefined until the domain is bound (the format is chosen at attach).
    */
   get pgsizeBitmap(): bigint | undefined {
-    const fixed = this.api.pgsizeBitmap[this.family]
+    const fixed = this.driver.pgsizeBitmap
     if (fixed !== 'io-pgtable') return fixed
     return this.pgtable?.pgsizes.reduce((bits, size) => bits | BigInt(size), 0n)
   }
@@ -182,7 +219,7 @@ export class IommuDomain {
    */
   map(iova: bigint, pa: number, size: bigint, requested: IommuProt): Result<void> {
     this.requireLive()
-    const prot = this.family === 'intel-iommu' && this.api.vtdWriteImpliesRead && requested.write ? { ...requested, read: true } : requested
+    const prot = this.driver.writeImpliesRead && requested.write ? { ...requested, read: true } : requested
     const table = this.pgtable
     const bitmap = this.pgsizeBitmap
     if (table === undefined || bitmap === undefined) return fail('ENODEV', `domain ${this.id} is not attached: no page table yet`)
@@ -229,7 +266,7 @@ export class IommuDomain {
 
   /** 3.x iommu core: a driver without domain_set_attr/get_attr ops gets EINVAL from the core. */
   private withoutAttrOps(): Result<never> | undefined {
-    return this.family === 'intel-iommu' ? fail('EINVAL', 'intel-iommu has no domain_set_attr/domain_get_attr ops') : undefined
+    return this.driver.attrOps ? undefined : fail('EINVAL', `${this.driverName} has no domain_set_attr/domain_get_attr ops`)
   }
 
   private setNestingRequest(nested: boolean): Result<void> {
@@ -258,10 +295,11 @@ export class IommuDomain {
  * stage 2 (S2 and NESTED contexts) takes IPAs to PAs. 4K granule (a 4K-page host kernel).
  * VT-d second-level tables are modelled with the stage-2 LPAE format over the guest address width.
  */
-export function pgtableConfigFor(smmu: SmmuInstance, ctx: SmmuContext): PgtableConfig {
+export function pgtableConfigFor(smmu: SmmuInstance, ctx: SmmuContext, io: IoPgtableBehaviour): PgtableConfig {
   const hw = smmu.features
-  if (ctx.translation === 'stage 1') return { stage: 1, granule: 4096, ias: STAGE1_IAS, oas: hw.ias, partialUnmap: 'split' }
-  return { stage: 2, granule: 4096, ias: hw.ias, oas: hw.oas, partialUnmap: 'split' }
+  const rules = { partialUnmap: io.partialUnmap, noAccessMap: io.noAccessMap, s2Concatenation: io.s2Concatenation }
+  if (ctx.translation === 'stage 1') return { stage: 1, granule: 4096, ias: STAGE1_IAS, oas: hw.ias, ...rules }
+  return { stage: 2, granule: 4096, ias: hw.ias, oas: hw.oas, ...rules }
 }
 
 function largestFitting(sizes: readonly number[], iova: number, pa: number, remaining: number): number {

@@ -3,14 +3,17 @@
  * descriptor bytes in simulated memory, tables taken from a TableAllocator.
  *
  * Decisions (each tested in test/unit/pgtable-*.test.ts):
- * - Errors: misaligned address, unsupported size, no READ and no WRITE -> EINVAL; iova >= 2^ias or
- *   pa >= 2^oas -> ERANGE (arm_lpae_map_pages returns -ERANGE; the iommu core's alignment check
- *   returns -EINVAL); anything already mapped in the way -> EEXIST; no table page -> ENOMEM.
- *   (Kernels before ~6.13 returned 0, "nothing to do", for a prot with neither READ nor WRITE.)
+ * - Errors: misaligned address, unsupported size -> EINVAL; iova >= 2^ias or pa >= 2^oas -> ERANGE
+ *   (arm_lpae_map_pages returns -ERANGE; the iommu core's alignment check returns -EINVAL);
+ *   anything already mapped in the way -> EEXIST; no table page -> ENOMEM.
+ * - A prot with neither READ nor WRITE (`noAccessMap` option, checked after the range): 'EINVAL'
+ *   (default) or 'maps-nothing' (arm_lpae_map_pages' "If no access, then nothing to do": success,
+ *   nothing written).
  * - Mapping a block where a table is: the kernel frees the table and writes the block even if
  *   the table still maps something; this builder does that only for a table with no leaf below
  *   it and returns EEXIST otherwise, so a map never silently drops a live mapping.
  * - Every operation is atomic: on error, memory is exactly as before (see journal.ts).
+ * - Stage-2 start level (`s2Concatenation` option): see ioPgtableGeometry.
  * - Partial unmap of a block (`partialUnmap` option):
  *     'refuse' (default; Linux >= 6.13, commit 33729a5fc0ca): unmap returns 0 bytes and the
  *       block stays mapped ("Unmap of a partial large IOPTE is not allowed").
@@ -28,7 +31,7 @@ import { FETCH, NO_PAGE, type PhysMemory, type TableAllocator } from '../memory'
 import { stage1Context, stage2Context, sl0ForStartLevel, type S1Context, type S1Regs, type S2Context, type S2Regs, type TranslationContext } from './context'
 import { DESC, DESC_BYTES, LEAF_ATTR_HI_MASK, LEAF_ATTR_LO_MASK } from './descriptor'
 import { hiWord, PAGE_OFFSET_MASK } from './fetch'
-import { formatGeometry, ioPgtableGeometry, MAX_LEVEL, type Geometry, type Granule } from './geometry'
+import { formatGeometry, ioPgtableGeometry, MAX_LEVEL, type Geometry, type Granule, type S2Concatenation } from './geometry'
 import { Journal } from './journal'
 import { descAddress } from './leaf'
 import { protToAttrs, type IommuProt, type LeafAttrs } from './prot'
@@ -39,6 +42,7 @@ const T0SZ_BASE = 64
 const OK: Result<void> = ok()
 
 export type PartialUnmapPolicy = 'refuse' | 'split'
+export type NoAccessMapPolicy = 'EINVAL' | 'maps-nothing'
 
 export interface PgtableConfig {
   readonly stage: 1 | 2
@@ -49,19 +53,26 @@ export interface PgtableConfig {
   readonly oas: number
   /** Partial unmap of a block: 'refuse' (default, Linux >= 6.13) or 'split' (Linux <= 6.12). */
   readonly partialUnmap?: PartialUnmapPolicy
+  /** A map with neither READ nor WRITE: 'EINVAL' (default) or 'maps-nothing' (older io-pgtable-arm). */
+  readonly noAccessMap?: NoAccessMapPolicy
+  /** Stage-2 concatenation rule (default 'level-0-fits'); see ioPgtableGeometry. */
+  readonly s2Concatenation?: S2Concatenation
 }
 
 /** Allocates the start-level table (ENOMEM) after validating the configuration (EINVAL). */
 export function createPgtable(mem: PhysMemory, alloc: TableAllocator, cfg: PgtableConfig): Result<IoPgtable> {
-  const g = ioPgtableGeometry(cfg.stage, cfg.granule, cfg.ias, cfg.oas)
+  const g = ioPgtableGeometry(cfg.stage, cfg.granule, cfg.ias, cfg.oas, cfg.s2Concatenation)
   if (!g.ok) return g
   if (cfg.partialUnmap !== undefined && cfg.partialUnmap !== 'refuse' && cfg.partialUnmap !== 'split') {
     return fail('EINVAL', `partialUnmap ${String(cfg.partialUnmap)} is not 'refuse' or 'split'`)
   }
+  if (cfg.noAccessMap !== undefined && cfg.noAccessMap !== 'EINVAL' && cfg.noAccessMap !== 'maps-nothing') {
+    return fail('EINVAL', `noAccessMap ${String(cfg.noAccessMap)} is not 'EINVAL' or 'maps-nothing'`)
+  }
   const pgdAllocBytes = Math.max(g.value.pgdBytes, g.value.granule)
   const pgd = alloc.alloc(pgdAllocBytes, pgdAllocBytes)
   if (!pgd.ok) return pgd
-  return ok(new IoPgtable(mem, alloc, g.value, pgd.value, pgdAllocBytes, cfg.partialUnmap ?? 'refuse'))
+  return ok(new IoPgtable(mem, alloc, g.value, pgd.value, pgdAllocBytes, cfg.partialUnmap ?? 'refuse', cfg.noAccessMap ?? 'EINVAL'))
 }
 
 function isKernelError(x: unknown): x is KernelError {
@@ -99,6 +110,7 @@ export class IoPgtable {
     readonly pgd: number,
     private readonly pgdAllocBytes: number,
     readonly partialUnmap: PartialUnmapPolicy,
+    readonly noAccessMap: NoAccessMapPolicy = 'EINVAL',
   ) {
     this.journal = new Journal(mem, alloc)
     const { granule, ias, oas } = geometry
@@ -146,6 +158,7 @@ export class IoPgtable {
     if (!g.pgsizes.includes(size)) return fail('EINVAL', `size ${size} is not one of the page sizes ${g.pgsizes.join(', ')}`)
     const bad = this.checkMap(iova, pa, size, size, prot)
     if (bad !== undefined) return bad
+    if (!prot.read && !prot.write) return OK // noAccessMap 'maps-nothing' (checkMap failed it otherwise)
     const attrs = protToAttrs(this.stage, prot)
     return this.finish(this.mapAt(g.startLevel, this.pgd, g.startIndexMask, iova, pa, size, attrs))
   }
@@ -159,6 +172,7 @@ export class IoPgtable {
     if (length === 0) return OK
     const bad = this.checkMap(iova, pa, length, this.geometry.pgsizes[0], prot)
     if (bad !== undefined) return bad
+    if (!prot.read && !prot.write) return OK // noAccessMap 'maps-nothing'
     return this.finish(this.mapPieces(iova, pa, length, protToAttrs(this.stage, prot)))
   }
 
@@ -346,7 +360,7 @@ export class IoPgtable {
     }
     if (iova + length > g.inputLimit) return fail('ERANGE', `iova ${iova} + ${length} is beyond the ${g.ias}-bit input range`)
     if (pa + length > g.outputLimit) return fail('ERANGE', `pa ${pa} + ${length} is beyond the ${g.oas}-bit output range`)
-    if (!prot.read && !prot.write) return fail('EINVAL', 'prot has neither READ nor WRITE')
+    if (!prot.read && !prot.write && this.noAccessMap === 'EINVAL') return fail('EINVAL', 'prot has neither READ nor WRITE')
     return undefined
   }
 

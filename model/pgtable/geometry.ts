@@ -122,9 +122,15 @@ export function checkSizes(granule: number, ias: number, oas: number): Result<vo
  *   va_bits = ias - pgShift; levels = ceil(va_bits / stride); start = 4 - levels
  *   pgd_bits = va_bits - stride * (levels - 1)
  * 4K examples: S2 ias 40 -> L1, 2 tables; 42 -> L1, 8 tables; 44 -> L0, 32 entries; 48 -> L0, 512.
- * (Mainline since ~6.14 concatenates only when the architecture makes it mandatory; not modelled.)
+ *
+ * `concat` 'when-mandatory' is the later rule (arm_lpae_concat_mandatory, after DDI0487 K.a
+ * R_DXBSH and R_SRKBC): a level-0 start becomes level 1 only for 4K with oas 40 or 42, or 16K
+ * with ias or oas 48; a 16K level-1 start with oas 40 becomes level 2. Otherwise stage 2 starts
+ * where stage 1 would.
  */
-export function ioPgtableGeometry(stage: 1 | 2, granule: Granule, ias: number, oas: number): Result<Geometry> {
+export type S2Concatenation = 'level-0-fits' | 'when-mandatory'
+
+export function ioPgtableGeometry(stage: 1 | 2, granule: Granule, ias: number, oas: number, concat: S2Concatenation = 'level-0-fits'): Result<Geometry> {
   const sizes = checkSizes(granule, ias, oas)
   if (!sizes.ok) return sizes
   const pgShift = granuleShift(granule)
@@ -133,11 +139,17 @@ export function ioPgtableGeometry(stage: 1 | 2, granule: Granule, ias: number, o
   const levels = Math.ceil(vaBits / stride)
   let startLevel = LEVELS - levels
   let pgdBits = vaBits - stride * (levels - 1)
-  if (stage === 2 && startLevel === 0 && 2 ** pgdBits <= MAX_S2_CONCAT) {
-    startLevel = 1
+  if (stage === 2 && (concat === 'level-0-fits' ? startLevel === 0 && 2 ** pgdBits <= MAX_S2_CONCAT : concatMandatory(granule, startLevel, ias, oas))) {
+    startLevel += 1
     pgdBits += stride
   }
   return ok(buildGeometry(stage, granule, ias, oas, startLevel, pgdBits))
+}
+
+function concatMandatory(granule: Granule, startLevel: number, ias: number, oas: number): boolean {
+  if (granule === 16384 && startLevel === 0) return oas === 48 || ias === 48
+  if (granule === 4096 && startLevel === 0) return oas === 40 || oas === 42
+  return granule === 16384 && startLevel === 1 && oas === 40
 }
 
 /**

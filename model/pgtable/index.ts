@@ -41,6 +41,7 @@ export {
   levelShiftOf,
   type Geometry,
   type Granule,
+  type S2Concatenation,
 } from './geometry'
 export {
   s1StartLevel,
@@ -55,7 +56,7 @@ export {
   type TranslationContext,
 } from './context'
 export { protToAttrs, type IommuProt, type LeafAttrs } from './prot'
-export { createPgtable, IoPgtable, type PartialUnmapPolicy, type PgtableConfig } from './builder'
+export { createPgtable, IoPgtable, type NoAccessMapPolicy, type PartialUnmapPolicy, type PgtableConfig } from './builder'
 export {
   isFault,
   PERMS,

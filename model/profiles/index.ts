@@ -6,12 +6,13 @@
  *
  * Facts: ../shared/reference/kernel-semantics.md (sections 1, 2, 4 and 6) and the seed.
  */
+import type { Errno } from '../errno'
 import type { SmmuArch } from '../hw/features'
 import { suggestion } from '../suggest'
-import { UAPI_6_1, UAPI_MERGED, UAPI_RFC, type UapiTable } from '../vfio/uapi'
+import { UAPI_6_1, UAPI_MERGED, UAPI_RFC, type UapiTable } from '../uapi/vfio'
+import { isProfileName, PROFILE_NAMES, type ProfileName } from './names'
 
-export const PROFILE_NAMES = ['rfc-v2', 'enforcing', 'merged', 'linux-6.1'] as const
-export type ProfileName = (typeof PROFILE_NAMES)[number]
+export { isProfileName, PROFILE_NAMES, type ProfileName } from './names'
 
 /** How the arm-smmu driver of this kernel turns a requested stage into a context. */
 export interface SmmuDriverBehaviour {
@@ -30,6 +31,14 @@ export interface SmmuDriverBehaviour {
    *   and a stage-1 bank carries no VMID (4.x-6.x).
    */
   readonly contextIds: 'per-bank' | 'union-by-stage'
+  /** How arm-smmu-v3 hands out ASIDs (stage-1 domains) and VMIDs (stage-2 and nested domains). */
+  readonly v3Ids: { readonly asid: IdAllocation; readonly vmid: IdAllocation }
+}
+
+/** An identifier allocator: the lowest free value from `first` to 2^bits - 1; `whenFull` once none is left. */
+export interface IdAllocation {
+  readonly first: number
+  readonly whenFull: Errno
 }
 
 /** How the iommu core exposes nesting to its users. */
@@ -39,38 +48,87 @@ export interface IommuCoreBehaviour {
    * - `enable-nesting`: iommu_enable_nesting(domain) (5.13 until its removal); no getter.
    */
   readonly nestingApi: 'domain-attr' | 'enable-nesting'
-  /**
-   * The pgsize_bitmap a domain reports, per driver family: a fixed value from the driver's
-   * iommu_ops, or 'io-pgtable' for the page sizes of the domain's page-table format.
-   */
-  readonly pgsizeBitmap: Readonly<Record<DriverFamily, bigint | 'io-pgtable'>>
-  /**
-   * intel-iommu second-level entries: WRITE implies READ. Commit eea53c581688 ("iommu/vt-d: Remove
-   * WO permissions on second-level paging entries", 5.12, stable trees) made every entry present
-   * with bit 0, which is R on second-level tables; observed on Debian's 6.1 (realkernel KD1).
-   */
-  readonly vtdWriteImpliesRead: boolean
+  /** What each IOMMU driver of this kernel implements (facts per driver, read by the iommu layer). */
+  readonly drivers: Readonly<Record<IommuDriver, DriverFacts>>
+  /** io-pgtable-arm of this kernel (drivers/iommu/io-pgtable-arm.c). */
+  readonly ioPgtable: IoPgtableBehaviour
 }
 
-/** Which driver serves an architecture (for facts that are per driver, not per SMMU version). */
+/** One IOMMU driver in one kernel. */
+export interface DriverFacts {
+  /** domain_set_attr / domain_get_attr ops (3.x); without them the core returns EINVAL. */
+  readonly attrOps: boolean
+  /** The enable_nesting op (5.13 until its removal); without it iommu_enable_nesting returns EINVAL. */
+  readonly enableNestingOp: boolean
+  /**
+   * When a domain is bound to an SMMU (and its stage fixed):
+   * - 'first-attach'       at the first attach (arm_smmu_init_domain_context / domain_finalise)
+   * - 'alloc-with-device'  already at allocation when the caller names a device
+   *                        (domain_alloc_paging(dev) finalises against the device's SMMU)
+   */
+  readonly finalise: 'first-attach' | 'alloc-with-device'
+  /**
+   * The pgsize_bitmap a domain reports: a fixed value from the driver's iommu_ops, or 'io-pgtable'
+   * for the page sizes of the domain's page-table format.
+   */
+  readonly pgsizeBitmap: bigint | 'io-pgtable'
+  /**
+   * Mapping WRITE also grants READ. intel-iommu: commit eea53c581688 ("iommu/vt-d: Remove WO
+   * permissions on second-level paging entries", 5.12, stable trees) made every entry present
+   * with bit 0, which is R on second-level tables; observed on Debian's 6.1 (realkernel KD1).
+   */
+  readonly writeImpliesRead: boolean
+  /** The enforce_cache_coherency op (5.19+): intel-iommu has it, the arm-smmu drivers do not. */
+  readonly enforceCacheCoherency: boolean
+}
+
+/** io-pgtable-arm behaviour that changed between kernels. */
+export interface IoPgtableBehaviour {
+  /**
+   * Unmapping part of a block: 'split' (<= 6.12, arm_lpae_split_blk_unmap) or 'refuse' (6.13+,
+   * commit 33729a5fc0ca "iommu/io-pgtable-arm: Remove split on unmap behavior": 0 bytes unmapped).
+   */
+  readonly partialUnmap: 'split' | 'refuse'
+  /**
+   * map_pages with neither IOMMU_READ nor IOMMU_WRITE: 'maps-nothing' ("If no access, then nothing
+   * to do": success, no entry written) or 'EINVAL'.
+   */
+  readonly noAccessMap: 'maps-nothing' | 'EINVAL'
+  /**
+   * Stage-2 start-level concatenation: 'level-0-fits' (a level-0 start table of at most 16 entries
+   * becomes up to 16 concatenated level-1 tables) or 'when-mandatory' (arm_lpae_concat_mandatory:
+   * only where DDI0487 R_DXBSH / R_SRKBC require it).
+   */
+  readonly s2Concatenation: 'level-0-fits' | 'when-mandatory'
+}
+
+/** The kernel drivers the model knows, by the name the kernel gives them. */
+export const IOMMU_DRIVERS = ['arm-smmu', 'arm-smmu-v3', 'intel-iommu'] as const
+export type IommuDriver = (typeof IOMMU_DRIVERS)[number]
+
+export function iommuDriver(arch: SmmuArch): IommuDriver {
+  return arch === 'intel-vtd' ? 'intel-iommu' : arch === 'smmuv3' ? 'arm-smmu-v3' : 'arm-smmu'
+}
+
+/**
+ * Which bus a domain is allocated for (iommu_domain_alloc(bus)): a domain of one family can be
+ * attached to any SMMU of that family, never to another family's.
+ */
 export type DriverFamily = 'arm-smmu' | 'intel-iommu'
 
 export function driverFamily(arch: SmmuArch): DriverFamily {
   return arch === 'intel-vtd' ? 'intel-iommu' : 'arm-smmu'
 }
 
-/**
- * 3.x pgsize bitmaps. arm-smmu (seed, patch 3/3): SECTION_SIZE | ARM_SMMU_PTE_CONT_SIZE | PAGE_SIZE
- * = 2M | 64K | 4K. intel-iommu: INTEL_IOMMU_PGSIZES = ~0xFFF ("any power of two from 4K").
- */
-const PGSIZES_3X: Readonly<Record<DriverFamily, bigint>> = {
-  'arm-smmu': 0x20_0000n | 0x1_0000n | 0x1000n,
-  'intel-iommu': 0xffff_ffff_ffff_f000n,
-}
 
 /** VFIO type1 and the VFIO core (kernel-semantics.md sections 1, 2, 5 and 6). */
 export interface VfioBehaviour {
   readonly uapi: UapiTable
+  /**
+   * How type1 allocates a group's domain: 'bus' (iommu_domain_alloc(bus)) or 'device'
+   * (iommu_paging_domain_alloc(dev), the domain allocated for the group's first device).
+   */
+  readonly domainAlloc: 'bus' | 'device'
   /**
    * What attach_group does with the nesting request on a nesting container:
    * - 'ignore-failure'   RFC: the set_attr result is ignored; the domain may silently not nest
@@ -118,6 +176,7 @@ export interface Profile {
 }
 
 const VFIO_3X = {
+  domainAlloc: 'bus',
   dmaCc: 'iommu-cap',
   mapCache: 'if-coherent',
   iovaList: false,
@@ -128,35 +187,80 @@ const VFIO_3X = {
 
 const KERNEL_3X_DRIVERS: readonly SmmuArch[] = ['smmuv1', 'smmuv2', 'intel-vtd']
 
+/**
+ * arm-smmu-v3 identifiers (kernel-semantics.md section 3): ASIDs from xa_alloc over
+ * 1 .. 2^asid_bits - 1 (-EBUSY when full); VMIDs from 1 (VMID 0 is kept for bypass STEs),
+ * a bitmap in 6.1 and ida_alloc_range later, -ENOSPC when full either way.
+ */
+const V3_IDS = { asid: { first: 1, whenFull: 'EBUSY' }, vmid: { first: 1, whenFull: 'ENOSPC' } } as const
+
+/** io-pgtable-arm up to 6.12: split on partial unmap, nothing mapped without access, old concatenation. */
+const IO_PGTABLE_TO_6_12: IoPgtableBehaviour = { partialUnmap: 'split', noAccessMap: 'maps-nothing', s2Concatenation: 'level-0-fits' }
+
+/**
+ * 3.x drivers. arm-smmu: set_attr/get_attr ops; pgsize_bitmap (seed, patch 3/3) SECTION_SIZE |
+ * ARM_SMMU_PTE_CONT_SIZE | PAGE_SIZE = 2M | 64K | 4K. intel-iommu: no attr ops;
+ * INTEL_IOMMU_PGSIZES = ~0xFFF ("any power of two from 4K"). No arm-smmu-v3 driver yet.
+ */
+const ARM_SMMU_3X: DriverFacts = {
+  attrOps: true,
+  enableNestingOp: false,
+  finalise: 'first-attach',
+  pgsizeBitmap: 0x20_0000n | 0x1_0000n | 0x1000n,
+  writeImpliesRead: false,
+  enforceCacheCoherency: false,
+}
+const DRIVERS_3X: Readonly<Record<IommuDriver, DriverFacts>> = {
+  'arm-smmu': ARM_SMMU_3X,
+  'arm-smmu-v3': ARM_SMMU_3X,
+  'intel-iommu': { ...ARM_SMMU_3X, attrOps: false, pgsizeBitmap: 0xffff_ffff_ffff_f000n },
+}
+
+/** 6.1: enable_nesting in both arm-smmu drivers, not in intel-iommu; page sizes from io-pgtable. */
+const ARM_SMMU_6_1: DriverFacts = {
+  attrOps: false,
+  enableNestingOp: true,
+  finalise: 'first-attach',
+  pgsizeBitmap: 'io-pgtable',
+  writeImpliesRead: false,
+  enforceCacheCoherency: false,
+}
+const DRIVERS_6_1: Readonly<Record<IommuDriver, DriverFacts>> = {
+  'arm-smmu': ARM_SMMU_6_1,
+  'arm-smmu-v3': ARM_SMMU_6_1,
+  'intel-iommu': { ...ARM_SMMU_6_1, enableNestingOp: false, writeImpliesRead: true, enforceCacheCoherency: true },
+}
+
 export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
   'rfc-v2': {
     name: 'rfc-v2',
     title: 'RFC PATCHv2 as posted (2014-07-09)',
-    smmu: { drives: KERNEL_3X_DRIVERS, nestedNeedsNestingFeature: true, contextIds: 'per-bank' },
-    iommu: { nestingApi: 'domain-attr', pgsizeBitmap: PGSIZES_3X, vtdWriteImpliesRead: false },
+    smmu: { drives: KERNEL_3X_DRIVERS, nestedNeedsNestingFeature: true, contextIds: 'per-bank', v3Ids: V3_IDS },
+    iommu: { nestingApi: 'domain-attr', drivers: DRIVERS_3X, ioPgtable: IO_PGTABLE_TO_6_12 },
     vfio: { ...VFIO_3X, uapi: UAPI_RFC, nestingAttach: 'ignore-failure', nestingExtension: 'all-domains-nested' },
   },
   enforcing: {
     name: 'enforcing',
     title: 'RFC PATCHv2 with the review\'s ask: attach fails when nesting cannot be had',
-    smmu: { drives: KERNEL_3X_DRIVERS, nestedNeedsNestingFeature: true, contextIds: 'per-bank' },
-    iommu: { nestingApi: 'domain-attr', pgsizeBitmap: PGSIZES_3X, vtdWriteImpliesRead: false },
+    smmu: { drives: KERNEL_3X_DRIVERS, nestedNeedsNestingFeature: true, contextIds: 'per-bank', v3Ids: V3_IDS },
+    iommu: { nestingApi: 'domain-attr', drivers: DRIVERS_3X, ioPgtable: IO_PGTABLE_TO_6_12 },
     vfio: { ...VFIO_3X, uapi: UAPI_RFC, nestingAttach: 'require-nested', nestingExtension: 'driver-probe' },
   },
   merged: {
     name: 'merged',
     title: 'Linux as merged (3.18/3.19)',
-    smmu: { drives: KERNEL_3X_DRIVERS, nestedNeedsNestingFeature: false, contextIds: 'per-bank' },
-    iommu: { nestingApi: 'domain-attr', pgsizeBitmap: PGSIZES_3X, vtdWriteImpliesRead: false },
+    smmu: { drives: KERNEL_3X_DRIVERS, nestedNeedsNestingFeature: false, contextIds: 'per-bank', v3Ids: V3_IDS },
+    iommu: { nestingApi: 'domain-attr', drivers: DRIVERS_3X, ioPgtable: IO_PGTABLE_TO_6_12 },
     vfio: { ...VFIO_3X, uapi: UAPI_MERGED, nestingAttach: 'propagate-error', nestingExtension: 'always' },
   },
   'linux-6.1': {
     name: 'linux-6.1',
     title: 'Linux 6.1 (iommu_enable_nesting era)',
-    smmu: { drives: ['smmuv1', 'smmuv2', 'smmuv3', 'intel-vtd'], nestedNeedsNestingFeature: false, contextIds: 'union-by-stage' },
-    iommu: { nestingApi: 'enable-nesting', pgsizeBitmap: { 'arm-smmu': 'io-pgtable', 'intel-iommu': 'io-pgtable' }, vtdWriteImpliesRead: true },
+    smmu: { drives: ['smmuv1', 'smmuv2', 'smmuv3', 'intel-vtd'], nestedNeedsNestingFeature: false, contextIds: 'union-by-stage', v3Ids: V3_IDS },
+    iommu: { nestingApi: 'enable-nesting', drivers: DRIVERS_6_1, ioPgtable: IO_PGTABLE_TO_6_12 },
     vfio: {
       uapi: UAPI_6_1,
+      domainAlloc: 'bus',
       nestingAttach: 'propagate-error',
       nestingExtension: 'always',
       dmaCc: 'enforce-op',
@@ -168,10 +272,6 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
       updateVaddr: true,
     },
   },
-}
-
-export function isProfileName(name: string): name is ProfileName {
-  return (PROFILE_NAMES as readonly string[]).includes(name)
 }
 
 /** `unknown behaviour profile "mereged" (did you mean "merged"? profiles: rfc-v2, ...)`. */
@@ -190,3 +290,5 @@ export function profilesFromArgs(args: readonly string[]): { profiles: ProfileNa
   if (unknown.length > 0) return { error: unknown.map(unknownProfileMessage).join('\n') }
   return { profiles: args.length > 0 ? (args as ProfileName[]) : [...PROFILE_NAMES] }
 }
+
+export { anyProfileTagExpression, profilesOfTags, tagExpressionFor, type TagProfiles } from './tags'

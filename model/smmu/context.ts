@@ -121,24 +121,29 @@ export class ContextBankAllocator {
   }
 }
 
-/** ASID and VMID spaces of one SMMUv3 instance (Linux 6.1 arm-smmu-v3). */
+/**
+ * ASID and VMID spaces of one SMMUv3 instance (arm-smmu-v3): a stage-1 domain takes the lowest free
+ * ASID, a stage-2 or nested domain the lowest free VMID, each from the profile's first value up to
+ * 2^bits - 1, with the profile's errno when none is left (SmmuDriverBehaviour.v3Ids).
+ */
 export class StreamTableAllocator {
   private readonly asids = new Set<number>()
   private readonly vmids = new Set<number>()
 
-  constructor(private readonly hw: FeatureSet) {}
+  constructor(
+    private readonly hw: FeatureSet,
+    private readonly ids: SmmuDriverBehaviour['v3Ids'],
+  ) {}
 
   allocate(stage: DomainStage): Result<StreamTableContext> {
     if (stage === 'S1') {
-      // xa_alloc over 1 .. 2^asid_bits - 1: ASID 0 is never handed out; full -> -EBUSY.
-      const asid = lowestFree(this.asids, 1, 2 ** this.hw.asidBits - 1)
-      if (asid === undefined) return fail('EBUSY', `all ${2 ** this.hw.asidBits - 1} ASIDs are in use`)
+      const asid = lowestFree(this.asids, this.ids.asid.first, 2 ** this.hw.asidBits - 1)
+      if (asid === undefined) return fail(this.ids.asid.whenFull, `all ${2 ** this.hw.asidBits - this.ids.asid.first} ASIDs are in use`)
       this.asids.add(asid)
       return ok({ kind: 'stream-table', stage, translation: 'stage 1', asid })
     }
-    // VMID bitmap with VMID 0 reserved for bypass STEs; full -> -ENOSPC.
-    const vmid = lowestFree(this.vmids, 1, 2 ** this.hw.vmidBits - 1)
-    if (vmid === undefined) return fail('ENOSPC', `all ${2 ** this.hw.vmidBits - 1} VMIDs are in use`)
+    const vmid = lowestFree(this.vmids, this.ids.vmid.first, 2 ** this.hw.vmidBits - 1)
+    if (vmid === undefined) return fail(this.ids.vmid.whenFull, `all ${2 ** this.hw.vmidBits - this.ids.vmid.first} VMIDs are in use`)
     this.vmids.add(vmid)
     return ok({ kind: 'stream-table', stage, translation: 'stage 2', vmid })
   }

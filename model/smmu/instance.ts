@@ -113,7 +113,7 @@ export class SmmuInstance {
     structuresBase: number,
   ) {
     if (features.arch === 'smmuv3') {
-      this.streamTable = new StreamTableAllocator(features)
+      this.streamTable = new StreamTableAllocator(features, driver.v3Ids)
       this.steMemory = new StreamTableMemory(memory, structuresBase, v3Id(features))
     }
     else if (features.arch === 'intel-vtd') this.domainIds = new DomainIdAllocator()

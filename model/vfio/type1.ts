@@ -110,10 +110,18 @@ export class Type1Iommu {
   /** vfio_iommu_type1_attach_group. */
   attachGroup(group: Type1Group): Result<void> {
     if (this.domains.some((d) => d.groups.has(group))) return fail('EINVAL', `group ${group.id} is already attached`)
-    const domain = this.env.iommu.allocDomain(driverFamily(group.smmu.features.arch))
+    const allocated = this.allocDomain(group)
+    if (!allocated.ok) return allocated
+    const domain = allocated.value
     const r = this.attachNewDomain(domain, group)
     if (!r.ok || r.value === 'joined') this.env.iommu.freeDomain(domain)
     return r.ok ? ok() : r
+  }
+
+  /** The group's domain as this kernel's type1 allocates it (VfioBehaviour.domainAlloc). */
+  private allocDomain(group: Type1Group): Result<IommuDomain> {
+    if (this.env.profile.vfio.domainAlloc === 'device') return this.env.iommu.allocDomainFor(group.smmu)
+    return ok(this.env.iommu.allocDomain(driverFamily(group.smmu.features.arch)))
   }
 
   /**
@@ -428,12 +436,12 @@ export class Type1Iommu {
 
   /**
    * Whether the domain enforces cache coherency: 3.x asks IOMMU_CAP_CACHE_COHERENCY (arm-smmu:
-   * coherent table walk); 5.19+ asks enforce_cache_coherency, which arm-smmu does not implement.
+   * coherent table walk); 5.19+ asks enforce_cache_coherency, which only some drivers implement.
    */
   private coherent(domain: IommuDomain): boolean {
     const hw = domain.smmu?.features
     if (hw === undefined) return false
-    if (this.env.profile.vfio.dmaCc === 'enforce-op' && domain.family === 'arm-smmu') return false
+    if (this.env.profile.vfio.dmaCc === 'enforce-op' && !domain.driver.enforceCacheCoherency) return false
     return hw.coherentWalk
   }
 }

@@ -13,7 +13,7 @@ import * as path from 'node:path'
 import { PassThrough } from 'node:stream'
 import { loadConfiguration, runCucumber } from '@cucumber/cucumber/api'
 import type { Envelope } from '@cucumber/messages'
-import { loadFixture, PROFILES, stageSupport } from '../../model'
+import { anyProfileTagExpression, loadFixture, PROFILES, stageSupport } from '../../model'
 import { FIXTURES_DIR, listFixtureNames } from '../../model/hw'
 import { loadCatalogue } from '../../model/hw/catalogue'
 import { checkStageRule, explainFixture, failures, formatCatalogueCheck } from '../../model/survey'
@@ -47,7 +47,7 @@ describe('a fixture added to the catalogue folder', () => {
           paths: ['features/fixtures/*.feature'],
           require: [runningCode('steps/**/*.ts')],
           strict: true,
-          tags: '@rfc-v2 or @enforcing or @merged or @linux-6.1',
+          tags: anyProfileTagExpression(),
           worldParameters: { fixturesDir: dir },
         },
       },

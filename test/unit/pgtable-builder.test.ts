@@ -47,6 +47,21 @@ describe('map errors', () => {
     assert.equal(errno(r.pt.map(-4096, 0, SZ_4K, RW)), 'EINVAL')
   })
 
+  test("neither READ nor WRITE with noAccessMap 'maps-nothing' (\"If no access, then nothing to do\"): success, nothing written; range checks come first", () => {
+    const m = createMemory({ oas: 48 })
+    assert.ok(m.ok)
+    const a = createTableAllocator(m.value, { base: POOL, size: 16 * SZ_4K })
+    assert.ok(a.ok)
+    const p = createPgtable(m.value, a.value, { stage: 1, granule: 4096, ias: 48, oas: 48, noAccessMap: 'maps-nothing' })
+    assert.ok(p.ok)
+    const none = { read: false, write: false }
+    assert.deepEqual(p.value.map(0, 0, SZ_4K, none), { ok: true, value: undefined })
+    assert.deepEqual(p.value.mapRange(0, 0, SZ_2M, none), { ok: true, value: undefined })
+    assert.equal(p.value.iovaToPhys(0), undefined)
+    assert.equal(a.value.liveAllocations, 1, 'only the start table: no table was allocated for the no-access map')
+    assert.equal(errno(p.value.map(2 ** 48, 0, SZ_4K, none)), 'ERANGE')
+  })
+
   test('ERANGE: iova >= 2^ias or pa >= 2^oas (arm_lpae_map_pages)', () => {
     const r = rig()
     assert.equal(errno(r.pt.map(2 ** 48, 0, SZ_4K, RW)), 'ERANGE')

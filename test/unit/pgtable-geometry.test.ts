@@ -165,3 +165,25 @@ describe('contexts from register values', () => {
     }
   })
 })
+
+describe("stage-2 concatenation 'when-mandatory' (arm_lpae_concat_mandatory, DDI0487 K.a R_DXBSH / R_SRKBC)", () => {
+  // [granule, ias, oas, start, entries] worked by hand from the rule: 4K L0 start with oas 40 or 42
+  // -> L1; 16K L0 start with ias or oas 48 -> L1; 16K L1 start with oas 40 -> L2; otherwise as stage 1.
+  const rows: [Granule, number, number, number, number][] = [
+    [4096, 40, 40, 1, 1024], // L0 with 2 entries, oas 40: mandatory, 2 tables at L1
+    [4096, 42, 42, 1, 4096], // oas 42: 8 tables at L1
+    [4096, 40, 48, 0, 2], // oas 48: not mandatory, L0 with 2 entries (the older rule would concatenate)
+    [4096, 44, 44, 0, 32],
+    [16384, 48, 48, 1, 4096], // 16K ias 48: L0 with 2 entries -> L1, 2 tables of 2048
+    [16384, 40, 40, 2, 32768], // 16K L1 start (va 26, 3 levels, pgd 4 bits) with oas 40 -> L2, 16 tables
+    [16384, 40, 44, 1, 16], // oas 44: stays at L1 with 16 entries
+  ]
+  for (const [granule, ias, oas, start, entries] of rows) {
+    test(`${granule / 1024}K ias ${ias} oas ${oas}: L${start}, ${entries} entries`, () => {
+      const g = ioPgtableGeometry(2, granule, ias, oas, 'when-mandatory')
+      assert.ok(g.ok)
+      assert.equal(g.value.startLevel, start)
+      assert.equal(g.value.startEntries, entries)
+    })
+  }
+})

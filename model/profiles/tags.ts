@@ -1,0 +1,66 @@
+/**
+ * Which behaviour profiles a scenario holds for, read from its tags. The one place the tag scheme
+ * is expanded: cucumber.js builds each profile's tag expression here, the World selects the
+ * profiles of a scenario here, so both always agree.
+ *
+ *   @<profile>            that profile (e.g. @linux-6.1)
+ *   @since-<profile>      that profile and every later one in kernel order (PROFILE_NAMES)
+ *   @until-<profile>      every profile up to and including that one
+ *
+ * Tags gather from the feature, the rule, the scenario and the Examples table. Several since/until
+ * tags narrow: a scenario runs from its latest @since- to its earliest @until-. Plain profile tags
+ * add to that range. A new profile therefore inherits every scenario tagged @since-<an older
+ * profile> without an @until- before it, and only rows whose answer changed need new Examples.
+ */
+import { isProfileName, PROFILE_NAMES, type ProfileName } from './names'
+
+export const SINCE_PREFIX = 'since-'
+export const UNTIL_PREFIX = 'until-'
+
+export type TagProfiles = { readonly profiles: ProfileName[] } | { readonly error: string }
+
+/** The profiles of a scenario with these tags (with or without the leading @), in kernel order. */
+export function profilesOfTags(tags: readonly string[]): TagProfiles {
+  const names = tags.map((t) => (t.startsWith('@') ? t.slice(1) : t))
+  const explicit = new Set(names.filter(isProfileName))
+  let from = -1
+  let to: number = PROFILE_NAMES.length
+  let ranged = false
+  const unknown: string[] = []
+  for (const n of names) {
+    const bound = n.startsWith(SINCE_PREFIX) ? 'since' : n.startsWith(UNTIL_PREFIX) ? 'until' : undefined
+    if (bound === undefined) continue
+    const p = n.slice((bound === 'since' ? SINCE_PREFIX : UNTIL_PREFIX).length)
+    const i = (PROFILE_NAMES as readonly string[]).indexOf(p)
+    if (i < 0) {
+      unknown.push(`@${n}`)
+      continue
+    }
+    ranged = true
+    if (bound === 'since') from = Math.max(from, i)
+    else to = Math.min(to, i)
+  }
+  if (unknown.length > 0) {
+    return { error: `${unknown.join(', ')} ${unknown.length === 1 ? 'names' : 'name'} no behaviour profile (profiles, oldest first: ${PROFILE_NAMES.join(', ')})` }
+  }
+  const profiles = PROFILE_NAMES.filter((p, i) => explicit.has(p) || (ranged && i >= Math.max(from, 0) && i <= Math.min(to, PROFILE_NAMES.length - 1)))
+  return { profiles }
+}
+
+/** The cucumber tag expression selecting exactly the scenarios profilesOfTags gives `profile`. */
+export function tagExpressionFor(profile: ProfileName): string {
+  const at = PROFILE_NAMES.indexOf(profile)
+  const allow: string[] = []
+  const forbid: string[] = []
+  PROFILE_NAMES.forEach((p, i) => {
+    ;(i <= at ? allow : forbid).push(`@${SINCE_PREFIX}${p}`)
+    ;(i >= at ? allow : forbid).push(`@${UNTIL_PREFIX}${p}`)
+  })
+  const ranged = forbid.length > 0 ? `((${allow.join(' or ')}) and not (${forbid.join(' or ')}))` : `(${allow.join(' or ')})`
+  return `@${profile} or ${ranged}`
+}
+
+/** A tag expression selecting every scenario that holds for at least one profile. */
+export function anyProfileTagExpression(): string {
+  return PROFILE_NAMES.map((p) => `(${tagExpressionFor(p)})`).join(' or ')
+}

@@ -1,0 +1,95 @@
+/**
+ * include/uapi/linux/vfio.h values the contract needs, per kernel. A leaf module: behaviour
+ * profiles (model/profiles) name a kernel's table without depending on the VFIO layer.
+ *
+ * The nesting type was 5 in the RFC; by the time it was merged VFIO_EEH had taken 5, so
+ * VFIO_TYPE1_NESTING_IOMMU is 6 in every released kernel (kernel-semantics.md section 2).
+ */
+
+export const VFIO_API_VERSION = 0
+
+/** VFIO_GROUP_GET_STATUS flags. */
+export const VFIO_GROUP_FLAGS_VIABLE = 1 << 0
+export const VFIO_GROUP_FLAGS_CONTAINER_SET = 1 << 1
+
+/** VFIO_IOMMU_GET_INFO flags. */
+export const VFIO_IOMMU_INFO_PGSIZES = 1 << 0
+export const VFIO_IOMMU_INFO_CAPS = 1 << 1
+
+/** VFIO_IOMMU_MAP_DMA flags (READ/WRITE are from the device's point of view). */
+export const VFIO_DMA_MAP_FLAG_READ = 1 << 0
+export const VFIO_DMA_MAP_FLAG_WRITE = 1 << 1
+export const VFIO_DMA_MAP_FLAG_VADDR = 1 << 2
+
+/** VFIO_IOMMU_UNMAP_DMA flags. */
+export const VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP = 1 << 0
+export const VFIO_DMA_UNMAP_FLAG_ALL = 1 << 1
+export const VFIO_DMA_UNMAP_FLAG_VADDR = 1 << 2
+
+/** Extension / IOMMU type names, without the VFIO_ prefix, as userspace spells them. */
+export const EXTENSION_NAMES = [
+  'TYPE1_IOMMU',
+  'SPAPR_TCE_IOMMU',
+  'TYPE1v2_IOMMU',
+  'DMA_CC_IOMMU',
+  'EEH',
+  'TYPE1_NESTING_IOMMU',
+  'SPAPR_TCE_v2_IOMMU',
+  'NOIOMMU_IOMMU',
+  'UNMAP_ALL',
+  'UPDATE_VADDR',
+  '__VFIO_RESERVED_TYPE1_NESTING_IOMMU',
+] as const
+export type ExtensionName = (typeof EXTENSION_NAMES)[number]
+
+/** The uapi of one kernel: which extension names exist and their values. */
+export type UapiTable = Readonly<Partial<Record<ExtensionName, number>>>
+
+/** RFC PATCHv2 on 3.16: TYPE1_NESTING right after DMA_CC, as 5. */
+export const UAPI_RFC: UapiTable = { TYPE1_IOMMU: 1, SPAPR_TCE_IOMMU: 2, TYPE1v2_IOMMU: 3, DMA_CC_IOMMU: 4, TYPE1_NESTING_IOMMU: 5 }
+
+/** 3.18/3.19: VFIO_EEH took 5, nesting became 6. */
+export const UAPI_MERGED: UapiTable = { TYPE1_IOMMU: 1, SPAPR_TCE_IOMMU: 2, TYPE1v2_IOMMU: 3, DMA_CC_IOMMU: 4, EEH: 5, TYPE1_NESTING_IOMMU: 6 }
+
+/** 6.1: everything up to UPDATE_VADDR. */
+export const UAPI_6_1: UapiTable = {
+  ...UAPI_MERGED,
+  SPAPR_TCE_v2_IOMMU: 7,
+  NOIOMMU_IOMMU: 8,
+  UNMAP_ALL: 9,
+  UPDATE_VADDR: 10,
+}
+
+/**
+ * 6.13 and later (commit 35890f85573c, "vfio: Remove VFIO_TYPE1_NESTING_IOMMU"): the value 6 is
+ * kept under the name __VFIO_RESERVED_TYPE1_NESTING_IOMMU so that no later type reuses it; the
+ * name VFIO_TYPE1_NESTING_IOMMU no longer exists.
+ */
+export const UAPI_6_13: UapiTable = (() => {
+  const { TYPE1_NESTING_IOMMU: nesting, ...rest } = UAPI_6_1
+  return { ...rest, __VFIO_RESERVED_TYPE1_NESTING_IOMMU: nesting as number }
+})()
+
+/**
+ * Resolve a name as userspace writes it: with or without `VFIO_`, with or without `_IOMMU`
+ * (`TYPE1_NESTING` = `VFIO_TYPE1_NESTING_IOMMU`). Undefined when this kernel has no such name.
+ */
+export function extensionValue(uapi: UapiTable, name: string): number | undefined {
+  const bare = name.startsWith('VFIO_') ? name.slice('VFIO_'.length) : name
+  const candidates = [bare, `${bare}_IOMMU`]
+  for (const c of candidates) {
+    const v = uapi[c as ExtensionName]
+    if (v !== undefined) return v
+  }
+  return undefined
+}
+
+/** The name of a value in this kernel's uapi, for messages and reports. */
+export function extensionName(uapi: UapiTable, value: number): string | undefined {
+  return Object.entries(uapi).find(([, v]) => v === value)?.[0]
+}
+
+export function isKnownExtensionName(name: string): boolean {
+  const bare = name.startsWith('VFIO_') ? name.slice('VFIO_'.length) : name
+  return (EXTENSION_NAMES as readonly string[]).some((n) => n === bare || n === `${bare}_IOMMU`)
+}
