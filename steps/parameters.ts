@@ -2,7 +2,9 @@
  * Parameter types: text in a feature becomes a typed value here, once.
  */
 import { defineParameterType } from '@cucumber/cucumber'
-import { CBAR_TYPE, isDomainAttr, isErrno, type CbarType, type DomainAttr, type DomainStage, type Errno, type HwTranslation, type RequestedStage } from '../model'
+import { CBAR_TYPE, ERRNO, isDomainAttr, isErrno, type CbarType, type DomainAttr, type DomainStage, type Errno, type HwTranslation, type RequestedStage } from '../model'
+import { suggestion } from '../model/suggest'
+import { ExpectationFailed } from './expect'
 
 defineParameterType({
   name: 'addr',
@@ -14,7 +16,7 @@ defineParameterType({
   name: 'errno',
   regexp: /E[A-Z0-9]+/,
   transformer: (s: string): Errno => {
-    if (!isErrno(s)) throw new Error(`unknown errno name ${s}`)
+    if (!isErrno(s)) throw new ExpectationFailed(`unknown errno name "${s}"${suggestion(s, Object.keys(ERRNO))}`)
     return s
   },
 })
