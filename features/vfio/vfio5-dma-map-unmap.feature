@@ -225,3 +225,37 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     Then the operation should fail with EINVAL
     When the VMM maps iova 0x100000 size 0x1000 read-write
     Then the operation should succeed
+
+  @linux-6.1
+  Scenario: [21] UNMAP with VFIO_DMA_UNMAP_FLAG_VADDR of a vaddr already invalid: EINVAL, the call's invalidations undone
+    vfio_dma_do_unmap (5.12+, commit c3cbab2 "vfio/type1: implement interfaces to update vaddr"):
+    with invalidate_vaddr, a mapping whose dma->vaddr_invalid is already set ends the walk; every
+    mapping this call invalidated before it (from first_n up to it) gets vaddr_invalid = false
+    again, and the call returns -EINVAL with unmapped = 0. Nothing is unmapped from the IOMMU.
+    Given group 0 is in the container
+    And the container is set to VFIO_TYPE1v2_IOMMU
+    And the VMM has mapped iova 0x100000 size 0x1000 read-write
+    And the VMM has mapped iova 0x200000 size 0x1000 read-write
+    When the VMM unmaps iova 0x200000 size 0x1000 with flags 4
+    Then the operation should succeed, unmapping 0x1000 bytes
+    When the VMM unmaps iova 0x0 size 0x1000000 with flags 4
+    Then the operation should fail with EINVAL
+    When the VMM unmaps iova 0x100000 size 0x1000 with flags 4
+    Then the operation should succeed, unmapping 0x1000 bytes
+    When the device of group 0 reads 16 bytes at iova 0x200000
+    Then the DMA should succeed
+
+  @rfc-v2 @enforcing @merged @linux-6.1
+  Scenario: [22] UNMAP of a range ending exactly at 2^64: the end wraps to 0 and nothing is found (up to 6.17)
+    iova + size - 1 = 2^64 - 1 does not wrap, so the size checks pass; but the search for the first
+    mapping compares with iova + size, which is 0 in 64 bits (6.1 vfio_find_dma_first_node:
+    "dma_res->iova >= start + size" drops the node; 3.x vfio_find_dma: "start + size <= dma->iova"
+    goes left): ok, unmapped = 0, the mapping stays. Commit ef270ec44637 (6.18) compares with
+    iova + size - 1 instead, and such a range removes the mappings it covers.
+    Given group 0 is in the container
+    And the container is set to VFIO_TYPE1v2_IOMMU
+    And the VMM has mapped iova 0x100000 size 0x4000 read-write
+    When the VMM unmaps iova 0x1000 size 0xfffffffffffff000
+    Then the operation should succeed, unmapping 0x0 bytes
+    When the device of group 0 reads 16 bytes at iova 0x100000
+    Then the DMA should succeed

@@ -165,6 +165,24 @@ export interface VfioBehaviour {
   readonly unmapFlags: number
   /** MAP_DMA / UNMAP_DMA VADDR flags (UPDATE_VADDR, 5.12+). */
   readonly updateVaddr: boolean
+  /**
+   * What type1 answers when a range passes 2^64 - 1 (iova + size - 1 wraps; for MAP also vaddr + size - 1):
+   * - map: 'EINVAL' (3.x to 6.17, vfio_dma_do_map "Don't allow IOVA or virtual address wrap") or
+   *   'EOVERFLOW' (6.18+, commit 6012379ede6a "vfio/type1: sanitize for overflow using
+   *   check_*_overflow()": checked right after size != 0, before READ/WRITE and alignment).
+   * - unmap: 'unchecked' (3.x vfio_dma_do_unmap checks only alignment and size != 0), 'EINVAL'
+   *   (4.x to 6.17, `iova + size - 1 < iova || size > SIZE_MAX`) or 'EOVERFLOW' (6.18+, same commit).
+   */
+  readonly rangeWrap: { readonly map: 'EINVAL' | 'EOVERFLOW'; readonly unmap: 'unchecked' | 'EINVAL' | 'EOVERFLOW' }
+  /**
+   * Where type1 takes an UNMAP range to end:
+   * - 'wrapping-exclusive' (3.x to 6.17): at iova + size computed in 64 bits, so a range that ends
+   *   at 2^64 ends at 0 and the search for its first mapping (vfio_find_dma_first_node, 3.x
+   *   vfio_find_dma) finds none: ok, unmapped=0, nothing removed (3.x: the same for any wrapping range).
+   * - 'inclusive' (6.18+, commit ef270ec44637 "vfio/type1: handle DMA map/unmap up to the
+   *   addressable limit"): at iova + size - 1; such a range removes the mappings it covers.
+   */
+  readonly unmapEnd: 'wrapping-exclusive' | 'inclusive'
 }
 
 export interface Profile {
@@ -183,6 +201,8 @@ const VFIO_3X = {
   infoCaps: false,
   unmapFlags: 0,
   updateVaddr: false,
+  rangeWrap: { map: 'EINVAL', unmap: 'unchecked' },
+  unmapEnd: 'wrapping-exclusive',
 } as const
 
 const KERNEL_3X_DRIVERS: readonly SmmuArch[] = ['smmuv1', 'smmuv2', 'intel-vtd']
@@ -270,6 +290,8 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
       infoCaps: true,
       unmapFlags: 0b111, // GET_DIRTY_BITMAP | ALL | VADDR
       updateVaddr: true,
+      rangeWrap: { map: 'EINVAL', unmap: 'EINVAL' },
+      unmapEnd: 'wrapping-exclusive',
     },
   },
 }

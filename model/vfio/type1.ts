@@ -250,6 +250,8 @@ export class Type1Iommu {
     const v = this.env.profile.vfio
     const known = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE | (v.updateVaddr ? VFIO_DMA_MAP_FLAG_VADDR : 0)
     if ((req.flags & ~known) !== 0) return fail('EINVAL', `unknown MAP_DMA flags 0x${(req.flags & ~known).toString(16)}`)
+    const wraps = req.size !== 0n && (req.iova + req.size - 1n > U64_MAX || vaddr + req.size - 1n > U64_MAX)
+    if (v.rangeWrap.map === 'EOVERFLOW' && wraps) return fail('EOVERFLOW', 'iova + size - 1 or vaddr + size - 1 overflows 64 bits')
     const prot = { read: (req.flags & VFIO_DMA_MAP_FLAG_READ) !== 0, write: (req.flags & VFIO_DMA_MAP_FLAG_WRITE) !== 0 }
     const setVaddr = (req.flags & VFIO_DMA_MAP_FLAG_VADDR) !== 0
     const anyProt = prot.read || prot.write
@@ -301,16 +303,25 @@ export class Type1Iommu {
     if (all) {
       if (iova !== 0n || size !== 0n) return fail('EINVAL', 'UNMAP_ALL wants iova and size 0')
       size = U64_MAX
-    } else if (size === 0n || (size & (pgsize - 1n)) !== 0n || iova + size - 1n > U64_MAX) {
-      return fail('EINVAL', `size must be a non-zero multiple of 0x${pgsize.toString(16)} that does not wrap`)
+    } else if (size === 0n || (size & (pgsize - 1n)) !== 0n) {
+      return fail('EINVAL', `size must be a non-zero multiple of 0x${pgsize.toString(16)}`)
+    } else if (iova + size - 1n > U64_MAX && v.rangeWrap.unmap !== 'unchecked') {
+      return fail(v.rangeWrap.unmap, `iova + size - 1 passes 2^64 - 1`)
     }
-    const last = all ? U64_MAX : iova + size - 1n
+    // Up to 6.17 the range ends at iova + size computed in 64 bits: past 2^64 it wraps below iova.
+    const wrapped = !all && v.unmapEnd === 'wrapping-exclusive' && iova + size > U64_MAX
+    const last = all ? U64_MAX : (iova + size - 1n) & U64_MAX
     if (this.mode.v2 && !all) {
       const head = this.containing(iova)
       if (head !== undefined && head.iova < iova) return fail('EINVAL', `the range starts inside the mapping at 0x${head.iova.toString(16)}`)
       const tail = this.containing(last)
-      if (tail !== undefined && tail.iova + tail.size - 1n > last) return fail('EINVAL', `the range ends inside the mapping at 0x${tail.iova.toString(16)}`)
+      // The kernel compares the mapping's end with the range's end, both computed in 64 bits.
+      if (tail !== undefined && ((tail.iova + tail.size) & U64_MAX) !== ((last + 1n) & U64_MAX)) {
+        return fail('EINVAL', `the range ends inside the mapping at 0x${tail.iova.toString(16)}`)
+      }
     }
+    // A wrapped end lies below iova: the search for the first mapping of [iova, end) finds none.
+    if (wrapped) return ok({ unmapped: 0n })
     let unmapped = 0n
     const first = this.firstEndingAfter(iova)
     let count = 0
@@ -318,6 +329,12 @@ export class Type1Iommu {
       const dma = this.dmas[i] as VfioDma
       if (dma.iova > last) break
       if (!this.mode.v2 && iova > dma.iova) break
+      if (invalidateVaddr && dma.vaddrInvalid) {
+        // vfio_dma_do_unmap (5.12+): a vaddr invalidated twice is an error; the mappings this call
+        // invalidated get their vaddr back.
+        for (let j = first; j < i; j++) (this.dmas[j] as VfioDma).vaddrInvalid = false
+        return fail('EINVAL', `the vaddr of the mapping at 0x${dma.iova.toString(16)} is already invalid`)
+      }
       if (invalidateVaddr) dma.vaddrInvalid = true
       count++
       unmapped += dma.size

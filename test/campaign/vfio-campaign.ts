@@ -537,6 +537,62 @@ class HugeMap implements Cmd {
   }
 }
 
+/** Kernels whose UNMAP compares with iova + size - 1 (6.18+, commit ef270ec44637); the others wrap iova + size. */
+const INCLUSIVE_UNMAP_END: ReadonlySet<string> = new Set(['linux-7.3'])
+/** Kernels without the UNMAP wrap check (3.x); 4.x-6.17 answer EINVAL, 6.18+ EOVERFLOW. */
+const UNCHECKED_UNMAP_WRAP: ReadonlySet<string> = new Set(['rfc-v2', 'enforcing', 'merged'])
+
+/**
+ * UNMAP_DMA from a window page with a size up to and past __u64's limit: ending below 2^64,
+ * exactly at 2^64 (iova + size is 0 in 64 bits), or past it (wrapping to a small end).
+ */
+class HugeUnmap implements Cmd {
+  constructor(
+    readonly live: boolean,
+    readonly container: number,
+    readonly page: number,
+    readonly end: 'below' | 'at' | 'past',
+    readonly extra: bigint,
+  ) {}
+  check(m: Readonly<Model>): boolean {
+    return m.containers.length > 0
+  }
+  run(m: Model, r: Real): void {
+    const ci = pickContainer(m, this.container, this.live)
+    const rc = m.containers[ci] as RefContainer
+    const c = r.containers[ci] as ContainerModel
+    const iova = BigInt(WINDOW_BASE + this.page * PAGE)
+    const top = 1n << 64n
+    const size = this.end === 'at' ? top - iova : this.end === 'past' ? top - iova + this.extra : top - iova - this.extra
+    count(m, 'huge_unmap')
+    const res = call(m, r, 'huge_unmap', () => c.unmapDma({ iova, size, flags: 0 }))
+    const end = iova + size
+    const wrappedEnd = end & U64_MAX
+    const big = (mp: RefMapping) => ({ start: BigInt(mp.iova), end: BigInt(mp.iova + mp.size) })
+    let want: string
+    let gone: RefMapping[] = []
+    if (rc.driver === undefined) want = 'EINVAL'
+    else if (end > top && !UNCHECKED_UNMAP_WRAP.has(m.profile)) want = INCLUSIVE_UNMAP_END.has(m.profile) ? 'EOVERFLOW' : 'EINVAL'
+    else if (rc.maps.some((mp) => big(mp).start < iova && iova < big(mp).end)) want = 'EINVAL' // v2: starts inside a mapping
+    else if (rc.maps.some((mp) => big(mp).start < wrappedEnd && wrappedEnd < big(mp).end)) want = 'EINVAL' // v2: a (wrapped) end inside one
+    else {
+      want = 'ok'
+      // Up to 6.17 an end at or past 2^64 wraps below iova and the search finds nothing.
+      if (end < top || INCLUSIVE_UNMAP_END.has(m.profile)) gone = rc.maps.filter((mp) => big(mp).start >= iova)
+    }
+    expectErrno(res, want, this.toString())
+    if (res.ok) {
+      assert.equal(res.value.unmapped, BigInt(gone.reduce((n, mp) => n + mp.size, 0)), `${this.toString()}: size written back`)
+      rc.maps = rc.maps.filter((mp) => !gone.includes(mp))
+      rc.dmaAvail += gone.length
+    }
+    checkInvariants(m, r)
+  }
+  toString(): string {
+    return `huge_unmap(container #${this.container}, page ${this.page}, end ${this.end} 2^64${this.end === 'at' ? '' : ` by 0x${this.extra.toString(16)}`})`
+  }
+}
+
 class UnmapDma implements Cmd {
   constructor(
     readonly live: boolean,
@@ -690,6 +746,9 @@ const hugeSizeArb = fc.oneof(
 /** Iovas from 0 to the top of the 64-bit space, including the campaign's window. */
 const hugeIovaArb = fc.oneof(fc.constantFrom(0n, BigInt(WINDOW_BASE), 1n << 63n, U64_MAX - 0xfffn), fc.bigInt({ min: 0n, max: (1n << 52n) - 1n }).map((p) => p << 12n))
 const hugeMapArb = fc.tuple(liveArb, idx, hugeIovaArb, hugeSizeArb).map(([live, c, iova, size]) => new HugeMap(live, c, iova, size))
+const hugeUnmapArb = fc
+  .tuple(liveArb, idx, pageArb, fc.constantFrom<'below' | 'at' | 'past'>('below', 'at', 'at', 'past'), fc.integer({ min: 1, max: WINDOW_PAGES + 8 }))
+  .map(([live, c, p, end, pages]) => new HugeUnmap(live, c, p, end, BigInt(pages * PAGE)))
 const unmapAllArb = fc.tuple(liveArb, idx).map(([live, c]) => new UnmapAll(live, c))
 const dmaArb = fc
   .tuple(idx, fc.constantFrom<'read' | 'write'>('read', 'write'), fc.boolean(), pageArb, fc.integer({ min: 0, max: MAX_MAP_PAGES * PAGE - 1 }), fc.integer({ min: 1, max: 2 * PAGE }))
@@ -703,6 +762,7 @@ export const commandArbs: fc.Arbitrary<Cmd>[] = [
   ...Array.from({ length: 2 }, () => setIommuArb),
   ...Array.from({ length: 6 }, () => mapArb),
   hugeMapArb,
+  hugeUnmapArb,
   ...Array.from({ length: 2 }, () => unmapArb),
   unmapAllArb,
   ...Array.from({ length: 5 }, () => dmaArb),

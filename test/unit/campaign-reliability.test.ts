@@ -26,6 +26,7 @@ test(`VFIO campaign: ${DEFAULT_SIZES.vfioSteps} random calls against the referen
   // Failed MAPs of sizes up to __u64's limit, and ordinary MAPs that still succeed after them.
   assert.ok((s.errnos['huge_map EINVAL'] ?? 0) > 0 && (s.errnos['huge_map ENOMEM'] ?? 0) > 0, `huge MAPs: ${JSON.stringify(s.errnos)}`)
   assert.ok(s.mapsAfterHugeFailure > 0, 'no MAP succeeded after a huge MAP failed')
+  assert.ok((s.succeeded.huge_unmap ?? 0) > 0 && (s.errnos['huge_unmap EINVAL'] ?? 0) > 0, 'UNMAPs ending at or past 2^64 not exercised')
   for (const errno of ['map EEXIST', 'map EINVAL', 'map ENOSPC', 'map EFAULT', 'set_container EPERM', 'set_container ENOSPC', 'unmap EINVAL']) {
     assert.ok((s.errnos[errno] ?? 0) > 0, `no ${errno} exercised`)
   }

@@ -2,9 +2,9 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { createModelBackend, loadFixture, type ContainerModel, type GroupModel, type ProfileName } from '../../model'
+import { createModelBackend, getProfile, loadFixture, type ContainerModel, type GroupModel, type Profile, type ProfileName } from '../../model'
 
-function machine(profile: ProfileName) {
+function machine(profile: ProfileName | Profile) {
   const hw = { ...loadFixture('synthetic-nested'), vfio: { groups: [{ id: 0, streams: [0x10], viable: true }], reservedRegions: [] } }
   const backend = createModelBackend({ profile, fixtures: [hw] })
   const c = backend.openContainer()
@@ -109,6 +109,61 @@ describe('type1 MAP/UNMAP', () => {
     const r = group.dma('read', 0x100ffcn, 8)
     assert.ok(r.ok && r.value.kind === 'ok')
     assert.deepEqual(r.value.data, payload)
+  })
+})
+
+describe('UNMAP ranges at the end of the 64-bit space, per kernel rule', () => {
+  /** 6.18+ rules (commits 6012379ede6a and ef270ec44637) on the 6.1 profile's other facts. */
+  const after618: Profile = { ...getProfile('linux-6.1'), vfio: { ...getProfile('linux-6.1').vfio, rangeWrap: { map: 'EOVERFLOW', unmap: 'EOVERFLOW' }, unmapEnd: 'inclusive' } }
+  const mapped = (profile: ProfileName | Profile) => {
+    const m = machine(profile)
+    assert.ok(m.container.setIommu(3).ok)
+    assert.ok(m.container.mapDma({ iova: 0x100000n, size: 0x4000n, flags: 3, vaddr: { kind: 'buffer' } }).ok)
+    return m
+  }
+  const unmap = (c: ContainerModel, iova: bigint, size: bigint, flags = 0) => {
+    const r = c.unmapDma({ iova, size, flags })
+    return r.ok ? `ok ${r.value.unmapped.toString(16)}` : r.error.errno
+  }
+
+  it('a range ending at 2^64: nothing found up to 6.17 (end wraps to 0); removed from 6.18', () => {
+    for (const p of ['rfc-v2', 'merged', 'linux-6.1'] as const) {
+      const { container } = mapped(p)
+      assert.equal(unmap(container, 0x1000n, 0xfffffffffffff000n), 'ok 0', p)
+      assert.equal(container.iommu?.mappings().length, 1, p)
+    }
+    const { container } = mapped(after618)
+    assert.equal(unmap(container, 0x1000n, 0xfffffffffffff000n), 'ok 4000')
+    assert.equal(container.iommu?.mappings().length, 0)
+  })
+
+  it('a range passing 2^64: 3.x does not check (nothing found), 6.1 EINVAL, 6.18+ EOVERFLOW', () => {
+    assert.equal(unmap(mapped('merged').container, 0x2000n, 0xfffffffffffff000n), 'ok 0')
+    assert.equal(unmap(mapped('linux-6.1').container, 0x2000n, 0xfffffffffffff000n), 'EINVAL')
+    assert.equal(unmap(mapped(after618).container, 0x2000n, 0xfffffffffffff000n), 'EOVERFLOW')
+    // 3.x v2: the wrapped end still must not fall inside a mapping (end 0x102000 is inside [0x100000, 0x104000)).
+    assert.equal(unmap(mapped('merged').container, 0x200000n, 0xfffffffffff02000n), 'EINVAL')
+  })
+
+  it('MAP wrapping 2^64: EINVAL up to 6.17, EOVERFLOW from 6.18 (before READ/WRITE is looked at)', () => {
+    const wrap = { iova: 0xfffffffffffff000n, size: 0x2000n, vaddr: { kind: 'buffer' } as const }
+    assert.equal(mapped('linux-6.1').container.mapDma({ ...wrap, flags: 3 }).ok ? 'ok' : 'fail', 'fail')
+    const r61 = mapped('linux-6.1').container.mapDma({ ...wrap, flags: 0 })
+    assert.ok(!r61.ok && r61.error.errno === 'EINVAL')
+    const r618 = mapped(after618).container.mapDma({ ...wrap, flags: 0 })
+    assert.ok(!r618.ok && r618.error.errno === 'EOVERFLOW')
+  })
+
+  it('VADDR invalidation twice: EINVAL, and the vaddrs this call invalidated are valid again', () => {
+    const { container } = mapped('linux-6.1')
+    assert.ok(container.mapDma({ iova: 0x200000n, size: 0x1000n, flags: 3, vaddr: { kind: 'buffer' } }).ok)
+    assert.ok(container.mapDma({ iova: 0x300000n, size: 0x1000n, flags: 3, vaddr: { kind: 'buffer' } }).ok)
+    assert.equal(unmap(container, 0x300000n, 0x1000n, 4), 'ok 1000')
+    assert.equal(unmap(container, 0x0n, 0x1000000n, 4), 'EINVAL')
+    // 0x100000 and 0x200000 were invalidated, then given back: each can be invalidated once more.
+    assert.equal(unmap(container, 0x100000n, 0x4000n, 4), 'ok 4000')
+    assert.equal(unmap(container, 0x200000n, 0x1000n, 4), 'ok 1000')
+    assert.equal(container.iommu?.mappings().length, 3)
   })
 })
 
