@@ -5,9 +5,9 @@
  * Exit status: 0 when every line agrees, 1 when a line differs or does not parse, 2 for a usage
  * error (unknown profile or backend, a fixture that does not load, an unreadable transcript).
  */
-import * as fs from 'node:fs'
 import { formatFixtureError, listFixtureNames, loadFixtureFile, resolveFixturePath, type FeatureSet } from '../model/hw'
 import { getProfile, isProfileName, unknownProfileMessage } from '../model/profiles'
+import { printable, readTextFile, TRANSCRIPT_MAX_BYTES } from '../model/textfile'
 import { formatSummary, formatVerdict, parseTranscript, replayTranscript } from '../model/transcript'
 import type { VfioBackend } from '../model/vfio/backend'
 import { closest } from '../model/suggest'
@@ -44,12 +44,14 @@ export async function runReplay(opts: ReplayOptions, io: Io): Promise<number> {
 
   const texts: { file: string; text: string }[] = []
   for (const file of opts.transcripts) {
-    try {
-      texts.push({ file, text: fs.readFileSync(file, 'utf8') })
-    } catch (e) {
-      io.err(`smmu-nesting-tck: cannot read transcript ${file}: ${e instanceof Error ? e.message : String(e)}`)
+    // A regular file of at most TRANSCRIPT_MAX_BYTES, in UTF-8; anything else is a usage error.
+    const read = readTextFile(file, TRANSCRIPT_MAX_BYTES, 'transcript')
+    if ('problem' in read) {
+      const p = read.problem
+      io.err(`smmu-nesting-tck: ${printable(file)}:${p.line}:${p.column}: ${printable(p.message)} [${p.code}]`)
       return EXIT.USAGE
     }
+    texts.push({ file, text: read.text })
   }
 
   const profile = getProfile(opts.profile)

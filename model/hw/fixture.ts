@@ -9,7 +9,8 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import type { default as AjvClass, ErrorObject, ValidateFunction } from 'ajv'
 import type * as Yaml from 'yaml'
-import type { Document, Node } from 'yaml'
+import type { Document, Node, Pair } from 'yaml'
+import { FIXTURE_MAX_BYTES, printable, readTextFile } from '../textfile'
 import { GRANULE_PAGE_SIZES, type FeatureSet, type GranuleName, type ReservedRegion, type SmmuArch } from './features'
 import { ROOT } from '../root'
 import { closest, suggestion } from '../suggest'
@@ -28,6 +29,14 @@ export type FixtureCode =
   | 'INCONSISTENT'
   /** A field declared in the fixture disagrees with what its `id_registers` decode to. */
   | 'REGISTER_MISMATCH'
+  /** Not a regular file (a FIFO, a device, a directory). */
+  | 'NOT_A_FILE'
+  /** Beyond a stated limit: file size, YAML alias expansions. */
+  | 'TOO_LARGE'
+  /** Not valid UTF-8. */
+  | 'ENCODING'
+  /** A mapping key that is not a plain field name (a list, a mapping, null, an alias). */
+  | 'BAD_KEY'
 
 export interface FixtureError {
   readonly code: FixtureCode
@@ -110,14 +119,19 @@ export function formatFixtureError(e: FixtureError): string {
   return `${e.file}:${e.line}:${e.column}:${where} ${e.message} [${e.code}]`
 }
 
+/** YAML alias expansions a fixture may make (the yaml library's own guard, reported as TOO_LARGE). */
+export const FIXTURE_MAX_ALIAS_COUNT = 100
+
 /** Parse fixture text. `file` is used for messages and for the name check. */
 export function parseFixture(text: string, file: string): FixtureResult {
   const { isMap, LineCounter, parseDocument } = yaml()
   const lineCounter = new LineCounter()
-  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true })
+  // Integers as bigint, so that none is rounded; duplicate keys are found below in linear time
+  // (the library's own check compares each key with every earlier one).
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: false, intAsBigInt: true })
   const errorAt = (code: FixtureCode, offset: number, field: string, message: string): FixtureError => {
     const { line, col } = lineCounter.linePos(offset)
-    return { code, file, line, column: col, field, message }
+    return { code, file, line, column: col, field: printable(field), message: printable(message) }
   }
 
   if (doc.errors.length > 0) {
@@ -130,7 +144,18 @@ export function parseFixture(text: string, file: string): FixtureResult {
     return { errors: [errorAt('NOT_A_MAPPING', offset, '', 'a fixture is a YAML mapping of field: value')] }
   }
 
-  const data: unknown = doc.toJS()
+  const nodeProblems = checkNodes(doc, errorAt)
+  if (nodeProblems.errors.length > 0) return { errors: sortByLine(nodeProblems.errors) }
+  let js: unknown
+  try {
+    js = doc.toJS({ maxAliasCount: FIXTURE_MAX_ALIAS_COUNT })
+  } catch (e) {
+    if (!(e instanceof ReferenceError)) throw e
+    const offset = nodeProblems.firstAlias ?? 0
+    return { errors: [errorAt('TOO_LARGE', offset, '', `YAML aliases expand to more than ${FIXTURE_MAX_ALIAS_COUNT} times the nodes they name (the limit); write the values out`)] }
+  }
+  const exact = new Map<string, bigint>()
+  const data = exactIntegers(js, [], exact)
   const errors: FixtureError[] = []
   let raw = data as RawFixture
   const validate = validateSchema()
@@ -155,8 +180,10 @@ export function parseFixture(text: string, file: string): FixtureResult {
     errors.push(...nameErrors(raw, file, doc, errorAt))
   }
   const reported = errors.filter((e) => e.schema === true || !bad.has(topLevel(e.field)))
+  // Integers past 2^53 the schema did not already refuse (a field without a maximum).
+  if (reported.length === 0) reported.push(...nodeProblems.unsafe)
   if (reported.length > 0 || registers?.resolved === undefined) return { errors: sortByLine(dedupe(reported)) }
-  return { fixture: toFeatureSet(registers.resolved, file, registers.origin), errors: [] }
+  return { fixture: toFeatureSet(registers.resolved, file, registers.origin, exact), errors: [] }
 }
 
 /** The fixture without the top-level fields a schema problem is in (they take no further checks). */
@@ -181,16 +208,17 @@ function stripSchemaMark(e: FixtureError): FixtureError {
   return e.schema === undefined ? e : (Object.fromEntries(Object.entries(e).filter(([k]) => k !== 'schema')) as unknown as FixtureError)
 }
 
-/** Load a fixture from a file path. */
-export function loadFixtureFile(file: string): FixtureResult {
-  let text: string
-  try {
-    text = fs.readFileSync(file, 'utf8')
-  } catch (e) {
-    const reason = e instanceof Error ? e.message : String(e)
-    return { errors: [{ code: 'NOT_FOUND', file, line: 1, column: 1, field: '', message: `cannot read fixture: ${reason}` }] }
+/**
+ * Load a fixture from a file path: a regular file of at most FIXTURE_MAX_BYTES, in UTF-8
+ * (NOT_FOUND, NOT_A_FILE, TOO_LARGE, ENCODING otherwise). Messages name it `shownAs`.
+ */
+export function loadFixtureFile(file: string, shownAs: string = file): FixtureResult {
+  const read = readTextFile(file, FIXTURE_MAX_BYTES, 'fixture')
+  if ('problem' in read) {
+    const p = read.problem
+    return { errors: [{ code: p.code, file: printable(shownAs), line: p.line, column: p.column, field: '', message: printable(p.message) }] }
   }
-  return parseFixture(text, file)
+  return parseFixture(read.text, shownAs)
 }
 
 /** A fixture by catalogue name (`mmu-500`) or by path (`./my-smmu.yaml`). */
@@ -209,6 +237,108 @@ export function listFixtureNames(dir: string = FIXTURES_DIR): string[] {
 }
 
 type ErrorAt = (code: FixtureCode, offset: number, field: string, message: string) => FixtureError
+
+/** Fields that hold a 64-bit IOVA: their integers are kept exact (bigint) up to 2^64 - 1. */
+const U64_FIELD = /^vfio\.reserved_regions\.\d+\.(start|end)$/
+const U64_MAX = (1n << 64n) - 1n
+
+/**
+ * What the schema cannot see once the YAML is plain data, found in one pass over the nodes:
+ * keys that are not plain names (at their own line), keys given twice, integers that a number
+ * cannot hold exactly (2^53 and beyond, except the 64-bit IOVA fields up to 2^64 - 1: `unsafe`,
+ * reported when the schema's maximum has not already refused them), and where the first alias is
+ * (for the alias limit).
+ */
+function checkNodes(doc: Document, errorAt: ErrorAt): { errors: FixtureError[]; unsafe: FixtureError[]; firstAlias?: number } {
+  const { isAlias, isPair, isScalar, isSeq, visit } = yaml()
+  const errors: FixtureError[] = []
+  const unsafe: FixtureError[] = []
+  let firstAlias: number | undefined
+  visit(doc, {
+    Alias(_key, node) {
+      firstAlias ??= node.range?.[0]
+    },
+    Map(_key, map, path) {
+      const seen = new Set<string>()
+      for (const pair of map.items) {
+        const key = pair.key as Node | null
+        const where = pairOffset(pair, map.range?.[0] ?? 0)
+        const field = (): string => fieldPath(path, map)
+        if (key === null || (isScalar(key) && key.value === null)) {
+          errors.push(errorAt('BAD_KEY', where, field(), 'a key is missing or null (write a field name before ":")'))
+        } else if (!isScalar(key)) {
+          const kind = isAlias(key) ? 'an alias' : isSeq(key) ? 'a list' : 'a mapping'
+          errors.push(errorAt('BAD_KEY', where, field(), `a key is ${kind}; field names are plain words`))
+        } else {
+          const name = String(key.value)
+          if (seen.has(name)) errors.push(errorAt('YAML_SYNTAX', where, '', 'Map keys must be unique'))
+          seen.add(name)
+        }
+      }
+    },
+    Scalar(_key, node, path) {
+      const v = node.value
+      const isInteger = typeof v === 'bigint' || (typeof v === 'number' && Number.isInteger(v))
+      if (!isInteger || (typeof v === 'number' ? Number.isSafeInteger(v) : v >= -BigInt(Number.MAX_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER))) return
+      const parent = path[path.length - 1]
+      if (isPair(parent) && parent.key === node) return // a key: only its name matters
+      const field = scalarPath(path, node)
+      const offset = node.range?.[0] ?? 0
+      const text = node.source ?? String(v)
+      if (typeof v === 'bigint' && U64_FIELD.test(field)) {
+        if (v > U64_MAX) errors.push(errorAt('OUT_OF_RANGE', offset, field, `${text} does not fit in 64 bits (at most 0xffffffffffffffff)`))
+        return
+      }
+      // The schema's maximum for the field says it best; this stands in where a field has none.
+      unsafe.push(errorAt('OUT_OF_RANGE', offset, field, `${text} is too large for this field (integers past 2^53 - 1 are refused, never rounded)`))
+    },
+  })
+  return { errors, unsafe, ...(firstAlias === undefined ? {} : { firstAlias }) }
+}
+
+/** Where a pair is: its key, else its value, else the map it is in. */
+function pairOffset(pair: Pair, fallback: number): number {
+  const key = pair.key as Node | null
+  const value = pair.value as Node | null
+  return key?.range?.[0] ?? value?.range?.[0] ?? fallback
+}
+
+/** The dotted field path of a node met by `visit` (its ancestors: Document, then collections and pairs). */
+function fieldPath(path: readonly unknown[], self?: unknown): string {
+  const { isPair, isScalar, isSeq } = yaml()
+  const parts: string[] = []
+  const chain = self === undefined ? path : [...path, self]
+  for (let i = 1; i < chain.length; i++) {
+    const node = chain[i]
+    const parent = chain[i - 1]
+    if (isPair(node) && isScalar(node.key)) parts.push(String(node.key.value))
+    else if (isSeq(parent)) parts.push(String(parent.items.indexOf(node as never)))
+  }
+  return parts.join('.')
+}
+
+function scalarPath(path: readonly unknown[], node: unknown): string {
+  return fieldPath(path, node)
+}
+
+/**
+ * The parsed data with every integer as a number (the schema checks numbers): exact below 2^53;
+ * the 64-bit IOVA fields keep their exact value in `exact`, by field path, for the feature set.
+ */
+function exactIntegers(value: unknown, path: readonly string[], exact: Map<string, bigint>): unknown {
+  if (typeof value === 'bigint') {
+    const field = path.join('.')
+    if (U64_FIELD.test(field)) exact.set(field, value)
+    return Number(value)
+  }
+  if (Array.isArray(value)) return value.map((v, i) => exactIntegers(v, [...path, String(i)], exact))
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(value)) out[k] = exactIntegers(v, [...path, k], exact)
+    return out
+  }
+  return value
+}
 
 function schemaError(e: ErrorObject, doc: Document, at: ErrorAt): FixtureError {
   const errorAt: ErrorAt = (code, offset, field, message) => ({ ...at(code, offset, field, message), schema: true })
@@ -231,6 +361,10 @@ function schemaError(e: ErrorObject, doc: Document, at: ErrorAt): FixtureError {
     case 'minimum':
     case 'maximum':
       return errorAt('OUT_OF_RANGE', valueOffset, field, `must be ${e.keyword === 'minimum' ? '>=' : '<='} ${(e.params as { limit: number }).limit}`)
+    case 'maxItems': {
+      const n = Array.isArray(e.data) ? e.data.length : 0
+      return errorAt('TOO_LARGE', valueOffset, field, `lists ${n} items; the limit is ${(e.params as { limit: number }).limit}`)
+    }
     case 'enum': {
       const allowed = (e.params as { allowedValues: unknown[] }).allowedValues
       const guess = typeof e.data === 'string' ? closest(e.data, allowed.map(String)) : undefined
@@ -401,7 +535,7 @@ function vfioErrors(raw: RawFixture, doc: Document, errorAt: ErrorAt): FixtureEr
   return errors
 }
 
-function toFeatureSet(raw: ResolvedFixture, file: string, origin: Origin): FeatureSet {
+function toFeatureSet(raw: ResolvedFixture, file: string, origin: Origin, exact: ReadonlyMap<string, bigint>): FeatureSet {
   const pageSizes = [...new Set(raw.granules.flatMap((g) => GRANULE_PAGE_SIZES[g] ?? []))].sort((a, b) => a - b)
   const isV3 = raw.architecture === 'smmuv3'
   return {
@@ -427,7 +561,11 @@ function toFeatureSet(raw: ResolvedFixture, file: string, origin: Origin): Featu
     coherentWalk: raw.coherent_walk ?? false,
     vfio: {
       groups: (raw.vfio?.groups ?? []).map((g) => ({ id: g.id, streams: [...g.streams], viable: g.viable ?? true, ...(g.device === undefined ? {} : { device: g.device }) })),
-      reservedRegions: (raw.vfio?.reserved_regions ?? []).map((r) => ({ start: BigInt(r.start), end: BigInt(r.end), type: r.type })),
+      reservedRegions: (raw.vfio?.reserved_regions ?? []).map((r, i) => ({
+        start: exact.get(`vfio.reserved_regions.${i}.start`) ?? BigInt(r.start),
+        end: exact.get(`vfio.reserved_regions.${i}.end`) ?? BigInt(r.end),
+        type: r.type,
+      })),
       ...(raw.vfio?.dma_entry_limit === undefined ? {} : { dmaEntryLimit: raw.vfio.dma_entry_limit }),
     },
   }
@@ -466,13 +604,24 @@ function nodeOffset(doc: Document, segments: readonly string[]): number {
   return 0
 }
 
+/** Key offsets of each mapping, built once per mapping (a fixture with many unknown keys stays linear). */
+const keyOffsets = new WeakMap<object, Map<string, number>>()
+
 /** Offset of the key `key` inside the mapping at `segments`. */
 function keyOffset(doc: Document, segments: readonly string[], key: string): number | undefined {
   const parent = segments.length === 0 ? doc.contents : doc.getIn(segments.map(keyFor), true)
   const { isMap, isScalar } = yaml()
   if (!isMap(parent)) return undefined
-  const pair = parent.items.find((p) => isScalar(p.key) && String(p.key.value) === key)
-  return isScalar(pair?.key) ? pair.key.range?.[0] : undefined
+  let offsets = keyOffsets.get(parent)
+  if (offsets === undefined) {
+    offsets = new Map()
+    for (const p of parent.items) {
+      const at = isScalar(p.key) ? p.key.range?.[0] : undefined
+      if (isScalar(p.key) && at !== undefined && !offsets.has(String(p.key.value))) offsets.set(String(p.key.value), at)
+    }
+    keyOffsets.set(parent, offsets)
+  }
+  return offsets.get(key)
 }
 
 function keyFor(segment: string): string | number {

@@ -11,6 +11,7 @@
  */
 import { ERRNO, isErrno } from '../errno'
 import { closest, suggestion } from '../suggest'
+import { printable } from '../textfile'
 import { EXTENSION_NAMES, isKnownExtensionName, VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_WRITE, VFIO_DMA_UNMAP_FLAG_ALL } from '../vfio/uapi'
 import type { IovaRange, VaddrSpec } from '../vfio/backend'
 import type { Call, CallOp, Expected, ExpectedKind, ExtensionRef, GroupAction, ParsedTranscript, TranscriptError, TranscriptErrorCode, TranscriptLine } from './syntax'
@@ -18,8 +19,12 @@ import type { Call, CallOp, Expected, ExpectedKind, ExtensionRef, GroupAction, P
 const ERRNO_NAMES = Object.keys(ERRNO)
 const U64_MAX = (1n << 64n) - 1n
 const U32_MAX = (1n << 32n) - 1n
-/** Largest DMA a line may ask a device for (bytes): far beyond any test, and exact as a number. */
-const DMA_SIZE_MAX = 1n << 32n
+/**
+ * Largest DMA one line may ask a device for: 16 MiB (README "Input limits"). The model moves the
+ * bytes through the SMMU page by page and a write carries them in memory; larger transfers are
+ * refused rather than left to take seconds and gigabytes.
+ */
+export const DMA_SIZE_MAX = 16n * 1024n * 1024n
 
 /** A word of the line and where it starts (1-based column). */
 interface Word {
@@ -78,7 +83,7 @@ export function parseTranscript(text: string, file: string): ParsedTranscript {
       if (parsed !== undefined) lines.push(parsed)
     } catch (e) {
       if (!(e instanceof LineProblem)) throw e
-      errors.push({ code: e.code, file, line: lineNo, column: e.column, message: e.message })
+      errors.push({ code: e.code, file, line: lineNo, column: e.column, message: printable(e.message) })
     }
   })
   if (lines.length === 0 && errors.length === 0) {
@@ -376,7 +381,7 @@ function number(word: Word, max: bigint): bigint {
   const n = parseNumberText(word.text)
   if (n === undefined) throw problem('BAD_NUMBER', word, `"${word.text}" is not a number (hex 0x.. or decimal)`)
   if (n > max) {
-    const limit = max === U64_MAX ? 'does not fit in 64 bits' : max === U32_MAX ? 'does not fit in 32 bits' : `is larger than 0x${max.toString(16)}`
+    const limit = max === U64_MAX ? 'does not fit in 64 bits' : max === U32_MAX ? 'does not fit in 32 bits' : max === DMA_SIZE_MAX ? 'is more than one dma line moves (16 MiB, 0x1000000)' : `is larger than 0x${max.toString(16)}`
     throw problem('BAD_NUMBER', word, `${word.text} ${limit}`)
   }
   return n

@@ -14,7 +14,8 @@ import assert from 'node:assert/strict'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { describe, it } from 'node:test'
-import { createModelBackend, formatFixtureError, isProfileName, loadFixture, loadFixtureFile, parseFixture } from '../../model'
+import { createModelBackend, formatFixtureError, isProfileName, loadFixture, loadFixtureFile } from '../../model'
+import { readTextFile, TRANSCRIPT_MAX_BYTES } from '../../model/textfile'
 import { parseTranscript, replayTranscript, type TranscriptError } from '../../model/transcript'
 import { ROOT } from '../../model/root'
 
@@ -57,7 +58,8 @@ describe('bad fixtures are rejected with file, line, column, field and code', ()
   })
   for (const c of cases) {
     it(c.name, () => {
-      const r = parseFixture(c.text, c.rel)
+      // Read as the CLI reads it: size, file kind and UTF-8 are checked too.
+      const r = loadFixtureFile(path.join(ROOT, c.rel), c.rel)
       assert.equal(r.fixture, undefined, 'a malformed fixture produces no feature set')
       assert.deepEqual(r.errors.map(formatFixtureError), c.expected)
     })
@@ -84,7 +86,14 @@ describe('bad transcripts are reported line by line with their code and column',
   })
   for (const c of cases) {
     it(c.name, () => {
-      const parsed = parseTranscript(c.text, c.rel)
+      // Read as the CLI reads it: size, file kind and UTF-8 are checked before parsing.
+      const read = readTextFile(path.join(ROOT, c.rel), TRANSCRIPT_MAX_BYTES, 'transcript')
+      if ('problem' in read) {
+        const p = read.problem
+        assert.deepEqual([`${c.rel}:${p.line}:${p.column}: ${p.message} [${p.code}]`], c.expected)
+        return
+      }
+      const parsed = parseTranscript(read.text, c.rel)
       let errors: TranscriptError[] = [...parsed.errors]
       const replay = /^# replay: profile=(\S+) fixture=(\S+)/.exec(c.text)
       if (replay !== null) {

@@ -118,7 +118,7 @@ describe('smmu-nesting-tck (in process)', () => {
   })
 
   const USAGE: [string, string[], RegExp][] = [
-    ['a transcript that cannot be read', ['replay', '-p', 'linux-6.1', '-f', 'qemu-smmuv3-7.2', 'transcripts/no-such.vfio'], /cannot read transcript transcripts\/no-such\.vfio/],
+    ['a transcript that cannot be read', ['replay', '-p', 'linux-6.1', '-f', 'qemu-smmuv3-7.2', 'transcripts/no-such.vfio'], /transcripts\/no-such\.vfio:1:1: cannot read transcript: .*\[NOT_FOUND\]/],
     ['a fixture name not in the catalogue', ['replay', '-p', 'linux-6.1', '-f', 'no-such-machine', 'x.vfio'], /fixtures in the catalogue: .*qemu-smmuv3-7\.2/],
     ['an unknown backend', ['replay', '-p', 'linux-6.1', '-f', 'qemu-smmuv3-7.2', '-b', 'kernel', 'x.vfio'], /unknown backend "kernel" \(backends: model\)/],
     ['no --fixture', ['replay', '-p', 'linux-6.1', 'x.vfio'], /required option '-f, --fixture <name>'/],
