@@ -219,6 +219,7 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
   Scenario: [20] A failed MAP leaves nothing behind: an ordinary MAP after it succeeds
     vfio_dma_do_map returns EINVAL when vaddr + size - 1 wraps (any user vaddr of 0x2000 or more
     does with size 2^64 - 4K); the VMM unmaps the buffer it made, and nothing of the call remains.
+    # history: map iova=0x0 size=0xfffffffffffff000, then an ordinary map => EINVAL, then ok
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1v2_IOMMU
     When the VMM maps iova 0x0 size 0xfffffffffffff000 with flags 3
@@ -232,6 +233,7 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     with invalidate_vaddr, a mapping whose dma->vaddr_invalid is already set ends the walk; every
     mapping this call invalidated before it (from first_n up to it) gets vaddr_invalid = false
     again, and the call returns -EINVAL with unmapped = 0. Nothing is unmapped from the IOMMU.
+    # history: UNMAP with VFIO_DMA_UNMAP_FLAG_VADDR of a mapping whose vaddr is already invalid => EINVAL, the call's invalidations undone
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1v2_IOMMU
     And the VMM has mapped iova 0x100000 size 0x1000 read-write
@@ -252,6 +254,7 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     "dma_res->iova >= start + size" drops the node; 3.x vfio_find_dma: "start + size <= dma->iova"
     goes left): ok, unmapped = 0, the mapping stays. Commit ef270ec44637 (6.18) compares with
     iova + size - 1 instead, and such a range removes the mappings it covers.
+    # history: unmap iova=0x1000 size=0xfffffffffffff000 with a mapping at 0x100000 => ok, unmapped=0, the mapping stays
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1v2_IOMMU
     And the VMM has mapped iova 0x100000 size 0x4000 read-write
