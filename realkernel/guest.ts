@@ -23,8 +23,9 @@ export const ACCEL_MODES: readonly AccelMode[] = ['auto', 'kvm', 'tcg']
 export const KVM_PROOF_SECONDS = 30
 
 /**
- * Default per-guest time limit (--timeout). Measured under TCG on 2 shared cores: the slowest guest
- * (arm64, Linux 7.3) ran in about 60-100 s; this leaves room for a machine loaded by other work.
+ * Default per-guest time limit (--timeout). Measured under TCG on 2 cores shared with other heavy
+ * work (load average 10-24): the slowest guests (arm64, QEMU 10 virt-9.1) ran in 30-53 s; 300 s
+ * leaves room for a slower or busier machine.
  */
 export const DEFAULT_TIMEOUT_SECONDS = 300
 
