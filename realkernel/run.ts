@@ -1,6 +1,6 @@
 /**
  * npm run real-kernel [-- options]: run the VFIO transcripts on Linux booted in QEMU and compare
- * every call's result with the model's. Not part of `npm test` (it boots two guests).
+ * every call's result with the model's. Not part of `npm test` (it boots twelve guests: every kernel on every machine).
  *
  *   --machine NAME     virt (QEMU 7.2 arm64, SMMUv3 stage 1), q35 (QEMU 7.2 x86, VT-d), virt10 (QEMU 10
  *                      arm64, SMMUv3 with both stages), virt10-9.1-s2 (QEMU 10 -M virt-9.1, SMMUv3
