@@ -5,8 +5,8 @@
  */
 import type { Comment, ExamplesDoc, FeatureDoc, ScenarioDoc, StepDoc } from './features'
 import { HISTORY_COMMENT } from './features'
-import type { Failure, Outcome, ProfileResults } from './messages'
-import { escapeHtml, HISTORY, markdown, navBar, page, tagList, withPlaceholders, type SiteProfile } from './site'
+import type { CatalogueResult, Failure, Outcome, ProfileResults } from './messages'
+import { escapeHtml, fixturePage, HISTORY, markdown, navBar, page, tagList, withPlaceholders, type SiteProfile } from './site'
 
 export interface FeaturePageInput {
   readonly feature: FeatureDoc
@@ -22,6 +22,46 @@ export function examplesAnchor(s: ScenarioDoc, e: number): string {
 }
 export function rowAnchor(s: ScenarioDoc, e: number, r: number): string {
   return `${examplesAnchor(s, e)}-r${r + 1}`
+}
+
+/** Anchor of one fixture's row in the per-fixture table a step attached. */
+export function checkRowAnchor(scenarioAnchor: string, step: number, fixture: string): string {
+  return `${scenarioAnchor}-st${step + 1}-${fixture.replace(/[^A-Za-z0-9_-]/g, '_')}`
+}
+
+/** The per-fixture checks a scenario's step attached under a profile (every step's when step is undefined). */
+export function checksOf(key: string, scenario: ScenarioDoc, step: number | undefined, r: ProfileResults | undefined): CatalogueResult[] {
+  const line = step === undefined ? undefined : scenario.steps[step]?.line
+  return (r?.catalogue ?? []).filter((c) => c.key === key && (line === undefined || c.stepLine === line))
+}
+
+/**
+ * The per-fixture tables a scenario's steps attached (the catalogue rules of features/fixtures):
+ * one per step, a row per fixture, the model's answer under each profile.
+ */
+function checkTables(input: FeaturePageInput, s: ScenarioDoc): string {
+  const key = `${input.feature.uri}:${s.line}`
+  return s.steps
+    .map((st, i) => {
+      const per = input.profiles.map((p) => ({ p: p.name, checks: checksOf(key, s, i, input.results.get(p.name)) }))
+      if (per.every((x) => x.checks.length === 0)) return ''
+      const fixtures: { fixture: string; support: string }[] = []
+      for (const x of per) for (const c of x.checks) for (const v of c.results) if (!fixtures.some((f) => f.fixture === v.fixture)) fixtures.push({ fixture: v.fixture, support: v.support })
+      const rows = fixtures.map(({ fixture, support }) => {
+        const cells = per.map(({ p, checks }) => {
+          const v = checks.flatMap((c) => c.results).find((r) => r.fixture === fixture)
+          if (v === undefined) return `<td class="result none" data-profile="${escapeHtml(p)}">–</td>`
+          const cls = v.verdict === 'passed' ? 'pass' : v.verdict === 'failed' ? 'fail' : 'none'
+          const title = v.verdict === 'not applicable' ? 'not applicable' : v.verdict === 'failed' ? `FAILED: expected ${v.expected}` : `expected ${v.expected}: passed`
+          return `<td class="result ${cls}" data-profile="${escapeHtml(p)}" title="${escapeHtml(title)}">${v.verdict === 'failed' ? '✗ ' : ''}${escapeHtml(v.actual)}</td>`
+        })
+        return `<tr id="${checkRowAnchor(s.anchor, i, fixture)}"><th><a href="${escapeHtml(fixturePage(fixture))}">${escapeHtml(fixture)}</a></th><td>${escapeHtml(support)}</td>${cells.join('')}</tr>`
+      })
+      const rule = per.flatMap((x) => x.checks)[0]?.rule ?? ''
+      return `<p class="meta">Per fixture, what the model gave (step “${escapeHtml(st.text.replace(/:$/, ''))}”: ${escapeHtml(rule)}); grey: the rule does not apply.</p>
+<div class="scroll"><table class="checks"><thead><tr><th>fixture</th><th>stage support</th>${profileHeads(input.profiles)}</tr></thead><tbody>${rows.join('\n')}</tbody></table></div>`
+    })
+    .join('\n')
 }
 
 /** uri:line (the key of a pickle's outcome) -> the anchor of its Examples row or scenario. */
@@ -107,7 +147,7 @@ function scenarioResults(input: FeaturePageInput, s: ScenarioDoc): string {
 function scenarioSection(input: FeaturePageInput, s: ScenarioDoc): string {
   const num = s.number === undefined ? '' : `<a class="num" href="#${s.anchor}">[${s.number}]</a>`
   const title = withPlaceholders(s.name.replace(/^\[\d+\]\s*/, ''))
-  const body = s.examples.length === 0 ? scenarioResults(input, s) : s.examples.map((ex, e) => examplesTable(input, s, ex, e)).join('\n')
+  const body = s.examples.length === 0 ? `${scenarioResults(input, s)}${checkTables(input, s)}` : s.examples.map((ex, e) => examplesTable(input, s, ex, e)).join('\n')
   return `${comments(s.comments)}<section class="scenario" id="${s.anchor}">
 <h2>${num}${title}</h2>${tagList(s.tags)}${s.rule === undefined ? '' : `<p class="meta">Rule: ${escapeHtml(s.rule)}</p>`}${markdown(s.description)}
 ${stepsList(s.steps)}

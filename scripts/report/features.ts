@@ -26,6 +26,8 @@ export interface HistoryDecl {
   readonly question: string
   readonly answer: string
   readonly line: number
+  /** The step the comment stands above (its index in the scenario's steps), if it does. */
+  readonly step?: number
 }
 
 export interface StepDoc {
@@ -166,10 +168,14 @@ function scenarioDoc(s: Scenario, comments: Comments, rule: string | undefined):
       line: ex.location.line,
     }
   })
-  const own = [...above, ...steps.flatMap((st) => st.comments), ...examples.flatMap((ex) => ex.comments)]
-  const history = own.flatMap((c): HistoryDecl[] => {
+  const own: { c: Comment; step?: number }[] = [
+    ...above.map((c) => ({ c })),
+    ...steps.flatMap((st, step) => st.comments.map((c) => ({ c, step }))),
+    ...examples.flatMap((ex) => ex.comments.map((c) => ({ c }))),
+  ]
+  const history = own.flatMap(({ c, step }): HistoryDecl[] => {
     const m = HISTORY_COMMENT.exec(c.text)
-    return m === null ? [] : [{ question: m[1] as string, answer: m[2] as string, line: c.line }]
+    return m === null ? [] : [{ question: m[1] as string, answer: m[2] as string, line: c.line, ...(step === undefined ? {} : { step }) }]
   })
   const n = NUMBER.exec(s.name)
   const number = n === null ? undefined : Number(n[1])
@@ -246,6 +252,7 @@ export function parseFeatureFile(file: string): FeatureDoc | undefined {
 
 /** One history answer: a question and answer with the row's values put in, and where it was proved. */
 export interface HistoryClaim {
+  readonly decl: HistoryDecl
   readonly question: string
   readonly answer: string
   /** The pickle it was proved by: uri:line of the Examples row, or of the scenario. */
@@ -253,13 +260,17 @@ export interface HistoryClaim {
   readonly scenario: ScenarioDoc
 }
 
-/** Every history claim of a feature: per declaration, one per Examples row (or one for a Scenario). */
+/**
+ * Every history claim of a feature: per declaration, one per Examples row (or one for a Scenario;
+ * history.ts expands a Scenario's claim per fixture when the scenario attached per-fixture checks).
+ */
 export function historyClaims(feature: FeatureDoc): HistoryClaim[] {
   return feature.scenarios.flatMap((s) =>
     s.history.flatMap((h): HistoryClaim[] => {
-      if (s.examples.length === 0) return [{ question: h.question, answer: h.answer, key: `${feature.uri}:${s.line}`, scenario: s }]
+      if (s.examples.length === 0) return [{ decl: h, question: h.question, answer: h.answer, key: `${feature.uri}:${s.line}`, scenario: s }]
       return s.examples.flatMap((ex) =>
         ex.rows.map((r) => ({
+          decl: h,
           question: substitute(h.question, ex.header, r.values),
           answer: substitute(h.answer, ex.header, r.values),
           key: `${feature.uri}:${r.line}`,

@@ -5,8 +5,8 @@
  * "what changed between two profiles" page: for every pair of profiles, the questions whose
  * answers differ, pre-rendered, with a plain script choosing the pair to show.
  */
-import { anchors } from './feature-page'
-import { historyClaims, type FeatureDoc } from './features'
+import { anchors, checkRowAnchor, checksOf } from './feature-page'
+import { historyClaims, substitute, type FeatureDoc } from './features'
 import type { ProfileResults, Status } from './messages'
 import { CHANGES, escapeHtml, HISTORY, navBar, page, withPlaceholders, type SiteProfile } from './site'
 
@@ -24,22 +24,41 @@ export interface HistoryRow {
   readonly cells: ReadonlyMap<string, readonly Answer[]>
 }
 
+/** The placeholders a per-fixture check offers a Scenario's history comment. */
+export const CHECK_COLUMNS = ['fixture', 'support', 'expected', 'actual', 'rule'] as const
+
 export function historyRows(features: readonly FeatureDoc[], profiles: readonly SiteProfile[], results: ReadonlyMap<string, ProfileResults>): HistoryRow[] {
   const rows: HistoryRow[] = []
   for (const feature of features) {
     const where = anchors(feature)
     const byQuestion = new Map<string, Map<string, Answer[]>>()
+    const add = (question: string, profile: string, answer: Answer): void => {
+      let cells = byQuestion.get(question)
+      if (cells === undefined) byQuestion.set(question, (cells = new Map()))
+      const list = cells.get(profile) ?? []
+      if (!list.some((a) => a.answer === answer.answer && a.status === answer.status)) list.push(answer)
+      cells.set(profile, list)
+    }
     for (const claim of historyClaims(feature)) {
-      let cells = byQuestion.get(claim.question)
-      if (cells === undefined) byQuestion.set(claim.question, (cells = new Map()))
+      const perFixture = claim.scenario.examples.length === 0 && /<[^<>]+>/.test(`${claim.question}${claim.answer}`)
       for (const p of profiles) {
-        const o = results.get(p.name)?.outcomes.get(claim.key)
+        const r = results.get(p.name)
+        const o = r?.outcomes.get(claim.key)
         if (o === undefined) continue
-        const list = cells.get(p.name) ?? []
-        if (!list.some((a) => a.answer === claim.answer && a.status === o.status)) {
-          list.push({ answer: claim.answer, status: o.status, href: `${feature.page}#${where.get(claim.key) ?? claim.scenario.anchor}` })
+        if (!perFixture) {
+          add(claim.question, p.name, { answer: claim.answer, status: o.status, href: `${feature.page}#${where.get(claim.key) ?? claim.scenario.anchor}` })
+          continue
         }
-        cells.set(p.name, list)
+        // A Scenario whose steps attach per-fixture checks: one question per fixture the rule applies to.
+        for (const check of checksOf(claim.key, claim.scenario, claim.decl.step, r)) {
+          const step = claim.scenario.steps.findIndex((st) => st.line === check.stepLine)
+          for (const v of check.results) {
+            // "not applicable" is an answer too (no driver, no context banks): the model's, not a rule's
+            const values = [v.fixture, v.support, v.expected, v.actual, check.rule]
+            const href = `${feature.page}#${checkRowAnchor(claim.scenario.anchor, Math.max(step, 0), v.fixture)}`
+            add(substitute(claim.decl.question, CHECK_COLUMNS, values), p.name, { answer: substitute(claim.decl.answer, CHECK_COLUMNS, values), status: v.verdict === 'failed' ? 'failed' : 'passed', href })
+          }
+        }
       }
     }
     for (const [question, cells] of byQuestion) rows.push({ feature, question, cells })
@@ -71,17 +90,19 @@ export function renderHistoryTable(rows: readonly HistoryRow[], profiles: readon
   for (const row of rows) {
     if (row.feature !== current) {
       current = row.feature
-      body.push(`<tr class="group"><th colspan="${profiles.length + 1}"><a href="${escapeHtml(row.feature.page)}">${escapeHtml(row.feature.name)}</a></th></tr>`)
+      body.push(`<tr class="group" id="h-${escapeHtml(row.feature.page.replace(/\.html$/, ''))}"><th colspan="${profiles.length + 1}"><a href="${escapeHtml(row.feature.page)}">${escapeHtml(row.feature.name)}</a></th></tr>`)
     }
     let before: string | undefined
+    let changes = false
     const cells = profiles.map((p) => {
       const answers = row.cells.get(p.name)
       const text = cellText(answers)
       const changed = text !== undefined && before !== undefined && text !== before
       if (text !== undefined) before = text
+      changes ||= changed
       return cell(p.name, answers, changed)
     })
-    body.push(`<tr><th class="question">${withPlaceholders(row.question)}</th>${cells.join('')}</tr>`)
+    body.push(`<tr${changes ? ' class="changes"' : ''}><th class="question">${withPlaceholders(row.question)}</th>${cells.join('')}</tr>`)
   }
   return `<div class="scroll"><table class="history" id="history"><thead><tr><th>question</th>${profileHeads(profiles)}</tr></thead><tbody>${body.join('\n')}</tbody></table></div>`
 }
@@ -95,13 +116,31 @@ row per distinct question and one answer per row; the profiles a row runs under 
 fills. A plain Scenario gives its answer as written. Several scenarios may answer the same question (the same
 text after substitution) for different profiles. A cell shows the answer only when a scenario making that claim
 ran under that profile: green when it passed, red (✗) when it failed, – when none ran.</p>
+<p>A plain Scenario whose step checks every fixture in the catalogue (features/fixtures) offers &lt;fixture&gt;,
+&lt;support&gt;, &lt;expected&gt;, &lt;actual&gt; and &lt;rule&gt; of each fixture's verdict instead: the comment above that step
+gives one question per fixture (Fix1 [5]: <code># history: a nested request on &lt;fixture&gt; (&lt;support&gt;) =&gt; &lt;actual&gt;</code>).</p>
 <p>Example, from Nest1 [1]:</p>
 <pre class="doc">  Scenario Outline: [1] A &lt;requested&gt; request on &lt;supported&gt; hardware gives stage &lt;stage&gt;
     # history: a &lt;requested&gt; request on &lt;fixture&gt; (&lt;supported&gt;) =&gt; &lt;stage&gt;
     Given an SMMU from fixture "&lt;fixture&gt;"</pre></div>`
 
+/** The checkbox that keeps only the rows whose answer changes somewhere (with script; without, every row shows). */
+const HISTORY_SCRIPT = `
+var only = document.getElementById('only-changes'), table = document.getElementById('history');
+only.hidden = false;
+only.querySelector('input').addEventListener('change', function (e) { table.classList.toggle('only-changes', e.target.checked); });
+`
+
 export function renderHistoryPage(rows: readonly HistoryRow[], profiles: readonly SiteProfile[], generated: string): string {
   const cells = rows.reduce((n, r) => n + r.cells.size, 0)
+  const groups: { id: string; name: string; n: number }[] = []
+  for (const r of rows) {
+    const id = `h-${r.feature.page.replace(/\.html$/, '')}`
+    const last = groups[groups.length - 1]
+    if (last?.id === id) last.n++
+    else groups.push({ id, name: r.feature.name, n: 1 })
+  }
+  const toc = groups.map((g) => `<li><a href="#${escapeHtml(g.id)}">${escapeHtml(g.name)}</a> (${g.n})</li>`).join('')
   const legend = profiles.map((p) => `<tr><th>${escapeHtml(p.name)}</th><td>${escapeHtml(p.title)}</td></tr>`).join('')
   const body = `<h1>Kernel history</h1>
 <p class="meta">Generated ${escapeHtml(generated)} · ${rows.length} questions, ${cells} answered cells, ${profiles.length} behaviour profiles in kernel order</p>
@@ -110,9 +149,11 @@ the answer the executed scenarios proved under that profile and links to the Exa
 it. An orange bar marks an answer that differs from the one before it. <a href="${CHANGES}">What changed between two
 profiles</a> lists only the differences. <a href="#declaring">How a feature declares a question</a>.</p></div>
 <details><summary>The profiles</summary><table>${legend}</table></details>
+<ul class="toc">${toc}</ul>
+<form class="pick" id="only-changes" hidden><label><input type="checkbox"> only the questions whose answer changes between kernels</label></form>
 ${renderHistoryTable(rows, profiles)}
 ${DECLARING}`
-  return page('Kernel history - smmu-nesting-tck', navBar(HISTORY), body)
+  return page('Kernel history - smmu-nesting-tck', navBar(HISTORY), body, HISTORY_SCRIPT)
 }
 
 export function pairId(a: string, b: string): string {

@@ -27,6 +27,10 @@ export interface ScenarioResult {
 export interface CatalogueResult {
   readonly area: string
   readonly scenario: string
+  /** uri:line of the scenario, as in ProfileResults.outcomes. */
+  readonly key: string
+  /** The line of the step that attached the check. */
+  readonly stepLine: number
   readonly rule: string
   readonly results: readonly FixtureCheck[]
 }
@@ -87,17 +91,37 @@ export function summarize(profile: string, envelopes: readonly Envelope[]): Prof
   const started = new Map<string, string>() // testCaseStarted id -> testCase id
   const failed = new Map<string, Failure>() // testCaseStarted ids with a non-passing step: the first
   const finished: string[] = []
-  const checks: { startedId: string; check: CatalogueCheck }[] = []
+  const checks: { startedId: string; stepId: string; check: CatalogueCheck }[] = []
+  const astLines = new Map<string, number>() // Gherkin step id -> its line
+  const pickleStepLine = new Map<string, number>() // pickle step id -> the line of its Gherkin step
+  const testStepLine = new Map<string, number>() // test step id -> the line of its Gherkin step
 
   for (const e of envelopes) {
+    if (e.gherkinDocument?.feature) {
+      const visit = (children: readonly { scenario?: { steps: readonly { id: string; location: { line: number } }[] }; background?: { steps: readonly { id: string; location: { line: number } }[] }; rule?: { children: readonly unknown[] } }[]): void => {
+        for (const c of children) {
+          for (const st of [...(c.scenario?.steps ?? []), ...(c.background?.steps ?? [])]) astLines.set(st.id, st.location.line)
+          if (c.rule) visit(c.rule.children as Parameters<typeof visit>[0])
+        }
+      }
+      visit(e.gherkinDocument.feature.children)
+    }
     if (e.pickle) {
+      for (const st of e.pickle.steps) {
+        const line = astLines.get(st.astNodeIds[0] ?? '')
+        if (line !== undefined) pickleStepLine.set(st.id, line)
+      }
       const stepText = new Map(e.pickle.steps.map((s) => [s.id, s.text]))
       pickles.set(e.pickle.id, { uri: e.pickle.uri, name: e.pickle.name, line: e.pickle.location?.line ?? 0, steps: e.pickle.steps.map((s) => s.text), stepText })
     }
     if (e.testCase) {
       testCases.set(e.testCase.id, e.testCase.pickleId)
       const p = pickles.get(e.testCase.pickleId)
-      for (const ts of e.testCase.testSteps) testSteps.set(ts.id, ts.pickleStepId === undefined ? 'a hook' : (p?.stepText.get(ts.pickleStepId) ?? 'a step'))
+      for (const ts of e.testCase.testSteps) {
+        testSteps.set(ts.id, ts.pickleStepId === undefined ? 'a hook' : (p?.stepText.get(ts.pickleStepId) ?? 'a step'))
+        const line = pickleStepLine.get(ts.pickleStepId ?? '')
+        if (line !== undefined) testStepLine.set(ts.id, line)
+      }
     }
     if (e.testCaseStarted) started.set(e.testCaseStarted.id, e.testCaseStarted.testCaseId)
     const f = e.testStepFinished
@@ -109,7 +133,7 @@ export function summarize(profile: string, envelopes: readonly Envelope[]): Prof
     if (e.attachment && e.attachment.mediaType === 'application/json' && e.attachment.testCaseStartedId !== undefined) {
       const body = e.attachment.contentEncoding === 'BASE64' ? Buffer.from(e.attachment.body, 'base64').toString('utf8') : e.attachment.body
       const parsed: unknown = JSON.parse(body)
-      if (isCatalogueCheck(parsed)) checks.push({ startedId: e.attachment.testCaseStartedId, check: parsed })
+      if (isCatalogueCheck(parsed)) checks.push({ startedId: e.attachment.testCaseStartedId, stepId: e.attachment.testStepId ?? '', check: parsed })
     }
   }
 
@@ -126,9 +150,9 @@ export function summarize(profile: string, envelopes: readonly Envelope[]): Prof
     const failure = failed.get(id)
     outcomes.set(`${p.uri}:${p.line}`, { status: failure === undefined ? 'passed' : 'failed', name: p.name, ...(failure === undefined ? {} : { failure }) })
   }
-  const catalogue = checks.flatMap(({ startedId, check }): CatalogueResult[] => {
+  const catalogue = checks.flatMap(({ startedId, stepId, check }): CatalogueResult[] => {
     const p = pickleOf(startedId)
-    return p === undefined ? [] : [{ area: areaOf(p.uri), scenario: p.name, rule: check.rule, results: check.results }]
+    return p === undefined ? [] : [{ area: areaOf(p.uri), scenario: p.name, key: `${p.uri}:${p.line}`, stepLine: testStepLine.get(stepId) ?? 0, rule: check.rule, results: check.results }]
   })
   return { profile, scenarios, catalogue, outcomes }
 }

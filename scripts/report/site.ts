@@ -74,6 +74,7 @@ pre.doc { background: #f6f6f8; padding: .4rem; margin: .2rem 0 .2rem 2rem; }
 .failure .ea { font-family: ui-monospace, "DejaVu Sans Mono", monospace; }
 tr.failure-row td { background: #fff4f4; font-weight: normal; text-align: left; }
 table.history td.changed { box-shadow: inset 4px 0 0 #f5a623; }
+table.history.only-changes tbody tr:not(.changes):not(.group) { display: none; }
 table.history tr.group th { background: #e8e8ed; font-size: .9rem; }
 table.history th.question, table.diff th.question { font-weight: normal; min-width: 16rem; max-width: 28rem; }
 table.history td.result, table.diff td.result { white-space: normal; overflow-wrap: anywhere; min-width: 7rem; max-width: 15rem; }

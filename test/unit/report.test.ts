@@ -80,7 +80,7 @@ describe('report: messages', () => {
  * cucumber's envelopes for a feature's pickles as if it ran under `profile`: the pickles whose
  * tags name the profile (or every pickle, with `all`) pass, except those at the lines in `failing`.
  */
-function ran(feature: readonly Envelope[], profile: string, opts: { all?: boolean; failing?: readonly number[] } = {}): Envelope[] {
+function ran(feature: readonly Envelope[], profile: string, opts: { all?: boolean; failing?: readonly number[]; checks?: (stepText: string) => CatalogueCheck | undefined } = {}): Envelope[] {
   const out: Envelope[] = [...feature]
   for (const e of feature) {
     const p = e.pickle
@@ -91,7 +91,11 @@ function ran(feature: readonly Envelope[], profile: string, opts: { all?: boolea
     out.push(
       { testCase: { id: `tc-${p.id}`, pickleId: p.id, testSteps: steps } } as unknown as Envelope,
       { testCaseStarted: { id: `st-${p.id}`, testCaseId: `tc-${p.id}`, attempt: 0, timestamp: { seconds: 0, nanos: 0 } } } as unknown as Envelope,
-      ...steps.map((s, i) => ({ testStepFinished: { testCaseStartedId: `st-${p.id}`, testStepId: s.id, testStepResult: result(i), timestamp: { seconds: 0, nanos: 0 } } }) as unknown as Envelope),
+      ...steps.flatMap((s, i) => {
+        const check = opts.checks?.(p.steps[i]?.text ?? '')
+        const attach = check === undefined ? [] : [{ attachment: { testCaseStartedId: `st-${p.id}`, testStepId: s.id, body: JSON.stringify(check), mediaType: 'application/json', contentEncoding: 'IDENTITY' } } as unknown as Envelope]
+        return [...attach, { testStepFinished: { testCaseStartedId: `st-${p.id}`, testStepId: s.id, testStepResult: result(i), timestamp: { seconds: 0, nanos: 0 } } } as unknown as Envelope]
+      }),
       { testCaseFinished: { testCaseStartedId: `st-${p.id}`, willBeRetried: false, timestamp: { seconds: 0, nanos: 0 } } } as unknown as Envelope,
     )
   }
@@ -133,7 +137,30 @@ Feature: Demo - Two kernels
   Scenario: [3] How nesting is asked for, new
     # history: how a domain asks for nesting => enable_nesting
     Given an SMMU from fixture "synthetic-nested"
+
+  @old @new
+  Scenario: [4] Every fixture: a nested request
+    Given every fixture in the catalogue
+    # history: a nested request on <fixture> (<support>) => <actual>
+    Then a nested request should get, by stage support:
+      | stage support | stage  |
+      | S1+S2         | S2     |
 `
+
+/** The per-fixture check Demo [4]'s Then-step attaches under a profile. */
+function demoCheck(profile: string): (step: string) => CatalogueCheck | undefined {
+  return (step) =>
+    step.startsWith('a nested request should get')
+      ? {
+          rule: 'a nested request gets the stage its stage support gives',
+          profile: profile as CatalogueCheck['profile'],
+          results: [
+            { fixture: 'synthetic-s1-s2', support: 'S1+S2', verdict: 'passed', expected: profile === 'old' ? 'S2' : 'NESTED', actual: profile === 'old' ? 'S2' : 'NESTED' },
+            { fixture: 'qemu-smmuv3-7.2', support: 'S1', verdict: 'not applicable', expected: '-', actual: 'no driver (ENODEV)' },
+          ],
+        }
+      : undefined
+}
 
 describe('report: features as documents (Gherkin)', () => {
   const { feature, envelopes: env } = parseFeature(HISTORY_FEATURE, 'features/demo/demo1-two-kernels.feature')
@@ -160,14 +187,19 @@ describe('report: features as documents (Gherkin)', () => {
       ['a stage 1 request on synthetic-nested', 'S1', '24'],
       ['how a domain asks for nesting', 'set_attr', '27'],
       ['how a domain asks for nesting', 'enable_nesting', '32'],
+      ['a nested request on <fixture> (<support>)', '<actual>', '37'],
     ])
-    const results = new Map(['old', 'new'].map((p) => [p, summarize(p, ran(env, p))]))
+    const results = new Map(['old', 'new'].map((p) => [p, summarize(p, ran(env, p, { checks: demoCheck(p) }))]))
     const rows = historyRows([f], [{ name: 'old', title: 'old' }, { name: 'new', title: 'new' }], results)
     assert.deepEqual(rows.map((r) => [r.question, r.cells.get('old')?.map((a) => a.answer), r.cells.get('new')?.map((a) => `${a.answer} ${a.href}`)]), [
       ['a nested request on synthetic-s1-s2', ['S2'], ['NESTED demo1-two-kernels.html#s1-e2-r1']],
       ['a stage 1 request on synthetic-nested', ['S1'], ['S1 demo1-two-kernels.html#s1-e2-r2']],
       ['how a domain asks for nesting', ['set_attr'], ['enable_nesting demo1-two-kernels.html#s3']],
+      // the catalogue step's per-fixture verdicts: one question per fixture, "not applicable" answers too
+      ['a nested request on synthetic-s1-s2 (S1+S2)', ['S2'], ['NESTED demo1-two-kernels.html#s4-st2-synthetic-s1-s2']],
+      ['a nested request on qemu-smmuv3-7.2 (S1)', ['no driver (ENODEV)'], ['no driver (ENODEV) demo1-two-kernels.html#s4-st2-qemu-smmuv3-7_2']],
     ])
+    assert.deepEqual(results.get('new')?.catalogue.map((c) => [c.key, c.stepLine]), [['features/demo/demo1-two-kernels.feature:37', 40]])
   })
 
   it('a failure keeps its step and message (no stack) and shows the expected and actual values', () => {
@@ -190,7 +222,7 @@ describe('report: the site', () => {
   const results = new Map(
     PROFILE_NAMES.map((p, i) => [
       p,
-      summarize(p, [...ran(nest1.envelopes, p, { all: true, ...(i === PROFILE_NAMES.length - 1 ? { failing: [failingLine] } : {}) }), ...ran(demo.envelopes, i === 0 ? 'old' : 'new')]),
+      summarize(p, [...ran(nest1.envelopes, p, { all: true, ...(i === PROFILE_NAMES.length - 1 ? { failing: [failingLine] } : {}) }), ...ran(demo.envelopes, i === 0 ? 'old' : 'new', { checks: demoCheck(i === 0 ? 'old' : 'new') })]),
     ]),
   )
   const features = [nest1.feature, demo.feature].filter((f): f is FeatureDoc => f !== undefined)
@@ -234,6 +266,7 @@ describe('report: the site', () => {
     const heads = [...history.matchAll(/<th class="profile"[^>]*>([^<]+)<\/th>/g)].map((m) => m[1])
     assert.deepEqual(heads, [...PROFILE_NAMES])
     assert.ok(history.includes('<a href="demo1-two-kernels.html#s1-e2-r1">NESTED</a>'))
+    assert.ok(read('demo1-two-kernels.html').includes('<tr id="s4-st2-synthetic-s1-s2">'), 'the per-fixture table of a catalogue step, rows anchored')
     assert.ok(/class="result pass changed" data-profile="[^"]+"><a href="demo1-two-kernels.html#s3">enable_nesting/.test(history))
     const changes = read('changes.html')
     assert.equal((changes.match(/<section class="diff"/g) ?? []).length, (PROFILE_NAMES.length * (PROFILE_NAMES.length - 1)) / 2)
