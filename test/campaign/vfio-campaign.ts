@@ -504,6 +504,14 @@ class MapDma implements Cmd {
 const U64_MAX = (1n << 64n) - 1n
 
 /**
+ * Kernels whose UNMAP compares with iova + size - 1 (6.18+, commit ef270ec44637; the others wrap
+ * iova + size) and whose MAP/UNMAP answer a range past 2^64 with EOVERFLOW (6012379ede6a, same series).
+ */
+const INCLUSIVE_UNMAP_END: ReadonlySet<string> = new Set(['linux-7.3'])
+/** Kernels without the UNMAP wrap check (3.x); 4.x-6.17 answer EINVAL, 6.18+ EOVERFLOW. */
+const UNCHECKED_UNMAP_WRAP: ReadonlySet<string> = new Set(['rfc-v2', 'enforcing', 'merged'])
+
+/**
  * MAP_DMA of a size near the uapi's limit (__u64), at an iova anywhere in the 64-bit space. The
  * machine's RAM can back none of them, so every one fails; which errno depends on the order of the
  * kernel's checks the reference only partly knows (iova + size wrapping is EINVAL, an overlap with a
@@ -528,8 +536,12 @@ class HugeMap implements Cmd {
     const res = call(m, r, 'huge_map', () => c.mapDma({ iova: this.iova, size: this.size, flags: FLAG_READ | FLAG_WRITE, vaddr: { kind: 'buffer' } }))
     assert.ok(!res.ok, `${this.toString()} succeeded, but no machine has that much RAM`)
     rc.hugeFailed = true
-    if (rc.driver === undefined || this.iova + this.size - 1n > U64_MAX || (this.size & 0xfffn) !== 0n) expectErrno(res, 'EINVAL', this.toString())
-    else assert.ok(['EINVAL', 'EEXIST', 'ENOSPC', 'ENOMEM', 'EFAULT'].includes(res.error.errno), `${this.toString()}: ${res.error.errno}`)
+    // 6.18+ checks iova/vaddr + size - 1 with check_add_overflow before alignment: EOVERFLOW.
+    const overflowFirst = INCLUSIVE_UNMAP_END.has(m.profile)
+    if (rc.driver === undefined) expectErrno(res, 'EINVAL', this.toString())
+    else if (this.iova + this.size - 1n > U64_MAX) expectErrno(res, overflowFirst ? 'EOVERFLOW' : 'EINVAL', this.toString())
+    else if ((this.size & 0xfffn) !== 0n && !overflowFirst) expectErrno(res, 'EINVAL', this.toString())
+    else assert.ok(['EINVAL', 'EEXIST', 'ENOSPC', 'ENOMEM', 'EFAULT', ...(overflowFirst ? ['EOVERFLOW'] : [])].includes(res.error.errno), `${this.toString()}: ${res.error.errno}`)
     checkInvariants(m, r)
   }
   toString(): string {
@@ -537,10 +549,6 @@ class HugeMap implements Cmd {
   }
 }
 
-/** Kernels whose UNMAP compares with iova + size - 1 (6.18+, commit ef270ec44637); the others wrap iova + size. */
-const INCLUSIVE_UNMAP_END: ReadonlySet<string> = new Set(['linux-7.3'])
-/** Kernels without the UNMAP wrap check (3.x); 4.x-6.17 answer EINVAL, 6.18+ EOVERFLOW. */
-const UNCHECKED_UNMAP_WRAP: ReadonlySet<string> = new Set(['rfc-v2', 'enforcing', 'merged'])
 
 /**
  * UNMAP_DMA from a window page with a size up to and past __u64's limit: ending below 2^64,
