@@ -43,6 +43,9 @@ export interface S1Context {
   readonly geometry: Geometry
   /** Hierarchical attributes honoured (not HAD). */
   readonly hierarchical: boolean
+  /** regs.ttbr as two 32-bit halves, bits [63:32] and [31:0] (int32): where a walk starts. */
+  readonly ttbHi: number
+  readonly ttbLo: number
 }
 
 export interface S2Context {
@@ -50,6 +53,9 @@ export interface S2Context {
   readonly regs: S2Regs
   readonly geometry: Geometry
   readonly xnx: boolean
+  /** regs.vttbr as two 32-bit halves, bits [63:32] and [31:0] (int32): where a walk starts. */
+  readonly ttbHi: number
+  readonly ttbLo: number
 }
 
 export type TranslationContext = S1Context | S2Context
@@ -84,7 +90,7 @@ export function stage1Context(regs: S1Regs): Result<S1Context> {
   if (!g.ok) return g
   const aligned = checkTtb(regs.ttbr, g.value)
   if (!aligned.ok) return aligned
-  return ok({ stage: 1, regs, geometry: g.value, hierarchical: regs.had !== true })
+  return ok({ stage: 1, regs, geometry: g.value, hierarchical: regs.had !== true, ...halves(regs.ttbr) })
 }
 
 /**
@@ -99,7 +105,11 @@ export function stage2Context(regs: S2Regs): Result<S2Context> {
   if (!g.ok) return g
   const aligned = checkTtb(regs.vttbr, g.value)
   if (!aligned.ok) return aligned
-  return ok({ stage: 2, regs, geometry: g.value, xnx: regs.xnx === true })
+  return ok({ stage: 2, regs, geometry: g.value, xnx: regs.xnx === true, ...halves(regs.vttbr) })
+}
+
+function halves(ttb: number): { ttbHi: number; ttbLo: number } {
+  return { ttbHi: Math.floor(ttb / 2 ** 32) | 0, ttbLo: ttb | 0 }
 }
 
 function checkTtb(ttb: number, g: Geometry): Result<void> {

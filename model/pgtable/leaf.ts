@@ -12,12 +12,20 @@ export interface LeafOut {
   /** Output address of the looked-up input address. */
   oa: number
   level: number
-  /** The leaf descriptor's halves. */
+  /** The leaf descriptor's attribute bits: LEAF_KEPT_LO of its low half, LEAF_KEPT_HI of its high half. */
   lo: number
   hi: number
   /** PERM_* mask for the access's privilege. */
   perm: number
 }
+
+/**
+ * What a LeafOut keeps of the leaf descriptor: the lower attributes, bits [11:0], and the upper
+ * ones, bits [59:52] (bits [27:20] of the high half). Both are small integers, so filling a
+ * LeafOut stores no heap number.
+ */
+export const LEAF_KEPT_LO = 0xfff
+export const LEAF_KEPT_HI = 0x0ff0_0000
 
 export function newLeafOut(): LeafOut {
   return { oa: 0, level: 0, lo: 0, hi: 0, perm: 0 }

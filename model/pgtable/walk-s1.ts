@@ -25,7 +25,7 @@ import type { S1Context, S2Context } from './context'
 import { DESC, DESC_SHIFT, OA, S1_LEAF } from './descriptor'
 import { hiWord, PAGE_OFFSET_MASK, pageReader, TWO_POW_32, type TablePageReader } from './fetch'
 import { MAX_LEVEL } from './geometry'
-import { descAddress, newLeafOut, s1Perm, type LeafOut } from './leaf'
+import { descAddress, LEAF_KEPT_HI, LEAF_KEPT_LO, newLeafOut, s1Perm, type LeafOut } from './leaf'
 import { makeFault, PERM_READ, permBit, PERMS, type Access, type Fault, type S1Attrs, type WalkResult } from './result'
 import { s2Lookup } from './walk-s2'
 
@@ -39,6 +39,8 @@ const OA_HI_MASK = OA.HI_MASK
 const AF = S1_LEAF.AF
 const INDEX_SHIFT = DESC_SHIFT
 const NO_PAGE = MEMORY_NO_PAGE
+const LEAF_ATTR_LO = LEAF_KEPT_LO
+const LEAF_ATTR_HI = LEAF_KEPT_HI
 const FETCH_S1 = FETCH.S1
 const FETCH_S2_FOR_S1_TABLE = FETCH.S2_FOR_S1_TABLE
 
@@ -69,8 +71,8 @@ export function s1Lookup(
   const outputLimitHi = g.outputLimitHi
   const hierarchical = ctx.hierarchical
   const words = mem.words
-  let tableHi = hiWord(ttb) | 0
-  let tableLo = ttb | 0
+  let tableHi = ctx.ttbHi
+  let tableLo = ctx.ttbLo
   let level = g.startLevel
   let indexMask = g.startIndexMask
   let inheritedHi = 0
@@ -108,8 +110,8 @@ export function s1Lookup(
     if (leaf >= g.outputLimit) return makeFault('addressSize', 1, level, iova)
     out.oa = leaf + (iova & g.offsetMask[level])
     out.level = level
-    out.lo = lo >>> 0
-    out.hi = hi >>> 0
+    out.lo = lo & LEAF_ATTR_LO
+    out.hi = hi & LEAF_ATTR_HI
     out.perm = perm
     return undefined
   }

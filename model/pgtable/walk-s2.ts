@@ -21,9 +21,9 @@
 import { FETCH, NO_PAGE as MEMORY_NO_PAGE, type DescriptorReader, type FetchKind } from '../memory'
 import type { S2Context } from './context'
 import { DESC, DESC_SHIFT, OA, S2_LEAF } from './descriptor'
-import { hiWord, PAGE_OFFSET_MASK, pageReader, TWO_POW_32, type TablePageReader } from './fetch'
+import { PAGE_OFFSET_MASK, pageReader, TWO_POW_32, type TablePageReader } from './fetch'
 import { MAX_LEVEL } from './geometry'
-import { descAddress, newLeafOut, s2Perm, type LeafOut } from './leaf'
+import { descAddress, LEAF_KEPT_HI, LEAF_KEPT_LO, newLeafOut, s2Perm, type LeafOut } from './leaf'
 import { makeFault, permBit, PERMS, type Access, type Fault, type S2Attrs, type WalkResult } from './result'
 
 // Imported constants as local ones: the walk loop reads them without a property load (or, for
@@ -36,6 +36,8 @@ const OA_HI_MASK = OA.HI_MASK
 const AF = S2_LEAF.AF
 const INDEX_SHIFT = DESC_SHIFT
 const NO_PAGE = MEMORY_NO_PAGE
+const LEAF_ATTR_LO = LEAF_KEPT_LO
+const LEAF_ATTR_HI = LEAF_KEPT_HI
 const FETCH_S2 = FETCH.S2
 
 /**
@@ -61,8 +63,8 @@ export function s2Lookup(
   const tableAddrLoMask = g.tableAddrLoMask
   const outputLimitHi = g.outputLimitHi
   const words = mem.words
-  let tableHi = hiWord(vttb) | 0
-  let tableLo = vttb | 0
+  let tableHi = ctx.ttbHi
+  let tableLo = ctx.ttbLo
   let level = g.startLevel
   let indexMask = g.startIndexMask
   for (;;) {
@@ -90,8 +92,8 @@ export function s2Lookup(
     if (leaf >= g.outputLimit) return makeFault('addressSize', 2, level, ipa)
     out.oa = leaf + (ipa & g.offsetMask[level])
     out.level = level
-    out.lo = lo >>> 0
-    out.hi = hi >>> 0
+    out.lo = lo & LEAF_ATTR_LO
+    out.hi = hi & LEAF_ATTR_HI
     out.perm = perm
     return undefined
   }
