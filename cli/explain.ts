@@ -14,6 +14,7 @@ import { hex32, type IdRegisterName } from '../model/hw/registers'
 import { explainFixture, REQUESTS, type ContextReport, type Explanation, type RequestReport } from '../model/survey'
 import { getProfile, isProfileName, PROFILE_NAMES, unknownProfileMessage, type Profile } from '../model/profiles'
 import type { BankRange } from '../model/smmu'
+import { extensionValue } from '../model/uapi/vfio'
 import { notInCatalogue, type Io } from './replay'
 
 export const EXPLAIN_EXIT = { OK: 0, USAGE: 2 } as const
@@ -95,7 +96,8 @@ function describe(e: Explanation): string[] {
   lines.push(row('context banks', describeBanks(e)))
   if (e.vfio !== undefined) {
     const v = e.vfio
-    const type = `VFIO_TYPE1_NESTING_IOMMU (${v.nestingType})`
+    const reserved = extensionValue(p.vfio.uapi, '__VFIO_RESERVED_TYPE1_NESTING_IOMMU') === v.nestingType
+    const type = reserved ? `type ${v.nestingType} (__VFIO_RESERVED_TYPE1_NESTING_IOMMU, formerly VFIO_TYPE1_NESTING_IOMMU)` : `VFIO_TYPE1_NESTING_IOMMU (${v.nestingType})`
     lines.push(row('CHECK_EXTENSION', `${type}: ${v.checkBefore} on a new container, ${v.checkAfter} after SET_IOMMU`))
     const stage = v.domainStage === undefined ? '' : `; group ${v.group}'s domain has stage ${v.domainStage}`
     lines.push(row('SET_IOMMU', `${type} with group ${v.group} in the container: ${v.setIommu.ok ? 'ok' : errno(v.setIommu)}${stage}`))
@@ -105,6 +107,7 @@ function describe(e: Explanation): string[] {
 
 function describeRequest(r: RequestReport, p: Profile): string {
   const parts: string[] = []
+  if (r.noNestingApi === true) parts.push('no call asks a domain to nest in this kernel (iommu_enable_nesting() was removed in 6.13)')
   if (r.nestingRequest !== undefined) {
     const call = p.iommu.nestingApi === 'domain-attr' ? 'set_attr(NESTING, 1)' : 'iommu_enable_nesting()'
     parts.push(`${call}: ${r.nestingRequest.ok ? 'ok' : errno(r.nestingRequest)}`)

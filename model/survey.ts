@@ -8,7 +8,7 @@
  * model did. The checks compare those observations with rule tables written in the features.
  */
 import type { Result } from './errno'
-import { driverFamily, type Profile, type ProfileName } from './profiles'
+import { driverFamily, IOMMU_DRIVERS, iommuDriver, type Profile, type ProfileName } from './profiles'
 import type { BankRange, CbarType, DomainStage, HwTranslation, RequestedStage, SmmuContext } from './smmu'
 import { createSystem, type System } from './system'
 import { ContainerModel, createModelBackend } from './vfio'
@@ -37,6 +37,8 @@ export interface RequestReport {
   readonly request: RequestedStage
   /** NESTED only: set_attr(NESTING) or iommu_enable_nesting(), whichever this kernel has. */
   readonly nestingRequest?: Result<void>
+  /** NESTED only: this kernel has no call that asks a domain to nest (6.13+); nothing was asked. */
+  readonly noNestingApi?: true
   /** The first attach (made even when the nesting request failed, as the RFC's type1 does). */
   readonly attach: Result<void>
   /** The domain's stage after the attach (fixed up even when the attach failed). */
@@ -119,13 +121,18 @@ function rangesOf(smmu: { bankRange(stage: DomainStage): BankRange | undefined }
 function attachOnFreshSmmu(system: System, hw: FeatureSet, request: RequestedStage): RequestReport {
   const added = system.addSmmu(`smmu-${request}`, hw)
   if (!added.ok) throw new Error(`${hw.name} probed once but not twice: ${added.error.errno}`)
-  const domain = system.iommu.allocDomain(driverFamily(hw.arch))
-  const nestingRequest = request === 'NESTED' ? domain.requestNesting() : undefined
+  // Allocated the way this kernel's VFIO type1 allocates (for the bus, or for the device).
+  const allocated = system.profile.vfio.domainAlloc === 'device' ? system.iommu.allocDomainFor(added.value) : { ok: true as const, value: system.iommu.allocDomain(driverFamily(hw.arch)) }
+  if (!allocated.ok) return { request, attach: allocated, stage: 'S1' }
+  const domain = allocated.value
+  const noNestingApi = request === 'NESTED' && system.profile.iommu.nestingApi === 'none'
+  const nestingRequest = request === 'NESTED' && !noNestingApi ? domain.requestNesting() : undefined
   const attach = domain.attach(added.value, PROBE_STREAM)
   const context = domain.context === undefined ? undefined : contextReport(domain.context)
   return {
     request,
     ...(nestingRequest === undefined ? {} : { nestingRequest }),
+    ...(noNestingApi ? { noNestingApi } : {}),
     attach,
     stage: domain.stage,
     ...(context === undefined ? {} : { context }),
@@ -150,6 +157,7 @@ function probeGroup(hw: FeatureSet): { machine: FeatureSet; group: number } {
 function vfioOf(hw: FeatureSet, profile: Profile): { vfio?: VfioReport } {
   const { machine, group: groupId } = probeGroup(hw)
   const backend = createModelBackend({ profile, fixtures: [machine] })
+  // The value a VMM built against any kernel's headers sends (6 survives as a reserved name in 6.13+).
   const nestingType = backend.extension('TYPE1_NESTING_IOMMU')
   const container = backend.openContainer()
   const group = backend.openGroup(groupId)
@@ -203,18 +211,29 @@ export function formatCatalogueCheck(check: CatalogueCheck): string {
   return [`[${check.profile}] ${check.rule}`, line(head), ...rows.map(line), counts.join(', ')].join('\n')
 }
 
-/** Read a two-column rule table keyed by stage support; every key must be a stage support. */
-function bySupport(rows: readonly RuleRow[], valueColumn: string, allowed?: readonly string[]): Map<StageSupport, string> {
-  const table = new Map<StageSupport, string>()
+/** A rule table's answer for a fixture: by stage support, or by stage support and driver. */
+interface RuleTable {
+  get(e: Explanation): string | undefined
+}
+
+/**
+ * Read a rule table keyed by stage support; every key must be a stage support. An optional
+ * "driver" column (arm-smmu, arm-smmu-v3, intel-iommu) narrows a row to that driver's fixtures; a
+ * row naming the driver wins over one that does not.
+ */
+function bySupport(rows: readonly RuleRow[], valueColumn: string, allowed?: readonly string[]): RuleTable {
+  const table = new Map<string, string>()
   for (const row of rows) {
     const key = row['stage support']
     const value = row[valueColumn]
+    const driver = row.driver ?? ''
     if (key === undefined || value === undefined) throw new Error(`a rule table needs the columns "stage support" and "${valueColumn}"`)
     if (!(STAGE_SUPPORT as readonly string[]).includes(key)) throw new Error(`"${key}" is not a stage support (${STAGE_SUPPORT.join(', ')})`)
+    if (driver !== '' && !(IOMMU_DRIVERS as readonly string[]).includes(driver)) throw new Error(`"${driver}" is not a driver (${IOMMU_DRIVERS.join(', ')})`)
     if (allowed !== undefined && !allowed.includes(value)) throw new Error(`"${value}" is not one of ${allowed.join(', ')}`)
-    table.set(key as StageSupport, value)
+    table.set(`${key}|${driver}`, value)
   }
-  return table
+  return { get: (e) => table.get(`${e.support}|${iommuDriver(e.fixture.arch)}`) ?? table.get(`${e.support}|`) }
 }
 
 interface Probe {
@@ -248,7 +267,7 @@ function errnoOf(r: Result<unknown>): string {
 export function checkStageRule(fixtures: readonly FeatureSet[], profile: Profile, request: RequestedStage, rows: readonly RuleRow[]): CatalogueCheck {
   const table = bySupport(rows, 'stage', DOMAIN_STAGES)
   return overCatalogue(fixtures, profile, `a ${request === 'S1' ? 'stage 1' : 'nested'} request gets the stage its stage support gives`, (e) => ({
-    expected: table.get(e.support) ?? `(no row for ${e.support})`,
+    expected: table.get(e) ?? `(no row for ${e.support})`,
     actual: e.requests[request].stage,
   }))
 }
@@ -282,7 +301,7 @@ export function checkFirstBankRule(fixtures: readonly FeatureSet[], profile: Pro
   const table = bySupport(rows, 'first bank', ['0', 'NUMS2CB'])
   return overCatalogue(fixtures, profile, `the first ${request === 'S1' ? 'stage 1' : 'nested'} domain takes the first bank its stage support gives`, (e) => {
     if (e.bankRanges === undefined) return undefined
-    const rule = table.get(e.support)
+    const rule = table.get(e)
     const hw = e.fixture
     const first = rule === 'NUMS2CB' ? hw.s2OnlyContextBanks : 0
     const expected = rule === undefined ? `(no row for ${e.support})` : first >= hw.contextBanks ? 'ENOSPC' : `bank ${first}`
@@ -299,15 +318,13 @@ export function checkFirstBankRule(fixtures: readonly FeatureSet[], profile: Pro
  */
 export function checkVfioNestingRule(fixtures: readonly FeatureSet[], profile: Profile, rows: readonly RuleRow[]): CatalogueCheck {
   const columns = ['CHECK_EXTENSION before', 'SET_IOMMU', 'CHECK_EXTENSION after'] as const
-  const table = new Map<StageSupport, string>()
-  for (const c of columns) {
-    for (const [support, value] of bySupport(rows, c)) table.set(support, [table.get(support), value].filter((v) => v !== undefined).join(' / '))
-  }
+  const tables = columns.map((c) => bySupport(rows, c))
   return overCatalogue(fixtures, profile, 'SET_IOMMU(nesting) and CHECK_EXTENSION(nesting) give what the stage support says', (e) => {
     const v = e.vfio
     if (v === undefined) return undefined
+    const cells = tables.map((t) => t.get(e))
     return {
-      expected: table.get(e.support) ?? `(no row for ${e.support})`,
+      expected: cells.every((c) => c !== undefined) ? cells.join(' / ') : `(no row for ${e.support})`,
       actual: [String(v.checkBefore), v.setIommu.ok ? 'ok' : v.setIommu.error.errno, String(v.checkAfter)].join(' / '),
     }
   })

@@ -3,8 +3,8 @@
  * VfioBackend. Names of IOMMU types and extensions are resolved per profile (the nesting type is 5
  * in the RFC, 6 once merged).
  */
-import { Given, Then, When } from '@cucumber/cucumber'
-import { VFIO_DMA_UNMAP_FLAG_ALL, type DmaOutcome, type DomainStage, type IovaRange, type VaddrSpec } from '../model'
+import { Given, Then, When, type DataTable } from '@cucumber/cucumber'
+import { rowForKernel, VFIO_DMA_UNMAP_FLAG_ALL, type DmaOutcome, type DomainStage, type IovaRange, type VaddrSpec } from '../model'
 import type { TckWorld } from './world'
 import { check } from './expect'
 
@@ -203,5 +203,12 @@ Then('groups {int} and {int} should share one domain', function (this: TckWorld,
   this.each((run) => {
     const t1 = run.modelType1()
     check.ok(t1?.domainOf(a) !== undefined && t1.domainOf(a) === t1.domainOf(b))
+  })
+})
+
+Then('CHECK_EXTENSION\\({uapi}) should answer, by kernel:', function (this: TckWorld, ext: string, table: DataTable) {
+  this.each((run) => {
+    const row = rowForKernel(table.hashes(), run.profile.name)
+    check.deepEqual(run.container().checkExtension(run.extension(ext)), { ok: true, value: Number(row.answer) }, `kernel row "${row.kernel}"`)
   })
 })

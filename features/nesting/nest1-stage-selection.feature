@@ -11,6 +11,9 @@ Feature: Nest1 - Stage selection
   domains both get a stage-2 context bank (CBAR type S2_TRANS): the RFC notes this "will likely
   change when KVM gets involved", and it never did in mainline.
 
+  From 6.13 (the linux-7.3 profile) no call asks an unmanaged domain to nest (Nest2), so only the
+  stage-1 rows hold there.
+
   Hardware (fixtures): synthetic-nested = S1+S2 with NTS ("N" in the RFC's table), synthetic-s1-s2 =
   both stages without nesting ("S1+S2"), synthetic-s2-only ("S2"), synthetic-s1-only ("S1").
 
@@ -36,13 +39,17 @@ Feature: Nest1 - Stage selection
       | nested    | S1        | synthetic-s1-only | S1     | stage 1     |
 
     # Merged: no TRANS_NESTED check, so "N on S1+S2" keeps NESTED on a stage-2 bank.
-    @merged @linux-6.1
-    Examples: Linux as merged and later
+    @since-merged
+    Examples: Linux as merged and later, stage-1 requests
       | requested | supported | fixture           | stage  | translation |
       | stage 1   | N         | synthetic-nested  | S1     | stage 1     |
       | stage 1   | S1+S2     | synthetic-s1-s2   | S1     | stage 1     |
       | stage 1   | S2        | synthetic-s2-only | S2     | stage 2     |
       | stage 1   | S1        | synthetic-s1-only | S1     | stage 1     |
+
+    @since-merged @until-linux-6.12
+    Examples: Linux as merged to 6.12, nested requests
+      | requested | supported | fixture           | stage  | translation |
       | nested    | N         | synthetic-nested  | NESTED | stage 2     |
       | nested    | S1+S2     | synthetic-s1-s2   | NESTED | stage 2     |
       | nested    | S2        | synthetic-s2-only | S2     | stage 2     |
@@ -54,13 +61,17 @@ Feature: Nest1 - Stage selection
     Then the domain should use context bank <bank> of type <cbar>
 
     # synthetic-nested and synthetic-s1-s2 have 2 stage-2-only banks, so a stage-1 bank starts at 2.
-    @rfc-v2 @enforcing @merged @linux-6.1
+    @since-rfc-v2
     Examples:
       | requested | fixture           | bank | cbar               |
       | stage 1   | synthetic-nested  | 2    | S1_TRANS_S2_BYPASS |
+      | stage 1   | synthetic-s2-only | 0    | S2_TRANS           |
+
+    @since-rfc-v2 @until-linux-6.12
+    Examples: nested requests (until 6.12)
+      | requested | fixture           | bank | cbar               |
       | nested    | synthetic-nested  | 0    | S2_TRANS           |
       | nested    | synthetic-s1-s2   | 0    | S2_TRANS           |
-      | stage 1   | synthetic-s2-only | 0    | S2_TRANS           |
       | nested    | synthetic-s1-only | 0    | S1_TRANS_S2_BYPASS |
 
   Scenario Outline: [3] Stage 2 cannot be requested: nesting attribute <value> asks for <stage>
@@ -82,7 +93,7 @@ Feature: Nest1 - Stage selection
       | 2     | NESTED |
       | -1    | NESTED |
 
-  @rfc-v2 @enforcing @merged @linux-6.1
+  @since-rfc-v2
   Scenario: [4] A domain that asks for nothing is a stage-1 domain, even on hardware with both stages
     Given an SMMU from fixture "synthetic-s1-s2"
     When a stage 1 domain is attached to stream 0x10
@@ -97,18 +108,26 @@ Feature: Nest1 - Stage selection
     And the domain should have stage <stage>
     And the domain should translate at <translation>
 
-    @rfc-v2 @enforcing @merged @linux-6.1
+    @since-rfc-v2
     Examples: Arm CoreLink parts (SMMUv1/v2)
       | requested | fixture | stage  | translation |
       | stage 1   | mmu-500 | S1     | stage 1     |
+
+    @since-rfc-v2 @until-linux-6.12
+    Examples: Arm CoreLink parts, nested requests (set_attr / iommu_enable_nesting until 6.12)
+      | requested | fixture | stage  | translation |
       | nested    | mmu-500 | NESTED | stage 2     |
       | nested    | mmu-400 | NESTED | stage 2     |
 
     # arm-smmu-v3 exists from Linux 4.2: the 3.x profiles have no driver for these.
     # QEMU 7.2's SMMUv3 has stage 1 only: the nesting request silently becomes stage 1.
-    @linux-6.1
+    @since-linux-6.1
     Examples: SMMUv3 (arm-smmu-v3 domain finalise)
       | requested | fixture                 | stage  | translation |
       | stage 1   | qemu-smmuv3-7.2         | S1     | stage 1     |
+
+    @since-linux-6.1 @until-linux-6.12
+    Examples: SMMUv3, nested requests (iommu_enable_nesting until 6.12)
+      | requested | fixture                 | stage  | translation |
       | nested    | qemu-smmuv3-7.2         | S1     | stage 1     |
       | nested    | synthetic-smmuv3-nested | NESTED | stage 2     |

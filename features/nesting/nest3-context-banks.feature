@@ -28,14 +28,18 @@ Feature: Nest3 - Context banks and identifiers
       | nested    | synthetic-nested  | 0    | S2_TRANS           | none | 1    |
       | stage 1   | synthetic-s2-only | 0    | S2_TRANS           | none | 1    |
 
-    @linux-6.1
+    @since-linux-6.1
     Examples: 4.x to 6.x: asid/vmid union
       | requested | fixture           | bank | cbar               | asid | vmid |
       | stage 1   | synthetic-nested  | 2    | S1_TRANS_S2_BYPASS | 2    | none |
-      | nested    | synthetic-nested  | 0    | S2_TRANS           | none | 0    |
       | stage 1   | synthetic-s2-only | 0    | S2_TRANS           | none | 1    |
 
-  @rfc-v2 @enforcing @merged @linux-6.1
+    @since-linux-6.1 @until-linux-6.12
+    Examples: 4.x to 6.12: a nested domain (no nesting request after 6.12)
+      | requested | fixture           | bank | cbar               | asid | vmid |
+      | nested    | synthetic-nested  | 0    | S2_TRANS           | none | 0    |
+
+  @since-rfc-v2 @until-linux-6.12
   Scenario: [2] Stage-1 and nested domains fill the banks from different starting points
     Given an SMMU from fixture "synthetic-nested"
     When a stage 1 domain "A" is attached to stream 0x10
@@ -47,7 +51,7 @@ Feature: Nest3 - Context banks and identifiers
     And domain "C" should use context bank 3 of type S1_TRANS_S2_BYPASS
     And domain "D" should use context bank 1 of type S2_TRANS
 
-  @rfc-v2 @enforcing @merged @linux-6.1
+  @since-rfc-v2 @until-linux-6.12
   Scenario: [3] A nested domain may take a bank above the stage-2-only ones once those are used
     Given an SMMU from fixture "synthetic-all-banks-s2-only"
     When a nested domain "A" is attached to stream 0x10
@@ -56,7 +60,7 @@ Feature: Nest3 - Context banks and identifiers
     When a nested domain "C" is attached to stream 0x12
     Then the operation should fail with ENOSPC
 
-  @rfc-v2 @enforcing @merged @linux-6.1
+  @since-rfc-v2
   Scenario: [4] A stage-1 domain cannot use stage-2-only banks: ENOSPC while they are free
     Given an SMMU from fixture "synthetic-all-banks-s2-only"
     When a stage 1 domain is attached to stream 0x10
@@ -64,7 +68,7 @@ Feature: Nest3 - Context banks and identifiers
     And the domain should have no context
     And the SMMU should have context banks "" in use
 
-  @rfc-v2 @enforcing @merged @linux-6.1
+  @since-rfc-v2 @until-linux-6.12
   Scenario: [5] No bank left: the second domain's attach fails with ENOSPC
     Given an SMMU from fixture "synthetic-one-bank"
     When a nested domain "A" is attached to stream 0x10
@@ -73,7 +77,7 @@ Feature: Nest3 - Context banks and identifiers
     Then the operation should fail with ENOSPC
     And domain "B" should have no context
 
-  @rfc-v2 @enforcing @merged @linux-6.1
+  @since-rfc-v2
   Scenario: [6] Detach alone keeps the bank; freeing the domain gives it back
     Given an SMMU from fixture "synthetic-one-bank"
     When a stage 1 domain "A" is attached to stream 0x10
@@ -85,7 +89,7 @@ Feature: Nest3 - Context banks and identifiers
     Then the operation should succeed
     And domain "C" should use context bank 0 of type S1_TRANS_S2_BYPASS
 
-  @rfc-v2 @enforcing @merged @linux-6.1
+  @since-rfc-v2
   Scenario: [7] A freed bank is the first one reused
     Given an SMMU from fixture "synthetic-nested"
     When a stage 1 domain "A" is attached to stream 0x10
@@ -95,7 +99,7 @@ Feature: Nest3 - Context banks and identifiers
     Then domain "C" should use context bank 2 of type S1_TRANS_S2_BYPASS
     And the SMMU should have context banks "2, 3" in use
 
-  @rfc-v2 @enforcing @merged @linux-6.1
+  @since-rfc-v2
   Scenario: [8] Two streams of one domain share its bank
     Given an SMMU from fixture "synthetic-nested"
     And a new domain
@@ -104,7 +108,7 @@ Feature: Nest3 - Context banks and identifiers
     Then the operation should succeed
     And the SMMU should have context banks "2" in use
 
-  @rfc-v2 @enforcing @merged @linux-6.1
+  @since-rfc-v2
   Scenario: [9] A stream already attached cannot be attached again: EEXIST
     Given an SMMU from fixture "synthetic-nested"
     When a stage 1 domain "A" is attached to stream 0x10
@@ -112,7 +116,7 @@ Feature: Nest3 - Context banks and identifiers
     Then the operation should fail with EEXIST
     And the SMMU should have context banks "2" in use
 
-  @rfc-v2 @enforcing @merged @linux-6.1
+  @since-rfc-v2
   Scenario: [10] A stream the SMMU does not have: ENXIO
     synthetic-nested has 15 stream ID bits: stream 0x8000 is outside them.
     Given an SMMU from fixture "synthetic-nested"
@@ -129,9 +133,13 @@ Feature: Nest3 - Context banks and identifiers
     And domain "A" should have ASID <asid> and VMID <vmid>
     And domain "B" should have ASID <asid_b> and VMID <vmid_b>
 
-    @linux-6.1
+    @since-linux-6.1
     Examples:
       | requested | fixture                 | asid | vmid | asid_b | vmid_b |
       | stage 1   | synthetic-smmuv3-nested | 1    | none | 2      | none   |
+
+    @since-linux-6.1 @until-linux-6.12
+    Examples: nested requests (until 6.12)
+      | requested | fixture                 | asid | vmid | asid_b | vmid_b |
       | nested    | synthetic-smmuv3-nested | none | 1    | none   | 2      |
       | nested    | qemu-smmuv3-7.2         | 1    | none | 2      | none   |

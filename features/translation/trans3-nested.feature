@@ -49,12 +49,12 @@ Feature: Trans3 - Nested translation
         | block                 |
         | 0x0000_0000_8000_06D5 |
 
-      @linux-6.1
+      @since-linux-6.1 @until-linux-6.12
       Examples:
         | block                 |
         | 0x0000_0000_8000_07FD |
 
-    @rfc-v2 @enforcing @merged @linux-6.1
+    @since-rfc-v2 @until-linux-6.12
     Scenario: [2] IOVA -> guest IPA -> PA: the device's bytes land in the VMM's buffer at offset 0x10_0010
       Before the guest's stage 1 is installed the context translates at stage 2 only: the device's
       address is an IPA, and IPA 0x8040_3010 is not mapped (L1 index 2 is empty).
@@ -96,7 +96,7 @@ Feature: Trans3 - Nested translation
         | block                 |
         | 0x0000_0000_8000_06D5 |
 
-      @linux-6.1
+      @since-linux-6.1 @until-linux-6.12
       Examples:
         | block                 |
         | 0x0000_0000_8000_07FD |
@@ -120,12 +120,12 @@ Feature: Trans3 - Nested translation
         | vmid |
         | 1    |
 
-      @linux-6.1
+      @since-linux-6.1 @until-linux-6.12
       Examples:
         | vmid |
         | 0    |
 
-    @rfc-v2 @enforcing @merged @linux-6.1
+    @since-rfc-v2 @until-linux-6.12
     Scenario: [5] The guest's memory is what the host mapped: an IPA outside it is EFAULT
       IPA 0x5000_0000 is outside IPA 0x4000_0000 + 2M: the host's stage 2 has nothing there.
       When the guest of stream 0x10 writes 0x0000_0000_4000_1003 at IPA 0x5000_0000
@@ -133,7 +133,7 @@ Feature: Trans3 - Nested translation
       When the guest of stream 0x10 writes 0x0000_0000_4000_1003 at IPA 0x401f_fff8
       Then the operation should succeed
 
-    @rfc-v2 @enforcing @merged @linux-6.1
+    @since-rfc-v2 @until-linux-6.12
     Scenario: [6] Removing the guest's stage 1: the stream translates at stage 2 only again
       Given the guest of stream 0x10 has installed stage 1 with TTB 0x4000_0000, T0SZ 25, granule 4K, IPS 40 bits, ASID 1
       When the device at stream 0x10 reads 4 bytes at IOVA 0x8040_3010
@@ -159,7 +159,7 @@ Feature: Trans3 - Nested translation
       And the device at stream 0x10 writes "99 aa bb cc" at IOVA 0x8040_3000
       Then the DMA should have reached PA <pa>
 
-      @rfc-v2 @enforcing @merged @linux-6.1
+      @since-rfc-v2 @until-linux-6.12
       Examples:
         | tlbi                       | pa          |
         | ASID 1 at IOVA 0x8040_3000 | 0x8010_1000 |
@@ -207,10 +207,14 @@ Feature: Trans3 - Nested translation
       When the guest of stream 0x10 installs stage 1 with TTB 0x4000_0000, T0SZ 25, granule 4K, IPS 40 bits, ASID 1
       Then the operation should fail with <errno>
 
-      @rfc-v2 @enforcing @merged @linux-6.1
-      Examples: every kernel
+      @since-rfc-v2
+      Examples: every kernel (a stage-1 domain)
         | requested | fixture                     | why                                      | errno  |
         | stage 1   | synthetic-nested            | a stage-1 domain                         | EINVAL |
+
+      @since-rfc-v2 @until-linux-6.12
+      Examples: every kernel until 6.12 (a nested request)
+        | requested | fixture                     | why                                      | errno  |
         | nested    | synthetic-s1-only           | NESTED falls back to stage 1             | EINVAL |
         | nested    | synthetic-one-bank          | its one bank holds the stage 2           | ENOSPC |
         | nested    | synthetic-all-banks-s2-only | both banks are stage-2 only              | ENOSPC |
@@ -220,12 +224,12 @@ Feature: Trans3 - Nested translation
         | requested | fixture         | why                         | errno  |
         | nested    | synthetic-s1-s2 | NESTED becomes S2           | EINVAL |
 
-      @merged @linux-6.1
+      @since-merged @until-linux-6.12
       Examples: merged kernels keep NESTED on an S2 bank without nesting hardware
         | requested | fixture         | why                         | errno      |
         | nested    | synthetic-s1-s2 | NESTED but no NTS           | EOPNOTSUPP |
 
-      @linux-6.1
+      @since-linux-6.1 @until-linux-6.12
       Examples: SMMUv3
         | requested | fixture         | why                                     | errno  |
         | nested    | qemu-smmuv3-7.2 | stage 1 only: NESTED falls back to S1   | EINVAL |

@@ -10,7 +10,9 @@ Feature: Vfio2 - VFIO_CHECK_EXTENSION
     answer comes from probing the bus's IOMMU driver with a fresh domain. arm-smmu accepts the
     attribute on any unattached domain, so it says 1 even on stage-1-only hardware ("until we've
     done an attach, it's impossible to know", Will Deacon).
-  - Merged and later: 1, always.
+  - Merged to 6.12: 1, always (on 6.12 even where SET_IOMMU(nesting) then fails EPERM, Vfio3).
+  - 6.13 and later (7.3): 0; the value 6 is __VFIO_RESERVED_TYPE1_NESTING_IOMMU and type1's
+    check_extension no longer lists it (commit 35890f85573c). [6] shows the history in one table.
 
   Scenario Outline: [1] <extension> before any group, after GROUP_SET_CONTAINER and after SET_IOMMU(TYPE1v2)
     # history: CHECK_EXTENSION(<extension>) before any group / after SET_IOMMU(TYPE1v2) => <before> / <after>
@@ -22,25 +24,15 @@ Feature: Vfio2 - VFIO_CHECK_EXTENSION
     Then CHECK_EXTENSION(<extension>) should answer <after>
 
     # synthetic-nested has no coherent table walk: DMA_CC stays 0.
-    @rfc-v2 @enforcing @merged @linux-6.1
+    @since-rfc-v2
     Examples:
       | extension                | before | after |
       | VFIO_TYPE1_IOMMU         | 1      | 1     |
       | VFIO_TYPE1v2_IOMMU       | 1      | 1     |
       | VFIO_DMA_CC_IOMMU        | 0      | 0     |
 
-    # A TYPE1v2 container's domains are stage 1: the RFC's per-domain check says no nesting.
-    @rfc-v2
-    Examples:
-      | extension                | before | after |
-      | VFIO_TYPE1_NESTING_IOMMU | 1      | 0     |
 
-    @enforcing @merged @linux-6.1
-    Examples:
-      | extension                | before | after |
-      | VFIO_TYPE1_NESTING_IOMMU | 1      | 1     |
-
-    @linux-6.1
+    @since-linux-6.1
     Examples:
       | extension                | before | after |
       | VFIO_UNMAP_ALL           | 1      | 1     |
@@ -63,8 +55,8 @@ Feature: Vfio2 - VFIO_CHECK_EXTENSION
       | synthetic-s2-only | 0      |
       | synthetic-s1-only | 0      |
 
-    # Merged and later answer statically, whatever the domains became.
-    @merged @linux-6.1
+    # Merged to 6.12 answer statically, whatever the domains became.
+    @since-merged @until-linux-6.12
     Examples:
       | fixture           | answer |
       | synthetic-nested  | 1      |
@@ -80,7 +72,7 @@ Feature: Vfio2 - VFIO_CHECK_EXTENSION
     When the container's IOMMU is set to VFIO_TYPE1v2_IOMMU
     Then CHECK_EXTENSION(VFIO_DMA_CC_IOMMU) should answer 1
 
-  @linux-6.1
+  @since-linux-6.1
   Scenario: [4] In 6.1 DMA_CC needs enforce_cache_coherency, which arm-smmu does not implement
     # history: CHECK_EXTENSION(DMA_CC) on an SMMU with a coherent table walk => 0 (no enforce_cache_coherency)
     Given an SMMU from fixture "synthetic-coherent" with VFIO group 0 at stream 0x10
@@ -88,8 +80,28 @@ Feature: Vfio2 - VFIO_CHECK_EXTENSION
     When the container's IOMMU is set to VFIO_TYPE1v2_IOMMU
     Then CHECK_EXTENSION(VFIO_DMA_CC_IOMMU) should answer 0
 
-  @rfc-v2 @enforcing @merged @linux-6.1
+  @since-rfc-v2
   Scenario: [5] Unknown extensions answer 0
     Given an SMMU from fixture "synthetic-nested" with VFIO group 0 at stream 0x10
     Then CHECK_EXTENSION(2) should answer 0
     And CHECK_EXTENSION(42) should answer 0
+
+  @since-rfc-v2
+  Scenario: [6] The nesting type (6) before any group and after SET_IOMMU(TYPE1v2), kernel by kernel
+    A TYPE1v2 container's domains are stage 1, so the RFC's per-domain check says no nesting after
+    SET_IOMMU; the review's probe and the merged kernels say 1 either way; 6.13 dropped the type.
+    Observed on Linux 6.1, 6.12 and 7.3 (transcripts/recorded/*-smmuv3-linux-*.vfio).
+    # history: CHECK_EXTENSION(6) before any group / after SET_IOMMU(TYPE1v2) => see the by-kernel tables
+    Given an SMMU from fixture "synthetic-nested" with VFIO group 0 at stream 0x10
+    Then CHECK_EXTENSION(VFIO_TYPE1_NESTING_IOMMU) should answer, by kernel:
+      | kernel                       | answer |
+      | rfc-v2 to linux-6.12         | 1      |
+      | linux-7.3 and later          | 0      |
+    When group 0 is added to the container
+    And the container's IOMMU is set to VFIO_TYPE1v2_IOMMU
+    Then CHECK_EXTENSION(VFIO_TYPE1_NESTING_IOMMU) should answer, by kernel:
+      | kernel                       | answer |
+      | rfc-v2                       | 0      |
+      | enforcing to linux-6.12      | 1      |
+      | linux-7.3 and later          | 0      |
+

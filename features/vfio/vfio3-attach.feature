@@ -8,7 +8,15 @@ Feature: Vfio3 - Attaching a nesting container when the hardware cannot nest
   - merged and 6.1: a failing set_attr / iommu_enable_nesting fails the attach with its errno, but
     arm-smmu accepts the request on any unattached domain and falls back at attach: on hardware
     that cannot nest the container is created anyway.
-  In every profile the stage the domain gets is the driver's (Nest1).
+  - 6.12: VFIO type1 allocates the group's domain for its device (iommu_paging_domain_alloc,
+    commit 60ffc4501722, 6.11) and arm-smmu-v3's domain_alloc_paging(dev) finalises it against
+    the device's SMMU there, so arm_smmu_enable_nesting finds smmu_domain->smmu set: EPERM on
+    every SMMUv3, nested-capable or not, while CHECK_EXTENSION still says 1. arm-smmu (v1/v2)
+    binds at attach and behaves as in 6.1.
+  - 6.13 and later (7.3): VFIO_TYPE1_NESTING_IOMMU is gone (commit 35890f85573c); 6 is
+    __VFIO_RESERVED_TYPE1_NESTING_IOMMU, which type1 no longer claims: SET_IOMMU(6) is ENODEV.
+  In every profile the stage the domain gets is the driver's (Nest1). [8] shows the whole history
+  in one table.
 
   Scenario Outline: [1] SET_IOMMU(nesting) on <supported> hardware: <result>
     # history: SET_IOMMU(nesting) on <fixture> (<supported>) => <result>, <domains> domain(s)
@@ -34,8 +42,8 @@ Feature: Vfio3 - Attaching a nesting container when the hardware cannot nest
       | S2 | synthetic-s2-only | should fail with EOPNOTSUPP | 0 |
       | S1 | synthetic-s1-only | should fail with EOPNOTSUPP | 0 |
 
-    @merged @linux-6.1
-    Examples: merged and 6.1: arm-smmu accepts the request, then falls back silently
+    @since-merged @until-linux-6.12
+    Examples: merged to 6.12: arm-smmu accepts the request, then falls back silently
       | supported | fixture | result | domains |
       | N | synthetic-nested | should succeed | 1 |
       | S1+S2 | synthetic-s1-s2 | should succeed | 1 |
@@ -56,7 +64,7 @@ Feature: Vfio3 - Attaching a nesting container when the hardware cannot nest
       | synthetic-s1-s2   | S2     |
       | synthetic-s1-only | S1     |
 
-    @merged @linux-6.1
+    @since-merged @until-linux-6.12
     Examples:
       | fixture           | stage  |
       | synthetic-nested  | NESTED |
@@ -85,7 +93,7 @@ Feature: Vfio3 - Attaching a nesting container when the hardware cannot nest
     And the domain of group 0 should have stage S1
     And CHECK_EXTENSION(VFIO_TYPE1_NESTING_IOMMU) should answer 1
 
-  @merged @linux-6.1
+  @since-merged @until-linux-6.12
   Scenario: [5] A failing nesting request fails the attach with its errno: VT-d has no nesting op (EINVAL)
     iommu_domain_set_attr (3.x) and iommu_enable_nesting (6.1) return -EINVAL when the driver has
     no such op; type1 frees the domain and VFIO_SET_IOMMU returns the error.
@@ -117,3 +125,51 @@ Feature: Vfio3 - Attaching a nesting container when the hardware cannot nest
     When group 0 is added to the container
     And the container's IOMMU is set to VFIO_TYPE1_NESTING_IOMMU
     Then the operation should fail with ENODEV
+
+  Scenario Outline: [8] SET_IOMMU(nesting) on <fixture> (<supported>), kernel by kernel
+    One question, every kernel's answer: the row of the table below that names this kernel. The
+    value 6 is sent on every kernel (VFIO_TYPE1_NESTING_IOMMU, reserved from 6.13). QEMU rows are
+    what transcripts/recorded/ holds for those machines (qemu-virt*-smmuv3-linux-*.vfio).
+    # history: SET_IOMMU(nesting) on <fixture> => see the by-kernel table
+    Given an SMMU from fixture "<fixture>" with VFIO group 0 at stream 0x10
+    And group 0 is in the container
+    When the container's IOMMU is set to VFIO_TYPE1_NESTING_IOMMU
+    Then the outcome should be, by kernel:
+      | kernel                        | result      |
+      | rfc-v2                        | <rfc>       |
+      | enforcing                     | <enforcing> |
+      | merged to linux-6.1           | <merged>    |
+      | linux-6.12                    | <6.12>      |
+      | linux-7.3 and later           | <7.3>       |
+
+    @since-rfc-v2
+    Examples: arm-smmu (v1/v2) and VT-d
+      | fixture           | supported | rfc | enforcing  | merged | 6.12   | 7.3    |
+      | synthetic-nested  | N         | ok  | ok         | ok     | ok     | ENODEV |
+      | synthetic-s1-s2   | S1+S2     | ok  | EOPNOTSUPP | ok     | ok     | ENODEV |
+      | synthetic-s2-only | S2        | ok  | EOPNOTSUPP | ok     | ok     | ENODEV |
+      | synthetic-s1-only | S1        | ok  | EOPNOTSUPP | ok     | ok     | ENODEV |
+      | synthetic-vtd     | VT-d      | ok  | ENODEV     | EINVAL | EINVAL | ENODEV |
+
+  Scenario Outline: [9] SET_IOMMU(nesting) on SMMUv3 <fixture> (<supported>), kernel by kernel
+    arm-smmu-v3 exists from Linux 4.2, so the 3.x profiles have no row. 6.1 accepts the request
+    on any SMMUv3 and falls back silently; 6.12 refuses it (EPERM, see the feature's text); 7.3
+    has no nesting type.
+    # history: SET_IOMMU(nesting) on <fixture> => see the by-kernel table
+    Given an SMMU from fixture "<fixture>" with VFIO group 0 at stream 0x10
+    And group 0 is in the container
+    When the container's IOMMU is set to VFIO_TYPE1_NESTING_IOMMU
+    Then the outcome should be, by kernel:
+      | kernel              | result |
+      | linux-6.1           | <6.1>  |
+      | linux-6.12          | <6.12> |
+      | linux-7.3 and later | <7.3>  |
+
+    @since-linux-6.1
+    Examples:
+      | fixture                      | supported | 6.1 | 6.12  | 7.3    |
+      | qemu-smmuv3-7.2              | S1        | ok  | EPERM | ENODEV |
+      | qemu-smmuv3-10.0             | N         | ok  | EPERM | ENODEV |
+      | qemu-smmuv3-10.0-virt-9.1-s2 | S2        | ok  | EPERM | ENODEV |
+      | synthetic-smmuv3-nested      | N         | ok  | EPERM | ENODEV |
+

@@ -18,7 +18,7 @@ Feature: Vfio4 - One container, several SMMUs
     Then the operation <result>
     And the number of IOMMU domains in the container should be <domains>
 
-    @rfc-v2 @merged @linux-6.1
+    @rfc-v2 @since-merged @until-linux-6.12
     Examples: the S1-only SMMU's domain falls back to stage 1 and nothing fails
       | result                      | domains |
       | should succeed              | 2       |
@@ -28,7 +28,7 @@ Feature: Vfio4 - One container, several SMMUs
       | result                      | domains |
       | should fail with EOPNOTSUPP | 0       |
 
-  @rfc-v2 @merged @linux-6.1
+  @rfc-v2 @since-merged @until-linux-6.12
   Scenario: [2] Each SMMU's domain gets its own stage
     Given an SMMU from fixture "synthetic-nested" with VFIO group 0 at stream 0x10
     And an SMMU from fixture "synthetic-s1-only" with VFIO group 1 at stream 0x20
@@ -63,12 +63,12 @@ Feature: Vfio4 - One container, several SMMUs
       | should fail with EOPNOTSUPP | 1     |
 
     # merged and later: the join succeeds and the answer stays 1 although group 1 is stage 1.
-    @merged @linux-6.1
+    @since-merged @until-linux-6.12
     Examples:
       | result                      | after |
       | should succeed              | 1     |
 
-  @rfc-v2 @enforcing @merged @linux-6.1
+  @since-rfc-v2
   Scenario: [4] Two groups behind the same SMMU share one domain (and one context bank)
     Given an SMMU from fixture "synthetic-nested" with VFIO group 0 at stream 0x10
     And an SMMU from fixture "synthetic-s1-only" with VFIO group 1 at stream 0x20
@@ -81,7 +81,7 @@ Feature: Vfio4 - One container, several SMMUs
     And the number of IOMMU domains in the container should be 2
     And groups 0 and 2 should share one domain
 
-  @rfc-v2 @enforcing @merged @linux-6.1
+  @since-rfc-v2
   Scenario: [5] Mappings made before a group joins are replayed into its new domain
     type1 writes every existing mapping into a new domain's page tables (vfio_iommu_replay), so
     the device behind the second SMMU can reach them at once.
@@ -97,7 +97,7 @@ Feature: Vfio4 - One container, several SMMUs
     And the device of group 1 reads 32 bytes at iova 0x101000
     Then the DMA should fault
 
-  @linux-6.1
+  @since-linux-6.1
   Scenario: [6] 6.1: a group whose reserved region covers an existing mapping cannot join: EINVAL
     Given an SMMU from fixture "synthetic-nested" with VFIO group 0 at stream 0x10
     And an SMMU from fixture "synthetic-s1-s2" with VFIO group 1 at stream 0x20

@@ -13,7 +13,7 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
   Background:
     Given an SMMU from fixture "synthetic-nested" with VFIO group 0 at stream 0x10
 
-  @rfc-v2 @enforcing @merged @linux-6.1
+  @since-rfc-v2
   Scenario: [1] A mapping is translated for the device; after UNMAP its DMA faults
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1v2_IOMMU
@@ -26,7 +26,7 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     When the device of group 0 reads 64 bytes at iova 0x101000
     Then the DMA should fault
 
-  @rfc-v2 @enforcing @merged @linux-6.1
+  @since-rfc-v2
   Scenario: [2] A read-only mapping: the device may read, not write
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1v2_IOMMU
@@ -36,7 +36,7 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     When the device of group 0 writes 16 bytes at iova 0x200000
     Then the DMA should fault
 
-  @rfc-v2 @enforcing @merged @linux-6.1
+  @since-rfc-v2 @until-linux-6.12
   Scenario: [3] A nesting container's mappings go into the stage-2 tables and translate
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1_NESTING_IOMMU
@@ -52,7 +52,7 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     When the VMM maps iova <iova> size <size> with flags <flags>
     Then the operation should fail with <errno>
 
-    @rfc-v2 @enforcing @merged @linux-6.1
+    @since-rfc-v2
     Examples:
       | case                          | iova               | size   | flags | errno  |
       | size 0                        | 0x100000           | 0      | 3     | EINVAL |
@@ -62,14 +62,14 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
       | an unknown flag               | 0x100000           | 0x1000 | 0x83  | EINVAL |
       | an iova range that wraps      | 0xfffffffffffff000 | 0x2000 | 3     | EINVAL |
 
-  @rfc-v2 @enforcing @merged @linux-6.1
+  @since-rfc-v2
   Scenario: [5] A vaddr not aligned to the smallest page: EINVAL
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1v2_IOMMU
     When the VMM maps iova 0x800000 size 0x1000 read-write from a misaligned vaddr
     Then the operation should fail with EINVAL
 
-  @rfc-v2 @enforcing @merged @linux-6.1
+  @since-rfc-v2
   Scenario: [6] A vaddr with nothing mapped: pinning fails, EFAULT
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1v2_IOMMU
@@ -78,7 +78,7 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     When the device of group 0 reads 16 bytes at iova 0x800000
     Then the DMA should fault
 
-  @rfc-v2 @enforcing @merged @linux-6.1
+  @since-rfc-v2
   Scenario: [7] Overlapping an existing mapping: EEXIST, and the existing mapping is untouched
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1v2_IOMMU
@@ -99,21 +99,25 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     When the device of group 0 reads 16 bytes at iova 0x100000
     Then the DMA should succeed
 
-    @rfc-v2 @enforcing @merged @linux-6.1
+    @since-rfc-v2
     Examples:
       | case                                 | type                     | iova     | size   |
       | starts inside the mapping            | VFIO_TYPE1v2_IOMMU       | 0x101000 | 0x1000 |
       | ends inside the mapping              | VFIO_TYPE1v2_IOMMU       | 0x0ff000 | 0x2000 |
+
+    @since-rfc-v2 @until-linux-6.12
+    Examples: a nesting container (until 6.12)
+      | case                                 | type                     | iova     | size   |
       | nesting implies v2                   | VFIO_TYPE1_NESTING_IOMMU | 0x101000 | 0x3000 |
 
-  @rfc-v2 @enforcing @merged @linux-6.1
+  @since-rfc-v2
   Scenario: [9] UNMAP of a range with nothing in it succeeds and reports 0 bytes
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1v2_IOMMU
     When the VMM unmaps iova 0x900000 size 0x1000
     Then the operation should succeed, unmapping 0x0 bytes
 
-  @rfc-v2 @enforcing @merged @linux-6.1
+  @since-rfc-v2
   Scenario: [10] UNMAP covering several whole mappings reports their total size
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1v2_IOMMU
@@ -122,7 +126,7 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     When the VMM unmaps iova 0x0 size 0x1000000
     Then the operation should succeed, unmapping 0x5000 bytes
 
-  @rfc-v2 @enforcing @merged @linux-6.1
+  @since-rfc-v2
   Scenario: [11] v1 (TYPE1): UNMAP starting inside a mapping stops there and unmaps nothing
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1_IOMMU
@@ -132,7 +136,7 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     When the device of group 0 reads 16 bytes at iova 0x101000
     Then the DMA should succeed
 
-  @rfc-v2 @enforcing @merged @linux-6.1
+  @since-rfc-v2
   Scenario: [12] v1 (TYPE1): UNMAP that covers a mapping's start removes the whole mapping
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1_IOMMU
@@ -150,7 +154,7 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     Then GET_INFO should report page sizes 0x211000
     And GET_INFO should report no capabilities
 
-  @linux-6.1
+  @since-linux-6.1
   Scenario: [14] 6.1 GET_INFO: io-pgtable page sizes, mappings left, IOVA ranges without reserved regions
     The stage-1 domain's aperture is [0, 2^48 - 1] (48-bit IOVA); the MSI window is excluded.
     # history: GET_INFO iova_pgsizes on arm-smmu => 0x40201000 (4K | 2M | 1G); DMA_AVAIL and IOVA_RANGE capabilities
@@ -162,7 +166,7 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     And GET_INFO should report 65534 DMA mappings available
     And GET_INFO should report IOVA ranges 0x0-0x7ffffff, 0x8100000-0xffffffffffff
 
-  @linux-6.1
+  @since-linux-6.1
   Scenario: [15] 6.1: MAP outside the aperture or into a reserved region: EINVAL
     # history: MAP_DMA outside the aperture or into a reserved region => EINVAL
     Given the SMMU "synthetic-nested" reserves IOVA 0x8000000 to 0x80fffff for MSIs
@@ -175,7 +179,7 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     When the VMM maps iova 0x8100000 size 0x1000 read-write
     Then the operation should succeed
 
-  @linux-6.1
+  @since-linux-6.1
   Scenario: [16] 6.1: no mapping slot left (dma_entry_limit): ENOSPC; an UNMAP gives one back
     # history: MAP_DMA beyond vfio_iommu_type1.dma_entry_limit => ENOSPC
     Given the machine boots with vfio_iommu_type1.dma_entry_limit=2
@@ -189,7 +193,7 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     And the VMM maps iova 0x300000 size 0x1000 read-write
     Then the operation should succeed
 
-  @linux-6.1
+  @since-linux-6.1
   Scenario: [17] 6.1: UNMAP_ALL removes everything and reports the total
     # history: UNMAP_DMA with flag 2 (VFIO_DMA_UNMAP_FLAG_ALL) => removes every mapping
     Given group 0 is in the container
@@ -200,7 +204,7 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     Then the operation should succeed, unmapping 0x204000 bytes
     And GET_INFO should report 65535 DMA mappings available
 
-  @linux-6.1
+  @since-linux-6.1
   Scenario: [18] 6.1: UNMAP_ALL with an iova or a size: EINVAL
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1v2_IOMMU
@@ -215,7 +219,7 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     When the VMM unmaps iova 0x0 size 0x0 with flags 2
     Then the operation should fail with EINVAL
 
-  @rfc-v2 @enforcing @merged @linux-6.1
+  @since-rfc-v2
   Scenario: [20] A failed MAP leaves nothing behind: an ordinary MAP after it succeeds
     vfio_dma_do_map returns EINVAL when vaddr + size - 1 wraps (any user vaddr of 0x2000 or more
     does with size 2^64 - 4K); the VMM unmaps the buffer it made, and nothing of the call remains.

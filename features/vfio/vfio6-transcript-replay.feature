@@ -42,6 +42,8 @@ Feature: Vfio6 - Replaying a VMM's transcript
     drivers that answer CHECK_EXTENSION > 0: no driver, ENODEV. Linux as merged fails the attach
     with set_attr's EINVAL. TYPE1_NESTING is 5 in the RFC's uapi and 6 in the others: the replay
     resolves the name per kernel.
+    On 7.3 the name TYPE1_NESTING still replays: it means the value 6 it always had, now
+    __VFIO_RESERVED_TYPE1_NESTING_IOMMU (commit 35890f85573c), and the kernel answers for 6.
     # history: a session recorded on Linux 6.1 with VT-d, lines 3 / 4 / 5 => <line 3> / <line 4> / <line 5>
     Given the machine of fixture "qemu-q35-intel-iommu-7.2"
     When this transcript is replayed:
@@ -72,12 +74,18 @@ Feature: Vfio6 - Replaying a VMM's transcript
       | kernel | line 3 | line 4 | line 5 |
       | merged | agree  | agree  | agree  |
 
-    @linux-6.1
-    Examples: Linux 6.1
-      | kernel    | line 3 | line 4 | line 5 |
-      | linux-6.1 | agree  | agree  | agree  |
+    @since-linux-6.1 @until-linux-6.12
+    Examples: Linux 6.1 and 6.12 (intel-iommu has no enable_nesting op)
+      | kernel                  | line 3 | line 4 | line 5 |
+      | linux-6.1 to linux-6.12 | agree  | agree  | agree  |
 
-  @linux-6.1
+    # 6.13+: the name still means 6 (__VFIO_RESERVED_TYPE1_NESTING_IOMMU), which no driver claims.
+    @since-linux-7.3
+    Examples: Linux 7.3 (VFIO_TYPE1_NESTING_IOMMU removed in 6.13)
+      | kernel              | line 3                 | line 4 | line 5            |
+      | linux-7.3 and later | differ (model: ENODEV) | agree  | differ (model: 0) |
+
+  @since-linux-6.1 @until-linux-6.12
   Scenario: [3] A verdict for every line: agree, differ (with the model's answer) or error
     Comments and blank lines are not calls and get no verdict. A line that does not parse is an
     error and is not replayed; the lines after it still are.
@@ -115,3 +123,40 @@ Feature: Vfio6 - Replaying a VMM's transcript
       | transcript                               | fixture                  |
       | qemu-virt-smmuv3-linux-6.1.vfio          | qemu-smmuv3-7.2          |
       | qemu-q35-intel-iommu-linux-6.1.vfio      | qemu-q35-intel-iommu-7.2 |
+      | qemu-virt10-smmuv3-linux-6.1.vfio        | qemu-smmuv3-10.0         |
+
+    @linux-6.12
+    Examples:
+      | transcript                                 | fixture                      |
+      | qemu-virt-smmuv3-linux-6.12.vfio           | qemu-smmuv3-7.2              |
+      | qemu-virt10-9.1-s2-smmuv3-linux-6.12.vfio  | qemu-smmuv3-10.0-virt-9.1-s2 |
+
+    @linux-7.3
+    Examples:
+      | transcript                                 | fixture                      |
+      | qemu-virt-smmuv3-linux-7.3.vfio            | qemu-smmuv3-7.2              |
+      | qemu-virt10-9.1-s2-smmuv3-linux-7.3.vfio   | qemu-smmuv3-10.0-virt-9.1-s2 |
+      | qemu-q35-intel-iommu-linux-7.3.vfio        | qemu-q35-intel-iommu-7.2     |
+
+  @since-linux-7.3
+  Scenario: [5] 7.3: a transcript may name the nesting type by its old name, its reserved name or 6
+    6.13 renamed VFIO_TYPE1_NESTING_IOMMU to __VFIO_RESERVED_TYPE1_NESTING_IOMMU and kept the value
+    (commit 35890f85573c), so a VMM built against older headers still sends 6. The replay reads all
+    three spellings as 6; the kernel's answer is the same for each: CHECK_EXTENSION 0, and with a
+    group in the container SET_IOMMU finds no driver (ENODEV), after which TYPE1v2 works.
+    Given the machine of fixture "qemu-smmuv3-10.0"
+    When this transcript is replayed:
+      """
+      open                                         = ok
+      check_extension TYPE1_NESTING_IOMMU          = 0
+      check_extension __VFIO_RESERVED_TYPE1_NESTING_IOMMU = 0
+      check_extension 6                            = 0
+      group 1 set_container                        = ok
+      set_iommu VFIO_TYPE1_NESTING_IOMMU           = ENODEV
+      set_iommu __VFIO_RESERVED_TYPE1_NESTING_IOMMU = ENODEV
+      set_iommu 6                                  = ENODEV
+      set_iommu TYPE1v2_IOMMU                      = ok
+      """
+    Then every line should agree
+    And the summary should be "9 agree, 0 differ"
+

@@ -9,7 +9,7 @@
 import type { Errno } from '../errno'
 import type { SmmuArch } from '../hw/features'
 import { suggestion } from '../suggest'
-import { UAPI_6_1, UAPI_MERGED, UAPI_RFC, type UapiTable } from '../uapi/vfio'
+import { UAPI_6_1, UAPI_6_13, UAPI_MERGED, UAPI_RFC, type UapiTable } from '../uapi/vfio'
 import { isProfileName, PROFILE_NAMES, type ProfileName } from './names'
 
 export { isProfileName, PROFILE_NAMES, type ProfileName } from './names'
@@ -45,9 +45,12 @@ export interface IdAllocation {
 export interface IommuCoreBehaviour {
   /**
    * - `domain-attr`: iommu_domain_set_attr/get_attr(DOMAIN_ATTR_NESTING) (3.17-5.12).
-   * - `enable-nesting`: iommu_enable_nesting(domain) (5.13 until its removal); no getter.
+   * - `enable-nesting`: iommu_enable_nesting(domain) (5.13 to 6.12); no getter.
+   * - `none`: 6.13 and later (commit 35890f85573c, "vfio: Remove VFIO_TYPE1_NESTING_IOMMU"
+   *   removed iommu_enable_nesting and the enable_nesting op; nesting moved to iommufd's
+   *   IOMMU_HWPT_ALLOC_NEST_PARENT): nothing asks an unmanaged domain to nest.
    */
-  readonly nestingApi: 'domain-attr' | 'enable-nesting'
+  readonly nestingApi: 'domain-attr' | 'enable-nesting' | 'none'
   /** What each IOMMU driver of this kernel implements (facts per driver, read by the iommu layer). */
   readonly drivers: Readonly<Record<IommuDriver, DriverFacts>>
   /** io-pgtable-arm of this kernel (drivers/iommu/io-pgtable-arm.c). */
@@ -144,9 +147,11 @@ export interface VfioBehaviour {
    * - 'all-domains-nested' RFC: 1 without an iommu; else 1 iff every domain's get_attr reads 1
    * - 'driver-probe'       the review's ask: 1 iff the machine's IOMMU driver accepts the nesting
    *                        request on a fresh domain (Will: probe the PCI bus's driver)
-   * - 'always'             merged and later: 1, statically
+   * - 'always'             merged to 6.12: 1, statically
+   * - 'removed'            6.13 and later: type1 no longer lists the value (0), so the VFIO core
+   *                        finds no driver for SET_IOMMU(6): ENODEV (commit 35890f85573c)
    */
-  readonly nestingExtension: 'all-domains-nested' | 'driver-probe' | 'always'
+  readonly nestingExtension: 'all-domains-nested' | 'driver-probe' | 'always' | 'removed'
   /**
    * CHECK_EXTENSION(DMA_CC) with an iommu: 'iommu-cap' (3.x: every domain's IOMMU has
    * IOMMU_CAP_CACHE_COHERENCY) or 'enforce-op' (5.19+: enforce_cache_coherency, which arm-smmu
@@ -251,6 +256,54 @@ const DRIVERS_6_1: Readonly<Record<IommuDriver, DriverFacts>> = {
   'intel-iommu': { ...ARM_SMMU_6_1, enableNestingOp: false, writeImpliesRead: true, enforceCacheCoherency: true },
 }
 
+/**
+ * 6.12: arm-smmu-v3's domain_alloc_paging(dev) finalises the domain against the device's SMMU
+ * (arm_smmu_domain_finalise sets smmu_domain->smmu), and since 6.11 type1 allocates with
+ * iommu_paging_domain_alloc(dev) (commit 60ffc4501722, "vfio/type1: Use
+ * iommu_paging_domain_alloc()"), so arm_smmu_enable_nesting finds smmu_domain->smmu set and returns
+ * -EPERM before any attach. arm-smmu (v1/v2) still allocates bare and binds at the first attach.
+ */
+const DRIVERS_6_12: Readonly<Record<IommuDriver, DriverFacts>> = {
+  ...DRIVERS_6_1,
+  'arm-smmu-v3': { ...ARM_SMMU_6_1, finalise: 'alloc-with-device' },
+}
+
+/**
+ * 7.3: no enable_nesting op in any driver (commit 35890f85573c, 6.13). intel-iommu no longer
+ * makes WRITE imply READ: a write-only mapping faults on a device read, observed on Debian's 7.3
+ * under QEMU's intel-iommu (transcripts/recorded/qemu-q35-intel-iommu-linux-7.3.vfio; 6.12 still
+ * set R, as 6.1 did). The commit that changed it is not pinned down here.
+ */
+const DRIVERS_7_3: Readonly<Record<IommuDriver, DriverFacts>> = {
+  'arm-smmu': { ...DRIVERS_6_12['arm-smmu'], enableNestingOp: false },
+  'arm-smmu-v3': { ...DRIVERS_6_12['arm-smmu-v3'], enableNestingOp: false },
+  'intel-iommu': { ...DRIVERS_6_12['intel-iommu'], enableNestingOp: false, writeImpliesRead: false },
+}
+
+/**
+ * io-pgtable-arm from 6.14: no split on partial unmap (33729a5fc0ca, 6.13), -EINVAL for a map
+ * without access (facts §2, current mainline), concatenation only where mandatory
+ * (arm_lpae_concat_mandatory; its fix b7b8a63055 is in the 6.14 iommu pull).
+ */
+const IO_PGTABLE_FROM_6_14: IoPgtableBehaviour = { partialUnmap: 'refuse', noAccessMap: 'EINVAL', s2Concatenation: 'when-mandatory' }
+
+/** VFIO type1 of 6.12: 6.1's, with the domain allocated for the group's device. */
+const VFIO_6_12: VfioBehaviour = {
+  uapi: UAPI_6_1,
+  domainAlloc: 'device',
+  nestingAttach: 'propagate-error',
+  nestingExtension: 'always',
+  dmaCc: 'enforce-op',
+  mapCache: 'always',
+  dmaEntryLimit: 65535,
+  iovaList: true,
+  infoCaps: true,
+  unmapFlags: 0b111, // GET_DIRTY_BITMAP | ALL | VADDR
+  updateVaddr: true,
+  rangeWrap: { map: 'EINVAL', unmap: 'EINVAL' },
+  unmapEnd: 'wrapping-exclusive',
+}
+
 export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
   'rfc-v2': {
     name: 'rfc-v2',
@@ -294,6 +347,22 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
       unmapEnd: 'wrapping-exclusive',
     },
   },
+  'linux-6.12': {
+    name: 'linux-6.12',
+    title: 'Linux 6.12 (type1 allocates domains for a device; arm-smmu-v3 finalises them there)',
+    smmu: { drives: ['smmuv1', 'smmuv2', 'smmuv3', 'intel-vtd'], nestedNeedsNestingFeature: false, contextIds: 'union-by-stage', v3Ids: V3_IDS },
+    iommu: { nestingApi: 'enable-nesting', drivers: DRIVERS_6_12, ioPgtable: IO_PGTABLE_TO_6_12 },
+    vfio: VFIO_6_12,
+  },
+  'linux-7.3': {
+    name: 'linux-7.3',
+    title: 'Linux 7.3 (VFIO_TYPE1_NESTING_IOMMU removed in 6.13: type 6 reserved, nesting only through iommufd)',
+    smmu: { drives: ['smmuv1', 'smmuv2', 'smmuv3', 'intel-vtd'], nestedNeedsNestingFeature: false, contextIds: 'union-by-stage', v3Ids: V3_IDS },
+    iommu: { nestingApi: 'none', drivers: DRIVERS_7_3, ioPgtable: IO_PGTABLE_FROM_6_14 },
+    // 6.18+ (ef270ec44637): wrapping ranges are EOVERFLOW, an UNMAP range ends inclusively; seen in
+    // every transcripts/recorded/*-type1-container-rules-linux-7.3.vfio (MAP EOVERFLOW).
+    vfio: { ...VFIO_6_12, uapi: UAPI_6_13, nestingExtension: 'removed', rangeWrap: { map: 'EOVERFLOW', unmap: 'EOVERFLOW' }, unmapEnd: 'inclusive' },
+  },
 }
 
 /** `unknown behaviour profile "mereged" (did you mean "merged"? profiles: rfc-v2, ...)`. */
@@ -313,4 +382,4 @@ export function profilesFromArgs(args: readonly string[]): { profiles: ProfileNa
   return { profiles: args.length > 0 ? (args as ProfileName[]) : [...PROFILE_NAMES] }
 }
 
-export { anyProfileTagExpression, profilesOfTags, tagExpressionFor, type TagProfiles } from './tags'
+export { anyProfileTagExpression, kernelsOfCell, profilesOfTags, rowForKernel, tagExpressionFor, type TagProfiles } from './tags'

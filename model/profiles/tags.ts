@@ -64,3 +64,35 @@ export function tagExpressionFor(profile: ProfileName): string {
 export function anyProfileTagExpression(): string {
   return PROFILE_NAMES.map((p) => `(${tagExpressionFor(p)})`).join(' or ')
 }
+
+/**
+ * The profiles a "kernel" cell of a by-kernel table names: `<profile>`, `<profile> and later`, or
+ * `<profile> to <profile>` (both ends included), in kernel order. A by-kernel table shows one
+ * question's answer through the kernels' history in one place; a new profile falls into an
+ * `and later` row unless its answer changed.
+ */
+export function kernelsOfCell(cell: string): { readonly profiles: ProfileName[] } | { readonly error: string } {
+  const text = cell.trim()
+  const later = /^(\S+) and later$/.exec(text)
+  const range = /^(\S+) to (\S+)$/.exec(text)
+  const [from, to] = later !== null ? [later[1], PROFILE_NAMES[PROFILE_NAMES.length - 1]] : range !== null ? [range[1], range[2]] : [text, text]
+  const i = (PROFILE_NAMES as readonly string[]).indexOf(from as string)
+  const j = (PROFILE_NAMES as readonly string[]).indexOf(to as string)
+  if (i < 0 || j < 0 || j < i) {
+    return { error: `"${cell}" is not a kernel range: write <profile>, <profile> and later, or <profile> to <profile> (profiles, oldest first: ${PROFILE_NAMES.join(', ')})` }
+  }
+  return { profiles: PROFILE_NAMES.slice(i, j + 1) }
+}
+
+/** The one row of a by-kernel table (column `kernel`) whose range holds `profile`; throws otherwise. */
+export function rowForKernel<T extends Readonly<Record<string, string>>>(rows: readonly T[], profile: ProfileName): T {
+  const matching = rows.filter((row) => {
+    const k = kernelsOfCell(row.kernel ?? '')
+    if ('error' in k) throw new Error(k.error)
+    return k.profiles.includes(profile)
+  })
+  if (matching.length !== 1) {
+    throw new Error(`the by-kernel table has ${matching.length === 0 ? 'no row' : `${matching.length} rows`} for ${profile} (kernels: ${rows.map((r) => r.kernel).join('; ')})`)
+  }
+  return matching[0] as T
+}

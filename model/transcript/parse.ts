@@ -165,7 +165,7 @@ function oneExtension(verb: Word, args: readonly Word[]): ExtensionRef {
   if (arg === undefined) throw problem('MISSING_ARGUMENT', verb.column + verb.text.length, `${verb.text} needs an extension name or number (e.g. TYPE1v2_IOMMU)`)
   if (extra !== undefined) throw problem('BAD_ARGUMENT', extra, `${verb.text} takes one extension`)
   if (/^[0-9]/.test(arg.text)) return { kind: 'number', value: Number(number(arg, U32_MAX)) }
-  if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(arg.text)) throw problem('BAD_ARGUMENT', arg, `"${arg.text}" is neither an extension name nor a number`)
+  if (!/^(__)?[A-Za-z][A-Za-z0-9_]*$/.test(arg.text)) throw problem('BAD_ARGUMENT', arg, `"${arg.text}" is neither an extension name nor a number`)
   if (!isKnownExtensionName(arg.text)) {
     const guess = closest(arg.text.replace(/^VFIO_/, ''), EXTENSION_SPELLINGS)
     const hint = guess === undefined ? 'write the uapi name, e.g. TYPE1_NESTING_IOMMU, or a number' : `did you mean "${guess}"?`

@@ -71,14 +71,30 @@ export const UAPI_6_13: UapiTable = (() => {
 })()
 
 /**
+ * Names a later uapi renamed but whose value it kept. A program (or a transcript) written against
+ * older headers still sends the old name's value, so the old name keeps meaning that value:
+ * VFIO_TYPE1_NESTING_IOMMU is 6 on 6.13 and later too, where 6 is __VFIO_RESERVED_TYPE1_NESTING_IOMMU
+ * (commit 35890f85573c). What the kernel then does with 6 is the profile's business.
+ */
+export const RENAMED: Readonly<Partial<Record<ExtensionName, ExtensionName>>> = {
+  TYPE1_NESTING_IOMMU: '__VFIO_RESERVED_TYPE1_NESTING_IOMMU',
+}
+
+/**
  * Resolve a name as userspace writes it: with or without `VFIO_`, with or without `_IOMMU`
- * (`TYPE1_NESTING` = `VFIO_TYPE1_NESTING_IOMMU`). Undefined when this kernel has no such name.
+ * (`TYPE1_NESTING` = `VFIO_TYPE1_NESTING_IOMMU`), or a name this kernel renamed (RENAMED).
+ * Undefined when this kernel has no such value.
  */
 export function extensionValue(uapi: UapiTable, name: string): number | undefined {
   const bare = name.startsWith('VFIO_') ? name.slice('VFIO_'.length) : name
   const candidates = [bare, `${bare}_IOMMU`]
   for (const c of candidates) {
     const v = uapi[c as ExtensionName]
+    if (v !== undefined) return v
+  }
+  for (const c of candidates) {
+    const renamed = RENAMED[c as ExtensionName]
+    const v = renamed === undefined ? undefined : uapi[renamed]
     if (v !== undefined) return v
   }
   return undefined

@@ -64,14 +64,15 @@ interface Type1Domain {
 export type Type1Mode = { readonly v2: boolean; readonly nesting: boolean }
 
 /**
- * vfio_iommu_type1_open(arg): TYPE1 -> v1; NESTING -> nesting, falling through to TYPE1v2 -> v2;
- * anything else -> EINVAL.
+ * vfio_iommu_type1_open(arg): TYPE1 -> v1; NESTING -> nesting, falling through to TYPE1v2 -> v2
+ * (6.13+: __VFIO_RESERVED_TYPE1_NESTING_IOMMU falls through to v2 without nesting); anything
+ * else -> EINVAL.
  */
 export function type1Open(profile: Profile, type: number): Result<Type1Mode> {
   const uapi = profile.vfio.uapi
   if (type === extensionValue(uapi, 'TYPE1_IOMMU')) return ok({ v2: false, nesting: false })
   if (type === extensionValue(uapi, 'TYPE1v2_IOMMU')) return ok({ v2: true, nesting: false })
-  if (type === extensionValue(uapi, 'TYPE1_NESTING_IOMMU')) return ok({ v2: true, nesting: true })
+  if (type === extensionValue(uapi, 'TYPE1_NESTING_IOMMU')) return ok({ v2: true, nesting: profile.vfio.nestingExtension !== 'removed' })
   return fail('EINVAL', `type1 does not implement IOMMU type ${type}`)
 }
 
@@ -97,6 +98,7 @@ export class Type1Iommu {
     const is = (name: string): boolean => extensionValue(v.uapi, name) === ext
     if (is('TYPE1_IOMMU') || is('TYPE1v2_IOMMU')) return 1
     if (is('TYPE1_NESTING_IOMMU')) {
+      if (v.nestingExtension === 'removed') return 0
       if (v.nestingExtension === 'always') return 1
       if (v.nestingExtension === 'driver-probe') return env.nestingProbe() ? 1 : 0
       return iommu === undefined ? 1 : iommu.allDomainsNested() ? 1 : 0

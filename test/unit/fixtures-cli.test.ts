@@ -115,7 +115,7 @@ describe('smmu-nesting-tck explain', () => {
   it('--json without --profile: one explanation per profile', async () => {
     const r = await runMain(['explain', '-f', 'qemu-smmuv3-7.2', '--json'])
     const parsed = JSON.parse(r.out.join('\n')) as { profile: string; probe: string }[]
-    assert.deepEqual(parsed.map((e) => [e.profile, e.probe]), [['rfc-v2', 'ENODEV'], ['enforcing', 'ENODEV'], ['merged', 'ENODEV'], ['linux-6.1', 'ok']])
+    assert.deepEqual(parsed.map((e) => [e.profile, e.probe]), [['rfc-v2', 'ENODEV'], ['enforcing', 'ENODEV'], ['merged', 'ENODEV'], ['linux-6.1', 'ok'], ['linux-6.12', 'ok'], ['linux-7.3', 'ok']])
   })
 
   it('an unknown fixture or profile: exit 2 with the reason on stderr', async () => {

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { parse } from '@cucumber/tag-expressions'
-import { PROFILE_NAMES, profilesOfTags, tagExpressionFor } from '../../model/profiles'
+import { kernelsOfCell, PROFILE_NAMES, profilesOfTags, rowForKernel, tagExpressionFor } from '../../model/profiles'
+import { extensionValue, UAPI_6_1, UAPI_6_13, UAPI_RFC } from '../../model/uapi/vfio'
 
 const first = PROFILE_NAMES[0]
 const last = PROFILE_NAMES[PROFILE_NAMES.length - 1]
@@ -60,3 +61,31 @@ describe('profile tags', () => {
     }
   })
 })
+
+describe('by-kernel tables', () => {
+  it('a kernel cell is a profile, "<p> and later" or "<p> to <q>"', () => {
+    assert.deepEqual(kernelsOfCell('merged'), { profiles: ['merged'] })
+    assert.deepEqual(kernelsOfCell('linux-6.12 and later'), { profiles: PROFILE_NAMES.slice(PROFILE_NAMES.indexOf('linux-6.12')) })
+    assert.deepEqual(kernelsOfCell('enforcing to linux-6.1'), { profiles: ['enforcing', 'merged', 'linux-6.1'] })
+    assert.match((kernelsOfCell('linux-6.1 to merged') as { error: string }).error, /is not a kernel range/)
+    assert.match((kernelsOfCell('linux-9.9') as { error: string }).error, /profiles, oldest first: rfc-v2/)
+  })
+
+  it('each profile finds exactly one row; none or two is an error naming the profile', () => {
+    const rows = [{ kernel: 'rfc-v2 to linux-6.1', v: 'a' }, { kernel: 'linux-6.12 and later', v: 'b' }]
+    assert.deepEqual(PROFILE_NAMES.map((p) => rowForKernel(rows, p).v), PROFILE_NAMES.map((p) => (PROFILE_NAMES.indexOf(p) <= PROFILE_NAMES.indexOf('linux-6.1') ? 'a' : 'b')))
+    assert.throws(() => rowForKernel([{ kernel: 'merged' }], 'rfc-v2'), /no row for rfc-v2/)
+    assert.throws(() => rowForKernel([{ kernel: 'merged' }, { kernel: 'rfc-v2 and later' }], 'merged'), /2 rows for merged/)
+  })
+})
+
+describe('uapi names across kernels', () => {
+  it('VFIO_TYPE1_NESTING_IOMMU is 5 in the RFC, 6 in 6.1, and still 6 (the reserved name) from 6.13', () => {
+    assert.equal(extensionValue(UAPI_RFC, 'VFIO_TYPE1_NESTING_IOMMU'), 5)
+    assert.equal(extensionValue(UAPI_6_1, 'TYPE1_NESTING'), 6)
+    assert.equal(extensionValue(UAPI_6_13, 'VFIO_TYPE1_NESTING_IOMMU'), 6)
+    assert.equal(extensionValue(UAPI_6_13, '__VFIO_RESERVED_TYPE1_NESTING_IOMMU'), 6)
+    assert.equal(extensionValue(UAPI_6_1, '__VFIO_RESERVED_TYPE1_NESTING_IOMMU'), undefined)
+  })
+})
+
