@@ -78,7 +78,7 @@ describe('smmu-nesting-tck (spawned)', { concurrency: 2 }, () => {
     const r = await spawnCli(['replay', '--profile', 'linux-9.9', '--fixture', 'qemu-smmuv3-7.2', 'transcripts/qemu-virt-smmuv3-linux-6.1.vfio'])
     assert.equal(r.code, 2)
     assert.equal(r.stdout, '')
-    assert.match(r.stderr, /unknown behaviour profile "linux-9\.9" \(profiles: rfc-v2, enforcing, merged, linux-6\.1\)/)
+    assert.match(r.stderr, /unknown behaviour profile "linux-9\.9" \(profiles: rfc-v2, enforcing, merged, linux-6\.1, linux-6\.12, linux-7\.3\)/)
   })
 })
 
