@@ -60,7 +60,17 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
       | a size not 4K aligned         | 0x100000           | 0x1800 | 3     | EINVAL |
       | neither READ nor WRITE        | 0x100000           | 0x1000 | 0     | EINVAL |
       | an unknown flag               | 0x100000           | 0x1000 | 0x83  | EINVAL |
+
+    @since-rfc-v2 @until-linux-6.12
+    Examples: a wrapping range, until 6.12
+      | case                          | iova               | size   | flags | errno  |
       | an iova range that wraps      | 0xfffffffffffff000 | 0x2000 | 3     | EINVAL |
+
+    # 7.3 answers a wrapping range with EOVERFLOW (transcripts/recorded/*-type1-container-rules-linux-7.3.vfio).
+    @since-linux-7.3
+    Examples: a wrapping range, 7.3
+      | case                          | iova               | size   | flags | errno     |
+      | an iova range that wraps      | 0xfffffffffffff000 | 0x2000 | 3     | EOVERFLOW |
 
   @since-rfc-v2
   Scenario: [5] A vaddr not aligned to the smallest page: EINVAL
@@ -219,7 +229,7 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     When the VMM unmaps iova 0x0 size 0x0 with flags 2
     Then the operation should fail with EINVAL
 
-  @since-rfc-v2
+  @since-rfc-v2 @until-linux-6.12
   Scenario: [20] A failed MAP leaves nothing behind: an ordinary MAP after it succeeds
     vfio_dma_do_map returns EINVAL when vaddr + size - 1 wraps (any user vaddr of 0x2000 or more
     does with size 2^64 - 4K); the VMM unmaps the buffer it made, and nothing of the call remains.
