@@ -503,13 +503,9 @@ class MapDma implements Cmd {
 
 const U64_MAX = (1n << 64n) - 1n
 
-/**
- * Kernels whose UNMAP compares with iova + size - 1 (6.18+, commit ef270ec44637; the others wrap
- * iova + size) and whose MAP/UNMAP answer a range past 2^64 with EOVERFLOW (6012379ede6a, same series).
- */
-const INCLUSIVE_UNMAP_END: ReadonlySet<string> = new Set(['linux-7.3'])
-/** Kernels without the UNMAP wrap check (3.x); 4.x-6.17 answer EINVAL, 6.18+ EOVERFLOW. */
-const UNCHECKED_UNMAP_WRAP: ReadonlySet<string> = new Set(['rfc-v2', 'enforcing', 'merged'])
+// Kernels whose UNMAP compares with iova + size - 1 (6.18+, commit ef270ec44637; the others wrap
+// iova + size) and whose MAP/UNMAP answer a range past 2^64 with EOVERFLOW (6012379ede6a, same
+// series) are told by the profile's fields (vfio.unmapEnd, vfio.rangeWrap), never by its name.
 
 /**
  * MAP_DMA of a size near the uapi's limit (__u64), at an iova anywhere in the 64-bit space. The
@@ -537,7 +533,7 @@ class HugeMap implements Cmd {
     assert.ok(!res.ok, `${this.toString()} succeeded, but no machine has that much RAM`)
     rc.hugeFailed = true
     // 6.18+ checks iova/vaddr + size - 1 with check_add_overflow before alignment: EOVERFLOW.
-    const overflowFirst = INCLUSIVE_UNMAP_END.has(m.profile)
+    const overflowFirst = getProfile(m.profile).vfio.rangeWrap.map === 'EOVERFLOW'
     if (rc.driver === undefined) expectErrno(res, 'EINVAL', this.toString())
     else if (this.iova + this.size - 1n > U64_MAX) expectErrno(res, overflowFirst ? 'EOVERFLOW' : 'EINVAL', this.toString())
     else if ((this.size & 0xfffn) !== 0n && !overflowFirst) expectErrno(res, 'EINVAL', this.toString())
@@ -580,13 +576,13 @@ class HugeUnmap implements Cmd {
     let want: string
     let gone: RefMapping[] = []
     if (rc.driver === undefined) want = 'EINVAL'
-    else if (end > top && !UNCHECKED_UNMAP_WRAP.has(m.profile)) want = INCLUSIVE_UNMAP_END.has(m.profile) ? 'EOVERFLOW' : 'EINVAL'
+    else if (end > top && getProfile(m.profile).vfio.rangeWrap.unmap !== 'unchecked') want = getProfile(m.profile).vfio.unmapEnd === 'inclusive' ? 'EOVERFLOW' : 'EINVAL'
     else if (rc.maps.some((mp) => big(mp).start < iova && iova < big(mp).end)) want = 'EINVAL' // v2: starts inside a mapping
     else if (rc.maps.some((mp) => big(mp).start < wrappedEnd && wrappedEnd < big(mp).end)) want = 'EINVAL' // v2: a (wrapped) end inside one
     else {
       want = 'ok'
       // Up to 6.17 an end at or past 2^64 wraps below iova and the search finds nothing.
-      if (end < top || INCLUSIVE_UNMAP_END.has(m.profile)) gone = rc.maps.filter((mp) => big(mp).start >= iova)
+      if (end < top || getProfile(m.profile).vfio.unmapEnd === 'inclusive') gone = rc.maps.filter((mp) => big(mp).start >= iova)
     }
     expectErrno(res, want, this.toString())
     if (res.ok) {
