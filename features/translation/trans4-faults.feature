@@ -9,8 +9,9 @@ Feature: Trans4 - Translation faults and how the SMMU reports them
   SMMUv2 FSYNR0.PTWF); a stage-2 fault on the final IPA names that IPA (CLASS = IN).
 
   Reporting: SMMUv3 queues an event record: ID 0x10 F_TRANSLATION, 0x11 F_ADDR_SIZE, 0x12
-  F_ACCESS, 0x13 F_PERMISSION; RnW (1 = read); S2 (1 = stage-2 fault); CLASS (TT or IN, only
-  for stage-2 faults); InputAddr = the IOVA; IPA = the faulting IPA's bits [51:12]. SMMUv1/v2
+  F_ACCESS, 0x13 F_PERMISSION; RnW (1 = read); S2 (1 = stage-2 fault); CLASS (IHI 0070 7.3.13:
+  IN for every stage-1 fault, TT or IN for these stage-2 ones); InputAddr = the IOVA; IPA = the
+  faulting IPA's bits [51:12] (stage-2 faults only). SMMUv1/v2
   sets the context bank's CB_FSR (TF 0x2, AFF 0x4, PF 0x8, ASF 0x80), CB_FSYNR0 (PLVL = level,
   WNR = write, PTWF) and CB_FAR = the IOVA. External aborts on a descriptor fetch (F_WALK_EABT,
   FSR.EF) need a table address with nothing behind it; the simulated machine has no holes below
@@ -142,10 +143,10 @@ Feature: Trans4 - Translation faults and how the SMMU reports them
       @linux-6.1
       Examples:
         | case                                 | entry       | descriptor            | op     | kind         | stage | level | event              | rnw | s2 | class | ipa         |
-        | stage-1 translation                  | 0x4000_2018 | 0x0                   | reads  | translation  | 1     | 3     | 0x10 F_TRANSLATION | 1   | 0  | none  | none        |
-        | stage-1 address size                 | 0x4000_2018 | 0x0000_0100_0000_0F47 | reads  | address size | 1     | 3     | 0x11 F_ADDR_SIZE   | 1   | 0  | none  | none        |
-        | stage-1 access flag                  | 0x4000_2018 | 0x0000_0000_4010_0B47 | reads  | access flag  | 1     | 3     | 0x12 F_ACCESS      | 1   | 0  | none  | none        |
-        | stage-1 permission                   | 0x4000_2018 | 0x0000_0000_4010_0FC7 | writes | permission   | 1     | 3     | 0x13 F_PERMISSION  | 0   | 0  | none  | none        |
+        | stage-1 translation                  | 0x4000_2018 | 0x0                   | reads  | translation  | 1     | 3     | 0x10 F_TRANSLATION | 1   | 0  | IN    | none        |
+        | stage-1 address size                 | 0x4000_2018 | 0x0000_0100_0000_0F47 | reads  | address size | 1     | 3     | 0x11 F_ADDR_SIZE   | 1   | 0  | IN    | none        |
+        | stage-1 access flag                  | 0x4000_2018 | 0x0000_0000_4010_0B47 | reads  | access flag  | 1     | 3     | 0x12 F_ACCESS      | 1   | 0  | IN    | none        |
+        | stage-1 permission                   | 0x4000_2018 | 0x0000_0000_4010_0FC7 | writes | permission   | 1     | 3     | 0x13 F_PERMISSION  | 0   | 0  | IN    | none        |
         | stage 2 on the final IPA             | 0x4000_2018 | 0x0000_0000_5000_0F47 | reads  | translation  | 2     | 2     | 0x10 F_TRANSLATION | 1   | 1  | IN    | 0x5000_0000 |
         | stage 2 on a stage-1 table walk      | 0x4000_1010 | 0x0000_0000_5000_0003 | reads  | translation  | 2     | 2     | 0x10 F_TRANSLATION | 1   | 1  | TT    | 0x5000_0000 |
         | stage-2 permission on the final IPA  | 0x4000_2018 | 0x0000_0000_4020_0F47 | writes | permission   | 2     | 2     | 0x13 F_PERMISSION  | 0   | 1  | IN    | 0x4020_0000 |
@@ -154,8 +155,10 @@ Feature: Trans4 - Translation faults and how the SMMU reports them
     Scenario Outline: [5] The record's four words for <case>
       dw0 = event ID | StreamID << 32: 0x10 | 0x10 << 32 = 0x0000_0010_0000_0010 (0x13 ... 0013).
       dw1 = RnW << 35 | S2 << 39 | CLASS << 40: a read, stage 2, CLASS TT (1) =
-      0x8_0000_0000 + 0x80_0000_0000 + 0x100_0000_0000 = 0x0000_0188_0000_0000; a stage-1 write: 0.
-      dw2 = InputAddr; dw3 = IPA bits [51:12] (0 for a stage-1 fault).
+      0x8_0000_0000 + 0x80_0000_0000 + 0x100_0000_0000 = 0x0000_0188_0000_0000; a stage-1 write:
+      RnW 0, S2 0, CLASS IN (2), since IHI 0070 7.3.13 (F_TRANSLATION, to which F_PERMISSION 7.3.16
+      refers) gives a stage-1 fault CLASS == IN: 2 << 40 = 0x0000_0200_0000_0000.
+      dw2 = InputAddr; dw3 = IPA bits [51:12] (0 for a stage-1 fault: its IPA is UNKNOWN).
       When the guest of stream 0x10 writes <descriptor> at IPA <entry>
       And the device at stream 0x10 <op> 4 bytes at IOVA 0x8040_3010
       Then the last event record should be <dw0>, <dw1>, 0x0000_0000_8040_3010, <dw3>
@@ -164,7 +167,7 @@ Feature: Trans4 - Translation faults and how the SMMU reports them
       Examples:
         | case                                             | entry       | descriptor            | op     | dw0                   | dw1                   | dw3                   |
         | a read faulting at stage 2 on a stage-1 table    | 0x4000_1010 | 0x0000_0000_5000_0003 | reads  | 0x0000_0010_0000_0010 | 0x0000_0188_0000_0000 | 0x0000_0000_5000_0000 |
-        | a write to a read-only stage-1 page              | 0x4000_2018 | 0x0000_0000_4010_0FC7 | writes | 0x0000_0010_0000_0013 | 0x0                   | 0x0                   |
+        | a write to a read-only stage-1 page              | 0x4000_2018 | 0x0000_0000_4010_0FC7 | writes | 0x0000_0010_0000_0013 | 0x0000_0200_0000_0000 | 0x0                   |
 
     @linux-6.1
     Scenario: [6] One event per faulting transaction; a transaction that translates queues none

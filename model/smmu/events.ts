@@ -1,15 +1,17 @@
 /**
  * How an SMMU reports a translation fault (facts §4).
  *
- * SMMUv3: an event record in the event queue (Linux EVTQ_* layout, four 64-bit words):
- *   dw0 [7:0] event ID, [63:32] StreamID (SSV = 0: no substreams here)
- *   dw1 bit 35 RnW (1 = read), bit 39 S2, [41:40] CLASS (0 CD, 1 TT, 2 IN); PnU, InD = 0
- *       (device DMA is an unprivileged data access); STAG, Stall, TT_read = 0
- *   dw2 InputAddr (the transaction's IOVA)
- *   dw3 IPA [51:12] for a stage-2 fault (the descriptor's IPA when CLASS = TT), or FetchAddr
- *       [51:3] for F_WALK_EABT
- *   IDs: 0x10 F_TRANSLATION, 0x11 F_ADDR_SIZE, 0x12 F_ACCESS, 0x13 F_PERMISSION, 0x0B F_WALK_EABT.
- *   S2 and CLASS are only meaningful for stage-2 faults: a stage-1 fault has S2 = 0, CLASS 0.
+ * SMMUv3: an event record in the event queue. There is one encoder for SMMUv3 event records,
+ * model/smmu/v3/events.ts (Arm IHI 0070 7.3); this module re-exports it under the names the
+ * instance, the steps and explain use. Decided from the specification text:
+ *   - CLASS is recorded for every translation fault, stage 1 included: IHI 0070 7.3.13
+ *     (F_TRANSLATION) "If fault occurs at stage 1, S2 == 0 and CLASS == IN, IPA is UNKNOWN";
+ *     F_ADDR_SIZE, F_ACCESS and F_PERMISSION (7.3.14-7.3.16) refer to F_TRANSLATION for CLASS.
+ *   - F_WALK_EABT of a stage-1 descriptor fetch: S2 = 0, CLASS = TT (7.3.12).
+ *   - RnW is the incoming transaction's (7.3, 7.3.13), also when stage 2 failed on the CD's or a
+ *     stage-1 table's IPA (CLASS CD / TT say what was being translated).
+ *   - A stage-2 fault met during a stage-1 table walk: S2 = 1, CLASS = TT, IPA = the stage-1
+ *     descriptor's address (7.3.13).
  *
  * SMMUv1/v2: the context bank's fault registers.
  *   CB_FSR: TF bit 1 (translation), AFF bit 2 (access flag), PF bit 3 (permission), EF bit 4
@@ -22,80 +24,24 @@
  * stage-1 bank once a guest stage 1 is installed) — which bank real hardware uses is unverified.
  */
 import type { Access, Fault, FaultKind } from '../pgtable'
+import { encodeV3Event, faultEvent, V3_CLASS, V3_EVENT_ID, type V3Class, type V3Event, type V3EventName } from './v3/events'
 
-/** SMMUv3 event IDs of translation faults. */
-export const EVENT_ID = {
-  F_WALK_EABT: 0x0b,
-  F_TRANSLATION: 0x10,
-  F_ADDR_SIZE: 0x11,
-  F_ACCESS: 0x12,
-  F_PERMISSION: 0x13,
-} as const
-export type EventName = keyof typeof EVENT_ID
-
-const EVENT_OF: Readonly<Record<FaultKind, EventName>> = {
-  translation: 'F_TRANSLATION',
-  addressSize: 'F_ADDR_SIZE',
-  accessFlag: 'F_ACCESS',
-  permission: 'F_PERMISSION',
-  externalAbort: 'F_WALK_EABT',
-}
-
+/** SMMUv3 event IDs (IHI 0070 7.3). */
+export const EVENT_ID = V3_EVENT_ID
+export type EventName = V3EventName
 /** SMMUv3 event record CLASS values. */
-export const EVENT_CLASS = { CD: 0, TT: 1, IN: 2 } as const
-export type EventClass = keyof typeof EVENT_CLASS
-
-/** Bit positions of the event record fields (Linux EVTQ_0_* / EVTQ_1_* / EVTQ_3_*). */
-const EVT = {
-  SID_SHIFT: 32n,
-  RNW: 1n << 35n,
-  S2: 1n << 39n,
-  CLASS_SHIFT: 40n,
-  /** IPA [51:12]. */
-  IPA_MASK: ((1n << 52n) - 1n) & ~((1n << 12n) - 1n),
-  /** FetchAddr [51:3]. */
-  FETCH_MASK: ((1n << 52n) - 1n) & ~((1n << 3n) - 1n),
-} as const
-
-export interface EventRecord {
-  readonly name: EventName
-  readonly id: number
-  readonly sid: number
-  /** The transaction was a read. */
-  readonly rnw: boolean
-  /** The fault was a stage-2 fault. */
-  readonly s2: boolean
-  /** Stage-2 faults: what the stage-2 translation was for. */
-  readonly class?: EventClass
-  readonly inputAddr: number
-  /** Stage-2 faults: the IPA that faulted (as the record holds it: bits [51:12]). */
-  readonly ipa?: number
-  /** F_WALK_EABT: the PA of the descriptor fetch (bits [51:3]). */
-  readonly fetchAddr?: number
-}
+export const EVENT_CLASS = V3_CLASS
+export type EventClass = V3Class
+export type EventRecord = V3Event
 
 /** The event an SMMUv3 writes for `fault` on a transaction of stream `sid` at `iova`. */
 export function eventFor(fault: Fault, sid: number, iova: number, access: Access): EventRecord {
-  const name = EVENT_OF[fault.kind]
-  const s2 = fault.stage === 2
-  const base = { name, id: EVENT_ID[name], sid, rnw: access.kind !== 'write', s2, inputAddr: iova }
-  if (fault.kind === 'externalAbort' && fault.fetchAddr !== undefined) {
-    return { ...base, fetchAddr: Number(BigInt(fault.fetchAddr) & EVT.FETCH_MASK) }
-  }
-  if (!s2) return base
-  const ipa = Number(BigInt(fault.ipa ?? fault.addr) & EVT.IPA_MASK)
-  return { ...base, class: fault.onS1TableWalk ? 'TT' : 'IN', ipa }
+  return faultEvent(fault, sid, iova, access)
 }
 
 /** The four 64-bit words of an event record. */
 export function encodeEvent(e: EventRecord): readonly [bigint, bigint, bigint, bigint] {
-  const dw0 = BigInt(e.id) | (BigInt(e.sid) << EVT.SID_SHIFT)
-  let dw1 = 0n
-  if (e.rnw) dw1 |= EVT.RNW
-  if (e.s2) dw1 |= EVT.S2
-  if (e.class !== undefined) dw1 |= BigInt(EVENT_CLASS[e.class]) << EVT.CLASS_SHIFT
-  const dw3 = e.fetchAddr !== undefined ? BigInt(e.fetchAddr) & EVT.FETCH_MASK : BigInt(e.ipa ?? 0) & EVT.IPA_MASK
-  return [dw0, dw1, BigInt(e.inputAddr), dw3]
+  return encodeV3Event(e)
 }
 
 /** SMMUv1/v2 CB_FSR fault bits. */

@@ -9,7 +9,7 @@
 import { FETCH, type DescriptorReader, type FetchKind, type PhysMemory, type Word64 } from '../memory'
 import type { Fault } from '../pgtable'
 import type { ContextBankFault, EventRecord } from './events'
-import { CB_FSR, CB_FSYNR0 } from './events'
+import { CB_FSR, CB_FSYNR0, EVENT_ID } from './events'
 import type { GuestStage1 } from './guest'
 import type { DmaFault, TranslateResult } from './translate'
 
@@ -119,12 +119,12 @@ function translationFaultFields(f: Fault): Record<string, string> {
 /** An SMMUv3 event record as named fields. */
 export function eventFields(e: EventRecord): Record<string, string> {
   return {
-    event: `${hexOf(e.id)} ${e.name}`,
+    event: `${hexOf(EVENT_ID[e.name])} ${e.name}`,
     StreamID: hexOf(e.sid),
-    RnW: e.rnw ? '1' : '0',
-    S2: e.s2 ? '1' : '0',
+    RnW: e.rnw === true ? '1' : '0',
+    S2: e.s2 === true ? '1' : '0',
     CLASS: e.class ?? 'none',
-    InputAddr: hexOf(e.inputAddr),
+    InputAddr: e.inputAddr === undefined ? 'none' : hexOf(e.inputAddr),
     IPA: e.ipa === undefined ? 'none' : hexOf(e.ipa),
     FetchAddr: e.fetchAddr === undefined ? 'none' : hexOf(e.fetchAddr),
   }

@@ -332,12 +332,14 @@ describe('fault reports', () => {
     const write = { kind: 'write' } as const
     const read = { kind: 'read' } as const
     const s1Perm: Fault = { kind: 'permission', stage: 1, level: 3, addr: 0x1000, onS1TableWalk: false }
-    assert.deepEqual(encodeEvent(eventFor(s1Perm, 0x8, 0x1000, write)), [0x0000_0008_0000_0013n, 0n, 0x1000n, 0n])
+    // IHI 0070 7.3.13/7.3.16: a stage-1 fault has S2 = 0, CLASS = IN (2 << 40 = 0x200_0000_0000)
+    assert.deepEqual(encodeEvent(eventFor(s1Perm, 0x8, 0x1000, write)), [0x0000_0008_0000_0013n, 0x0000_0200_0000_0000n, 0x1000n, 0n])
     const s2In: Fault = { kind: 'addressSize', stage: 2, level: 1, addr: 0x1234_5678, ipa: 0x1234_5678, iova: 0x40, onS1TableWalk: false }
     // CLASS IN = 2 -> bit 41; RnW bit 35; S2 bit 39: 0x8_0000_0000 + 0x80_0000_0000 + 0x200_0000_0000 = 0x288_0000_0000
     assert.deepEqual(encodeEvent(eventFor(s2In, 0x10, 0x40, read)), [0x0000_0010_0000_0011n, 0x0000_0288_0000_0000n, 0x40n, 0x1234_5000n])
     const eabt: Fault = { kind: 'externalAbort', stage: 1, level: 1, addr: 0x40, onS1TableWalk: false, fetchAddr: 0x9000_000f }
-    assert.deepEqual(encodeEvent(eventFor(eabt, 0x10, 0x40, read)), [0x0000_0010_0000_000bn, 0x0000_0008_0000_0000n, 0x40n, 0x9000_0008n])
+    // IHI 0070 7.3.12: a stage-1 descriptor fetch abort is S2 = 0, CLASS = TT (1 << 40) + RnW
+    assert.deepEqual(encodeEvent(eventFor(eabt, 0x10, 0x40, read)), [0x0000_0010_0000_000bn, 0x0000_0108_0000_0000n, 0x40n, 0x9000_0008n])
   })
 
   it('SMMUv2 context-bank registers: CB_FSR bit, FSYNR0 PLVL/WNR/PTWF, FAR', () => {

@@ -8,9 +8,18 @@
  * Configuration events (C_BAD_STREAMID, C_BAD_STE, C_BAD_CD) carry the StreamID only; F_STE_FETCH
  * and F_CD_FETCH the StreamID and FetchAddr.
  *
- * CLASS of a translation fault: CD when stage 2 failed on the CD's IPA, TT when stage 2 failed on a
- * stage-1 table's IPA or a stage-1 descriptor fetch aborted, IN otherwise (the input address, at
- * either stage). PnU/InD are 0: device DMA is an unprivileged data access.
+ * This is the model's only SMMUv3 event-record encoder (model/smmu/events.ts re-exports it).
+ *
+ * CLASS of a translation fault (IHI 0070 7.3.13 F_TRANSLATION, which F_ADDR_SIZE 7.3.14, F_ACCESS
+ * 7.3.15 and F_PERMISSION 7.3.16 refer to): a stage-1 fault has S2 = 0 and CLASS = IN (IPA
+ * UNKNOWN, written 0); a stage-2 fault has S2 = 1 and CLASS = CD (IPA = the CD's address), TT (IPA
+ * = the stage-1 descriptor's address) or IN (IPA = the transaction's IPA). F_WALK_EABT (7.3.12): a
+ * stage-1 descriptor fetch that aborts is S2 = 0, CLASS = TT. The stage-1 F_ADDR_SIZE of an input
+ * beyond the IAS with stage 1 bypassed is S2 = 0, CLASS = IN (7.3.14, 3.4).
+ * RnW is the incoming transaction's (7.3 common fields; 7.3.13 "the access attributes of the
+ * input transaction"), also when stage 2 failed on the CD's or a table's IPA (which the SMMU reads).
+ * PnU/InD are 0: device DMA without a PASID is an unprivileged data access (3.9).
+ * The record holds IPA[51:12] and FetchAddr[51:3]; the event keeps those bits.
  */
 import type { Access, Fault, FaultKind } from '../../pgtable'
 import type { V3Outcome } from './smmuv3'
@@ -71,8 +80,8 @@ export function faultEvent(fault: Fault, sid: number, iova: number, access: Acce
   const s2 = fault.stage === 2
   const cls: V3Class = cdIpa !== undefined ? 'CD' : fault.onS1TableWalk || (fault.kind === 'externalAbort' && !s2) ? 'TT' : 'IN'
   const base = { name, sid, rnw: access.kind !== 'write', s2, class: cls, inputAddr: iova }
-  if (fault.kind === 'externalAbort') return { ...base, fetchAddr: fault.fetchAddr }
-  return s2 ? { ...base, ipa: fault.ipa ?? fault.addr } : base
+  if (fault.kind === 'externalAbort') return fault.fetchAddr === undefined ? base : { ...base, fetchAddr: Number(BigInt(fault.fetchAddr) & FETCH_MASK) }
+  return s2 ? { ...base, ipa: Number(BigInt(fault.ipa ?? fault.addr) & IPA_MASK) } : base
 }
 
 /** The record's four 64-bit words. */

@@ -12,8 +12,10 @@
  *
  * Events (IHI 0070 7.3): C_BAD_STREAMID, F_STE_FETCH, C_BAD_STE, F_CD_FETCH, C_BAD_CD, and the
  * translation faults F_TRANSLATION / F_ADDR_SIZE / F_ACCESS / F_PERMISSION / F_WALK_EABT. A stage-1
- * translation fault is recorded only when CD.R = 1, a stage-2 one only when STE.S2R = 1; the
- * transaction is terminated either way. CLASS names what was being translated: CD (the CD's IPA),
+ * translation fault is recorded only when CD.R = 1, a stage-2 one only when STE.S2R = 1 (IHI 0070
+ * 3.12); the transaction is terminated either way. The stage-1 Address size fault of an input
+ * beyond the IAS with stage 1 bypassed has no CD and is always recorded (3.4: "F_ADDR_SIZE is
+ * recorded"; STE.S2R governs stage-2 faults only). F_WALK_EABT is always recorded (3.12). CLASS names what was being translated: CD (the CD's IPA),
  * TT (a stage-1 table's IPA, or a stage-1 descriptor fetch that aborted), IN (the input address).
  *
  * No configuration cache: every transaction reads the STE and CD (the architecture allows caching
@@ -155,7 +157,8 @@ export class SmmuV3 {
     }
     if (s2 === undefined) throw new Error('a translating STE without a stage')
     // Stage 1 bypassed: an input beyond the IAS (= OAS on an AArch64-only SMMUv3, IHI 0070 3.4) is
-    // a stage-1 Address size fault before any stage-2 walk.
+    // a stage-1 Address size fault before any stage-2 walk, recorded with S2 = 0, CLASS = IN (7.3.14)
+    // whatever STE.S2R says (faultOutcome: no CD, so recordS1 defaults to true).
     if (!(iova < 2 ** this.id.oas)) return { kind: 'addressSize', stage: 1, level: 0, addr: iova, onS1TableWalk: false }
     return walkStage2(this.memory, s2, iova, access)
   }
