@@ -3,6 +3,10 @@
  * behaviour. It knows its stages, its contexts and which stream uses which context; it knows
  * nothing of iommu domains or VFIO.
  *
+ * What differs between architectures is a ContextModel (arch.ts), one per architecture:
+ * context-banks.ts (SMMUv1/v2), v3/contexts.ts (SMMUv3: stream table, STEs and CDs in memory,
+ * event queue), vtd-contexts.ts (VT-d). This class holds what they share.
+ *
  * Translation (a device's transaction on stream `sid`):
  *   stream -> context (S2CR / STE) -> IOTLB, tagged (VMID, ASID) -> on a miss, a walk over memory:
  *     stage-1 context                     walkStage1 (stage 2 bypassed)
@@ -39,26 +43,18 @@ import {
   type WalkResult,
 } from '../pgtable'
 import type { SmmuDriverBehaviour } from '../profiles'
-import { ContextBankAllocator, DomainIdAllocator, firstBankFor, StreamTableAllocator, type SmmuContext } from './context'
-import { contextBankFaultFor, eventFor, type ContextBankFault, type EventRecord } from './events'
+import { tagsOf, type BankRange, type ContextModel, type Resolved, type TlbTags } from './arch'
+import { ContextBankModel } from './context-banks'
+import type { SmmuContext } from './context'
+import type { ContextBankFault, EventRecord } from './events'
 import { TracingReader, type DescriptorRead } from './explain'
 import { GuestMemory, type GuestStage1 } from './guest'
-import { selectStage, type DomainStage } from './stage'
+import type { DomainStage } from './stage'
 import { performDma, type DmaResult, type StreamFault, type TranslateResult } from './translate'
-import { StreamTableMemory, type StreamConfig } from './v3/stream-table'
-import type { SmmuV3Id } from './v3/config'
-import type { Granule } from '../pgtable'
+import { StreamTableModel } from './v3/contexts'
+import { VtdContextModel } from './vtd-contexts'
 
-export interface BankRange {
-  readonly first: number
-  readonly last: number
-}
-
-/** The (VMID, ASID) pair IOTLB entries are tagged with; -1 for "none". */
-export interface TlbTags {
-  readonly vmid: number
-  readonly asid: number
-}
+export { tagsOf, type BankRange, type TlbTags } from './arch'
 
 /** What a guest's TLB invalidation names (TLBIASID / CMD_TLBI_NH_ASID, TLBIVA / CMD_TLBI_NH_VA). */
 export interface GuestTlbi {
@@ -76,23 +72,10 @@ export interface WalkExplanation {
 }
 
 const READ: Access = { kind: 'read' }
-/** Linux programs 16-bit ASIDs on AArch64 SMMUv1/v2 stage-1 banks (TTBCR2.AS). */
-const V2_ASID_BITS = 16
-
-interface Resolved {
-  readonly kind: 'resolved'
-  readonly ctx: SmmuContext
-  readonly regime: TranslationContext
-  readonly guest?: GuestStage1
-  readonly tags: TlbTags
-}
 
 export class SmmuInstance {
-  private readonly banks?: ContextBankAllocator
-  private readonly streamTable?: StreamTableAllocator
-  private readonly domainIds?: DomainIdAllocator
-  /** SMMUv3: the STEs and CDs the driver writes and the SMMU reads back (v3/stream-table.ts). */
-  private readonly steMemory?: StreamTableMemory
+  /** What this architecture does its own way: contexts, stream configuration, fault reports. */
+  private readonly arch: ContextModel
   /** Stream ID -> the context its S2CR/STE points at. */
   private readonly streams = new Map<number, SmmuContext>()
   /** Context -> the translation regime programmed into it (TTBR/VTTBR, TCR/VTCR). */
@@ -100,24 +83,15 @@ export class SmmuInstance {
   /** Stream ID -> the guest stage 1 nested in its (stage-2) context. */
   private readonly guests = new Map<number, GuestStage1>()
   private readonly tlb = new Iotlb()
-  /** SMMUv3: the event queue, oldest first. */
-  private readonly eventQueue: EventRecord[] = []
-  /** SMMUv1/v2: each bank's latest fault. */
-  private readonly bankFaults = new Map<number, ContextBankFault>()
 
   private constructor(
     readonly name: string,
     readonly features: FeatureSet,
-    private readonly driver: SmmuDriverBehaviour,
+    driver: SmmuDriverBehaviour,
     private readonly memory: PhysMemory,
     structuresBase: number,
   ) {
-    if (features.arch === 'smmuv3') {
-      this.streamTable = new StreamTableAllocator(features, driver.v3Ids)
-      this.steMemory = new StreamTableMemory(memory, structuresBase, v3Id(features))
-    }
-    else if (features.arch === 'intel-vtd') this.domainIds = new DomainIdAllocator()
-    else this.banks = new ContextBankAllocator(features, driver.contextIds)
+    this.arch = contextModelFor(features, driver, memory, structuresBase)
   }
 
   /** Probe: fails with ENODEV when this kernel has no driver for the architecture. */
@@ -136,22 +110,17 @@ export class SmmuInstance {
 
   /** The stage a domain whose stage field is `current` gets on this instance. */
   stageFor(current: DomainStage): DomainStage {
-    if (this.domainIds !== undefined) return 'S2' // VT-d: second-level translation, whatever was asked
-    return selectStage(current, this.features.translation, this.driver)
+    return this.arch.stageFor(current)
   }
 
   /** The banks a domain of `stage` may take (SMMUv1/v2 only). */
   bankRange(stage: DomainStage): BankRange | undefined {
-    if (this.banks === undefined) return undefined
-    return { first: firstBankFor(stage, this.features), last: this.features.contextBanks - 1 }
+    return this.arch.bankRange(stage)
   }
 
   /** Take a bank (or an ASID/VMID) for a domain of an already fixed-up `stage`. */
   allocateContext(stage: DomainStage): Result<SmmuContext> {
-    if (this.banks !== undefined) return this.banks.allocate(stage)
-    if (this.streamTable !== undefined) return this.streamTable.allocate(stage)
-    if (this.domainIds !== undefined) return this.domainIds.allocate()
-    throw new Error('SMMU instance without a context allocator')
+    return this.arch.allocate(stage)
   }
 
   /** Gives the context back. Its IOTLB entries are the caller's to flush first (flushContext). */
@@ -160,9 +129,7 @@ export class SmmuInstance {
       if (c === ctx) throw new Error(`context released while stream ${hex(sid)} still uses it`)
     }
     this.regimes.delete(ctx)
-    if (ctx.kind === 'context-bank') this.banks?.release(ctx.bank)
-    else if (ctx.kind === 'stream-table') this.streamTable?.release(ctx)
-    else this.domainIds?.release(ctx)
+    this.arch.release(ctx)
   }
 
   /** Whether a stream ID exists behind this SMMU. */
@@ -187,12 +154,12 @@ export class SmmuInstance {
 
   /** SMMUv3: where stream `sid`'s STE is (its CD follows at + 64); undefined on other architectures. */
   steAddress(sid: number): number | undefined {
-    return this.steMemory?.steAddress(sid)
+    return this.arch.steAddress(sid)
   }
 
   /** SMMUv3 CMD_CFGI_STE: forget the cached configuration of `sid`; the next lookup reads the STE again. */
   configInvalidate(sid: number): void {
-    this.steMemory?.invalidate(sid)
+    this.arch.configInvalidate(sid)
   }
 
   streamContext(sid: number): SmmuContext | undefined {
@@ -207,7 +174,7 @@ export class SmmuInstance {
 
   /** Context banks currently allocated (SMMUv1/v2), guest stage-1 banks included. */
   banksInUse(): number[] {
-    return this.banks?.inUse() ?? []
+    return this.arch.banksInUse()
   }
 
   // ---- nesting: a guest's stage 1 over a NESTED domain's stage 2 ----------------------------
@@ -226,25 +193,16 @@ export class SmmuInstance {
       return fail('EINVAL', `stream ${hex(sid)} is not attached to a NESTED domain (its context is ${ctx === undefined ? 'none' : ctx.stage})`)
     }
     if (!this.features.translation.nested) return fail('EOPNOTSUPP', `SMMU ${this.name} (${this.features.name}) cannot nest stage 1 in stage 2`)
-    const asidBits = this.features.arch === 'smmuv3' ? this.features.asidBits : V2_ASID_BITS
+    const asidBits = this.arch.asidBits
     if (!Number.isInteger(asid) || asid < 0 || asid >= 2 ** asidBits) return fail('EINVAL', `ASID ${asid} does not fit ${asidBits} bits`)
     const s1 = stage1Context(regs)
     if (!s1.ok) return s1
     const vmid = ctx.vmid ?? -1
     const previous = this.guests.get(sid)
     if (previous !== undefined) this.tlb.invalidateAsid(previous.asid, previous.vmid)
-    let guest: GuestStage1
-    if (ctx.kind === 'context-bank' && this.banks !== undefined) {
-      let bank = previous?.kind === 'context-bank' ? previous.bank : undefined
-      if (bank === undefined) {
-        const taken = this.banks.allocateNestedStage1()
-        if (!taken.ok) return taken
-        bank = taken.value
-      }
-      guest = { kind: 'context-bank', bank, cbar: 'S1_TRANS_S2_TRANS', s2Bank: ctx.bank, asid, vmid, regs, context: s1.value }
-    } else {
-      guest = { kind: 'stream-table', asid, vmid, regs, context: s1.value }
-    }
+    const nested = this.arch.nestGuest(ctx, previous, { asid, vmid, regs, context: s1.value })
+    if (!nested.ok) return nested
+    const guest = nested.value
     this.guests.set(sid, guest)
     this.syncStream(sid)
     return ok(guest)
@@ -256,7 +214,7 @@ export class SmmuInstance {
     if (guest === undefined) return fail('EINVAL', `stream ${hex(sid)} has no guest stage 1`)
     this.guests.delete(sid)
     this.syncStream(sid)
-    if (guest.kind === 'context-bank') this.banks?.release(guest.bank)
+    this.arch.unnestGuest(guest)
     this.tlb.invalidateAsid(guest.asid, guest.vmid)
     return ok()
   }
@@ -386,17 +344,17 @@ export class SmmuInstance {
 
   /** SMMUv3: the event queue, oldest first (empty on other architectures). */
   events(): readonly EventRecord[] {
-    return this.eventQueue
+    return this.arch.events()
   }
 
   /** SMMUv3: read and consume every queued event. */
   drainEvents(): EventRecord[] {
-    return this.eventQueue.splice(0)
+    return this.arch.drainEvents()
   }
 
   /** SMMUv1/v2: the fault registers of context bank `bank` (its latest fault), if it faulted. */
   contextBankFault(bank: number): ContextBankFault | undefined {
-    return this.bankFaults.get(bank)
+    return this.arch.contextBankFault(bank)
   }
 
   // ---- internals -----------------------------------------------------------------------------
@@ -408,62 +366,25 @@ export class SmmuInstance {
       const reason = ctx === undefined ? 'no context for the stream (transactions abort)' : 'context has no translation programmed'
       return { kind: 'streamNotTranslated', sid, reason }
     }
-    if (this.steMemory !== undefined) return this.resolveFromStreamTable(sid, ctx, this.steMemory)
-    const guest = this.guests.get(sid)
-    if (guest !== undefined) return { kind: 'resolved', ctx, regime, guest, tags: { vmid: guest.vmid, asid: guest.asid } }
-    return { kind: 'resolved', ctx, regime, tags: tagsOf(ctx) }
+    return this.arch.resolve(sid, ctx, regime, this.guests.get(sid))
   }
 
-  /** SMMUv3: the stream's configuration as the SMMU reads it, from the STE and CD bytes. */
-  private resolveFromStreamTable(sid: number, ctx: SmmuContext, st: StreamTableMemory): Resolved | StreamFault {
-    const d = st.read(sid)
-    if (d.kind === 'abort') return { kind: 'streamNotTranslated', sid, reason: 'the STE aborts the stream' }
-    if (d.kind !== 'translate') return { kind: 'streamNotTranslated', sid, reason: `${d.kind}: ${d.reason}` }
-    const { s1, s2 } = d
-    if (s1 !== undefined && s2 !== undefined) {
-      const guest: GuestStage1 = { kind: 'stream-table', asid: s1.asid, vmid: s2.vmid, regs: s1.regs, context: s1.context }
-      return { kind: 'resolved', ctx, regime: s2.context, guest, tags: { vmid: s2.vmid, asid: s1.asid } }
-    }
-    if (s2 !== undefined) return { kind: 'resolved', ctx, regime: s2.context, tags: { vmid: s2.vmid, asid: -1 } }
-    if (s1 === undefined) throw new Error(`stream ${hex(sid)}: a translating STE without a stage`)
-    return { kind: 'resolved', ctx, regime: s1.context, tags: { vmid: ctx.vmid ?? -1, asid: s1.asid } }
-  }
-
-  /** SMMUv3: write the stream's STE (and CD) for what the driver programmed, then CFGI_STE. */
+  /** The driver rewrites what it keeps for the stream (SMMUv3: its STE and CD, then CFGI_STE). */
   private syncStream(sid: number): void {
-    if (this.steMemory === undefined) return
     const ctx = this.streams.get(sid)
     const regime = ctx === undefined ? undefined : this.regimes.get(ctx)
-    if (ctx === undefined || regime === undefined) {
-      this.steMemory.write(sid, undefined)
-      return
-    }
-    const guest = this.guests.get(sid)
-    let cfg: StreamConfig
-    if (regime.stage === 1) cfg = { s1: { regs: regime.regs, asid: ctx.asid ?? 0 } }
-    else if (guest !== undefined) cfg = { s1: { regs: guest.regs, asid: guest.asid }, s2: { regs: regime.regs, vmid: ctx.vmid ?? 0 } }
-    else cfg = { s2: { regs: regime.regs, vmid: ctx.vmid ?? 0 } }
-    this.steMemory.write(sid, cfg)
+    this.arch.syncStream(sid, ctx, regime, ctx === undefined || regime === undefined ? undefined : this.guests.get(sid))
   }
 
   private walkFor(mem: DescriptorReader, r: Resolved, iova: number, access: Access): WalkResult {
     if (r.guest !== undefined && r.regime.stage === 2) return walkNested(mem, r.guest.context, r.regime, iova, access)
     if (r.regime.stage === 1) return walkStage1(mem, r.regime, iova, access)
-    // SMMUv3 with stage 1 bypassed: an input beyond the IAS (= OAS on an AArch64-only SMMUv3) is a
-    // stage-1 Address size fault before any stage-2 walk (QEMU smmu_ptw, facts §3).
-    if (this.features.arch === 'smmuv3' && !(iova < 2 ** this.features.ias)) {
-      return { kind: 'addressSize', stage: 1, level: 0, addr: iova, onS1TableWalk: false }
-    }
-    return walkStage2(mem, r.regime, iova, access)
+    // Stage 1 bypassed: the architecture's check of the input before stage 2 (SMMUv3: the IAS).
+    return this.arch.stage1BypassFault(iova) ?? walkStage2(mem, r.regime, iova, access)
   }
 
   private report(sid: number, r: Resolved, fault: Fault, iova: number, access: Access): void {
-    if (this.features.arch === 'smmuv3') {
-      this.eventQueue.push(eventFor(fault, sid, iova, access))
-      return
-    }
-    const bank = r.guest?.kind === 'context-bank' ? r.guest.bank : r.ctx.kind === 'context-bank' ? r.ctx.bank : undefined
-    if (bank !== undefined) this.bankFaults.set(bank, contextBankFaultFor(fault, bank, iova, access))
+    this.arch.report(sid, r, fault, iova, access)
   }
 }
 
@@ -475,24 +396,16 @@ export const DEFAULT_STRUCTURES_BASE = 0xc000_0000_0000
 /** Bytes of PA space each instance's structures may span (2^32 streams x 128 bytes < 2^40). */
 export const STRUCTURES_SPAN = 2 ** 40
 
-const GRANULE_BYTES: Readonly<Record<string, Granule>> = { '4K': 4096, '16K': 16384, '64K': 65536 }
-
-/** The SMMUv3 ID-register facts configuration decoding needs, from a fixture. */
-function v3Id(f: FeatureSet): SmmuV3Id {
-  return {
-    stage1: f.translation.stage1,
-    stage2: f.translation.stage2,
-    oas: f.oas,
-    granules: f.granules.map((g) => GRANULE_BYTES[g]),
-    ssidBits: 0,
-    stt: false,
+/** The context model of the fixture's architecture. */
+function contextModelFor(features: FeatureSet, driver: SmmuDriverBehaviour, memory: PhysMemory, structuresBase: number): ContextModel {
+  switch (features.arch) {
+    case 'smmuv3':
+      return new StreamTableModel(features, driver, memory, structuresBase)
+    case 'intel-vtd':
+      return new VtdContextModel()
+    default:
+      return new ContextBankModel(features, driver)
   }
-}
-
-/** A context's IOTLB tags as the driver programmed it. */
-export function tagsOf(ctx: SmmuContext): TlbTags {
-  if (ctx.kind === 'vtd-context') return { vmid: ctx.domainId, asid: -1 }
-  return { vmid: ctx.vmid ?? -1, asid: ctx.asid ?? -1 }
 }
 
 /** The translation a cached entry gives for `iova` (inside its block). */

@@ -1,0 +1,94 @@
+/**
+ * One SMMU architecture's context model behind one interface, the way QEMU keeps smmuv3.c beside
+ * smmu-common.c: SmmuInstance (instance.ts) does what every architecture shares (streams bound to
+ * contexts, the regimes programmed into them, guest stage 1s, the IOTLB, the walks), and asks its
+ * ContextModel for what differs:
+ *   - SMMUv1/v2 (context-banks.ts): context banks (CBAR types, bank ranges by stage), a nested
+ *     guest's stage 1 in a bank of its own, faults in the banks' CB_FSR/FSYNR0/FAR;
+ *   - SMMUv3 (v3/contexts.ts): ASIDs/VMIDs, the stream table with STEs and CDs in memory that the
+ *     driver writes and every lookup decodes, the IAS check of a stage-1-bypass input, and the
+ *     event queue;
+ *   - Intel VT-d (vtd-contexts.ts): a domain ID per domain, second-level translation only.
+ */
+import type { Result } from '../errno'
+import type { Access, Fault, S1Context, S1Regs, TranslationContext } from '../pgtable'
+import type { SmmuContext } from './context'
+import type { ContextBankFault, EventRecord } from './events'
+import type { GuestStage1 } from './guest'
+import type { DomainStage } from './stage'
+import type { StreamFault } from './translate'
+
+export interface BankRange {
+  readonly first: number
+  readonly last: number
+}
+
+/** The (VMID, ASID) pair IOTLB entries are tagged with; -1 for "none". */
+export interface TlbTags {
+  readonly vmid: number
+  readonly asid: number
+}
+
+/** A stream's configuration as the SMMU sees it on a transaction. */
+export interface Resolved {
+  readonly kind: 'resolved'
+  readonly ctx: SmmuContext
+  readonly regime: TranslationContext
+  readonly guest?: GuestStage1
+  readonly tags: TlbTags
+}
+
+/** What a guest's stage 1 is, before the architecture gives it a place. */
+export interface GuestFields {
+  readonly asid: number
+  readonly vmid: number
+  readonly regs: S1Regs
+  readonly context: S1Context
+}
+
+export interface ContextModel {
+  /** The stage a domain whose stage field is `current` gets. */
+  stageFor(current: DomainStage): DomainStage
+  /** The banks a domain of `stage` may take (SMMUv1/v2 only). */
+  bankRange(stage: DomainStage): BankRange | undefined
+  /** Take a bank, an ASID/VMID or a domain ID for a domain of an already fixed-up `stage`. */
+  allocate(stage: DomainStage): Result<SmmuContext>
+  release(ctx: SmmuContext): void
+  /** Context banks in use (SMMUv1/v2), guest stage-1 banks included. */
+  banksInUse(): number[]
+  /** The width of the ASIDs a guest stage 1 may use. */
+  readonly asidBits: number
+  /** Give a guest's stage 1 its place beside stream context `ctx` (`previous`: the one it replaces). */
+  nestGuest(ctx: SmmuContext, previous: GuestStage1 | undefined, fields: GuestFields): Result<GuestStage1>
+  /** The guest's stage 1 is gone: free what nestGuest took. */
+  unnestGuest(guest: GuestStage1): void
+  /** The driver rewrites what it keeps for stream `sid` (SMMUv3: STE and CD bytes, then CFGI_STE). */
+  syncStream(sid: number, ctx: SmmuContext | undefined, regime: TranslationContext | undefined, guest: GuestStage1 | undefined): void
+  /** SMMUv3: where stream `sid`'s STE is. */
+  steAddress(sid: number): number | undefined
+  /** SMMUv3 CMD_CFGI_STE. */
+  configInvalidate(sid: number): void
+  /** The configuration a transaction of stream `sid` meets (its context has a regime). */
+  resolve(sid: number, ctx: SmmuContext, regime: TranslationContext, guest: GuestStage1 | undefined): Resolved | StreamFault
+  /** With stage 1 bypassed: the fault the input address meets before stage 2, if any. */
+  stage1BypassFault(iova: number): Fault | undefined
+  /** Report a fault the way the architecture does. */
+  report(sid: number, r: Resolved, fault: Fault, iova: number, access: Access): void
+  /** SMMUv3: the event queue, oldest first (empty on other architectures). */
+  events(): readonly EventRecord[]
+  drainEvents(): EventRecord[]
+  /** SMMUv1/v2: the latest fault of context bank `bank`. */
+  contextBankFault(bank: number): ContextBankFault | undefined
+}
+
+/** A context's IOTLB tags as the driver programmed it. */
+export function tagsOf(ctx: SmmuContext): TlbTags {
+  if (ctx.kind === 'vtd-context') return { vmid: ctx.domainId, asid: -1 }
+  return { vmid: ctx.vmid ?? -1, asid: ctx.asid ?? -1 }
+}
+
+/** Resolution where the driver's view is the SMMU's (SMMUv1/v2 registers, VT-d context entries). */
+export function resolveProgrammed(ctx: SmmuContext, regime: TranslationContext, guest: GuestStage1 | undefined): Resolved {
+  if (guest !== undefined) return { kind: 'resolved', ctx, regime, guest, tags: { vmid: guest.vmid, asid: guest.asid } }
+  return { kind: 'resolved', ctx, regime, tags: tagsOf(ctx) }
+}

@@ -1,0 +1,99 @@
+/**
+ * The SMMUv1/v2 context model: context banks chosen by stage (context.ts), a nested guest's stage 1
+ * in a second bank of CBAR type S1_TRANS_S2_TRANS (guest.ts), and each bank's fault registers
+ * (events.ts: CB_FSR, CB_FSYNR0, CB_FAR).
+ */
+import { ok, type Result } from '../errno'
+import type { FeatureSet } from '../hw/features'
+import type { Access, Fault, TranslationContext } from '../pgtable'
+import type { SmmuDriverBehaviour } from '../profiles'
+import { resolveProgrammed, type BankRange, type ContextModel, type GuestFields, type Resolved } from './arch'
+import { ContextBankAllocator, firstBankFor, type SmmuContext } from './context'
+import { contextBankFaultFor, type ContextBankFault, type EventRecord } from './events'
+import type { GuestStage1 } from './guest'
+import { selectStage, type DomainStage } from './stage'
+
+/** Linux programs 16-bit ASIDs on AArch64 SMMUv1/v2 stage-1 banks (TTBCR2.AS). */
+export const V2_ASID_BITS = 16
+
+export class ContextBankModel implements ContextModel {
+  readonly asidBits = V2_ASID_BITS
+  private readonly banks: ContextBankAllocator
+  /** Each bank's latest fault. */
+  private readonly bankFaults = new Map<number, ContextBankFault>()
+
+  constructor(
+    private readonly features: FeatureSet,
+    private readonly driver: SmmuDriverBehaviour,
+  ) {
+    this.banks = new ContextBankAllocator(features, driver.contextIds)
+  }
+
+  stageFor(current: DomainStage): DomainStage {
+    return selectStage(current, this.features.translation, this.driver)
+  }
+
+  bankRange(stage: DomainStage): BankRange {
+    return { first: firstBankFor(stage, this.features), last: this.features.contextBanks - 1 }
+  }
+
+  allocate(stage: DomainStage): Result<SmmuContext> {
+    return this.banks.allocate(stage)
+  }
+
+  release(ctx: SmmuContext): void {
+    if (ctx.kind === 'context-bank') this.banks.release(ctx.bank)
+  }
+
+  banksInUse(): number[] {
+    return this.banks.inUse()
+  }
+
+  nestGuest(ctx: SmmuContext, previous: GuestStage1 | undefined, fields: GuestFields): Result<GuestStage1> {
+    if (ctx.kind !== 'context-bank') return ok({ kind: 'stream-table', ...fields })
+    let bank = previous?.kind === 'context-bank' ? previous.bank : undefined
+    if (bank === undefined) {
+      const taken = this.banks.allocateNestedStage1()
+      if (!taken.ok) return taken
+      bank = taken.value
+    }
+    return ok({ kind: 'context-bank', bank, cbar: 'S1_TRANS_S2_TRANS', s2Bank: ctx.bank, ...fields })
+  }
+
+  unnestGuest(guest: GuestStage1): void {
+    if (guest.kind === 'context-bank') this.banks.release(guest.bank)
+  }
+
+  syncStream(): void {}
+
+  steAddress(): undefined {
+    return undefined
+  }
+
+  configInvalidate(): void {}
+
+  resolve(_sid: number, ctx: SmmuContext, regime: TranslationContext, guest: GuestStage1 | undefined): Resolved {
+    return resolveProgrammed(ctx, regime, guest)
+  }
+
+  stage1BypassFault(): undefined {
+    return undefined
+  }
+
+  report(_sid: number, r: Resolved, fault: Fault, iova: number, access: Access): void {
+    const bank = r.guest?.kind === 'context-bank' ? r.guest.bank : r.ctx.kind === 'context-bank' ? r.ctx.bank : undefined
+    if (bank !== undefined) this.bankFaults.set(bank, contextBankFaultFor(fault, bank, iova, access))
+  }
+
+  events(): readonly EventRecord[] {
+    return []
+  }
+
+  drainEvents(): EventRecord[] {
+    return []
+  }
+
+  contextBankFault(bank: number): ContextBankFault | undefined {
+    return this.bankFaults.get(bank)
+  }
+}

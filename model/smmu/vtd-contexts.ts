@@ -1,0 +1,73 @@
+/**
+ * The Intel VT-d context model (for VFIO comparisons): a domain ID per domain, second-level
+ * translation whatever stage was asked, no fault records the features read.
+ */
+import { ok, type Result } from '../errno'
+import type { TranslationContext } from '../pgtable'
+import { resolveProgrammed, type ContextModel, type GuestFields, type Resolved } from './arch'
+import { V2_ASID_BITS } from './context-banks'
+import { DomainIdAllocator, type SmmuContext } from './context'
+import type { ContextBankFault, EventRecord } from './events'
+import type { GuestStage1 } from './guest'
+import type { DomainStage } from './stage'
+
+export class VtdContextModel implements ContextModel {
+  readonly asidBits = V2_ASID_BITS
+  private readonly domainIds = new DomainIdAllocator()
+
+  stageFor(): DomainStage {
+    return 'S2' // second-level translation, whatever was asked
+  }
+
+  bankRange(): undefined {
+    return undefined
+  }
+
+  allocate(): Result<SmmuContext> {
+    return this.domainIds.allocate()
+  }
+
+  release(ctx: SmmuContext): void {
+    if (ctx.kind === 'vtd-context') this.domainIds.release(ctx)
+  }
+
+  banksInUse(): number[] {
+    return []
+  }
+
+  nestGuest(_ctx: SmmuContext, _previous: GuestStage1 | undefined, fields: GuestFields): Result<GuestStage1> {
+    return ok({ kind: 'stream-table', ...fields })
+  }
+
+  unnestGuest(): void {}
+
+  syncStream(): void {}
+
+  steAddress(): undefined {
+    return undefined
+  }
+
+  configInvalidate(): void {}
+
+  resolve(_sid: number, ctx: SmmuContext, regime: TranslationContext, guest: GuestStage1 | undefined): Resolved {
+    return resolveProgrammed(ctx, regime, guest)
+  }
+
+  stage1BypassFault(): undefined {
+    return undefined
+  }
+
+  report(): void {}
+
+  events(): readonly EventRecord[] {
+    return []
+  }
+
+  drainEvents(): EventRecord[] {
+    return []
+  }
+
+  contextBankFault(): ContextBankFault | undefined {
+    return undefined
+  }
+}
