@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { createSystem, loadFixture, type Result } from '../../model'
+import { encodeEvent } from '../../model/smmu'
 import { cdFields, STE_CONFIG, steFields } from '../../model/smmu/v3'
 
 function value<T>(r: Result<T>): T {
@@ -60,6 +61,23 @@ describe('SMMUv3: stream configuration in memory', () => {
     const t = smmu.translate(0x10, 0x4000_1000)
     assert.equal(t.kind, 'streamNotTranslated')
     if (t.kind === 'streamNotTranslated') assert.match(t.reason, /^C_BAD_STE/)
+    // IHI 0070 7.3.5: C_BAD_STE (0x04) is queued with the StreamID: dw0 = 0x04 | 0x10 << 32.
+    const [e, ...rest] = smmu.drainEvents()
+    assert.deepEqual(rest, [])
+    assert.deepEqual(e, { name: 'C_BAD_STE', sid: 0x10 })
+    assert.deepEqual(encodeEvent(e), [0x0000_0010_0000_0004n, 0n, 0n, 0n])
+  })
+
+  it('an abort STE (Config 0b000) terminates without an event (IHI 0070 5.2 STE.Config)', () => {
+    const { system, smmu } = nested()
+    const at = smmu.steAddress(0x10)!
+    const bytes = new Uint8Array(8)
+    new DataView(bytes.buffer).setBigUint64(0, ((system.memory.read64(at) as bigint) & ~0b1110n) | 1n, true) // V = 1, Config [3:1] = 0
+    system.memory.write(at, bytes)
+    smmu.configInvalidate(0x10)
+    const t = smmu.translate(0x10, 0x4000_1000)
+    assert.equal(t.kind === 'streamNotTranslated' ? t.reason : t.kind, 'the STE aborts the stream')
+    assert.deepEqual(smmu.drainEvents(), [])
   })
 
   it('detaching writes an abort STE (Config 0b000)', () => {

@@ -90,7 +90,12 @@ export class StreamTableModel implements ContextModel {
   resolve(sid: number, ctx: SmmuContext): Resolved | StreamFault {
     const d = this.steMemory.read(sid)
     if (d.kind === 'abort') return { kind: 'streamNotTranslated', sid, reason: 'the STE aborts the stream' }
-    if (d.kind !== 'translate') return { kind: 'streamNotTranslated', sid, reason: `${d.kind}: ${d.reason}` }
+    if (d.kind !== 'translate') {
+      // A configuration error is an event too (IHI 0070 7.3.5 C_BAD_STE, 7.3.11 C_BAD_CD: the
+      // StreamID, recorded for every transaction that meets it); STE.Config abort records none (5.2).
+      this.queue.push({ name: d.kind, sid })
+      return { kind: 'streamNotTranslated', sid, reason: `${d.kind}: ${d.reason}` }
+    }
     const { s1, s2 } = d
     if (s1 !== undefined && s2 !== undefined) {
       const guest: GuestStage1 = { kind: 'stream-table', asid: s1.asid, vmid: s2.vmid, regs: s1.regs, context: s1.context }
