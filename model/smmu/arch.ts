@@ -44,6 +44,8 @@ export interface GuestFields {
   readonly vmid: number
   readonly regs: S1Regs
   readonly context: S1Context
+  /** SMMUv3: the guest's CD is at this IPA (the guest writes it there); absent: the host's copy. */
+  readonly cdIpa?: number
 }
 
 export interface ContextModel {
@@ -59,7 +61,7 @@ export interface ContextModel {
   /** The width of the ASIDs a guest stage 1 may use. */
   readonly asidBits: number
   /** Give a guest's stage 1 its place beside stream context `ctx` (`previous`: the one it replaces). */
-  nestGuest(ctx: SmmuContext, previous: GuestStage1 | undefined, fields: GuestFields): Result<GuestStage1>
+  nestGuest(ctx: SmmuContext, regime: TranslationContext, previous: GuestStage1 | undefined, fields: GuestFields): Result<GuestStage1>
   /** The guest's stage 1 is gone: free what nestGuest took. */
   unnestGuest(guest: GuestStage1): void
   /** The driver rewrites what it keeps for stream `sid` (SMMUv3: STE and CD bytes, then CFGI_STE). */
@@ -68,8 +70,12 @@ export interface ContextModel {
   steAddress(sid: number): number | undefined
   /** SMMUv3 CMD_CFGI_STE. */
   configInvalidate(sid: number): void
-  /** The configuration a transaction of stream `sid` meets (its context has a regime). */
-  resolve(sid: number, ctx: SmmuContext, regime: TranslationContext, guest: GuestStage1 | undefined): Resolved | StreamFault
+  /**
+   * The configuration a transaction of stream `sid` meets (its context has a regime). `at`: the
+   * transaction, when one is under way: a fault met while fetching the configuration (SMMUv3: stage
+   * 2 on the guest CD's IPA) is then reported and returned.
+   */
+  resolve(sid: number, ctx: SmmuContext, regime: TranslationContext, guest: GuestStage1 | undefined, at?: Transaction): Resolved | StreamFault | Fault
   /** With stage 1 bypassed: the fault the input address meets before stage 2, if any. */
   stage1BypassFault(iova: number): Fault | undefined
   /** Report a fault the way the architecture does. */
@@ -79,6 +85,12 @@ export interface ContextModel {
   drainEvents(): EventRecord[]
   /** SMMUv1/v2: the latest fault of context bank `bank`. */
   contextBankFault(bank: number): ContextBankFault | undefined
+}
+
+/** A transaction under way: its input address and access. */
+export interface Transaction {
+  readonly iova: number
+  readonly access: Access
 }
 
 /** A context's IOTLB tags as the driver programmed it. */

@@ -3,7 +3,7 @@
  * in a second bank of CBAR type S1_TRANS_S2_TRANS (guest.ts), and each bank's fault registers
  * (events.ts: CB_FSR, CB_FSYNR0, CB_FAR).
  */
-import { ok, type Result } from '../errno'
+import { fail, ok, type Result } from '../errno'
 import type { FeatureSet } from '../hw/features'
 import type { Access, Fault, TranslationContext } from '../pgtable'
 import type { SmmuDriverBehaviour } from '../profiles'
@@ -49,7 +49,9 @@ export class ContextBankModel implements ContextModel {
     return this.banks.inUse()
   }
 
-  nestGuest(ctx: SmmuContext, previous: GuestStage1 | undefined, fields: GuestFields): Result<GuestStage1> {
+  nestGuest(ctx: SmmuContext, _regime: TranslationContext, previous: GuestStage1 | undefined, f: GuestFields): Result<GuestStage1> {
+    if (f.cdIpa !== undefined) return fail('EINVAL', 'a context bank holds the guest stage 1 itself: there is no CD to place at an IPA')
+    const fields = { asid: f.asid, vmid: f.vmid, regs: f.regs, context: f.context }
     if (ctx.kind !== 'context-bank') return ok({ kind: 'stream-table', ...fields })
     let bank = previous?.kind === 'context-bank' ? previous.bank : undefined
     if (bank === undefined) {

@@ -43,6 +43,8 @@ export interface BankGuestStage1 extends GuestStage1Common {
 /** SMMUv3: an STE with a stage-1 context descriptor beside the stage-2 configuration. */
 export interface SteGuestStage1 extends GuestStage1Common {
   readonly kind: 'stream-table'
+  /** The guest's CD is at this IPA (fetched through stage 2); absent: the host keeps a copy at a PA. */
+  readonly cdIpa?: number
 }
 
 export type GuestStage1 = BankGuestStage1 | SteGuestStage1

@@ -43,7 +43,7 @@ import {
   type WalkResult,
 } from '../pgtable'
 import type { SmmuDriverBehaviour } from '../profiles'
-import { tagsOf, type BankRange, type ContextModel, type Resolved, type TlbTags } from './arch'
+import { tagsOf, type BankRange, type ContextModel, type Resolved, type TlbTags, type Transaction } from './arch'
 import { ContextBankModel } from './context-banks'
 import type { SmmuContext } from './context'
 import type { ContextBankFault, EventRecord } from './events'
@@ -185,8 +185,10 @@ export class SmmuInstance {
    * not a NESTED domain's, or for registers or an ASID the context cannot hold; EOPNOTSUPP when
    * the hardware cannot nest (no IDR0.NTS, or not both S1P and S2P); ENOSPC when no stage-1 bank
    * is free (SMMUv1/v2). Installing again replaces the configuration (same bank).
+   * SMMUv3 `opts.cdIpa`: the guest writes its CD at that IPA and the STE points there (the SMMU
+   * fetches it through stage 2); EFAULT where the host mapped nothing writable; EINVAL elsewhere.
    */
-  installGuestStage1(sid: number, regs: S1Regs, asid: number): Result<GuestStage1> {
+  installGuestStage1(sid: number, regs: S1Regs, asid: number, opts: { readonly cdIpa?: number } = {}): Result<GuestStage1> {
     const ctx = this.streams.get(sid)
     const regime = ctx === undefined ? undefined : this.regimes.get(ctx)
     if (ctx === undefined || regime === undefined || ctx.stage !== 'NESTED' || regime.stage !== 2) {
@@ -200,7 +202,7 @@ export class SmmuInstance {
     const vmid = ctx.vmid ?? -1
     const previous = this.guests.get(sid)
     if (previous !== undefined) this.tlb.invalidateAsid(previous.asid, previous.vmid)
-    const nested = this.arch.nestGuest(ctx, previous, { asid, vmid, regs, context: s1.value })
+    const nested = this.arch.nestGuest(ctx, regime, previous, { asid, vmid, regs, context: s1.value, cdIpa: opts.cdIpa })
     if (!nested.ok) return nested
     const guest = nested.value
     this.guests.set(sid, guest)
@@ -237,8 +239,8 @@ export class SmmuInstance {
 
   /** One transaction of stream `sid` at `iova`: IOTLB, else a walk; faults are reported. */
   translate(sid: number, iova: number, access: Access = READ): TranslateResult {
-    const r = this.resolve(sid)
-    if (r.kind === 'streamNotTranslated') return r
+    const r = this.resolve(sid, { iova, access })
+    if (r.kind !== 'resolved') return r
     const privileged = access.privileged === true
     const hit = this.tlb.lookup(r.tags.vmid, r.tags.asid, privileged, iova)
     if (hit !== undefined && hit.perm[access.kind]) return fromEntry(hit, iova)
@@ -254,7 +256,7 @@ export class SmmuInstance {
   /** The walk `translate` would do on a miss, with every descriptor it fetched; no IOTLB, no report. */
   explainWalk(sid: number, iova: number, access: Access = READ): WalkExplanation {
     const r = this.resolve(sid)
-    if (r.kind === 'streamNotTranslated') return { result: r, reads: [] }
+    if (r.kind !== 'resolved') return { result: r, reads: [] }
     const reader = new TracingReader(this.memory)
     return { result: this.walkFor(reader, r, iova, access), reads: reader.reads }
   }
@@ -270,7 +272,7 @@ export class SmmuInstance {
   /** The tags entries of stream `sid`'s translations carry, or undefined for a stream with no context. */
   tlbTags(sid: number): TlbTags | undefined {
     const r = this.resolve(sid)
-    return r.kind === 'streamNotTranslated' ? undefined : r.tags
+    return r.kind === 'resolved' ? r.tags : undefined
   }
 
   get tlbSize(): number {
@@ -359,14 +361,14 @@ export class SmmuInstance {
 
   // ---- internals -----------------------------------------------------------------------------
 
-  private resolve(sid: number): Resolved | StreamFault {
+  private resolve(sid: number, at?: Transaction): Resolved | StreamFault | Fault {
     const ctx = this.streams.get(sid)
     const regime = ctx === undefined ? undefined : this.regimes.get(ctx)
     if (ctx === undefined || regime === undefined) {
       const reason = ctx === undefined ? 'no context for the stream (transactions abort)' : 'context has no translation programmed'
       return { kind: 'streamNotTranslated', sid, reason }
     }
-    return this.arch.resolve(sid, ctx, regime, this.guests.get(sid))
+    return this.arch.resolve(sid, ctx, regime, this.guests.get(sid), at)
   }
 
   /** The driver rewrites what it keeps for the stream (SMMUv3: its STE and CD, then CFGI_STE). */

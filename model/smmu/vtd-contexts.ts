@@ -2,7 +2,7 @@
  * The Intel VT-d context model (for VFIO comparisons): a domain ID per domain, second-level
  * translation whatever stage was asked, no fault records the features read.
  */
-import { ok, type Result } from '../errno'
+import { fail, ok, type Result } from '../errno'
 import type { TranslationContext } from '../pgtable'
 import { resolveProgrammed, type ContextModel, type GuestFields, type Resolved } from './arch'
 import { V2_ASID_BITS } from './context-banks'
@@ -35,8 +35,9 @@ export class VtdContextModel implements ContextModel {
     return []
   }
 
-  nestGuest(_ctx: SmmuContext, _previous: GuestStage1 | undefined, fields: GuestFields): Result<GuestStage1> {
-    return ok({ kind: 'stream-table', ...fields })
+  nestGuest(_ctx: SmmuContext, _regime: TranslationContext, _previous: GuestStage1 | undefined, f: GuestFields): Result<GuestStage1> {
+    if (f.cdIpa !== undefined) return fail('EINVAL', 'VT-d has no CD to place at an IPA')
+    return ok({ kind: 'stream-table', asid: f.asid, vmid: f.vmid, regs: f.regs, context: f.context })
   }
 
   unnestGuest(): void {}

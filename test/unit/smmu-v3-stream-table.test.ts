@@ -80,6 +80,43 @@ describe('SMMUv3: stream configuration in memory', () => {
     assert.deepEqual(smmu.drainEvents(), [])
   })
 
+  it("the guest's CD at an IPA: S1ContextPtr holds the IPA, the CD lands at the PA stage 2 gives, and the SMMU fetches it through stage 2", () => {
+    const { smmu, words } = nested()
+    // IPA 0x4000_3000 is guest RAM after the guest's three tables: PA 0x8000_3000 (IPA 0x4000_0000 + 2M -> PA 0x8000_0000).
+    value(smmu.installGuestStage1(0x10, { ttbr: 0x4000_0000, t0sz: 25, granule: 4096, oas: 40 }, 1, { cdIpa: 0x4000_3000 }))
+    const at = smmu.steAddress(0x10)!
+    const ste = steFields(words(at))
+    assert.deepEqual([ste.config, ste.s1ContextPtr], [STE_CONFIG.NESTED, 0x4000_3000])
+    const cd = cdFields(words(0x8000_3000))
+    assert.deepEqual([cd.valid, cd.t0sz, cd.asid, cd.ttb0], [true, 25, 1, 0x4000_0000])
+    const t = smmu.translate(0x10, 0x8040_3010)
+    assert.equal(t.kind === 'ok' ? t.oa : t.kind, 0x8010_0010)
+    assert.deepEqual(smmu.drainEvents(), [])
+  })
+
+  it("a guest CD at an IPA the host did not map: EFAULT at install; a stage-2 fault on the CD's fetch is F_TRANSLATION, S2 = 1, CLASS = CD", () => {
+    const { system, smmu } = nested()
+    const regs = { ttbr: 0x4000_0000, t0sz: 25, granule: 4096 as const, oas: 40 }
+    const bad = smmu.installGuestStage1(0x10, regs, 1, { cdIpa: 0x5000_0000 })
+    assert.equal(bad.ok ? 'ok' : bad.error.errno, 'EFAULT')
+    value(smmu.installGuestStage1(0x10, regs, 1, { cdIpa: 0x4000_3000 }))
+    // Point S1ContextPtr [51:6] at IPA 0x5000_0000 (nothing there at stage 2), then CMD_CFGI_STE.
+    const at = smmu.steAddress(0x10)!
+    const ptrMask = ((1n << 52n) - 1n) & ~0x3fn
+    const bytes = new Uint8Array(8)
+    new DataView(bytes.buffer).setBigUint64(0, ((system.memory.read64(at) as bigint) & ~ptrMask) | 0x5000_0000n, true)
+    system.memory.write(at, bytes)
+    smmu.configInvalidate(0x10)
+    const t = smmu.dma(0x10, 'write', 0x8040_3010, 4)
+    assert.equal(t.kind, 'fault')
+    const [e, ...rest] = smmu.drainEvents()
+    assert.deepEqual(rest, [])
+    // IHI 0070 7.3.13: stage 2 fails fetching the CD: S2 = 1, CLASS = CD (0), IPA = the CD's address;
+    // RnW = 0: the transaction was a write. dw1 = S2 bit 39 = 0x80_0000_0000.
+    assert.ok(e !== undefined)
+    assert.deepEqual(encodeEvent(e), [0x0000_0010_0000_0010n, 0x0000_0080_0000_0000n, 0x8040_3010n, 0x5000_0000n])
+  })
+
   it('detaching writes an abort STE (Config 0b000)', () => {
     const { system, smmu, words } = nested()
     smmu.unbindStream(0x10)

@@ -5,18 +5,20 @@
  * decodes them; a stage-1-bypass input beyond the IAS is a stage-1 Address size fault (3.4); faults
  * are event records (events.ts, one encoder) in the event queue.
  */
-import type { Result } from '../../errno'
+import { fail, ok, type Result } from '../../errno'
 import type { FeatureSet } from '../../hw/features'
+import type { PhysMemory } from '../../memory'
 import type { Access, Fault, Granule, TranslationContext } from '../../pgtable'
 import type { SmmuDriverBehaviour } from '../../profiles'
-import { type ContextModel, type GuestFields, type Resolved } from '../arch'
+import { type ContextModel, type GuestFields, type Resolved, type Transaction } from '../arch'
 import { StreamTableAllocator, type SmmuContext } from '../context'
 import { eventFor, type ContextBankFault, type EventRecord } from '../events'
-import type { GuestStage1 } from '../guest'
+import { GuestMemory, type GuestStage1 } from '../guest'
 import { selectStage, type DomainStage } from '../stage'
 import type { StreamFault } from '../translate'
 import type { SmmuV3Id } from './config'
-import { StreamTableMemory, type StreamConfig } from './stream-table'
+import { faultEvent } from './events'
+import { cdWords, StreamTableMemory, type StreamConfig } from './stream-table'
 
 const GRANULE_BYTES: Readonly<Record<string, Granule>> = { '4K': 4096, '16K': 16384, '64K': 65536 }
 
@@ -31,7 +33,7 @@ export class StreamTableModel implements ContextModel {
   constructor(
     private readonly features: FeatureSet,
     private readonly driver: SmmuDriverBehaviour,
-    memory: ConstructorParameters<typeof StreamTableMemory>[0],
+    private readonly memory: PhysMemory,
     structuresBase: number,
   ) {
     this.asidBits = features.asidBits
@@ -59,8 +61,21 @@ export class StreamTableModel implements ContextModel {
     return []
   }
 
-  nestGuest(_ctx: SmmuContext, _previous: GuestStage1 | undefined, fields: GuestFields): Result<GuestStage1> {
-    return { ok: true, value: { kind: 'stream-table', ...fields } }
+  /**
+   * A guest's stage 1 in the stream's STE. With `cdIpa` the guest has written its CD at that IPA
+   * (through the host's stage 2, as its own memory: EFAULT where the host mapped nothing writable)
+   * and the STE's S1ContextPtr is the IPA; otherwise the host writes a copy beside the STE.
+   */
+  nestGuest(_ctx: SmmuContext, regime: TranslationContext, _previous: GuestStage1 | undefined, fields: GuestFields): Result<GuestStage1> {
+    if (fields.cdIpa !== undefined) {
+      if (regime.stage !== 2) return fail('EINVAL', 'a guest CD at an IPA needs a stage-2 context')
+      const words = cdWords(fields)
+      const bytes = new Uint8Array(words.length * 8)
+      words.forEach((w, i) => new DataView(bytes.buffer).setBigUint64(i * 8, w, true))
+      const written = new GuestMemory(this.memory, regime).write(fields.cdIpa, bytes)
+      if (!written.ok) return written
+    }
+    return ok({ kind: 'stream-table', ...fields })
   }
 
   unnestGuest(): void {}
@@ -73,7 +88,10 @@ export class StreamTableModel implements ContextModel {
     }
     let cfg: StreamConfig
     if (regime.stage === 1) cfg = { s1: { regs: regime.regs, asid: ctx.asid ?? 0 } }
-    else if (guest !== undefined) cfg = { s1: { regs: guest.regs, asid: guest.asid }, s2: { regs: regime.regs, vmid: ctx.vmid ?? 0 } }
+    else if (guest !== undefined) {
+      const cdIpa = guest.kind === 'stream-table' ? guest.cdIpa : undefined
+      cfg = { s1: { regs: guest.regs, asid: guest.asid, cdIpa }, s2: { regs: regime.regs, vmid: ctx.vmid ?? 0 } }
+    }
     else cfg = { s2: { regs: regime.regs, vmid: ctx.vmid ?? 0 } }
     this.steMemory.write(sid, cfg)
   }
@@ -87,8 +105,15 @@ export class StreamTableModel implements ContextModel {
   }
 
   /** The stream's configuration as the SMMU reads it, from the STE and CD bytes. */
-  resolve(sid: number, ctx: SmmuContext): Resolved | StreamFault {
+  resolve(sid: number, ctx: SmmuContext, _regime: TranslationContext, _guest: GuestStage1 | undefined, at?: Transaction): Resolved | StreamFault | Fault {
     const d = this.steMemory.read(sid)
+    if (d.kind === 'cdFetchFault') {
+      // Stage 2 failed on the guest CD's IPA: the transaction's fault, S2 = 1, CLASS = CD, IPA = the
+      // CD's address (IHI 0070 7.3.13), recorded when STE.S2R = 1 (the driver sets it).
+      if (at === undefined) return { kind: 'streamNotTranslated', sid, reason: `stage 2 cannot fetch the CD at IPA 0x${d.cdIpa.toString(16)}` }
+      this.queue.push(faultEvent(d.fault, sid, at.iova, at.access, d.cdIpa))
+      return d.fault
+    }
     if (d.kind === 'abort') return { kind: 'streamNotTranslated', sid, reason: 'the STE aborts the stream' }
     if (d.kind !== 'translate') {
       // A configuration error is an event too (IHI 0070 7.3.5 C_BAD_STE, 7.3.11 C_BAD_CD: the

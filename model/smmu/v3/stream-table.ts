@@ -7,9 +7,15 @@
  * stream's STE is rewritten (what CMD_CFGI_STE after an STE update does).
  *
  * Layout, from `base`: stream `sid` has its STE at base + sid * 128 and its CD at + 64.
+ *
+ * A nested stream whose guest names its CD's IPA (StreamConfig.s1.cdIpa) has the guest's CD
+ * instead: the guest wrote it in its own memory, S1ContextPtr holds the IPA, and each lookup
+ * fetches the CD through stage 2 (IHI 0070 3.3.2: with both stages, S1ContextPtr is an IPA). A
+ * stage-2 fault on that fetch is not a configuration: it is the transaction's fault, CLASS = CD
+ * (7.3.13), and it is not cached. Without cdIpa the CD stays the host's copy at a PA.
  */
 import type { PhysMemory } from '../../memory'
-import type { S1Context, S1Regs, S2Context, S2Regs } from '../../pgtable'
+import { isFault, walkStage2, type Fault, type S1Context, type S1Regs, type S2Context, type S2Regs } from '../../pgtable'
 import { decodeCd, decodeSte, type BadConfig, type SmmuV3Id } from './config'
 import { addressSizeEncoding, encodeCd, encodeSte, PRIVCFG, STE_CONFIG, tg0Encoding } from './structures'
 
@@ -19,7 +25,8 @@ const WORDS = 8
 
 /** What the driver programs for a stream. */
 export interface StreamConfig {
-  readonly s1?: { readonly regs: S1Regs; readonly asid: number }
+  /** cdIpa: the guest's CD at that IPA, already written there (nested streams only). */
+  readonly s1?: { readonly regs: S1Regs; readonly asid: number; readonly cdIpa?: number }
   readonly s2?: { readonly regs: S2Regs; readonly vmid: number }
 }
 
@@ -27,6 +34,8 @@ export interface StreamConfig {
 export type DecodedStream =
   | { readonly kind: 'abort' }
   | BadConfig
+  /** Stage 2 failed on the guest CD's IPA (reported as the transaction's fault, CLASS = CD). */
+  | { readonly kind: 'cdFetchFault'; readonly fault: Fault; readonly cdIpa: number }
   | {
       readonly kind: 'translate'
       readonly s1?: { readonly context: S1Context; readonly asid: number; readonly regs: S1Regs }
@@ -35,6 +44,8 @@ export type DecodedStream =
 
 export class StreamTableMemory {
   private readonly cache = new Map<number, DecodedStream>()
+  /** Streams whose S1ContextPtr is the guest CD's IPA. */
+  private readonly guestCds = new Set<number>()
 
   constructor(
     private readonly memory: PhysMemory,
@@ -52,6 +63,8 @@ export class StreamTableMemory {
 
   /** Write the stream's STE (and CD): abort when `cfg` is undefined; then CMD_CFGI_STE. */
   write(sid: number, cfg: StreamConfig | undefined): void {
+    if (cfg?.s1?.cdIpa !== undefined && cfg.s2 !== undefined) this.guestCds.add(sid)
+    else this.guestCds.delete(sid)
     const ste = cfg === undefined ? encodeSte({ config: STE_CONFIG.ABORT }) : this.encode(sid, cfg)
     this.store(this.steAddress(sid), ste)
     this.cache.delete(sid)
@@ -67,17 +80,14 @@ export class StreamTableMemory {
     const cached = this.cache.get(sid)
     if (cached !== undefined) return cached
     const decoded = this.decode(sid)
-    this.cache.set(sid, decoded)
+    if (decoded.kind !== 'cdFetchFault') this.cache.set(sid, decoded)
     return decoded
   }
 
   private encode(sid: number, cfg: StreamConfig): bigint[] {
     const { s1, s2 } = cfg
-    if (s1 !== undefined) {
-      const r = s1.regs
-      const cd = encodeCd({ t0sz: r.t0sz, tg0: tg0Encoding(r.granule), ips: addressSizeEncoding(r.oas), asid: s1.asid, ttb0: r.ttbr, had0: r.had === true })
-      this.store(this.cdAddress(sid), cd)
-    }
+    const guestCd = s1?.cdIpa !== undefined && s2 !== undefined ? s1.cdIpa : undefined
+    if (s1 !== undefined && guestCd === undefined) this.store(this.cdAddress(sid), cdWords(s1))
     const config = s1 !== undefined && s2 !== undefined ? STE_CONFIG.NESTED : s1 !== undefined ? STE_CONFIG.S1_TRANS : STE_CONFIG.S2_TRANS
     const s2Fields =
       s2 === undefined
@@ -90,7 +100,8 @@ export class StreamTableMemory {
             s2Ps: addressSizeEncoding(s2.regs.oas),
             s2Ttb: s2.regs.vttbr,
           }
-    return encodeSte({ config, s1ContextPtr: s1 === undefined ? 0 : this.cdAddress(sid), privCfg: PRIVCFG.INCOMING, ...s2Fields })
+    const s1ContextPtr = s1 === undefined ? 0 : (guestCd ?? this.cdAddress(sid))
+    return encodeSte({ config, s1ContextPtr, privCfg: PRIVCFG.INCOMING, ...s2Fields })
   }
 
   private decode(sid: number): DecodedStream {
@@ -99,8 +110,14 @@ export class StreamTableMemory {
     if (ste.kind !== 'translate') return ste
     const s2 = ste.stage2 === undefined ? undefined : { context: ste.stage2, vmid: ste.vmid }
     if (!ste.stage1) return { kind: 'translate', s2 }
-    // The CD's address is a PA here: the driver's CD lives in host memory even when nested.
-    const cd = decodeCd(this.load(ste.ste.s1ContextPtr), this.id)
+    // The host's copy of the CD is at a PA; the guest's (cdIpa given) at an IPA, fetched through stage 2.
+    let cdPa = ste.ste.s1ContextPtr
+    if (ste.stage2 !== undefined && this.guestCds.has(sid)) {
+      const t = walkStage2(this.memory, ste.stage2, cdPa, { kind: 'read' })
+      if (isFault(t)) return { kind: 'cdFetchFault', fault: t, cdIpa: cdPa }
+      cdPa = t.oa
+    }
+    const cd = decodeCd(this.load(cdPa), this.id)
     if ('kind' in cd) return cd
     if (cd.context === undefined) return { kind: 'C_BAD_CD', reason: 'EPD0 = 1: no TTB0 walk' }
     return { kind: 'translate', s1: { context: cd.context, asid: cd.asid, regs: cd.context.regs }, s2 }
@@ -119,4 +136,10 @@ export class StreamTableMemory {
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     return Array.from({ length: WORDS }, (_, i) => view.getBigUint64(i * 8, true))
   }
+}
+
+/** A CD's words for stage-1 registers and an ASID (TTB0 walks; EPD1, AA64, A set by encodeCd). */
+export function cdWords(s1: { readonly regs: S1Regs; readonly asid: number }): bigint[] {
+  const r = s1.regs
+  return encodeCd({ t0sz: r.t0sz, tg0: tg0Encoding(r.granule), ips: addressSizeEncoding(r.oas), asid: s1.asid, ttb0: r.ttbr, had0: r.had === true })
 }
