@@ -117,6 +117,13 @@ Given(
 )
 
 When(
+  'the guest of stream {addr} installs stage 1 with TTB {addr}, T0SZ {int}, granule {granule}, IPS {int} bits, ASID {int}, its CD at IPA {addr}',
+  function (this: TckWorld, sid: number, ttbr: number, t0sz: number, granule: Granule, oas: number, asid: number, cdIpa: number) {
+    this.each((run) => (run.last = run.translationSmmu().installGuestStage1(sid, { ttbr, t0sz, granule, oas }, asid, { cdIpa })))
+  },
+)
+
+When(
   'the guest of stream {addr} installs stage 1 with TTB {addr}, T0SZ {int}, granule {granule}, IPS {int} bits, ASID {int}',
   function (this: TckWorld, sid: number, ttbr: number, t0sz: number, granule: Granule, oas: number, asid: number) {
     this.each((run) => (run.last = run.translationSmmu().installGuestStage1(sid, { ttbr, t0sz, granule, oas }, asid)))

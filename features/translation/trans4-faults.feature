@@ -177,3 +177,25 @@ Feature: Trans4 - Translation faults and how the SMMU reports them
       When the device at stream 0x10 reads 4 bytes at IOVA 0x8040_4010
       And the device at stream 0x10 writes 4 bytes at IOVA 0x8040_5010
       Then the SMMU should have queued 2 events
+
+    @linux-6.1
+    Scenario: [7] The guest's CD at an IPA stage 2 maps write-only: the CD fetch is a read, stage 2 refuses it
+      With both stages on, STE.S1ContextPtr is an IPA and the CD is fetched through stage 2. The
+      guest wrote its CD at IPA 0x4040_0000 (the write-only buffer, level-2 block); the SMMU's
+      read of it is a stage-2 permission fault. IHI 0070 7.3.13 (to which F_PERMISSION, 7.3.16,
+      refers): S2 = 1, CLASS = CD, IPA = the CD's address; RnW is the incoming transaction's
+      (7.3): this DMA is a write, so 0, though the SMMU was reading the CD.
+      dw0 = 0x13 | 0x10 << 32; dw1 = S2 << 39 = 0x0000_0080_0000_0000 (CLASS CD = 0).
+      When the guest of stream 0x10 installs stage 1 with TTB 0x4000_0000, T0SZ 25, granule 4K, IPS 40 bits, ASID 1, its CD at IPA 0x4040_0000
+      And the device at stream 0x10 writes 4 bytes at IOVA 0x8040_3010
+      Then the DMA should take a permission fault at stage 2, level 2
+      And the SMMU should have queued 1 event
+      And the last event should be:
+        | event     | 0x13 F_PERMISSION |
+        | StreamID  | 0x10              |
+        | RnW       | 0                 |
+        | S2        | 1                 |
+        | CLASS     | CD                |
+        | InputAddr | 0x8040_3010       |
+        | IPA       | 0x4040_0000       |
+      And the last event record should be 0x0000_0010_0000_0013, 0x0000_0080_0000_0000, 0x0000_0000_8040_3010, 0x0000_0000_4040_0000
