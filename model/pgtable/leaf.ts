@@ -43,6 +43,10 @@ export function descAddress(lo: number, hi: number, loMask: number): number {
  *   readable = privileged || AP[1]; writable = readable && !AP[2];
  *   executable = readable && !(privileged ? PXN || PXNTable : UXN || UXNTable).
  * (The rule that privileged execution of EL0-writable memory faults is not modelled.)
+ * SMMUv3 (IHI 0070 13.4.1): under StreamWorld EL1 AP[1] gives the EL0 (PRIV == 0) permissions, and
+ * a PCIe request without a PASID is unprivileged (3.9; STE.PRIVCFG 0b00 keeps it, 5.2), so device
+ * DMA to an AP[2:1] = 0b00 page faults (F_PERMISSION). QEMU 10 grants it (oracle known difference
+ * qemu-ignores-ap1).
  */
 export function s1Perm(lo: number, hi: number, tableHi: number, privileged: boolean): number {
   const unpriv = (lo & S1_LEAF.AP_UNPRIV) !== 0 && (tableHi & S1_TABLE.AP_TABLE_NO_UNPRIV) === 0
