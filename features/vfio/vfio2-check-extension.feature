@@ -91,7 +91,7 @@ Feature: Vfio2 - VFIO_CHECK_EXTENSION
     A TYPE1v2 container's domains are stage 1, so the RFC's per-domain check says no nesting after
     SET_IOMMU; the review's probe and the merged kernels say 1 either way; 6.13 dropped the type.
     Observed on Linux 6.1, 6.12 and 7.3 (transcripts/recorded/*-smmuv3-linux-*.vfio).
-    # history: CHECK_EXTENSION(6) before any group / after SET_IOMMU(TYPE1v2) => see the by-kernel tables
+    # history: CHECK_EXTENSION(6) before any group / after SET_IOMMU(TYPE1v2) => by kernel
     Given an SMMU from fixture "synthetic-nested" with VFIO group 0 at stream 0x10
     Then CHECK_EXTENSION(VFIO_TYPE1_NESTING_IOMMU) should answer, by kernel:
       | kernel                       | answer |

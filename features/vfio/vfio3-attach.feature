@@ -130,7 +130,7 @@ Feature: Vfio3 - Attaching a nesting container when the hardware cannot nest
     One question, every kernel's answer: the row of the table below that names this kernel. The
     value 6 is sent on every kernel (VFIO_TYPE1_NESTING_IOMMU, reserved from 6.13). QEMU rows are
     what transcripts/recorded/ holds for those machines (qemu-virt*-smmuv3-linux-*.vfio).
-    # history: SET_IOMMU(nesting) on <fixture> => see the by-kernel table
+    # history: SET_IOMMU(nesting) on <fixture> => by kernel
     Given an SMMU from fixture "<fixture>" with VFIO group 0 at stream 0x10
     And group 0 is in the container
     When the container's IOMMU is set to VFIO_TYPE1_NESTING_IOMMU
@@ -155,7 +155,7 @@ Feature: Vfio3 - Attaching a nesting container when the hardware cannot nest
     arm-smmu-v3 exists from Linux 4.2, so the 3.x profiles have no row. 6.1 accepts the request
     on any SMMUv3 and falls back silently; 6.12 refuses it (EPERM, see the feature's text); 7.3
     has no nesting type.
-    # history: SET_IOMMU(nesting) on <fixture> => see the by-kernel table
+    # history: SET_IOMMU(nesting) on <fixture> => by kernel
     Given an SMMU from fixture "<fixture>" with VFIO group 0 at stream 0x10
     And group 0 is in the container
     When the container's IOMMU is set to VFIO_TYPE1_NESTING_IOMMU

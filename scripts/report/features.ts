@@ -258,6 +258,8 @@ export interface HistoryClaim {
   /** The pickle it was proved by: uri:line of the Examples row, or of the scenario. */
   readonly key: string
   readonly scenario: ScenarioDoc
+  /** The Examples row the claim was made from (header and values), for texts still to fill in. */
+  readonly row?: { readonly header: readonly string[]; readonly values: readonly string[] }
 }
 
 /**
@@ -275,6 +277,7 @@ export function historyClaims(feature: FeatureDoc): HistoryClaim[] {
           answer: substitute(h.answer, ex.header, r.values),
           key: `${feature.uri}:${r.line}`,
           scenario: s,
+          row: { header: ex.header, values: r.values },
         })),
       )
     }),

@@ -6,7 +6,9 @@
  * answers differ, pre-rendered, with a plain script choosing the pair to show.
  */
 import { anchors, checkRowAnchor, checksOf } from './feature-page'
-import { historyClaims, substitute, type FeatureDoc } from './features'
+import { isProfileName } from '../../model/profiles/names'
+import { rowForKernel } from '../../model/profiles/tags'
+import { historyClaims, substitute, type FeatureDoc, type HistoryClaim } from './features'
 import type { ProfileResults, Status } from './messages'
 import { CHANGES, escapeHtml, HISTORY, navBar, page, withPlaceholders, type SiteProfile } from './site'
 
@@ -27,6 +29,31 @@ export interface HistoryRow {
 /** The placeholders a per-fixture check offers a Scenario's history comment. */
 export const CHECK_COLUMNS = ['fixture', 'support', 'expected', 'actual', 'rule'] as const
 
+/**
+ * The answer a history comment writes as `by kernel`: the scenario's own by-kernel tables (steps
+ * whose data table starts with a `kernel` column) decide it, each profile reading the row that
+ * names it (model/profiles/tags.ts, as the steps do); several tables are joined with " / ".
+ */
+export const BY_KERNEL = 'by kernel'
+
+function byKernelAnswer(claim: HistoryClaim, profile: string): string {
+  if (!isProfileName(profile)) throw new Error(`${claim.key}: "${profile}" is not a behaviour profile, so no by-kernel row names it`)
+  const tables = claim.scenario.steps.flatMap((st) => (st.dataTable !== undefined && st.dataTable[0]?.[0] === 'kernel' ? [st.dataTable] : []))
+  if (tables.length === 0) throw new Error(`${claim.key}: the history answer is "${BY_KERNEL}" but the scenario has no by-kernel table`)
+  const fill = (text: string): string => (claim.row === undefined ? text : substitute(text, claim.row.header, claim.row.values))
+  return tables
+    .map((table) => {
+      const [head = [], ...body] = table
+      const rows = body.map((cells) => Object.fromEntries(head.map((h, i) => [h, cells[i] ?? ''])))
+      const row = rowForKernel(rows, profile)
+      return head
+        .filter((h) => h !== 'kernel')
+        .map((h) => fill(row[h] ?? ''))
+        .join(', ')
+    })
+    .join(' / ')
+}
+
 export function historyRows(features: readonly FeatureDoc[], profiles: readonly SiteProfile[], results: ReadonlyMap<string, ProfileResults>): HistoryRow[] {
   const rows: HistoryRow[] = []
   for (const feature of features) {
@@ -46,7 +73,8 @@ export function historyRows(features: readonly FeatureDoc[], profiles: readonly 
         const o = r?.outcomes.get(claim.key)
         if (o === undefined) continue
         if (!perFixture) {
-          add(claim.question, p.name, { answer: claim.answer, status: o.status, href: `${feature.page}#${where.get(claim.key) ?? claim.scenario.anchor}` })
+          const answer = claim.decl.answer === BY_KERNEL ? byKernelAnswer(claim, p.name) : claim.answer
+          add(claim.question, p.name, { answer, status: o.status, href: `${feature.page}#${where.get(claim.key) ?? claim.scenario.anchor}` })
           continue
         }
         // A Scenario whose steps attach per-fixture checks: one question per fixture the rule applies to.
@@ -119,6 +147,9 @@ ran under that profile: green when it passed, red (✗) when it failed, – when
 <p>A plain Scenario whose step checks every fixture in the catalogue (features/fixtures) offers &lt;fixture&gt;,
 &lt;support&gt;, &lt;expected&gt;, &lt;actual&gt; and &lt;rule&gt; of each fixture's verdict instead: the comment above that step
 gives one question per fixture (Fix1 [5]: <code># history: a nested request on &lt;fixture&gt; (&lt;support&gt;) =&gt; &lt;actual&gt;</code>).</p>
+<p>A scenario that gives one question's answer for every kernel in by-kernel tables (a data table whose first
+column is <code>kernel</code>, as in Vfio3 [8]) writes the answer as <code>by kernel</code>: each profile's cell is the
+row of each such table that names it, several tables joined with " / ".</p>
 <p>Example, from Nest1 [1]:</p>
 <pre class="doc">  Scenario Outline: [1] A &lt;requested&gt; request on &lt;supported&gt; hardware gives stage &lt;stage&gt;
     # history: a &lt;requested&gt; request on &lt;fixture&gt; (&lt;supported&gt;) =&gt; &lt;stage&gt;

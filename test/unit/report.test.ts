@@ -202,6 +202,36 @@ describe('report: features as documents (Gherkin)', () => {
     assert.deepEqual(results.get('new')?.catalogue.map((c) => [c.key, c.stepLine]), [['features/demo/demo1-two-kernels.feature:37', 40]])
   })
 
+  it('a history answer written "by kernel" is each profile\'s row of the scenario\'s by-kernel tables, placeholders filled in', () => {
+    const text = `Feature: Demo - By kernel
+  Scenario Outline: [1] SET_IOMMU(nesting) on <fixture>
+    # history: SET_IOMMU(nesting) on <fixture> => by kernel
+    Given an SMMU from fixture "<fixture>"
+    Then the outcome should be, by kernel:
+      | kernel              | result |
+      | merged to linux-6.1 | <old>  |
+      | linux-6.12          | EPERM  |
+      | linux-7.3 and later | <new>  |
+    Then CHECK_EXTENSION(6) should answer, by kernel:
+      | kernel               | answer |
+      | rfc-v2 to linux-6.12 | 1      |
+      | linux-7.3 and later  | 0      |
+
+    @merged @linux-6.12 @linux-7.3
+    Examples:
+      | fixture         | old | new    |
+      | qemu-smmuv3-7.2 | ok  | ENODEV |
+`
+    const parsed = parseFeature(text, 'features/demo/demo2-by-kernel.feature')
+    const doc = parsed.feature as FeatureDoc
+    const kernels = ['merged', 'linux-6.12', 'linux-7.3']
+    const results = new Map(kernels.map((p) => [p, summarize(p, ran(parsed.envelopes, p))]))
+    const rows = historyRows([doc], kernels.map((name) => ({ name, title: name })), results)
+    assert.deepEqual(rows.map((r) => [r.question, kernels.map((k) => r.cells.get(k)?.map((a) => a.answer).join())]), [
+      ['SET_IOMMU(nesting) on qemu-smmuv3-7.2', ['ok / 1', 'EPERM / 1', 'ENODEV / 0']],
+    ])
+  })
+
   it('a failure keeps its step and message (no stack) and shows the expected and actual values', () => {
     const r = summarize('new', ran(env, 'new', { failing: [23] }))
     const o = r.outcomes.get('features/demo/demo1-two-kernels.feature:23')
