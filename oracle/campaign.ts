@@ -12,6 +12,7 @@
 import { MAX_IAS, createPgtable, type Granule, type IoPgtable } from '../model/pgtable'
 import { createMemory, createTableAllocator, type PhysMemory } from '../model/memory'
 import { STE_CONFIG, PRIVCFG, encodeCd, encodeSte, tg0Granule, addressSizeEncoding, type CdFields, type SteFields } from '../model/smmu/v3'
+import { prng } from '../bench/measure'
 import { caseMemory, read64, write64, MARKER, type OracleCase, type Step } from './case'
 
 const S2_POOL = 0x4800_0000
@@ -25,18 +26,6 @@ const DATA_END = 0xc000_0000
 const RW = { read: true, write: true } as const
 const GRANULES: readonly Granule[] = [4096, 16384, 65536]
 const IPS_BITS = [32, 36, 40, 42, 44, 48]
-
-/** mulberry32: small, seedable, good enough to spread cases. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 class Pick {
   constructor(readonly r: () => number) {}
@@ -436,7 +425,7 @@ export function tag(pa: number): bigint {
 }
 
 export function randomCases(seed: number, count: number, firstId: number): OracleCase[] {
-  const p = new Pick(rng(seed))
+  const p = new Pick(prng(seed))
   return Array.from({ length: count }, (_, i) => randomCase(p, firstId + i))
 }
 
