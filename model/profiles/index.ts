@@ -287,10 +287,13 @@ const DRIVERS_7_3: Readonly<Record<IommuDriver, DriverFacts>> = {
  */
 const IO_PGTABLE_FROM_6_14: IoPgtableBehaviour = { partialUnmap: 'refuse', noAccessMap: 'EINVAL', s2Concatenation: 'when-mandatory' }
 
-/** VFIO type1 of 6.12: 6.1's, with the domain allocated for the group's device. */
-const VFIO_6_12: VfioBehaviour = {
+/** The SMMU drivers of 6.x kernels (arm-smmu v1/v2 with the asid/vmid union, arm-smmu-v3, intel-iommu). */
+const SMMU_6X: SmmuDriverBehaviour = { drives: ['smmuv1', 'smmuv2', 'smmuv3', 'intel-vtd'], nestedNeedsNestingFeature: false, contextIds: 'union-by-stage', v3Ids: V3_IDS }
+
+/** VFIO type1 of 6.1 (kernel-semantics section 5). */
+const VFIO_6_1: VfioBehaviour = {
   uapi: UAPI_6_1,
-  domainAlloc: 'device',
+  domainAlloc: 'bus',
   nestingAttach: 'propagate-error',
   nestingExtension: 'always',
   dmaCc: 'enforce-op',
@@ -303,6 +306,9 @@ const VFIO_6_12: VfioBehaviour = {
   rangeWrap: { map: 'EINVAL', unmap: 'EINVAL' },
   unmapEnd: 'wrapping-exclusive',
 }
+
+/** VFIO type1 of 6.12: 6.1's, with the domain allocated for the group's device (60ffc4501722, 6.11). */
+const VFIO_6_12: VfioBehaviour = { ...VFIO_6_1, domainAlloc: 'device' }
 
 export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
   'rfc-v2': {
@@ -329,35 +335,21 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
   'linux-6.1': {
     name: 'linux-6.1',
     title: 'Linux 6.1 (iommu_enable_nesting era)',
-    smmu: { drives: ['smmuv1', 'smmuv2', 'smmuv3', 'intel-vtd'], nestedNeedsNestingFeature: false, contextIds: 'union-by-stage', v3Ids: V3_IDS },
+    smmu: SMMU_6X,
     iommu: { nestingApi: 'enable-nesting', drivers: DRIVERS_6_1, ioPgtable: IO_PGTABLE_TO_6_12 },
-    vfio: {
-      uapi: UAPI_6_1,
-      domainAlloc: 'bus',
-      nestingAttach: 'propagate-error',
-      nestingExtension: 'always',
-      dmaCc: 'enforce-op',
-      mapCache: 'always',
-      dmaEntryLimit: 65535,
-      iovaList: true,
-      infoCaps: true,
-      unmapFlags: 0b111, // GET_DIRTY_BITMAP | ALL | VADDR
-      updateVaddr: true,
-      rangeWrap: { map: 'EINVAL', unmap: 'EINVAL' },
-      unmapEnd: 'wrapping-exclusive',
-    },
+    vfio: VFIO_6_1,
   },
   'linux-6.12': {
     name: 'linux-6.12',
     title: 'Linux 6.12 (type1 allocates domains for a device; arm-smmu-v3 finalises them there)',
-    smmu: { drives: ['smmuv1', 'smmuv2', 'smmuv3', 'intel-vtd'], nestedNeedsNestingFeature: false, contextIds: 'union-by-stage', v3Ids: V3_IDS },
+    smmu: SMMU_6X,
     iommu: { nestingApi: 'enable-nesting', drivers: DRIVERS_6_12, ioPgtable: IO_PGTABLE_TO_6_12 },
     vfio: VFIO_6_12,
   },
   'linux-7.3': {
     name: 'linux-7.3',
     title: 'Linux 7.3 (VFIO_TYPE1_NESTING_IOMMU removed in 6.13: type 6 reserved, nesting only through iommufd)',
-    smmu: { drives: ['smmuv1', 'smmuv2', 'smmuv3', 'intel-vtd'], nestedNeedsNestingFeature: false, contextIds: 'union-by-stage', v3Ids: V3_IDS },
+    smmu: SMMU_6X,
     iommu: { nestingApi: 'none', drivers: DRIVERS_7_3, ioPgtable: IO_PGTABLE_FROM_6_14 },
     // 6.18+ (ef270ec44637): wrapping ranges are EOVERFLOW, an UNMAP range ends inclusively; seen in
     // every transcripts/recorded/*-type1-container-rules-linux-7.3.vfio (MAP EOVERFLOW).
