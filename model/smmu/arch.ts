@@ -99,6 +99,29 @@ export function tagsOf(ctx: SmmuContext): TlbTags {
   return { vmid: ctx.vmid ?? -1, asid: ctx.asid ?? -1 }
 }
 
+/**
+ * What every register-programmed context model shares (SMMUv1/v2 context banks, VT-d context
+ * entries): no configuration structures in memory, so nothing to sync, fetch or invalidate, and the
+ * driver's view of a context is the hardware's.
+ */
+export abstract class RegisterProgrammedContexts {
+  syncStream(): void {}
+
+  steAddress(): undefined {
+    return undefined
+  }
+
+  configInvalidate(): void {}
+
+  resolve(_sid: number, ctx: SmmuContext, regime: TranslationContext, guest: GuestStage1 | undefined): Resolved {
+    return resolveProgrammed(ctx, regime, guest)
+  }
+
+  stage1BypassFault(): undefined {
+    return undefined
+  }
+}
+
 /** Resolution where the driver's view is the SMMU's (SMMUv1/v2 registers, VT-d context entries). */
 export function resolveProgrammed(ctx: SmmuContext, regime: TranslationContext, guest: GuestStage1 | undefined): Resolved {
   if (guest !== undefined) return { kind: 'resolved', ctx, regime, guest, tags: { vmid: guest.vmid, asid: guest.asid } }

@@ -7,7 +7,7 @@ import { fail, ok, type Result } from '../errno'
 import type { FeatureSet } from '../hw/features'
 import type { Access, Fault, TranslationContext } from '../pgtable'
 import type { SmmuDriverBehaviour } from '../profiles'
-import { resolveProgrammed, type BankRange, type ContextModel, type GuestFields, type Resolved } from './arch'
+import { RegisterProgrammedContexts, type BankRange, type ContextModel, type GuestFields, type Resolved } from './arch'
 import { ContextBankAllocator, firstBankFor, type SmmuContext } from './context'
 import { contextBankFaultFor, type ContextBankFault, type EventRecord } from './events'
 import type { GuestStage1 } from './guest'
@@ -16,7 +16,7 @@ import { selectStage, type DomainStage } from './stage'
 /** Linux programs 16-bit ASIDs on AArch64 SMMUv1/v2 stage-1 banks (TTBCR2.AS). */
 export const V2_ASID_BITS = 16
 
-export class ContextBankModel implements ContextModel {
+export class ContextBankModel extends RegisterProgrammedContexts implements ContextModel {
   readonly asidBits = V2_ASID_BITS
   private readonly banks: ContextBankAllocator
   /** Each bank's latest fault. */
@@ -26,6 +26,7 @@ export class ContextBankModel implements ContextModel {
     private readonly features: FeatureSet,
     private readonly driver: SmmuDriverBehaviour,
   ) {
+    super()
     this.banks = new ContextBankAllocator(features, driver.contextIds)
   }
 
@@ -64,22 +65,6 @@ export class ContextBankModel implements ContextModel {
 
   unnestGuest(guest: GuestStage1): void {
     if (guest.kind === 'context-bank') this.banks.release(guest.bank)
-  }
-
-  syncStream(): void {}
-
-  steAddress(): undefined {
-    return undefined
-  }
-
-  configInvalidate(): void {}
-
-  resolve(_sid: number, ctx: SmmuContext, regime: TranslationContext, guest: GuestStage1 | undefined): Resolved {
-    return resolveProgrammed(ctx, regime, guest)
-  }
-
-  stage1BypassFault(): undefined {
-    return undefined
   }
 
   report(_sid: number, r: Resolved, fault: Fault, iova: number, access: Access): void {

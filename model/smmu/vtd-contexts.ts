@@ -4,14 +4,14 @@
  */
 import { fail, ok, type Result } from '../errno'
 import type { TranslationContext } from '../pgtable'
-import { resolveProgrammed, type ContextModel, type GuestFields, type Resolved } from './arch'
+import { RegisterProgrammedContexts, type ContextModel, type GuestFields } from './arch'
 import { V2_ASID_BITS } from './context-banks'
 import { DomainIdAllocator, type SmmuContext } from './context'
 import type { ContextBankFault, EventRecord } from './events'
 import type { GuestStage1 } from './guest'
 import type { DomainStage } from './stage'
 
-export class VtdContextModel implements ContextModel {
+export class VtdContextModel extends RegisterProgrammedContexts implements ContextModel {
   readonly asidBits = V2_ASID_BITS
   private readonly domainIds = new DomainIdAllocator()
 
@@ -41,22 +41,6 @@ export class VtdContextModel implements ContextModel {
   }
 
   unnestGuest(): void {}
-
-  syncStream(): void {}
-
-  steAddress(): undefined {
-    return undefined
-  }
-
-  configInvalidate(): void {}
-
-  resolve(_sid: number, ctx: SmmuContext, regime: TranslationContext, guest: GuestStage1 | undefined): Resolved {
-    return resolveProgrammed(ctx, regime, guest)
-  }
-
-  stage1BypassFault(): undefined {
-    return undefined
-  }
 
   report(): void {}
 
