@@ -6,7 +6,7 @@
 //   typecheck   tsc --noEmit (incremental: dist/.tsbuildinfo)
 //   lint        eslint (with its cache in node_modules/.cache/eslint)
 //   features    the cucumber features under every behaviour profile
-//   unit        node:test over dist/test/unit/*.test.js
+//   unit        node:test over dist/test/unit/*.test.js, one process per core (bin/unit.js)
 //
 // Each phase's output is printed whole when it ends (in the order above), then one line per
 // phase with its wall time; the exit status is 0 only when every phase passed.

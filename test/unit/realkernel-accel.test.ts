@@ -55,7 +55,9 @@ describe('real-kernel: how far a guest got, from its console', () => {
   })
 })
 
-describe('real-kernel: auto mode falls back to TCG when KVM makes no progress (stub QEMU)', () => {
+// The cases wait on real deadlines of a second or two each; they share nothing (each has its own
+// stub and console log), so they wait side by side.
+describe('real-kernel: auto mode falls back to TCG when KVM makes no progress (stub QEMU)', { concurrency: true }, () => {
   let dir = ''
   const stub = (name: string, kvm: string, tcg: string): string => {
     const file = path.join(dir, name)
@@ -66,7 +68,7 @@ describe('real-kernel: auto mode falls back to TCG when KVM makes no progress (s
   // Like the report of issue 17: SeaBIOS, the kernel's "Probing EDD", then nothing.
   const hangs = `printf 'SeaBIOS (version 1.16.2)\\nProbing EDD (edd=off to disable)... ok\\n'; exec sleep 60`
   const plan = (qemu: string): BootPlan => ({ machine: q35, qemu, accel: 'kvm', kernel: 'vmlinuz', initrd: 'initrd', append: '' })
-  const opts = (): { timeoutSeconds: number; logFile: string; kvmProofSeconds: number } => ({ timeoutSeconds: 20, logFile: path.join(dir, 'console.log'), kvmProofSeconds: 1 })
+  const opts = (log: string): { timeoutSeconds: number; logFile: string; kvmProofSeconds: number } => ({ timeoutSeconds: 20, logFile: path.join(dir, `${log}.log`), kvmProofSeconds: 1 })
 
   before(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rk-accel-'))
@@ -78,7 +80,7 @@ describe('real-kernel: auto mode falls back to TCG when KVM makes no progress (s
   it('a guest stuck after the firmware under KVM is restarted under TCG at the deadline, with one line saying why', async () => {
     const said: string[] = []
     const started = Date.now()
-    const r = await runGuest(plan(stub('qemu-hangs', hangs, finishes)), chooseAccel(q35, 'auto', kvmOpens) as AccelChoice, opts(), (l) => said.push(l))
+    const r = await runGuest(plan(stub('qemu-hangs', hangs, finishes)), chooseAccel(q35, 'auto', kvmOpens) as AccelChoice, opts('hangs'), (l) => said.push(l))
     assert.equal(r.failure, undefined)
     assert.equal(r.accel, 'tcg')
     assert.equal(r.stage, 'end')
@@ -90,19 +92,19 @@ describe('real-kernel: auto mode falls back to TCG when KVM makes no progress (s
   it('a QEMU that cannot start KVM is restarted under TCG at once', async () => {
     const said: string[] = []
     const failsKvm = `echo 'Could not access KVM kernel module: No such file or directory' >&2; echo 'qemu-system-x86_64: failed to initialize kvm: No such file or directory' >&2; exit 1`
-    const r = await runGuest(plan(stub('qemu-no-kvm', failsKvm, finishes)), chooseAccel(q35, 'auto', kvmOpens) as AccelChoice, opts(), (l) => said.push(l))
+    const r = await runGuest(plan(stub('qemu-no-kvm', failsKvm, finishes)), chooseAccel(q35, 'auto', kvmOpens) as AccelChoice, opts('no-kvm'), (l) => said.push(l))
     assert.deepEqual([r.failure, r.accel], [undefined, 'tcg'])
     assert.match(said[0] as string, /QEMU stopped under KVM before \/init \(Could not access KVM kernel module.*restarting under TCG/)
   })
 
   it('a guest that works under KVM stays under KVM', async () => {
     const said: string[] = []
-    const r = await runGuest(plan(stub('qemu-kvm-ok', finishes, 'exit 3')), chooseAccel(q35, 'auto', kvmOpens) as AccelChoice, opts(), (l) => said.push(l))
+    const r = await runGuest(plan(stub('qemu-kvm-ok', finishes, 'exit 3')), chooseAccel(q35, 'auto', kvmOpens) as AccelChoice, opts('kvm-ok'), (l) => said.push(l))
     assert.deepEqual([r.failure, r.accel, said], [undefined, 'kvm', []])
   })
 
   it('--accel kvm does not fall back: the guest runs into its timeout, and the message says where it stopped and what to try', async () => {
-    const r = await runGuest(plan(stub('qemu-hangs-2', hangs, finishes)), chooseAccel(q35, 'kvm', kvmOpens) as AccelChoice, { ...opts(), timeoutSeconds: 1 }, () => assert.fail('no fallback'))
+    const r = await runGuest(plan(stub('qemu-hangs-2', hangs, finishes)), chooseAccel(q35, 'kvm', kvmOpens) as AccelChoice, { ...opts('hangs-2'), timeoutSeconds: 1 }, () => assert.fail('no fallback'))
     assert.equal(r.accel, 'kvm')
     assert.match(r.failure ?? '', /did not finish within 1 s under KVM; it got as far as: kernel booting; try --accel tcg/)
   })
