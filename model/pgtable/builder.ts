@@ -160,7 +160,8 @@ export class IoPgtable {
     if (bad !== undefined) return bad
     if (!prot.read && !prot.write) return OK // noAccessMap 'maps-nothing' (checkMap failed it otherwise)
     const attrs = protToAttrs(this.stage, prot)
-    return this.finish(this.mapAt(g.startLevel, this.pgd, g.startIndexMask, iova, pa, size, attrs))
+    const mapped = this.mapAt(g.startLevel, this.pgd, g.startIndexMask, iova, pa, size, 1, attrs)
+    return this.finish(isKernelError(mapped) ? mapped : undefined)
   }
 
   /**
@@ -176,14 +177,19 @@ export class IoPgtable {
     return this.finish(this.mapPieces(iova, pa, length, protToAttrs(this.stage, prot)))
   }
 
-  /** mapRange's body: the pieces, largest first; the first error stops it. */
+  /**
+   * mapRange's body: the pieces, largest first; the first error stops it. Like iommu_map's
+   * map_pages(pgsize, pgcount), pieces of one size are mapped in one descent, up to the end of
+   * their table: exactly the pieces one at a time would give, as every page size is the block
+   * size of a level, so a larger one can only start where the table of the smaller ones ends.
+   */
   private mapPieces(iova: number, pa: number, length: number, attrs: LeafAttrs): KernelError | undefined {
     const g = this.geometry
     for (let done = 0; done < length; ) {
       const size = this.pickSize(iova + done, pa + done, length - done)
-      const err = this.mapAt(g.startLevel, this.pgd, g.startIndexMask, iova + done, pa + done, size, attrs)
-      if (err !== undefined) return err
-      done += size
+      const mapped = this.mapAt(g.startLevel, this.pgd, g.startIndexMask, iova + done, pa + done, size, Math.floor((length - done) / size), attrs)
+      if (isKernelError(mapped)) return mapped
+      done += mapped * size
     }
     return undefined
   }
@@ -248,22 +254,24 @@ export class IoPgtable {
 
   // ---- recursive operations (one function each, stepping to level + 1) ----------------------
 
-  private mapAt(level: number, table: number, mask: number, iova: number, pa: number, size: number, attrs: LeafAttrs): KernelError | undefined {
+  /**
+   * Maps up to `count` consecutive leaves of `size` from `iova` to `pa`: as many as the table
+   * holding the first one has entries left for. Returns how many it mapped (at least 1), or the error.
+   */
+  private mapAt(level: number, table: number, mask: number, iova: number, pa: number, size: number, count: number, attrs: LeafAttrs): number | KernelError {
     const g = this.geometry
-    const ptep = table + ((iova * g.levelScale[level]) & mask) * DESC_BYTES
+    const index = (iova * g.levelScale[level]) & mask
+    const ptep = table + index * DESC_BYTES
+    if (size === g.blockSize[level]) {
+      const n = Math.min(count, mask - index + 1)
+      for (let i = 0; i < n; i++) {
+        const err = this.mapLeaf(level, ptep + i * DESC_BYTES, iova + i * size, pa + i * size, size, attrs)
+        if (err !== undefined) return err
+      }
+      return n
+    }
     const lo = this.loadLo(ptep, level)
     const hi = this.loadHi(ptep, level)
-    if (size === g.blockSize[level]) {
-      if (present(level, lo)) {
-        if (isLeaf(level, lo)) return exists(iova, size)
-        const sub = descAddress(lo, hi, g.tableAddrLoMask)
-        if (this.hasLeafBelow(level + 1, sub)) return exists(iova, size)
-        this.collectTables(level + 1, sub, g.entriesPerTable, g.granule, undefined)
-      }
-      const type = level === MAX_LEVEL ? DESC.TYPE_PAGE : DESC.TYPE_BLOCK
-      this.store(ptep, level, attrs.lo | type | lo32(pa), attrs.hi | hi32(pa))
-      return undefined
-    }
     let next: number
     if (!present(level, lo)) {
       const fresh = this.newTable()
@@ -275,7 +283,22 @@ export class IoPgtable {
     } else {
       next = descAddress(lo, hi, g.tableAddrLoMask)
     }
-    return this.mapAt(level + 1, next, g.indexMask, iova, pa, size, attrs)
+    return this.mapAt(level + 1, next, g.indexMask, iova, pa, size, count, attrs)
+  }
+
+  /** Writes one leaf of `size` at `ptep` (a level-`level` entry), replacing only an empty table. */
+  private mapLeaf(level: number, ptep: number, iova: number, pa: number, size: number, attrs: LeafAttrs): KernelError | undefined {
+    const g = this.geometry
+    const lo = this.loadLo(ptep, level)
+    if (present(level, lo)) {
+      if (isLeaf(level, lo)) return exists(iova, size)
+      const sub = descAddress(lo, this.loadHi(ptep, level), g.tableAddrLoMask)
+      if (this.hasLeafBelow(level + 1, sub)) return exists(iova, size)
+      this.collectTables(level + 1, sub, g.entriesPerTable, g.granule, undefined)
+    }
+    const type = level === MAX_LEVEL ? DESC.TYPE_PAGE : DESC.TYPE_BLOCK
+    this.store(ptep, level, attrs.lo | type | lo32(pa), attrs.hi | hi32(pa))
+    return undefined
   }
 
   private unmapAt(level: number, table: number, mask: number, iova: number, size: number): number | KernelError {

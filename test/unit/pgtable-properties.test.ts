@@ -123,6 +123,62 @@ test('map, then walk: the mapped PA with the mapped permissions', () => {
   )
 })
 
+/** iommu_pgsize's choice, written out: the largest page size that fits the rest and aligns both addresses. */
+function pieceSize(sizes: readonly number[], iova: number, pa: number, remaining: number): number {
+  for (let i = sizes.length - 1; i > 0; i--) {
+    const s = sizes[i] as number
+    if (s <= remaining && iova % s === 0 && pa % s === 0) return s
+  }
+  return sizes[0] as number
+}
+
+test('mapRange writes exactly what one map() per piece writes (largest fitting aligned size each), or fails as the first failing piece does, changing nothing', () => {
+  fc.assert(
+    fc.property(
+      cfgArb.filter((c) => c.ias >= 36 && c.oas >= 36),
+      fc.integer({ min: 0, max: 2 }),
+      fc.integer({ min: 0, max: 1100 }),
+      fc.integer({ min: 0, max: 1023 }),
+      fc.integer({ min: 0, max: 1023 }),
+      fc.option(fc.nat(), { freq: 3 }),
+      (cfg, blocks, pages, iovaPages, paPages, taken) => {
+        const min = LEAVES[cfg.granule][0][0]
+        const block = LEAVES[cfg.granule][1][0]
+        const length = blocks * block + pages * min || min
+        const iova = 4 * block + iovaPages * min
+        const pa = 8 * block + paPages * min
+        if (iova + length > 2 ** cfg.ias || pa + length > 2 ** cfg.oas) return
+        const ranged = build(cfg)
+        const pieced = build(cfg)
+        const prot: IommuProt = { read: true, write: true }
+        if (taken !== null) {
+          // Something already mapped inside the range: the run that reaches it must fail with EEXIST.
+          const at = iova + (taken % (length / min)) * min
+          for (const t of [ranged, pieced]) assert.deepEqual(t.pt.map(at, 0x1000_0000, min, prot), { ok: true, value: undefined })
+        }
+        const before = ranged.mem.snapshot()
+        let failed: string | undefined
+        for (let done = 0; done < length && failed === undefined; ) {
+          const size = pieceSize(pieced.pt.pgsizes, iova + done, pa + done, length - done)
+          const r = pieced.pt.map(iova + done, pa + done, size, prot)
+          if (!r.ok) failed = r.error.errno
+          done += size
+        }
+        const r = ranged.pt.mapRange(iova, pa, length, prot)
+        if (failed === undefined) {
+          assert.deepEqual(r, { ok: true, value: undefined })
+          assert.deepEqual(ranged.mem.snapshot(), pieced.mem.snapshot(), 'the same descriptors in the same table pages')
+          assert.equal(ranged.used(), pieced.used())
+        } else {
+          assert.equal(r.ok ? 'ok' : r.error.errno, failed)
+          assert.deepEqual(ranged.mem.snapshot(), before, 'a failed mapRange leaves memory as it was')
+        }
+      },
+    ),
+    { numRuns: 200 },
+  )
+})
+
 test('after unmap, every address of the range faults with a translation fault', () => {
   fc.assert(
     fc.property(cfgArb, fc.nat(2), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 3 }), u64, u64, fc.boolean(), fc.array(u64, { minLength: 4, maxLength: 4 }), (cfg, sizeIdx, blocks, pages, rawIova, rawPa, alignPa, rawOffs) => {

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { after, describe, it } from 'node:test'
+import { after, before, describe, it } from 'node:test'
 import { ROOT } from '../../model/root'
 
 interface Shard {
@@ -50,52 +50,53 @@ describe('dealing files into shards', () => {
   })
 })
 
-describe('running shards', () => {
+describe('one run of the runner (one shard, five files)', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tck-unit-runner-'))
-  after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const marker = path.join(dir, 'first-done')
   const testFile = (name: string, body: string): string => {
     const file = path.join(dir, `${name}.test.js`)
     fs.writeFileSync(file, `'use strict'\nconst assert = require('node:assert/strict')\nconst { test, after } = require('node:test')\n${body}\n`)
     return file
   }
-  const run = (...files: string[]): { status: number | null; out: string; junit: string } => {
-    const junit = path.join(dir, 'unit.xml')
+  const files = [
+    testFile('bad', `test('subtracts wrongly', () => assert.equal(2 - 1, 3))`),
+    testFile('first', `test('one', () => {})\nafter(() => require('node:fs').writeFileSync(${JSON.stringify(marker)}, 'x'))`),
+    testFile('good', `test('adds', () => assert.equal(1 + 1, 2))`),
+    testFile('second', `test('sees the first file cleaned up', () => assert.ok(require('node:fs').existsSync(${JSON.stringify(marker)})))`),
+    testFile('timed', `test('waits', () => new Promise((resolve) => setTimeout(resolve, 50)))`),
+  ]
+  let status: number | null = null
+  let out = ''
+  let junit = ''
+  before(() => {
+    const report = path.join(dir, 'unit.xml')
     // Without NODE_TEST_CONTEXT, which tells a `node --test` started from inside a test file not to run its files.
     const env: NodeJS.ProcessEnv = { ...process.env, TCK_UNIT_CACHE: path.join(dir, 'cache') }
     delete env.NODE_TEST_CONTEXT
-    const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'unit.js'), '--shards', '2', '--junit', junit, ...files], { encoding: 'utf8', env })
-    return { status: r.status, out: `${r.stdout}${r.stderr}`, junit: fs.existsSync(junit) ? fs.readFileSync(junit, 'utf8') : '' }
-  }
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'unit.js'), '--shards', '1', '--junit', report, ...files], { encoding: 'utf8', env })
+    status = r.status
+    out = `${r.stdout}${r.stderr}`
+    junit = fs.existsSync(report) ? fs.readFileSync(report, 'utf8') : ''
+  })
+  after(() => fs.rmSync(dir, { recursive: true, force: true }))
 
-  it('a failing test in one file fails the run; the other files still run', () => {
-    const good = testFile('good', `test('adds', () => assert.equal(1 + 1, 2))`)
-    const bad = testFile('bad', `test('subtracts wrongly', () => assert.equal(2 - 1, 3))`)
-    const third = testFile('third', `test('still runs', () => {})`)
-    const r = run(good, bad, third)
-    assert.equal(r.status, 1, r.out)
-    assert.match(r.junit, /<testcase name="subtracts wrongly"[^>]*>\s*<failure/)
-    assert.match(r.junit, /<testcase name="adds"/)
-    assert.match(r.junit, /<testcase name="still runs"/)
-    assert.match(r.junit, /<testsuite name="bad\.test"/, 'each file is a suite named after it')
+  it('a failing test fails the run; the files after it still run', () => {
+    assert.equal(status, 1, out)
+    assert.match(junit, /<testcase name="subtracts wrongly"[^>]*>\s*<failure/)
+    for (const name of ['one', 'adds', 'sees the first file cleaned up', 'waits']) assert.match(junit, new RegExp(`<testcase name="${name}"[^>]*/>`), `${name} passed`)
+  })
+
+  it('each file is a suite named after it', () => {
+    for (const name of ['bad', 'first', 'good', 'second', 'timed']) assert.match(junit, new RegExp(`<testsuite name="${name}\\.test"`))
   })
 
   it("a file's top-level after() runs when that file's tests end, not at the end of the shard", () => {
-    const marker = path.join(dir, 'first-done')
-    const first = testFile('first', `test('one', () => {})\nafter(() => require('node:fs').writeFileSync(${JSON.stringify(marker)}, 'x'))`)
-    const second = testFile('second', `test('sees the first file cleaned up', () => assert.ok(require('node:fs').existsSync(${JSON.stringify(marker)})))`)
-    // Both files in one shard: --shards 2 with two files would split them, so give the first a long time.
-    fs.mkdirSync(path.join(dir, 'cache'), { recursive: true })
-    fs.writeFileSync(path.join(dir, 'cache', 'unit-times.json'), JSON.stringify({ 'first.test': 1, 'second.test': 1, 'filler.test': 100000 }))
-    const filler = testFile('filler', `test('filler', () => {})`)
-    const r = run(first, second, filler)
-    assert.equal(r.status, 0, r.out)
+    assert.match(junit, /<testcase name="sees the first file cleaned up"[^>]*\/>/)
   })
 
-  it('remembers each file’s time for the next run', () => {
-    const timed = testFile('timed', `test('waits', () => new Promise((resolve) => setTimeout(resolve, 50)))`)
-    const r = run(timed)
-    assert.equal(r.status, 0, r.out)
+  it("remembers each file's time for the next run", () => {
     const times = JSON.parse(fs.readFileSync(path.join(dir, 'cache', 'unit-times.json'), 'utf8')) as Record<string, number>
+    assert.deepEqual(Object.keys(times).sort(), ['bad.test', 'first.test', 'good.test', 'second.test', 'timed.test'])
     assert.ok((times['timed.test'] ?? 0) >= 50, JSON.stringify(times))
   })
 })
