@@ -2,12 +2,11 @@
 // every behaviour profile it holds for. `npm run features` runs the behaviour profiles one after
 // the other and reports per profile (scripts/run-features.ts). The profile list and the tag scheme
 // (@<profile>, @since-<profile>, @until-<profile>) come from model/profiles: nothing is repeated here.
-require('ts-node/register/transpile-only')
-const { PROFILE_NAMES } = require('./model/profiles/names')
-const { anyProfileTagExpression, tagExpressionFor } = require('./model/profiles/tags')
-
-// The step definitions run compiled (dist/steps); transpile whatever changed since the last run.
+// The step definitions and this file's model imports run compiled (dist/); transpile whatever
+// changed since the last run first.
 require('./bin/build').ensureBuilt()
+const { PROFILE_NAMES } = require('./dist/model/profiles/names')
+const { anyProfileTagExpression, tagExpressionFor } = require('./dist/model/profiles/tags')
 
 // No `paths` here: cucumber then reads features/**/*.feature, and a path given on the command line
 // (`npx cucumber-js -p merged features/nesting/nest1-stage-selection.feature:41`) replaces it

@@ -1,6 +1,6 @@
 /**
  * The checkout's root directory, for reading the files that ship beside the code (fixtures/,
- * transcripts/, test data). The code runs compiled from dist/ (bin/build.js) or, under ts-node,
+ * transcripts/, test data). The code runs compiled from dist/ (bin/build.js) or, under a TypeScript loader,
  * as TypeScript, so a path relative to a module's own directory (`__dirname`) differs between
  * the two; this is the one place that knows the layout (eslint forbids `__dirname` elsewhere).
  */
