@@ -87,7 +87,11 @@ export function compare(model: (count: number) => number, reference: (count: num
   const rs: number[] = []
   const ratios: number[] = []
   for (let i = 0; i < rounds; i++) {
+    // Each round starts from a collected heap, so neither pays for collecting the other's garbage
+    // (the reference's BigInts reach the old generation; collecting them is CPU time too).
+    collectGarbage()
     const a = rateOf(model, m)
+    collectGarbage()
     const b = rateOf(reference, r)
     ms.push(a)
     rs.push(b)

@@ -64,6 +64,7 @@ function versusC(scene: NativeScene, model: (count: number) => number, modelOa: 
   for (let i = 0; i < ROUNDS; i++) {
     const c = nativeRound(native.binary, scene, ROUND_MS, CHECK_INPUTS)
     if (c.checksum !== String(sum)) throw new Error(`C walker and model disagree on the ${scene} scene: output sums ${c.checksum} vs ${sum}`)
+    collectGarbage() // the reference rounds before these left garbage the model's rounds should not pay for
     const m = rateOf(model, count)
     cs.push(c.walksPerS)
     ratios.push(m / c.walksPerS)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Where `npm test`'s time goes, measured on this machine:
 #   1. each phase of npm test alone (npm run typecheck / lint / features / unit), warm caches;
-#   2. each unit test file alone (node --test on its compiled file);
+#   2. each unit test file's wall time, the files run one after another in one process;
 #   3. npm test itself, its phases side by side (bin/test.js), twice.
 # Each line gives wall and CPU seconds (user + system, children included) and the 1-minute load
 # average when it ended: on a shared machine the CPU figure is the steadier one.
@@ -32,8 +32,14 @@ if [ "${1:-}" = --cold ]; then
 fi
 for phase in typecheck lint features unit; do measure "  $phase" npm run -s "$phase"; done
 echo
-echo "unit test files alone:"
-for f in dist/test/unit/*.test.js; do measure "  $(basename "$f" .js)" node --enable-source-maps --test "$f"; done
+echo "unit test files, one after another in one process (bin/unit.js --shards 1), wall seconds each:"
+times_dir=$(mktemp -d)
+measure '  all files, one process' env TCK_UNIT_CACHE="$times_dir" node bin/unit.js --shards 1
+node -e '
+const t = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))
+for (const [f, ms] of Object.entries(t).sort((a, b) => b[1] - a[1])) console.log(`  ${f.padEnd(42)} ${(ms / 1000).toFixed(2).padStart(7)} s`)
+' "$times_dir/unit-times.json"
+rm -rf "$times_dir"
 echo
 echo "npm test (phases side by side):"
 measure '  npm test' npm test
