@@ -23,6 +23,9 @@
  *
  *   walk-c s1|nested [--rounds N] [--round-ms MS] [--check N]
  * prints one JSON object: walks_per_s (median of the rounds), rounds_walks_per_s, checksum.
+ *   walk-c s1|nested --walks N
+ * builds the scene, performs exactly N walks and prints their sum (bench/instructions.ts counts
+ * the instructions of N walks and of none, under valgrind).
  */
 #define _POSIX_C_SOURCE 199309L
 #include <inttypes.h>
@@ -302,9 +305,11 @@ static int by_value(const void *a, const void *b) {
 int main(int argc, char **argv) {
     const char *which = argc > 1 ? argv[1] : "";
     int rounds = 5, check = 10000;
+    long long walks = -1;
     double round_ms = 200;
     for (int i = 2; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--rounds") == 0) rounds = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--walks") == 0) walks = atoll(argv[i + 1]);
         else if (strcmp(argv[i], "--round-ms") == 0) round_ms = atof(argv[i + 1]);
         else if (strcmp(argv[i], "--check") == 0) check = atoi(argv[i + 1]);
         else {
@@ -316,8 +321,13 @@ int main(int argc, char **argv) {
     if (strcmp(which, "s1") == 0) s = s1_scene();
     else if (strcmp(which, "nested") == 0) s = nested_scene();
     else {
-        fprintf(stderr, "usage: walk-c s1|nested [--rounds N] [--round-ms MS] [--check N]\n");
+        fprintf(stderr, "usage: walk-c s1|nested [--rounds N] [--round-ms MS] [--check N] [--walks N]\n");
         return 2;
+    }
+    if (walks >= 0) {
+        /* Exactly `walks` walks and nothing else timed: for counting instructions (bench/instructions.ts). */
+        printf("{\"scene\": \"%s\", \"walks\": %lld, \"sum\": \"%" PRIu64 "\"}\n", which, walks, run(&s, (u64)walks));
+        return 0;
     }
     if (rounds < 1 || rounds > 100) rounds = 5;
     u64 checksum = run(&s, (u64)check);
