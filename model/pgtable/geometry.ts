@@ -75,11 +75,15 @@ export interface Geometry {
   readonly levelScale: readonly number[]
   /** Whether a leaf (block at L1/L2, page at L3) is architecturally valid at each level. */
   readonly leafAllowed: readonly boolean[]
-  /** LO-half mask of a leaf's output address at each level (bits [31:levelShift], within [31:12]). */
+  /**
+   * LO-half mask of a leaf's output address at each level (bits [31:levelShift], within [31:12]),
+   * as an int32 (so 0xfffff000 is -4096): the walkers only `&` with it, and an int32 is what V8
+   * keeps in a register, where a number above 2^31 is a heap number to convert at every use.
+   */
   readonly leafAddrLoMask: readonly number[]
   /** Mask of the in-block offset at each level (blockSize - 1), usable with `&` (all leaves < 2^31). */
   readonly offsetMask: readonly number[]
-  /** LO-half mask of a next-level table address (bits [31:pgShift]). */
+  /** LO-half mask of a next-level table address (bits [31:pgShift]), an int32 like leafAddrLoMask. */
   readonly tableAddrLoMask: number
   /** Index mask at the start level / at every other level. */
   readonly startIndexMask: number
@@ -177,8 +181,9 @@ function buildGeometry(stage: 1 | 2, granule: Granule, ias: number, oas: number,
   const blockSize = levelShift.map((s) => 2 ** s)
   const levelScale = levelShift.map((s) => 2 ** -s)
   const leafAllowed = [0, 1, 2, 3].map((l) => l === MAX_LEVEL || BLOCK_LEVELS[granule].includes(l))
-  const leafAddrLoMask = levelShift.map((s) => (s >= 32 ? 0 : (OA.LO_MASK & ~((1 << s) - 1)) >>> 0))
-  const offsetMask = blockSize.map((b) => (b <= 2 ** 30 ? b - 1 : 0))
+  // `| 0`: the masks are int32 values (small integers or int32 doubles in V8), not heap numbers.
+  const leafAddrLoMask = levelShift.map((s) => (s >= 32 ? 0 : OA.LO_MASK & ~((1 << s) - 1)) | 0)
+  const offsetMask = blockSize.map((b) => (b <= 2 ** 30 ? b - 1 : 0) | 0)
   const pgsizes = [0, 1, 2, 3].filter((l) => l >= startLevel && leafAllowed[l]).map((l) => blockSize[l]).reverse()
   const startEntries = 2 ** pgdBits
   return {
@@ -200,12 +205,12 @@ function buildGeometry(stage: 1 | 2, granule: Granule, ias: number, oas: number,
     leafAllowed,
     leafAddrLoMask,
     offsetMask,
-    tableAddrLoMask: (OA.LO_MASK & ~(granule - 1)) >>> 0,
-    startIndexMask: startEntries - 1,
-    indexMask: 2 ** stride - 1,
+    tableAddrLoMask: OA.LO_MASK & ~(granule - 1),
+    startIndexMask: (startEntries - 1) | 0,
+    indexMask: (2 ** stride - 1) | 0,
     inputLimit: 2 ** ias,
     outputLimit: 2 ** oas,
-    outputLimitHi: 2 ** (oas - 32),
+    outputLimitHi: 2 ** (oas - 32) | 0,
   }
 }
 

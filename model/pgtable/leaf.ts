@@ -6,6 +6,20 @@ import { OA, S1_LEAF, S1_TABLE, S2_LEAF } from './descriptor'
 import { PERM_EXEC, PERM_READ, PERM_WRITE } from './result'
 
 const TWO_POW_32 = 2 ** 32
+// The descriptor bits as module constants: read without a property load and map check per use.
+const AP_UNPRIV = S1_LEAF.AP_UNPRIV
+const AP_RDONLY = S1_LEAF.AP_RDONLY
+const PXN = S1_LEAF.PXN
+const UXN = S1_LEAF.UXN
+const AP_TABLE_NO_UNPRIV = S1_TABLE.AP_TABLE_NO_UNPRIV
+const AP_TABLE_RDONLY = S1_TABLE.AP_TABLE_RDONLY
+const PXN_TABLE = S1_TABLE.PXN_TABLE
+const UXN_TABLE = S1_TABLE.UXN_TABLE
+const S2AP_READ = S2_LEAF.S2AP_READ
+const S2AP_WRITE = S2_LEAF.S2AP_WRITE
+const XN0 = S2_LEAF.XN0
+const XN1 = S2_LEAF.XN1
+const OA_HI_MASK = OA.HI_MASK
 
 /** A successful single-stage lookup, filled in place by a walker. */
 export interface LeafOut {
@@ -33,7 +47,7 @@ export function newLeafOut(): LeafOut {
 
 /** Address held by a descriptor: HI bits [19:0] are address bits [51:32]; `loMask` picks the rest. */
 export function descAddress(lo: number, hi: number, loMask: number): number {
-  return (hi & OA.HI_MASK) * TWO_POW_32 + ((lo & loMask) >>> 0)
+  return (hi & OA_HI_MASK) * TWO_POW_32 + ((lo & loMask) >>> 0)
 }
 
 /**
@@ -49,14 +63,14 @@ export function descAddress(lo: number, hi: number, loMask: number): number {
  * qemu-ignores-ap1).
  */
 export function s1Perm(lo: number, hi: number, tableHi: number, privileged: boolean): number {
-  const unpriv = (lo & S1_LEAF.AP_UNPRIV) !== 0 && (tableHi & S1_TABLE.AP_TABLE_NO_UNPRIV) === 0
-  const rdonly = (lo & S1_LEAF.AP_RDONLY) !== 0 || (tableHi & S1_TABLE.AP_TABLE_RDONLY) !== 0
+  const unpriv = (lo & AP_UNPRIV) !== 0 && (tableHi & AP_TABLE_NO_UNPRIV) === 0
+  const rdonly = (lo & AP_RDONLY) !== 0 || (tableHi & AP_TABLE_RDONLY) !== 0
   if (!privileged && !unpriv) return 0
   let perm = PERM_READ
   if (!rdonly) perm |= PERM_WRITE
   const xn = privileged
-    ? (hi & S1_LEAF.PXN) !== 0 || (tableHi & S1_TABLE.PXN_TABLE) !== 0
-    : (hi & S1_LEAF.UXN) !== 0 || (tableHi & S1_TABLE.UXN_TABLE) !== 0
+    ? (hi & PXN) !== 0 || (tableHi & PXN_TABLE) !== 0
+    : (hi & UXN) !== 0 || (tableHi & UXN_TABLE) !== 0
   if (!xn) perm |= PERM_EXEC
   return perm
 }
@@ -68,10 +82,10 @@ export function s1Perm(lo: number, hi: number, tableHi: number, privileged: bool
  */
 export function s2Perm(lo: number, hi: number, xnx: boolean, privileged: boolean): number {
   let perm = 0
-  if ((lo & S2_LEAF.S2AP_READ) !== 0) perm |= PERM_READ
-  if ((lo & S2_LEAF.S2AP_WRITE) !== 0) perm |= PERM_WRITE
-  const xn1 = (hi & S2_LEAF.XN1) !== 0
-  const xn = xnx && privileged ? xn1 !== ((hi & S2_LEAF.XN0) !== 0) : xn1
+  if ((lo & S2AP_READ) !== 0) perm |= PERM_READ
+  if ((lo & S2AP_WRITE) !== 0) perm |= PERM_WRITE
+  const xn1 = (hi & XN1) !== 0
+  const xn = xnx && privileged ? xn1 !== ((hi & XN0) !== 0) : xn1
   if ((perm & PERM_READ) !== 0 && !xn) perm |= PERM_EXEC
   return perm
 }

@@ -105,14 +105,14 @@ export function s1Lookup(
       tableHi = hi & OA_HI_MASK
       tableLo = lo & tableAddrLoMask
       if (tableHi >= outputLimitHi) return makeFault('addressSize', 1, level, iova)
-      if (hierarchical) inheritedHi |= hi
+      inheritedHi |= hi
       level++
       indexMask = g.indexMask
       continue
     }
     if (level === MAX_LEVEL ? type !== TYPE_PAGE : !g.leafAllowed[level]) return makeFault('translation', 1, level, iova)
     if ((lo & AF) === 0) return makeFault('accessFlag', 1, level, iova)
-    const perm = s1Perm(lo, hi, inheritedHi, privileged)
+    const perm = s1Perm(lo, hi, hierarchical ? inheritedHi : 0, privileged)
     if ((perm & need) === 0) return makeFault('permission', 1, level, iova)
     const leaf = descAddress(lo, hi, g.leafAddrLoMask[level])
     if (leaf >= g.outputLimit) return makeFault('addressSize', 1, level, iova)
