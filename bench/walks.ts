@@ -15,7 +15,11 @@
  */
 import assert from 'node:assert/strict'
 import { createMemory, createTableAllocator, type PhysMemory, type TableAllocator } from '../model/memory'
-import { createPgtable, Iotlb, walkNested, walkStage1, walkStage2, type Access, type IoPgtable, type S1Context, type S2Context } from '../model/pgtable'
+import { createPgtable, Iotlb, type Access, type IoPgtable, type S1Context, type S2Context } from '../model/pgtable'
+// The walkers from their own modules, as model/smmu/translate.ts takes them (see there).
+import { walkNested } from '../model/pgtable/walk-nested'
+import { walkStage1 } from '../model/pgtable/walk-s1'
+import { walkStage2 } from '../model/pgtable/walk-s2'
 import { prng } from './measure'
 import { RefIotlb, refWalk, refWalkNested, type RefRegime } from './reference'
 
