@@ -155,7 +155,7 @@ export function parseFixture(text: string, file: string): FixtureResult {
     return { errors: [errorAt('TOO_LARGE', offset, '', `YAML aliases expand to more than ${FIXTURE_MAX_ALIAS_COUNT} times the nodes they name (the limit); write the values out`)] }
   }
   const exact = new Map<string, bigint>()
-  const data = exactIntegers(js, [], exact)
+  const data = exactIntegers(js, '', exact)
   const errors: FixtureError[] = []
   let raw = data as RawFixture
   const validate = validateSchema()
@@ -205,7 +205,8 @@ function sortByLine(errors: readonly FixtureError[]): FixtureError[] {
 }
 
 function stripSchemaMark(e: FixtureError): FixtureError {
-  return e.schema === undefined ? e : (Object.fromEntries(Object.entries(e).filter(([k]) => k !== 'schema')) as unknown as FixtureError)
+  const { schema, ...rest } = e
+  return schema === undefined ? e : rest
 }
 
 /**
@@ -325,19 +326,32 @@ function scalarPath(path: readonly unknown[], node: unknown): string {
  * The parsed data with every integer as a number (the schema checks numbers): exact below 2^53;
  * the 64-bit IOVA fields keep their exact value in `exact`, by field path, for the feature set.
  */
-function exactIntegers(value: unknown, path: readonly string[], exact: Map<string, bigint>): unknown {
+function exactIntegers(value: unknown, field: string, exact: Map<string, bigint>): unknown {
   if (typeof value === 'bigint') {
-    const field = path.join('.')
     if (U64_FIELD.test(field)) exact.set(field, value)
     return Number(value)
   }
-  if (Array.isArray(value)) return value.map((v, i) => exactIntegers(v, [...path, String(i)], exact))
+  const child = (k: string): string => (field === '' ? k : `${field}.${k}`)
+  if (Array.isArray(value)) return value.map((v, i) => exactIntegers(v, child(String(i)), exact))
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(value)) out[k] = exactIntegers(v, [...path, k], exact)
+    for (const [k, v] of Object.entries(value)) out[k] = exactIntegers(v, child(k), exact)
     return out
   }
   return value
+}
+
+const propertyNameLists = new WeakMap<object, readonly string[]>()
+
+/** The property names a schema object declares: one list per schema object, so "did you mean" prepares it once. */
+function propertyNames(schema: unknown): readonly string[] {
+  if (schema === null || typeof schema !== 'object') return []
+  let names = propertyNameLists.get(schema)
+  if (names === undefined) {
+    names = Object.keys((schema as { properties?: object }).properties ?? {})
+    propertyNameLists.set(schema, names)
+  }
+  return names
 }
 
 function schemaError(e: ErrorObject, doc: Document, at: ErrorAt): FixtureError {
@@ -349,7 +363,7 @@ function schemaError(e: ErrorObject, doc: Document, at: ErrorAt): FixtureError {
   switch (e.keyword) {
     case 'additionalProperties': {
       const key = String((e.params as { additionalProperty: string }).additionalProperty)
-      const known = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {})
+      const known = propertyNames(e.parentSchema)
       return errorAt('UNKNOWN_KEY', keyOffset(doc, segments, key) ?? valueOffset, child(key), `unknown field "${key}"${suggestion(key, known)}`)
     }
     case 'required': {
