@@ -181,7 +181,8 @@ function buildGeometry(stage: 1 | 2, granule: Granule, ias: number, oas: number,
   const blockSize = levelShift.map((s) => 2 ** s)
   const levelScale = levelShift.map((s) => 2 ** -s)
   const leafAllowed = [0, 1, 2, 3].map((l) => l === MAX_LEVEL || BLOCK_LEVELS[granule].includes(l))
-  // `| 0`: the masks are int32 values (small integers or int32 doubles in V8), not heap numbers.
+  // `| 0` makes each mask an int32, which V8 keeps in a register; `2 ** s - 1` and `>>> 0` give
+  // heap numbers (the first always, the second above 2^31) that the walkers convert at every use.
   const leafAddrLoMask = levelShift.map((s) => (s >= 32 ? 0 : OA.LO_MASK & ~((1 << s) - 1)) | 0)
   const offsetMask = blockSize.map((b) => (b <= 2 ** 30 ? b - 1 : 0) | 0)
   const pgsizes = [0, 1, 2, 3].filter((l) => l >= startLevel && leafAllowed[l]).map((l) => blockSize[l]).reverse()
