@@ -41,8 +41,9 @@ function parseArgs(argv) {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     if (a === '--junit') {
-      out.junit = argv[++i]
-      if (out.junit === undefined) usage('--junit needs a file name')
+      const file = argv[++i]
+      if (file === undefined) usage('--junit needs a file name')
+      out.junit = path.resolve(file)
     } else if (a === '--shards') {
       out.shards = Number(argv[++i])
       if (!Number.isInteger(out.shards) || out.shards < 1) usage(`--shards needs a positive integer, not ${argv[i]}`)
