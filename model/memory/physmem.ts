@@ -49,11 +49,13 @@ const CACHE_SLOTS = 1 << CACHE_BITS
 const CACHE_INDEX_MASK = CACHE_SLOTS - 1
 /**
  * The tag of hi * 2^32 + lo is hi * 2^TAG_HI_SHIFT + (lo >>> TAG_SHIFT), computed as
- * (hi << TAG_HI_SHIFT) | (lo >>> TAG_SHIFT): integer operations (hi < 2^20, so no overflow), where
- * a multiplication V8 cannot bound is done in floating point.
+ * (hi << TAG_HI_SHIFT) | (lo >>> TAG_SHIFT): integer operations, where a multiplication V8 cannot
+ * bound is done in floating point. Exact for 0 <= hi < TAG_HI_LIMIT (every address below 2^52,
+ * MAX_OAS); a larger hi would wrap onto another page's tag, so it skips the cache (and aborts).
  */
 const TAG_SHIFT = PAGE_SHIFT + CACHE_BITS
 const TAG_HI_SHIFT = 32 - TAG_SHIFT
+const TAG_HI_LIMIT = 2 ** (MAX_OAS - 32)
 /**
  * Walker cache lines, one per (fetch kind, level): LINE_WORDS int32 words each,
  * [hi, lo & PAGE_FRAME_MASK, frame, unused], the line of (kind, level) at (kind * FETCH_LEVELS + level) * LINE_WORDS.
@@ -193,7 +195,7 @@ export class PhysMemory implements DescriptorReader {
     // (every caller derives it with Math.floor or a mask), so its tag names exactly one page.
     const cache = this.cache
     const at = ((frameLo >>> PAGE_SHIFT) & CACHE_INDEX_MASK) << 1
-    if (cache[at] !== ((hi << TAG_HI_SHIFT) | (frameLo >>> TAG_SHIFT)) || !(line >= 0 && line < LINES << LINE_SHIFT)) return this.fillLine(hi, lo, line)
+    if (!(hi >= 0 && hi < TAG_HI_LIMIT) || cache[at] !== ((hi << TAG_HI_SHIFT) | (frameLo >>> TAG_SHIFT)) || !(line >= 0 && line < LINES << LINE_SHIFT)) return this.fillLine(hi, lo, line)
     return this.setLine(line, hi, frameLo, cache[at + 1])
   }
 

@@ -143,6 +143,10 @@ describe('PhysMemory', () => {
     const out: Word64 = { lo: 0, hi: 0 }
     assert.deepEqual(mem.readDescriptor(-0x1000, FETCH.S2, 1, out), { kind: 'externalAbort', addr: -0x1000 })
     assert.deepEqual(mem.readDescriptor(-0x2000_0000, FETCH.TABLE_BUILDER, 3, out), { kind: 'externalAbort', addr: -0x2000_0000 })
+    // Nor do addresses far beyond 2^52 whose upper word, shifted into a cache tag, would wrap onto
+    // the tag of a backed page (0x4010 is cached above; 2^57 + 0x4010 and 2^64 + 0x4010 are not memory).
+    assert.equal(mem.descriptorPage(2 ** 25, 0x4010, FETCH.TABLE_BUILDER, 2), -1, 'at 2^57 + 0x4010')
+    assert.equal(mem.descriptorPage(2 ** 32, 0x4010, FETCH.TABLE_BUILDER, 2), -1, 'at 2^64 + 0x4010')
   })
 
   test('snapshot compares contents, not backing', () => {
