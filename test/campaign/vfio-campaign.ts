@@ -43,6 +43,7 @@ import {
   type Result,
   type TableAllocator,
 } from '../../model'
+import { prng } from '../../bench/measure'
 
 const PAGE = 0x1000
 /** Mappings live in a window of WINDOW_PAGES pages from WINDOW_BASE (inside every aperture). */
@@ -809,14 +810,7 @@ function setup(spec: MachineSpec, stats: CampaignStats, seed: number): { model: 
     refGroups.push({ id, viable: g.viable })
   })
   stats.runs++
-  let state = seed >>> 0
-  const rand = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
+  const rand = prng(seed)
   // Every run starts with one container open (more may be opened by the commands).
   const first = backend.openContainer()
   assert.ok(first.ok)
