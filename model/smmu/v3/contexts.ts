@@ -18,7 +18,7 @@ import { selectStage, type DomainStage } from '../stage'
 import type { StreamFault } from '../translate'
 import type { SmmuV3Id } from './config'
 import { faultEvent } from './events'
-import { cdWords, StreamTableMemory, type StreamConfig } from './stream-table'
+import { cdWords, leBytes, StreamTableMemory, type StreamConfig } from './stream-table'
 
 const GRANULE_BYTES: Readonly<Record<string, Granule>> = { '4K': 4096, '16K': 16384, '64K': 65536 }
 
@@ -69,10 +69,7 @@ export class StreamTableModel implements ContextModel {
   nestGuest(_ctx: SmmuContext, regime: TranslationContext, _previous: GuestStage1 | undefined, fields: GuestFields): Result<GuestStage1> {
     if (fields.cdIpa !== undefined) {
       if (regime.stage !== 2) return fail('EINVAL', 'a guest CD at an IPA needs a stage-2 context')
-      const words = cdWords(fields)
-      const bytes = new Uint8Array(words.length * 8)
-      words.forEach((w, i) => new DataView(bytes.buffer).setBigUint64(i * 8, w, true))
-      const written = new GuestMemory(this.memory, regime).write(fields.cdIpa, bytes)
+      const written = new GuestMemory(this.memory, regime).write(fields.cdIpa, leBytes(cdWords(fields)))
       if (!written.ok) return written
     }
     return ok({ kind: 'stream-table', ...fields })

@@ -124,10 +124,7 @@ export class StreamTableMemory {
   }
 
   private store(pa: number, words: readonly bigint[]): void {
-    const bytes = new Uint8Array(WORDS * 8)
-    const view = new DataView(bytes.buffer)
-    words.forEach((w, i) => view.setBigUint64(i * 8, w, true))
-    if (this.memory.write(pa, bytes) !== undefined) throw new Error(`stream table at 0x${pa.toString(16)} has no memory behind it`)
+    if (this.memory.write(pa, leBytes(words)) !== undefined) throw new Error(`stream table at 0x${pa.toString(16)} has no memory behind it`)
   }
 
   private load(pa: number): bigint[] {
@@ -142,4 +139,12 @@ export class StreamTableMemory {
 export function cdWords(s1: { readonly regs: S1Regs; readonly asid: number }): bigint[] {
   const r = s1.regs
   return encodeCd({ t0sz: r.t0sz, tg0: tg0Encoding(r.granule), ips: addressSizeEncoding(r.oas), asid: s1.asid, ttb0: r.ttbr, had0: r.had === true })
+}
+
+/** 64-bit words as the little-endian bytes the SMMU reads (STE and CD layout in memory). */
+export function leBytes(words: readonly bigint[]): Uint8Array {
+  const bytes = new Uint8Array(words.length * 8)
+  const view = new DataView(bytes.buffer)
+  words.forEach((w, i) => view.setBigUint64(i * 8, w, true))
+  return bytes
 }
