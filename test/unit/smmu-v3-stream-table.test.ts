@@ -103,9 +103,7 @@ describe('SMMUv3: stream configuration in memory', () => {
     // Point S1ContextPtr [51:6] at IPA 0x5000_0000 (nothing there at stage 2), then CMD_CFGI_STE.
     const at = smmu.steAddress(0x10)!
     const ptrMask = ((1n << 52n) - 1n) & ~0x3fn
-    const bytes = new Uint8Array(8)
-    new DataView(bytes.buffer).setBigUint64(0, ((system.memory.read64(at) as bigint) & ~ptrMask) | 0x5000_0000n, true)
-    system.memory.write(at, bytes)
+    assert.equal(system.memory.write64(at, ((system.memory.read64(at) as bigint) & ~ptrMask) | 0x5000_0000n), undefined)
     smmu.configInvalidate(0x10)
     const t = smmu.dma(0x10, 'write', 0x8040_3010, 4)
     assert.equal(t.kind, 'fault')
