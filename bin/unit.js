@@ -9,9 +9,11 @@
 // shards side by side and reports them as one run, so the reporters, the exit status and the
 // per-test output are what they were.
 //
-// The shards are balanced by each file's wall time in the previous run (kept in
-// node_modules/.cache/smmu-nesting-tck/unit-times.json); a file never timed counts as the mean
-// of the others (1 s when nothing is known yet), so a clean clone still gets shards of equal size.
+// The shards are balanced by each file's wall time in the previous runs (the mean of the last
+// run's and the earlier estimate, kept in node_modules/.cache/smmu-nesting-tck/unit-times.json);
+// a file never timed counts as the mean of the others (1 s when nothing is known yet), so a clean
+// clone still gets shards of equal size. No file takes much more than a tenth of the total (the
+// campaigns are one file each), so the shards can end close together.
 //
 //   node bin/unit.js [--junit FILE] [--shards N] [test file...]
 //
@@ -97,6 +99,19 @@ function deal(files, n, times) {
   return shards
 }
 
+/**
+ * Folds one run's file times into the remembered ones: the mean of the two, so one run slowed down
+ * by the machine's neighbours (a file's wall time moves by half from run to run) does not decide
+ * the next deal alone. A file timed for the first time takes its time as measured.
+ */
+function blendTimes(times, measured) {
+  for (const [name, ms] of Object.entries(measured)) {
+    const old = times[name]
+    times[name] = typeof old === 'number' ? (old + ms) / 2 : ms
+  }
+  return times
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2))
   ensureBuilt()
@@ -111,6 +126,11 @@ async function main() {
   if (files.length === 0) usage(`no test files under ${path.relative(ROOT, UNIT_DIR)}`)
 
   const times = readTimes()
+  if (opts.files.length === 0) {
+    // A full run: forget files that are gone (renamed or deleted), so they do not linger.
+    const present = new Set(files.map((f) => path.basename(f, '.js')))
+    for (const name of Object.keys(times)) if (!present.has(name)) delete times[name]
+  }
   fs.rmSync(SHARD_DIR, { recursive: true, force: true })
   fs.mkdirSync(SHARD_DIR, { recursive: true })
   const shards = deal(files, opts.shards, times).map((s, i, all) => {
@@ -132,7 +152,7 @@ async function main() {
   // Remember this run's times for the next one (a file that did not run keeps its old time).
   for (const s of shards) {
     try {
-      Object.assign(times, JSON.parse(fs.readFileSync(s.timesFile, 'utf8')))
+      blendTimes(times, JSON.parse(fs.readFileSync(s.timesFile, 'utf8')))
     } catch {
       // a shard that died before writing its times: the next run uses the old ones
     }
@@ -145,7 +165,7 @@ async function main() {
   process.exit(code)
 }
 
-module.exports = { deal }
+module.exports = { blendTimes, deal }
 
 if (require.main === module) {
   main().catch((e) => {

@@ -1,7 +1,7 @@
 /**
  * bin/unit.js, the runner behind `npm run unit`: test files dealt into one process per core.
  * What must not change from one process per file: a failing test fails the run, each file's
- * hooks keep to the file, and the shards are balanced by the last run's times.
+ * hooks keep to the file, and the shards are balanced by the earlier runs' times.
  */
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
@@ -16,7 +16,10 @@ interface Shard {
   ms: number
 }
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { deal } = require(path.join(ROOT, 'bin', 'unit.js')) as { deal: (files: string[], n: number, times: Record<string, number>) => Shard[] }
+const { blendTimes, deal } = require(path.join(ROOT, 'bin', 'unit.js')) as {
+  blendTimes: (times: Record<string, number>, measured: Record<string, number>) => Record<string, number>
+  deal: (files: string[], n: number, times: Record<string, number>) => Shard[]
+}
 
 describe('dealing files into shards', () => {
   it('longest first, each to the shard with the least time (LPT); files keep their order within a shard', () => {
@@ -47,6 +50,10 @@ describe('dealing files into shards', () => {
 
   it('never more shards than files', () => {
     assert.equal(deal(['/x/a.test.js'], 4, {}).length, 1)
+  })
+
+  it('a run\'s times are averaged with the remembered ones; a file timed for the first time keeps its time; others are kept', () => {
+    assert.deepEqual(blendTimes({ 'a.test': 4000, 'b.test': 1000 }, { 'a.test': 2000, 'c.test': 700 }), { 'a.test': 3000, 'b.test': 1000, 'c.test': 700 })
   })
 })
 
