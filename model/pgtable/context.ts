@@ -9,6 +9,7 @@
  * Linux computes SL0 = ~(start + (4K ? 1 : 0)) & 3, which is the same mapping.
  */
 import { fail, ok, type Result } from '../errno'
+import { S1_TABLE_LIMITS } from './descriptor'
 import { geometryAtLevel, granuleShift, type Geometry, type Granule } from './geometry'
 
 const T0SZ_BASE = 64
@@ -43,6 +44,12 @@ export interface S1Context {
   readonly geometry: Geometry
   /** Hierarchical attributes honoured (not HAD). */
   readonly hierarchical: boolean
+  /**
+   * The bits of table descriptors' upper halves a leaf inherits: APTable, PXNTable and UXNTable
+   * (S1_TABLE_LIMITS), or 0 when HAD is set. The walker ANDs what it collected with it: a number
+   * the walk tests with one AND, where a boolean field is a generic truth test in V8.
+   */
+  readonly tableLimitsMask: number
   /** regs.ttbr as two 32-bit halves, bits [63:32] and [31:0] (int32): where a walk starts. */
   readonly ttbHi: number
   readonly ttbLo: number
@@ -90,7 +97,8 @@ export function stage1Context(regs: S1Regs): Result<S1Context> {
   if (!g.ok) return g
   const aligned = checkTtb(regs.ttbr, g.value)
   if (!aligned.ok) return aligned
-  return ok({ stage: 1, regs, geometry: g.value, hierarchical: regs.had !== true, ...halves(regs.ttbr) })
+  const hierarchical = regs.had !== true
+  return ok({ stage: 1, regs, geometry: g.value, hierarchical, tableLimitsMask: hierarchical ? S1_TABLE_LIMITS : 0, ...halves(regs.ttbr) })
 }
 
 /**

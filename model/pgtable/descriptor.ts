@@ -96,6 +96,9 @@ export const S1_TABLE = {
   NS_TABLE: hiBit(63),
 } as const
 
+/** The table bits that limit the leaves below (APTable[1:0], PXNTable, UXNTable): HI bits [30:27]. */
+export const S1_TABLE_LIMITS = S1_TABLE.PXN_TABLE | S1_TABLE.UXN_TABLE | S1_TABLE.AP_TABLE_NO_UNPRIV | S1_TABLE.AP_TABLE_RDONLY
+
 /** Stage-2 block/page descriptor. No nG, no hierarchical table attributes at stage 2. */
 export const S2_LEAF = {
   /** MemAttr[3:0], bits [5:2]. */

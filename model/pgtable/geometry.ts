@@ -76,6 +76,13 @@ export interface Geometry {
   /** Whether a leaf (block at L1/L2, page at L3) is architecturally valid at each level. */
   readonly leafAllowed: readonly boolean[]
   /**
+   * Bytes a leaf at each level maps: blockSize where leafAllowed, 0 elsewhere. Every leaf size is
+   * below 2^31 (the largest is 4K's 1 GiB block), so this is an array of small integers, and a
+   * walk result's `size` taken from it is stored as one; blockSize, which holds 2^39, is an array
+   * of doubles, and a double field costs each result a heap number of its own.
+   */
+  readonly leafSize: readonly number[]
+  /**
    * LO-half mask of a leaf's output address at each level (bits [31:levelShift], within [31:12]),
    * as an int32 (so 0xfffff000 is -4096): the walkers only `&` with it, and an int32 is what V8
    * keeps in a register, where a number above 2^31 is a heap number to convert at every use.
@@ -185,6 +192,7 @@ function buildGeometry(stage: 1 | 2, granule: Granule, ias: number, oas: number,
   // heap numbers (the first always, the second above 2^31) that the walkers convert at every use.
   const leafAddrLoMask = levelShift.map((s) => (s >= 32 ? 0 : OA.LO_MASK & ~((1 << s) - 1)) | 0)
   const offsetMask = blockSize.map((b) => (b <= 2 ** 30 ? b - 1 : 0) | 0)
+  const leafSize = blockSize.map((b, l) => (leafAllowed[l] ? b : 0) | 0)
   const pgsizes = [0, 1, 2, 3].filter((l) => l >= startLevel && leafAllowed[l]).map((l) => blockSize[l]).reverse()
   const startEntries = 2 ** pgdBits
   return {
@@ -204,6 +212,7 @@ function buildGeometry(stage: 1 | 2, granule: Granule, ias: number, oas: number,
     blockSize,
     levelScale,
     leafAllowed,
+    leafSize,
     leafAddrLoMask,
     offsetMask,
     tableAddrLoMask: OA.LO_MASK & ~(granule - 1),

@@ -25,8 +25,8 @@ export function walkNested(mem: DescriptorReader, s1: S1Context, s2: S2Context, 
   const ipa = s1Leaf.oa
   const s2Fault = s2Lookup(reader, s2, ipa, need, privileged, s2Leaf)
   if (s2Fault !== undefined) return { ...s2Fault, iova }
-  const s1Size = s1.geometry.blockSize[s1Leaf.level]
-  const s2Size = s2.geometry.blockSize[s2Leaf.level]
+  const s1Size = s1.geometry.leafSize[s1Leaf.level]
+  const s2Size = s2.geometry.leafSize[s2Leaf.level]
   const s2Smaller = s2Size < s1Size
   return {
     kind: 'ok',

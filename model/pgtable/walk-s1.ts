@@ -76,7 +76,7 @@ export function s1Lookup(
   const levelScale = g.levelScale
   const tableAddrLoMask = g.tableAddrLoMask
   const outputLimitHi = g.outputLimitHi
-  const hierarchical = ctx.hierarchical
+  const tableLimitsMask = ctx.tableLimitsMask
   const words = mem.words
   let tableHi = ctx.ttbHi
   let tableLo = ctx.ttbLo
@@ -112,12 +112,12 @@ export function s1Lookup(
     }
     if (level === MAX_LEVEL ? type !== TYPE_PAGE : !g.leafAllowed[level]) return makeFault('translation', 1, level, iova)
     if ((lo & AF) === 0) return makeFault('accessFlag', 1, level, iova)
-    const perm = s1Perm(lo, hi, hierarchical ? inheritedHi : 0, privileged)
+    const perm = s1Perm(lo, hi, inheritedHi & tableLimitsMask, privileged)
     if ((perm & need) === 0) return makeFault('permission', 1, level, iova)
     const leaf = descAddress(lo, hi, g.leafAddrLoMask[level])
     if (leaf >= g.outputLimit) return makeFault('addressSize', 1, level, iova)
     const oa = leaf + (iova & g.offsetMask[level])
-    if (out === undefined) return { kind: 'ok', input: iova, oa, level, size: g.blockSize[level], perm: PERMS[perm], s1: s1Attrs(lo, hi, perm) }
+    if (out === undefined) return { kind: 'ok', input: iova, oa, level, size: g.leafSize[level], perm: PERMS[perm], s1: s1Attrs(lo, hi, perm) }
     out.oa = oa
     out.level = level
     out.lo = lo & LEAF_ATTR_LO

@@ -96,7 +96,7 @@ export function s2Lookup(
     const leaf = descAddress(lo, hi, g.leafAddrLoMask[level])
     if (leaf >= g.outputLimit) return makeFault('addressSize', 2, level, ipa)
     const oa = leaf + (ipa & g.offsetMask[level])
-    if (out === undefined) return { kind: 'ok', input: ipa, oa, level, size: g.blockSize[level], perm: PERMS[perm], s2: s2Attrs(lo, hi, perm) }
+    if (out === undefined) return { kind: 'ok', input: ipa, oa, level, size: g.leafSize[level], perm: PERMS[perm], s2: s2Attrs(lo, hi, perm) }
     out.oa = oa
     out.level = level
     out.lo = lo & LEAF_ATTR_LO

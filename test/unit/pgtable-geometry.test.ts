@@ -71,6 +71,17 @@ describe('io-pgtable geometry', () => {
     assert.deepEqual(sizes(65536), [0x1_0000, 0x2000_0000])
   })
 
+  test('leaf size per level: a block where the granule allows one (Arm ARM, no FEAT_LPA), the page at L3, 0 elsewhere', () => {
+    const leafSize = (granule: Granule) => {
+      const g = ioPgtableGeometry(1, granule, 48, 48)
+      assert.ok(g.ok)
+      return g.value.leafSize
+    }
+    assert.deepEqual(leafSize(4096), [0, 0x4000_0000, 0x20_0000, 0x1000])
+    assert.deepEqual(leafSize(16384), [0, 0, 0x200_0000, 0x4000])
+    assert.deepEqual(leafSize(65536), [0, 0, 0x2000_0000, 0x1_0000])
+  })
+
   test('unsupported configurations are EINVAL', () => {
     for (const [granule, ias, oas] of [
       [8192, 48, 48],
