@@ -27,7 +27,7 @@
  *   slot and returns what it unmapped so far (iommu_unmap / __iommu_unmap).
  */
 import { fail, ok, type KernelError, type Result } from '../errno'
-import { FETCH, NO_PAGE, type PhysMemory, type TableAllocator } from '../memory'
+import { FETCH, NO_PAGE as MEMORY_NO_PAGE, type PhysMemory, type TableAllocator } from '../memory'
 import { stage1Context, stage2Context, sl0ForStartLevel, type S1Context, type S1Regs, type S2Context, type S2Regs, type TranslationContext } from './context'
 import { DESC, DESC_BYTES, LEAF_ATTR_HI_MASK, LEAF_ATTR_LO_MASK } from './descriptor'
 import { hiWord, PAGE_OFFSET_MASK } from './fetch'
@@ -35,6 +35,11 @@ import { formatGeometry, ioPgtableGeometry, MAX_LEVEL, type Geometry, type Granu
 import { Journal } from './journal'
 import { descAddress } from './leaf'
 import { protToAttrs, type IommuProt, type LeafAttrs } from './prot'
+
+// What model/memory exports, as module constants: its index re-exports through getters, which a
+// lookup per descriptor would call every time.
+const NO_PAGE = MEMORY_NO_PAGE
+const FETCH_TABLE_BUILDER = FETCH.TABLE_BUILDER
 
 const TWO_POW_32 = 2 ** 32
 const T0SZ_BASE = 64
@@ -233,8 +238,9 @@ export class IoPgtable {
     let mask = g.startIndexMask
     for (let level = g.startLevel; level <= MAX_LEVEL; level++) {
       const ptep = table + ((iova * g.levelScale[level]) & mask) * DESC_BYTES
-      const lo = this.loadLo(ptep, level)
-      const hi = this.loadHi(ptep, level)
+      const at = this.slot(ptep, level)
+      const lo = this.word(at)
+      const hi = this.word(at + 1)
       if (!present(level, lo)) return undefined
       if (isLeaf(level, lo)) return descAddress(lo, hi, g.leafAddrLoMask[level]) + (iova & g.offsetMask[level])
       table = descAddress(lo, hi, g.tableAddrLoMask)
@@ -270,8 +276,9 @@ export class IoPgtable {
       }
       return n
     }
-    const lo = this.loadLo(ptep, level)
-    const hi = this.loadHi(ptep, level)
+    const at = this.slot(ptep, level)
+    const lo = this.word(at)
+    const hi = this.word(at + 1)
     let next: number
     if (!present(level, lo)) {
       const fresh = this.newTable()
@@ -289,10 +296,11 @@ export class IoPgtable {
   /** Writes one leaf of `size` at `ptep` (a level-`level` entry), replacing only an empty table. */
   private mapLeaf(level: number, ptep: number, iova: number, pa: number, size: number, attrs: LeafAttrs): KernelError | undefined {
     const g = this.geometry
-    const lo = this.loadLo(ptep, level)
+    const at = this.slot(ptep, level)
+    const lo = this.word(at)
     if (present(level, lo)) {
       if (isLeaf(level, lo)) return exists(iova, size)
-      const sub = descAddress(lo, this.loadHi(ptep, level), g.tableAddrLoMask)
+      const sub = descAddress(lo, this.word(at + 1), g.tableAddrLoMask)
       if (this.hasLeafBelow(level + 1, sub)) return exists(iova, size)
       this.collectTables(level + 1, sub, g.entriesPerTable, g.granule, undefined)
     }
@@ -304,8 +312,9 @@ export class IoPgtable {
   private unmapAt(level: number, table: number, mask: number, iova: number, size: number): number | KernelError {
     const g = this.geometry
     const ptep = table + ((iova * g.levelScale[level]) & mask) * DESC_BYTES
-    const lo = this.loadLo(ptep, level)
-    const hi = this.loadHi(ptep, level)
+    const at = this.slot(ptep, level)
+    const lo = this.word(at)
+    const hi = this.word(at + 1)
     if (!present(level, lo)) return 0
     if (size === g.blockSize[level]) {
       if (!isLeaf(level, lo)) this.collectTables(level + 1, descAddress(lo, hi, g.tableAddrLoMask), g.entriesPerTable, g.granule, undefined)
@@ -346,8 +355,9 @@ export class IoPgtable {
   private hasLeafBelow(level: number, table: number): boolean {
     const g = this.geometry
     for (let i = 0; i < g.entriesPerTable; i++) {
-      const lo = this.loadLo(table + i * DESC_BYTES, level)
-      const hi = this.loadHi(table + i * DESC_BYTES, level)
+      const at = this.slot(table + i * DESC_BYTES, level)
+      const lo = this.word(at)
+      const hi = this.word(at + 1)
       if (!present(level, lo)) continue
       if (isLeaf(level, lo) || this.hasLeafBelow(level + 1, descAddress(lo, hi, g.tableAddrLoMask))) return true
     }
@@ -359,8 +369,9 @@ export class IoPgtable {
     const g = this.geometry
     if (level < MAX_LEVEL) {
       for (let i = 0; i < entries; i++) {
-        const lo = this.loadLo(table + i * DESC_BYTES, level)
-        const hi = this.loadHi(table + i * DESC_BYTES, level)
+        const at = this.slot(table + i * DESC_BYTES, level)
+        const lo = this.word(at)
+        const hi = this.word(at + 1)
         if (present(level, lo) && !isLeaf(level, lo)) {
           this.collectTables(level + 1, descAddress(lo, hi, g.tableAddrLoMask), g.entriesPerTable, g.granule, out)
         }
@@ -416,32 +427,27 @@ export class IoPgtable {
   }
 
   /**
-   * Where, in memory's word arena, the 4 KiB page of our own tables holding `pa` starts (always
-   * backed: the allocator pool is checked), as FETCH.TABLE_BUILDER fetches (their own cache lines). Read
-   * straight from the arena: no allocation, and no shared record whose fields would flip between
-   * small and large integers.
+   * Where, in memory's word arena, the descriptor at `pa` (an entry of one of our level-`level`
+   * tables) is: the index of its low half, the high half following it. The page is always backed
+   * (the allocator pool is checked); it is fetched as FETCH.TABLE_BUILDER (its own cache lines).
+   * Read straight from the arena: no allocation, and no shared record whose fields would flip
+   * between small and large integers. Valid until the next write to memory, which may grow the arena.
    */
-  private page(pa: number, level: number): number {
-    const page = this.mem.descriptorPage(hiWord(pa), pa >>> 0, FETCH.TABLE_BUILDER, level)
+  private slot(pa: number, level: number): number {
+    const page = this.mem.descriptorPage(hiWord(pa), pa >>> 0, FETCH_TABLE_BUILDER, level)
     if (page === NO_PAGE) throw new Error(`io-pgtable: table memory at ${pa} aborted`)
-    return page
+    return page + ((pa & PAGE_OFFSET_MASK) >>> 2)
   }
 
-  /** Bits [31:0] of the descriptor at `pa` (a table of level `level`). */
-  private loadLo(pa: number, level: number): number {
-    const page = this.page(pa, level)
-    return this.mem.words[page + ((pa & PAGE_OFFSET_MASK) >>> 2)] as number
-  }
-
-  /** Bits [63:32] of the descriptor at `pa`. */
-  private loadHi(pa: number, level: number): number {
-    const page = this.page(pa, level)
-    return this.mem.words[page + ((pa & PAGE_OFFSET_MASK) >>> 2) + 1] as number
+  /** The 32-bit word at index `at` of memory's word arena (a slot() or the one after it). */
+  private word(at: number): number {
+    return this.mem.words[at] as number
   }
 
   /** Writes a descriptor of a level-`level` table, logging the old value for rollback. */
   private store(pa: number, level: number, lo: number, hi: number): void {
-    this.journal.recordWrite(pa, this.loadLo(pa, level), this.loadHi(pa, level))
+    const at = this.slot(pa, level)
+    this.journal.recordWrite(pa, this.word(at), this.word(at + 1))
     if (this.mem.write64Parts(pa, lo >>> 0, hi >>> 0) !== undefined) throw new Error(`io-pgtable: table memory at ${pa} aborted`)
   }
 
