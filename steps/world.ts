@@ -231,6 +231,24 @@ function describeFailure(e: unknown, profile: string, where: StepPlace | undefin
 
 /** The step's keyword and text, and the line of the scenario or Examples row, from the Gherkin. */
 export function stepPlace(doc: GherkinDocument, pickle: Pickle, step: PickleStep): StepPlace {
+  const { lines, keywords } = documentIndex(doc)
+  const line = [...pickle.astNodeIds].reverse().map((id) => lines.get(id)).find((l) => l !== undefined)
+  const keyword = step.astNodeIds.map((id) => keywords.get(id)).find((k) => k !== undefined) ?? ''
+  return { scenario: pickle.name, location: line === undefined ? pickle.uri : `${pickle.uri}:${line}`, step: `${keyword}${step.text}`.trim() }
+}
+
+/** A Gherkin document's scenario and Examples-row lines and step keywords, by AST node id. */
+interface DocumentIndex {
+  readonly lines: ReadonlyMap<string, number>
+  readonly keywords: ReadonlyMap<string, string>
+}
+
+/** Built once per document (cucumber passes the same object to every step of a feature file). */
+const indexes = new WeakMap<GherkinDocument, DocumentIndex>()
+
+function documentIndex(doc: GherkinDocument): DocumentIndex {
+  const known = indexes.get(doc)
+  if (known !== undefined) return known
   const lines = new Map<string, number>()
   const keywords = new Map<string, string>()
   const visit = (children: readonly { background?: { steps: readonly { id: string; keyword: string }[] }; scenario?: ScenarioNode; rule?: { children: readonly unknown[] } }[]): void => {
@@ -244,9 +262,9 @@ export function stepPlace(doc: GherkinDocument, pickle: Pickle, step: PickleStep
     }
   }
   visit((doc.feature?.children ?? []) as Parameters<typeof visit>[0])
-  const line = [...pickle.astNodeIds].reverse().map((id) => lines.get(id)).find((l) => l !== undefined)
-  const keyword = step.astNodeIds.map((id) => keywords.get(id)).find((k) => k !== undefined) ?? ''
-  return { scenario: pickle.name, location: line === undefined ? pickle.uri : `${pickle.uri}:${line}`, step: `${keyword}${step.text}`.trim() }
+  const index = { lines, keywords }
+  indexes.set(doc, index)
+  return index
 }
 
 interface ScenarioNode {
