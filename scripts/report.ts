@@ -15,6 +15,8 @@
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
+// Before cucumber: its step matching gets the engine's match indices instead of a polyfill's.
+import './match-indices'
 import { loadConfiguration, runCucumber, type ISupportCodeLibrary } from '@cucumber/cucumber/api'
 import type { Envelope } from '@cucumber/messages'
 import { formatFixtureError } from '../model/hw'

@@ -10,6 +10,8 @@
  * Exit status: 0 every scenario passed, 1 a scenario failed (or none was selected), 2 usage error.
  */
 import * as fs from 'node:fs'
+// Before cucumber: its step matching gets the engine's match indices instead of a polyfill's.
+import './match-indices'
 import { loadConfiguration, runCucumber, type ISupportCodeLibrary } from '@cucumber/cucumber/api'
 import type { Envelope } from '@cucumber/messages'
 import { formatCatalogueErrors, loadCatalogue } from '../model/hw/catalogue'
