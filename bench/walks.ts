@@ -18,7 +18,9 @@ import { createMemory, createTableAllocator, type PhysMemory, type TableAllocato
 import { createPgtable, Iotlb, type Access, type IoPgtable, type S1Context, type S2Context } from '../model/pgtable'
 // The walkers from their own modules, as model/smmu/translate.ts takes them (see there).
 import { walkNested } from '../model/pgtable/walk-nested'
-import { walkStage1 } from '../model/pgtable/walk-s1'
+import { newLeafOut } from '../model/pgtable/leaf'
+import { PERM_READ } from '../model/pgtable/result'
+import { s1Lookup, walkStage1 } from '../model/pgtable/walk-s1'
 import { walkStage2 } from '../model/pgtable/walk-s2'
 import { prng } from './measure'
 import { RefIotlb, refWalk, refWalkNested, type RefRegime } from './reference'
@@ -188,6 +190,26 @@ export function modelS1(s: S1Scene): (count: number) => number {
       const r = walkStage1(s.mem, s.ctx, s.inputs[i & INPUT_MASK] as number, READ)
       if (r.kind !== 'ok') throw new Error(`S1 walk faulted: ${r.kind}`)
       sum += r.oa
+    }
+    return sum
+  }
+}
+
+/**
+ * The same stage-1 walks as modelS1, through the walker that walkStage1 wraps (s1Lookup) filling
+ * one record of the caller's (a LeafOut: output address, level, leaf attributes, permissions), as
+ * bench/c/walk.c's walker fills `*out`. What walkStage1 adds is its result: a fresh object per
+ * walk, with the input and output addresses each a heap number of their own (V8 boxes a number
+ * field that is not a small integer). Timing both says what that result costs.
+ */
+export function modelS1Lookup(s: S1Scene): (count: number) => number {
+  const out = newLeafOut()
+  return (count) => {
+    let sum = 0
+    for (let i = 0; i < count; i++) {
+      const fault = s1Lookup(s.mem, s.ctx, s.inputs[i & INPUT_MASK] as number, PERM_READ, false, undefined, out)
+      if (fault !== undefined) throw new Error(`S1 lookup faulted: ${fault.kind}`)
+      sum += out.oa
     }
     return sum
   }
