@@ -42,12 +42,10 @@ export interface S1Context {
   readonly stage: 1
   readonly regs: S1Regs
   readonly geometry: Geometry
-  /** Hierarchical attributes honoured (not HAD). */
-  readonly hierarchical: boolean
   /**
-   * The bits of table descriptors' upper halves a leaf inherits: APTable, PXNTable and UXNTable
-   * (S1_TABLE_LIMITS), or 0 when HAD is set. The walker ANDs what it collected with it: a number
-   * the walk tests with one AND, where a boolean field is a generic truth test in V8.
+   * The hierarchical attributes honoured: the bits of table descriptors' upper halves a leaf
+   * inherits, APTable, PXNTable and UXNTable (S1_TABLE_LIMITS), or 0 when HAD is set. The walker
+   * ANDs what it collected with it: one AND, where a boolean field is a generic truth test in V8.
    */
   readonly tableLimitsMask: number
   /** regs.ttbr as two 32-bit halves, bits [63:32] and [31:0] (int32): where a walk starts. */
@@ -97,8 +95,7 @@ export function stage1Context(regs: S1Regs): Result<S1Context> {
   if (!g.ok) return g
   const aligned = checkTtb(regs.ttbr, g.value)
   if (!aligned.ok) return aligned
-  const hierarchical = regs.had !== true
-  return ok({ stage: 1, regs, geometry: g.value, hierarchical, tableLimitsMask: hierarchical ? S1_TABLE_LIMITS : 0, ...halves(regs.ttbr) })
+  return ok({ stage: 1, regs, geometry: g.value, tableLimitsMask: regs.had === true ? 0 : S1_TABLE_LIMITS, ...halves(regs.ttbr) })
 }
 
 /**
