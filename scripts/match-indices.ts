@@ -32,15 +32,23 @@ export function execWithIndices(regexp: RegExp, text: string): RegExpExecArray |
   return match
 }
 
+/** Where `require('regexp-match-indices')` leads from the cucumber-expressions @cucumber/cucumber uses. */
+export function polyfillPath(): string {
+  const cucumber = require.resolve('@cucumber/cucumber')
+  const expressions = require.resolve('@cucumber/cucumber-expressions', { paths: [cucumber] })
+  return require.resolve('regexp-match-indices', { paths: [expressions] })
+}
+
 /**
- * Makes `require('regexp-match-indices')`, as @cucumber/cucumber-expressions resolves it, return
- * execWithIndices. Returns false (and changes nothing) when the polyfill is not installed where
- * cucumber would find it, or was already loaded: then cucumber keeps the polyfill, slower only.
+ * Makes `require('regexp-match-indices')`, as cucumber's @cucumber/cucumber-expressions resolves
+ * it, return execWithIndices. Returns false (and changes nothing) when the polyfill is not
+ * installed where cucumber would find it, or was already loaded: then cucumber keeps the
+ * polyfill, slower only.
  */
 export function useNativeMatchIndices(): boolean {
   let id: string
   try {
-    id = require.resolve('regexp-match-indices', { paths: [require.resolve('@cucumber/cucumber-expressions')] })
+    id = polyfillPath()
   } catch {
     return false
   }
