@@ -3,7 +3,7 @@
  * per-stage permission decoders. No allocation here: walks fill a LeafOut in place.
  */
 import { OA, S1_LEAF, S1_TABLE, S2_LEAF } from './descriptor'
-import { PERM_EXEC, PERM_READ, PERM_WRITE } from './result'
+import { PERM_EXEC as RESULT_PERM_EXEC, PERM_READ as RESULT_PERM_READ, PERM_WRITE as RESULT_PERM_WRITE } from './result'
 
 const TWO_POW_32 = 2 ** 32
 // The descriptor bits as module constants: read without a property load and map check per use.
@@ -20,6 +20,11 @@ const S2AP_WRITE = S2_LEAF.S2AP_WRITE
 const XN0 = S2_LEAF.XN0
 const XN1 = S2_LEAF.XN1
 const OA_HI_MASK = OA.HI_MASK
+// (TypeScript's CommonJS output reads an imported binding as a property of the other module's
+// exports at every use, with a check that it is still a small integer.)
+const PERM_READ = RESULT_PERM_READ
+const PERM_WRITE = RESULT_PERM_WRITE
+const PERM_EXEC = RESULT_PERM_EXEC
 
 /** A successful single-stage lookup, filled in place by a walker. */
 export interface LeafOut {
