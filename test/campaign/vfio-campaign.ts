@@ -221,9 +221,9 @@ function checkInvariants(m: Model, r: Real): void {
     // (deepEqual only to say what differs: the comparison runs after each of some 20,000 steps.)
     const real = c.iommu?.mappings().map((x) => `${x.iova}+${x.size}`) ?? []
     const want = rc.maps.map((x) => `${x.iova}+${x.size}`)
-    if (!sameList(real, want)) assert.deepEqual(real, want, `container ${i}: mappings`)
+    if (!sameElements(real, want)) assert.deepEqual(real, want, `container ${i}: mappings`)
     const groups = c.groups.map((g) => g.id)
-    if (!sameList(groups, rc.groups)) assert.deepEqual(groups, rc.groups, `container ${i}: groups`)
+    if (!sameElements(groups, rc.groups)) assert.deepEqual(groups, rc.groups, `container ${i}: groups`)
   })
   for (const g of m.groups) {
     const real = r.groups[g.id]
@@ -280,7 +280,7 @@ function checkInvariants(m: Model, r: Real): void {
       const got = group.dma('read', BigInt(mp.iova + off), 8)
       // (Messages are built only on failure: this runs some 100,000 times per campaign.)
       if (!got.ok || got.value.kind !== 'ok') assert.fail(`group ${g.id}: read of mapped IOVA 0x${(mp.iova + off).toString(16)} faulted: ${JSON.stringify(got)}`)
-      if (got.value.data === undefined || !sameBytes(got.value.data, bytes)) assert.deepEqual(got.value.data, bytes, `group ${g.id}: IOVA 0x${(mp.iova + off).toString(16)} does not reach its buffer`)
+      if (got.value.data === undefined || !sameElements(got.value.data, bytes)) assert.deepEqual(got.value.data, bytes, `group ${g.id}: IOVA 0x${(mp.iova + off).toString(16)} does not reach its buffer`)
       m.stats.translationProbes++
     }
     for (let k = 0; k < 3; k++) {
@@ -308,11 +308,8 @@ function readable(mp: RefMapping, stage1: boolean): boolean {
   return mp.read || (stage1 && mp.write)
 }
 
-function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i])
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+/** Element-by-element equality of two lists or byte arrays (the cheap check before a deepEqual). */
+function sameElements<T>(a: ArrayLike<T>, b: ArrayLike<T>): boolean {
   if (a.length !== b.length) return false
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
   return true
@@ -728,12 +725,12 @@ class DeviceDma implements Cmd {
       m.stats.dmaOk++
       if (this.op === 'read') {
         const got = res.value.kind === 'ok' ? res.value.data : undefined
-        if (got === undefined || !sameBytes(got, data)) assert.deepEqual(got, data, 'the device read what the buffer holds')
+        if (got === undefined || !sameElements(got, data)) assert.deepEqual(got, data, 'the device read what the buffer holds')
       } else {
         for (const p of pieces) {
           const landed = mem.read((p.mp as RefMapping).pa + (p.at - (p.mp as RefMapping).iova), p.n)
           const sent = data.subarray(p.at - iova, p.at - iova + p.n)
-          if (!(landed instanceof Uint8Array) || !sameBytes(landed, sent)) assert.deepEqual(landed, sent, 'the device write landed in the buffer')
+          if (!(landed instanceof Uint8Array) || !sameElements(landed, sent)) assert.deepEqual(landed, sent, 'the device write landed in the buffer')
         }
       }
     } else {
