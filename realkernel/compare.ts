@@ -65,6 +65,7 @@ export interface Row {
 export interface Comparison {
   readonly file: string
   readonly profile: string
+  /** The fixture, or the fixtures separated by blanks (a machine with several SMMUs). */
   readonly fixture: string
   readonly rows: readonly Row[]
 }
@@ -74,7 +75,8 @@ export function compareWithModel(text: string, file: string, known: readonly Kno
   const setup = recordingSetup(text)
   if (setup === undefined) throw new Error(`${file}: no "Profile: ... Fixture: ..." line in the header`)
   if (!isProfileName(setup.profile)) throw new Error(`${file}: unknown profile ${setup.profile}`)
-  const fixtures = (recordingFixtures(text) ?? [setup.fixture]).map((name) => {
+  const names = recordingFixtures(text) ?? [setup.fixture]
+  const fixtures = names.map((name) => {
     const { fixture, errors } = loadFixtureFile(resolveFixturePath(name))
     if (fixture === undefined) throw new Error(`${file}: fixture ${name} does not load: ${errors.map(formatFixtureError).join('; ')}`)
     return fixture
@@ -82,7 +84,7 @@ export function compareWithModel(text: string, file: string, known: readonly Kno
   const report = replayTranscript(parseTranscript(text, file), createModelBackend({ profile: setup.profile, fixtures }))
   const base = path.basename(file)
   const rows = report.verdicts.map((v) => row(v, base, known))
-  return { file, profile: setup.profile, fixture: setup.fixture, rows }
+  return { file, profile: setup.profile, fixture: names.join(' '), rows }
 }
 
 function row(v: Verdict, recording: string, known: readonly KnownDifference[]): Row {
