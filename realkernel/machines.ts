@@ -177,6 +177,44 @@ export const MACHINES: readonly Machine[] = [
     groups: { 1: '0000:00:02.0', 2: '0000:81:00.0' },
     kvmCapable: false,
   },
+  {
+    // virt11-2smmu with a stage-2-only SMMU on the pxb-pcie bus: its domains are stage 2 (aperture
+    // 2^44) whatever the container type, so the two apertures differ on every kernel, not only on
+    // 6.1's nesting containers.
+    name: 'virt11-2smmu-s2',
+    arch: 'arm64',
+    qemuLine: '11',
+    qemu: 'qemu-system-aarch64',
+    machineArgs: [
+      '-M',
+      'virt,gic-version=3',
+      '-cpu',
+      'max',
+      '-nodefaults',
+      '-bios',
+      'QEMU_EFI.fd',
+      '-device',
+      'pxb-pcie,id=pxb1,bus_nr=0x80,bus=pcie.0,addr=01.0',
+      '-device',
+      'pcie-root-port,id=rp1,bus=pxb1,chassis=1',
+      '-device',
+      'arm-smmuv3,primary-bus=pcie.0,stage=1',
+      '-device',
+      'arm-smmuv3,primary-bus=pxb1,stage=2',
+      '-device',
+      'edu,bus=pcie.0,addr=02.0',
+      '-device',
+      'edu,bus=rp1,addr=00.0',
+    ],
+    kernelArgs: ['acpi=force'],
+    console: 'ttyAMA0',
+    fixture: 'qemu-smmuv3-11.1-s1',
+    moreFixtures: ['qemu-smmuv3-11.1-s2'],
+    transcriptsOf: ['virt11-2smmu-s2'],
+    iommu: 'smmuv3',
+    groups: { 1: '0000:00:02.0', 2: '0000:81:00.0' },
+    kvmCapable: false,
+  },
 ]
 
 /** Every fixture a machine's recordings replay with: one per SMMU. */
