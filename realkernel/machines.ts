@@ -72,6 +72,20 @@ export interface Machine {
 
 const ARM_VIRT_TAIL = ['-cpu', 'max', '-nodefaults', '-device', 'edu,addr=01.0']
 
+/**
+ * QEMU 11's two-SMMU machine: a stage-1-only SMMUv3 in front of pcie.0 (edu at 00:02.0) and one of
+ * stage `second` in front of a pxb-pcie bus (bus 0x80; edu behind a root port, at 81:00.0), booted
+ * through EDK2 (Debian's QEMU_EFI.fd, found in QEMU 11's data directory).
+ */
+function twoSmmuArgs(second: 'nested' | '2'): string[] {
+  return [
+    ...['-M', 'virt,gic-version=3', '-cpu', 'max', '-nodefaults', '-bios', 'QEMU_EFI.fd'],
+    ...['-device', 'pxb-pcie,id=pxb1,bus_nr=0x80,bus=pcie.0,addr=01.0', '-device', 'pcie-root-port,id=rp1,bus=pxb1,chassis=1'],
+    ...['-device', 'arm-smmuv3,primary-bus=pcie.0,stage=1', '-device', `arm-smmuv3,primary-bus=pxb1,stage=${second}`],
+    ...['-device', 'edu,bus=pcie.0,addr=02.0', '-device', 'edu,bus=rp1,addr=00.0'],
+  ]
+}
+
 export const MACHINES: readonly Machine[] = [
   {
     name: 'virt',
@@ -146,27 +160,7 @@ export const MACHINES: readonly Machine[] = [
     arch: 'arm64',
     qemuLine: '11',
     qemu: 'qemu-system-aarch64',
-    machineArgs: [
-      '-M',
-      'virt,gic-version=3',
-      '-cpu',
-      'max',
-      '-nodefaults',
-      '-bios',
-      'QEMU_EFI.fd',
-      '-device',
-      'pxb-pcie,id=pxb1,bus_nr=0x80,bus=pcie.0,addr=01.0',
-      '-device',
-      'pcie-root-port,id=rp1,bus=pxb1,chassis=1',
-      '-device',
-      'arm-smmuv3,primary-bus=pcie.0,stage=1',
-      '-device',
-      'arm-smmuv3,primary-bus=pxb1,stage=nested',
-      '-device',
-      'edu,bus=pcie.0,addr=02.0',
-      '-device',
-      'edu,bus=rp1,addr=00.0',
-    ],
+    machineArgs: twoSmmuArgs('nested'),
     kernelArgs: ['acpi=force'],
     console: 'ttyAMA0',
     fixture: 'qemu-smmuv3-11.1-s1',
@@ -185,27 +179,7 @@ export const MACHINES: readonly Machine[] = [
     arch: 'arm64',
     qemuLine: '11',
     qemu: 'qemu-system-aarch64',
-    machineArgs: [
-      '-M',
-      'virt,gic-version=3',
-      '-cpu',
-      'max',
-      '-nodefaults',
-      '-bios',
-      'QEMU_EFI.fd',
-      '-device',
-      'pxb-pcie,id=pxb1,bus_nr=0x80,bus=pcie.0,addr=01.0',
-      '-device',
-      'pcie-root-port,id=rp1,bus=pxb1,chassis=1',
-      '-device',
-      'arm-smmuv3,primary-bus=pcie.0,stage=1',
-      '-device',
-      'arm-smmuv3,primary-bus=pxb1,stage=2',
-      '-device',
-      'edu,bus=pcie.0,addr=02.0',
-      '-device',
-      'edu,bus=rp1,addr=00.0',
-    ],
+    machineArgs: twoSmmuArgs('2'),
     kernelArgs: ['acpi=force'],
     console: 'ttyAMA0',
     fixture: 'qemu-smmuv3-11.1-s1',
