@@ -17,7 +17,7 @@
 # The wrapper checks the whole closure with the loader's --list before it is written: a library
 # that does not resolve is an error here, not a QEMU that fails later.
 #
-#   <cache>/debs/*.deb  <cache>/root/  <cache>/bin/qemu-system-aarch64  <cache>/QEMU_EFI.fd
+#   <cache>/apt/archives/*.deb  <cache>/root/  <cache>/bin/qemu-system-aarch64  <cache>/QEMU_EFI.fd
 #   <cache>/.packages   (Package Version, one a line)
 # Idempotent: a second run with the lists younger than a day and the wrapper working returns at once.
 # The last line on stdout is the directory holding the wrapper; progress goes to stderr.
@@ -52,7 +52,7 @@ command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null || die "apt-get 
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 [ -r "$keyring" ] || die "$keyring missing (package debian-archive-keyring)"
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-mkdir -p "$cache/apt/lists/partial" "$cache/apt/archives/partial" "$cache/apt/parts" "$cache/debs"
+mkdir -p "$cache/apt/lists/partial" "$cache/apt/archives/partial" "$cache/apt/parts"
 cat > "$cache/apt/sources.list" <<EOF
 deb [signed-by=$keyring] $mirror trixie main
 deb [signed-by=$keyring] $mirror trixie-backports main
@@ -77,27 +77,35 @@ if [ ! -f "$stamp" ] || [ -n "$(find "$stamp" -mmin +1440)" ] || ! cmp -s "$cach
   cp "$cache/apt/sources.list" "$stamp"
 fi
 
-# The closure: what apt would install on an empty trixie system, backports preferred.
+# The closure: what apt would install on an empty trixie system, backports preferred. The .debs
+# stay in apt's archive (a later resolve downloads only what changed); autoclean drops versions the
+# archive no longer has.
 log "resolving qemu-system-arm (trixie-backports) and qemu-efi-aarch64 on an empty system"
 apt-get "${apt_opts[@]}" -t trixie-backports --download-only -y install qemu-system-arm qemu-efi-aarch64 >&2
+apt-get "${apt_opts[@]}" autoclean >&2
 mapfile -t debs < <(find "$cache/apt/archives" -maxdepth 1 -name '*.deb' | sort)
 [ ${#debs[@]} -gt 0 ] || die "apt-get downloaded nothing"
 version=$(apt-cache "${apt_opts[@]}" -t trixie-backports policy qemu-system-arm | sed -n 's/^ *Candidate: //p')
 case $version in *:11.*) ;; *) die "trixie-backports offers qemu-system-arm $version, not 11.x" ;; esac
 
-log "unpacking ${#debs[@]} packages into $cache/root"
-rm -rf "$cache/root.tmp"
-mkdir -p "$cache/root.tmp"
-: > "$cache/.packages.tmp"
-for deb in "${debs[@]}"; do
-  dpkg-deb -x "$deb" "$cache/root.tmp"
-  dpkg-deb -f "$deb" Package Version | paste -sd' ' >> "$cache/.packages.tmp"
-done
-rm -rf "$cache/root"
-mv "$cache/root.tmp" "$cache/root"
-mv "$cache/.packages.tmp" "$cache/.packages"
-# Kept: the .debs (a second unpack downloads nothing); apt's archive is emptied for the next resolve.
-mv "$cache/apt/archives/"*.deb "$cache/debs/" 2>/dev/null || true
+# Unpacked again only when the set of packages changed.
+printf '%s\n' "${debs[@]##*/}" > "$cache/.debs.new"
+if [ -d "$cache/root" ] && cmp -s "$cache/.debs.new" "$cache/.debs"; then
+  log "the same ${#debs[@]} packages as unpacked before"
+else
+  log "unpacking ${#debs[@]} packages into $cache/root"
+  rm -rf "$cache/root.tmp"
+  mkdir -p "$cache/root.tmp"
+  : > "$cache/.packages.tmp"
+  for deb in "${debs[@]}"; do
+    dpkg-deb -x "$deb" "$cache/root.tmp"
+    dpkg-deb -f "$deb" Package Version | paste -sd' ' >> "$cache/.packages.tmp"
+  done
+  rm -rf "$cache/root"
+  mv "$cache/root.tmp" "$cache/root"
+  mv "$cache/.packages.tmp" "$cache/.packages"
+fi
+mv "$cache/.debs.new" "$cache/.debs"
 
 root="$cache/root"
 loader=$(find "$root/usr/lib/$triplet" "$root/usr/lib64" "$root/lib64" "$root/lib" -maxdepth 1 -name 'ld-linux*.so.*' 2>/dev/null | head -n1 || true)
