@@ -55,7 +55,7 @@ export async function runReplay(opts: ReplayOptions, io: Io): Promise<number> {
   }
 
   const profile = getProfile(opts.profile)
-  const totals = { agree: 0, differ: 0 }
+  const totals = { agree: 0, differ: 0, outside: 0 }
   for (const { file, text } of texts) {
     let machine: VfioBackend
     try {
@@ -70,6 +70,7 @@ export async function runReplay(opts: ReplayOptions, io: Io): Promise<number> {
     }
     totals.agree += report.agree
     totals.differ += report.differ
+    totals.outside += report.outside
   }
   io.out(formatSummary(totals))
   return totals.differ === 0 ? EXIT.AGREE : EXIT.DIFFER

@@ -385,7 +385,7 @@ async function runPrepared(p: PreparedGuest, n: number, total: number, opts: Har
 
 export { DEFAULT_TIMEOUT_SECONDS }
 
-function describeKernel(facts: Map<string, string[]>, packages: readonly string[]): string {
+export function describeKernel(facts: Map<string, string[]>, packages: readonly string[]): string {
   const release = facts.get('release')?.[0] ?? '?'
   const version = facts.get('version')?.[0] ?? ''
   const pkg = packages.find((p) => p.startsWith('linux-image-'))
@@ -393,7 +393,7 @@ function describeKernel(facts: Map<string, string[]>, packages: readonly string[
 }
 
 /** The QEMU command line as printed in a header: paths reduced to file names, split for width. */
-function machineLines(plan: BootPlan): string[] {
+export function machineLines(plan: BootPlan): string[] {
   const args = qemuArgs(plan).map((a) => (a === plan.kernel || a === plan.initrd ? path.basename(a) : a.includes(' ') ? `"${a}"` : a))
   const lines: string[] = []
   let current = path.basename(plan.qemu)

@@ -60,6 +60,11 @@ function run(cmd: string, args: readonly string[], what: string, timeoutMs: numb
   })
 }
 
+/** Runs one of realkernel/scripts/ with bash (20 minutes at most); returns its stdout. */
+export function runScript(name: string, args: readonly string[], what: string, log: (line: string) => void): Promise<string> {
+  return run('bash', [path.join(SCRIPTS, name), ...args], what, 20 * 60_000, log, 'stdout')
+}
+
 /** Runs a command to its end (for quick local steps: compiling the agent). */
 function runSync(cmd: string, args: readonly string[], what: string, timeoutMs: number): void {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 << 20 })
@@ -304,6 +309,8 @@ for d in /sys/bus/pci/devices/*; do
 done
 dmesg | grep -q 'Enabled IRQ remapping' && fact irq-remapping enabled
 fact vfio $(ls /dev/vfio)
+# A VMM run's second archive (realkernel/vmm.ts) brings /etc/vmm.sh: the VMM runs before the agent.
+[ -x /etc/vmm.sh ] && /etc/vmm.sh
 echo "@@ agent start"
 /agent /etc/commands
 echo "@@ agent exit $?"

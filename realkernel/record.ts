@@ -2,7 +2,7 @@
  * A recorded transcript: the calls of a source transcript with the results a real kernel gave,
  * in transcript syntax, under a header that says which kernel, QEMU and machine produced them.
  */
-import { parseTranscript, type Expected, type ParsedTranscript } from '../model/transcript'
+import { parseTranscript, type Expected, type ParsedTranscript, type TranscriptLine } from '../model/transcript'
 import type { KernelResult } from './protocol'
 
 export interface RecordingHeader {
@@ -53,17 +53,21 @@ export function formatRecording(header: RecordingHeader, source: ParsedTranscrip
       else if (raw.trim() === '' && out[out.length - 1] !== '' && out.length > 0) out.push('')
       return
     }
-    const result = results.get(lineNo)
-    if (result === undefined || !result.ok) {
-      out.push(`# not run: ${line.callText} (${result === undefined ? 'no result' : result.problem})`)
-      return
-    }
-    const expected = parseExpected(line.callText, result.text)
-    const holds = expected !== undefined && expectationHolds(line.expected, expected)
-    out.push(`${line.callText.padEnd(CALL_WIDTH)} = ${result.text}${holds ? '' : `   # transcript: ${line.expectedText}`}`)
+    out.push(recordedLine(line, results.get(lineNo)))
   })
   while (out[out.length - 1] === '') out.pop()
   return `${out.join('\n')}\n`
+}
+
+/**
+ * One source line as recorded: the call with the kernel's result, marked where the source
+ * expected otherwise; a `# not run:` comment when the kernel gave no result.
+ */
+export function recordedLine(line: TranscriptLine, result: KernelResult | undefined): string {
+  if (result === undefined || !result.ok) return `# not run: ${line.callText} (${result === undefined ? 'no result' : result.problem})`
+  const expected = parseExpected(line.callText, result.text)
+  const holds = expected !== undefined && expectationHolds(line.expected, expected)
+  return `${line.callText.padEnd(CALL_WIDTH)} = ${result.text}${holds ? '' : `   # transcript: ${line.expectedText}`}`
 }
 
 /** The kernel's result as the parser reads it, for comparing with the source's expectation. */
@@ -90,6 +94,8 @@ export function expectationHolds(source: Expected, kernel: Expected): boolean {
       return kernel.kind === 'status' && kernel.viable === source.viable && kernel.containerSet === source.containerSet
     case 'unmapped':
       return kernel.kind === 'unmapped' && kernel.size === source.size
+    case 'raw':
+      return kernel.kind === 'raw' && kernel.text === source.text
     case 'info': {
       if (kernel.kind !== 'info') return false
       if (source.pgsizes !== undefined && source.pgsizes !== kernel.pgsizes) return false

@@ -12,6 +12,10 @@
  *   --accel MODE       auto (default: KVM when /dev/kvm opens, the guest shares the host's
  *                      architecture and KVM proves itself by reaching /init quickly; else TCG),
  *                      kvm, or tcg
+ *   --vmm NAME         instead of the agent's transcripts: a real VMM (Debian's arm64 QEMU) runs in
+ *                      the guest under the capture library and its calls are replayed
+ *                      (realkernel/vmm.ts, docs/transcript-vmm.md): qemu7.2, qemu10, qemu11, or
+ *                      all; repeatable; its kernels default to 7.x
  *   --record           also write the recordings to transcripts/recorded/ (committed, replayed by npm test)
  *   --timeout SECONDS  per guest boot (default 300)
  *   --no-install       do not apt-get anything; fail if something is missing
@@ -24,15 +28,18 @@
 import { ACCEL_MODES, DEFAULT_TIMEOUT_SECONDS, type AccelMode } from './guest'
 import { EXIT, runRealKernel } from './harness'
 import { KERNELS, kernelByName, MACHINES, machineByName, type KernelLine, type Machine } from './machines'
+import { VMM_RUNS, vmmRunByName, type VmmRun } from './vmm'
+import { runVmmRuns } from './vmm-harness'
 
 function usage(message: string): number {
-  process.stderr.write(`real-kernel: ${message}\nusage: npm run real-kernel -- [--machine ${MACHINES.map((m) => m.name).join('|')}]... [--kernel ${KERNELS.map((k) => k.name).join('|')}]... [--accel ${ACCEL_MODES.join('|')}] [--record] [--timeout SECONDS] [--no-install] [--quiet]\n`)
+  process.stderr.write(`real-kernel: ${message}\nusage: npm run real-kernel -- [--machine ${MACHINES.map((m) => m.name).join('|')}]... [--kernel ${KERNELS.map((k) => k.name).join('|')}]... [--accel ${ACCEL_MODES.join('|')}] [--vmm ${VMM_RUNS.map((r) => r.name).join('|')}|all]... [--record] [--timeout SECONDS] [--no-install] [--quiet]\n`)
   return EXIT.SETUP
 }
 
 async function main(argv: readonly string[]): Promise<number> {
   const machines: Machine[] = []
   const kernels: KernelLine[] = []
+  const vmms: VmmRun[] = []
   let accel: AccelMode = 'auto'
   let record = false
   let install = true
@@ -43,7 +50,13 @@ async function main(argv: readonly string[]): Promise<number> {
     if (a === '--record') record = true
     else if (a === '--no-install') install = false
     else if (a === '--quiet') quiet = true
-    else if (a === '--machine' || a === '--timeout' || a === '--kernel' || a === '--accel') {
+    else if (a === '--vmm') {
+      const v = argv[++i]
+      if (v === undefined) return usage('--vmm needs a value')
+      const wanted = v === 'all' ? VMM_RUNS : [vmmRunByName(v)]
+      if (wanted[0] === undefined) return usage(`unknown VMM run ${v} (runs: ${VMM_RUNS.map((r) => r.name).join(', ')}, all)`)
+      for (const r of wanted as VmmRun[]) if (!vmms.includes(r)) vmms.push(r)
+    } else if (a === '--machine' || a === '--timeout' || a === '--kernel' || a === '--accel') {
       const v = argv[++i]
       if (v === undefined) return usage(`${a} needs a value`)
       if (a === '--timeout') {
@@ -62,6 +75,21 @@ async function main(argv: readonly string[]): Promise<number> {
         if (!machines.includes(m)) machines.push(m)
       }
     } else return usage(`unknown option ${a}`)
+  }
+  if (vmms.length > 0) {
+    if (machines.length > 0) return usage('--vmm runs its own machine: give --vmm or --machine, not both')
+    const sevenX = kernelByName('7.x') as KernelLine
+    return runVmmRuns({
+      runs: vmms,
+      kernels: kernels.length > 0 ? kernels : [sevenX],
+      accel,
+      record,
+      install,
+      quiet,
+      timeoutSeconds,
+      out: (l) => process.stdout.write(`${l}\n`),
+      err: (l) => process.stderr.write(`${l}\n`),
+    })
   }
   return runRealKernel({
     machines: machines.length > 0 ? machines : MACHINES,

@@ -27,6 +27,7 @@ function verdictAt(run: ProfileRun, line: number): Verdict {
 function spelled(v: Verdict): { verdict: string; detail: string } {
   if (v.kind === 'agree') return { verdict: 'agree', detail: '' }
   if (v.kind === 'differ') return { verdict: 'differ', detail: v.actual }
+  if (v.kind === 'outside') return { verdict: 'outside', detail: '' }
   return { verdict: 'error', detail: v.error.code }
 }
 

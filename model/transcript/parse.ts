@@ -13,7 +13,8 @@ import { ERRNO, isErrno } from '../errno'
 import { closest, suggestion } from '../suggest'
 import { printable } from '../textfile'
 import { EXTENSION_NAMES, isKnownExtensionName, VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_WRITE, VFIO_DMA_UNMAP_FLAG_ALL } from '../vfio/uapi'
-import type { IovaRange, VaddrSpec } from '../vfio/backend'
+import type { IovaRange, MigrationCap, VaddrSpec } from '../vfio/backend'
+import { DEVICE_IO_ACTIONS } from './vmm-syntax'
 import type { Call, CallOp, Expected, ExpectedKind, ExtensionRef, GroupAction, ParsedTranscript, TranscriptError, TranscriptErrorCode, TranscriptLine } from './syntax'
 
 const ERRNO_NAMES = Object.keys(ERRNO)
@@ -56,6 +57,10 @@ const RESULTS: Readonly<Record<CallOp, readonly ExpectedKind[]>> = {
   map: ['ok', 'errno'],
   unmap: ['unmapped', 'ok', 'errno'],
   dma: ['ok', 'fault', 'errno'],
+  close: ['ok', 'errno'],
+  exit: ['ok'],
+  device_close: ['ok', 'errno'],
+  device_io: ['raw', 'errno'],
 }
 
 function resultKinds(call: Call): readonly ExpectedKind[] {
@@ -70,6 +75,7 @@ const RESULT_SHAPES: Readonly<Record<ExpectedKind, string>> = {
   info: 'pgsizes=, dma_avail=, ranges= (any of them)',
   unmapped: 'ok unmapped=<size>',
   fault: 'fault',
+  raw: 'the kernel\'s answer as key=value words, a number or ok',
 }
 
 /** Parse a whole transcript. `file` names it in errors. */
@@ -133,9 +139,16 @@ function parseCall(words: readonly Word[]): Call {
   switch (verb.text) {
     case 'open':
     case 'api_version':
-    case 'get_info':
       noArguments(verb, args)
       return { op: verb.text }
+    case 'get_info':
+      return parseGetInfo(args)
+    case 'close':
+    case 'exit':
+      noArguments(verb, args)
+      return { op: verb.text }
+    case 'device':
+      return parseDevice(verb, args)
     case 'check_extension':
       return { op: 'check_extension', extension: oneExtension(verb, args) }
     case 'set_iommu':
@@ -153,7 +166,7 @@ function parseCall(words: readonly Word[]): Call {
   }
 }
 
-const CALLS: readonly CallOp[] = ['open', 'api_version', 'check_extension', 'group', 'set_iommu', 'get_info', 'map', 'unmap', 'dma']
+const CALLS: readonly string[] = ['open', 'api_version', 'check_extension', 'group', 'set_iommu', 'get_info', 'map', 'unmap', 'dma', 'close', 'exit', 'device']
 
 function noArguments(verb: Word, args: readonly Word[]): void {
   const extra = args[0]
@@ -177,7 +190,7 @@ function oneExtension(verb: Word, args: readonly Word[]): ExtensionRef {
 /** Extension names as a line may write them: with and without `_IOMMU` (`VFIO_` is dropped first). */
 const EXTENSION_SPELLINGS: readonly string[] = EXTENSION_NAMES.flatMap((n) => (n.endsWith('_IOMMU') ? [n, n.slice(0, -'_IOMMU'.length)] : [n]))
 
-const GROUP_ACTIONS: readonly GroupAction[] = ['status', 'set_container', 'unset_container']
+const GROUP_ACTIONS: readonly GroupAction[] = ['status', 'set_container', 'unset_container', 'open', 'close', 'get_device']
 
 function parseGroup(verb: Word, args: readonly Word[]): Call {
   const [id, action, extra] = args
@@ -286,6 +299,7 @@ function parseDma(verb: Word, args: readonly Word[]): Call {
 // Results
 
 function parseResult(call: Call, words: readonly Word[]): Expected {
+  if (call.op === 'device_io') return parseRawResult(words)
   const kinds = resultKinds(call)
   const first = words[0] as Word
   const wrong = (): LineProblem =>
@@ -314,6 +328,7 @@ function parseResult(call: Call, words: readonly Word[]): Expected {
 function describeCall(call: Call): string {
   if (call.op === 'group') return `group ${call.action}`
   if (call.op === 'dma') return `dma ${call.direction}`
+  if (call.op === 'device_close') return 'device close'
   return call.op
 }
 
@@ -335,9 +350,9 @@ function parseStatus(word: Word): Expected {
 }
 
 function parseInfo(words: readonly Word[]): Expected {
-  const { values, bare } = keyValues(words, ['pgsizes', 'dma_avail', 'ranges'], 'get_info')
+  const { values, bare } = keyValues(words, ['pgsizes', 'dma_avail', 'ranges', ...INFO_VMM_KEYS], 'get_info')
   const stray = bare[0]
-  if (stray !== undefined) throw problem('BAD_RESULT', stray, `unexpected "${stray.text}" (get_info results are pgsizes= dma_avail= ranges=)`)
+  if (stray !== undefined) throw problem('BAD_RESULT', stray, `unexpected "${stray.text}" (get_info results are pgsizes= dma_avail= ranges= ${INFO_VMM_KEYS.map((k) => `${k}=`).join(' ')})`)
   const pgsizes = values.get('pgsizes')
   const dmaAvail = values.get('dma_avail')
   const ranges = values.get('ranges')
@@ -346,6 +361,7 @@ function parseInfo(words: readonly Word[]): Expected {
     ...(pgsizes === undefined ? {} : { pgsizes: number(pgsizes, U64_MAX) }),
     ...(dmaAvail === undefined ? {} : { dmaAvail: dmaAvail.text === 'none' ? 'none' : Number(number(dmaAvail, U32_MAX)) }),
     ...(ranges === undefined ? {} : { ranges: ranges.text === 'none' ? 'none' : parseRanges(ranges) }),
+    ...parseInfoVmmKeys(values),
   }
 }
 
@@ -365,6 +381,100 @@ function parseRanges(word: Word): IovaRange[] {
     column += pair.length + 1
   }
   return ranges
+}
+
+// ---------------------------------------------------------------------------------------------
+// What a VMM adds (docs/transcript-vmm.md)
+
+/** `get_info [argsz=N]`: the caller's argsz (a VMM's first call asks with the bare struct). */
+function parseGetInfo(args: readonly Word[]): Call {
+  const { values, bare } = keyValues(args, ['argsz'], 'get_info')
+  const stray = bare[0]
+  if (stray !== undefined) throw problem('BAD_ARGUMENT', stray, `unexpected "${stray.text}" (get_info takes nothing, or argsz=N)`)
+  const argsz = values.get('argsz')
+  return argsz === undefined ? { op: 'get_info' } : { op: 'get_info', argsz: Number(number(argsz, U32_MAX)) }
+}
+
+/** get_info's result keys for what a VMM sees: argsz= flags= caps= migration=. */
+const INFO_VMM_KEYS = ['argsz', 'flags', 'caps', 'migration'] as const
+
+const CAP_NAMES: readonly string[] = ['migration', 'dma_avail', 'iova_range']
+
+function parseInfoVmmKeys(values: Map<string, Word>): Partial<Extract<Expected, { kind: 'info' }>> {
+  const argsz = values.get('argsz')
+  const flags = values.get('flags')
+  const caps = values.get('caps')
+  const migration = values.get('migration')
+  return {
+    ...(argsz === undefined ? {} : { argsz: Number(number(argsz, U32_MAX)) }),
+    ...(flags === undefined ? {} : { flags: Number(number(flags, U32_MAX)) }),
+    ...(caps === undefined ? {} : { caps: caps.text === 'none' ? 'none' : parseCapList(caps) }),
+    ...(migration === undefined ? {} : { migration: migration.text === 'none' ? 'none' : parseMigration(migration) }),
+  }
+}
+
+/** `caps=migration,dma_avail,iova_range`: the chain's capabilities in order. */
+function parseCapList(word: Word): string[] {
+  let column = word.column
+  return word.text.split(',').map((name) => {
+    if (!CAP_NAMES.includes(name)) throw problem('BAD_RESULT', column, `"${name}" is not a GET_INFO capability (${CAP_NAMES.join(', ')}; or caps=none)`)
+    column += name.length + 1
+    return name
+  })
+}
+
+/** `migration=flags:0x0,pgsizes:0x1000,max_bitmap:0x10000000`. */
+function parseMigration(word: Word): MigrationCap {
+  const fields = new Map<string, bigint>()
+  let column = word.column
+  for (const part of word.text.split(',')) {
+    const colon = part.indexOf(':')
+    const key = part.slice(0, colon)
+    if (colon < 0 || !['flags', 'pgsizes', 'max_bitmap'].includes(key)) {
+      throw problem('BAD_RESULT', column, `"${part}" is not a migration field (migration=flags:F,pgsizes:P,max_bitmap:M, or none)`)
+    }
+    if (fields.has(key)) throw problem('DUPLICATE_ARGUMENT', column, `${key} given twice`)
+    fields.set(key, number({ text: part.slice(colon + 1), column: column + colon + 1 }, U64_MAX))
+    column += part.length + 1
+  }
+  const missing = ['flags', 'pgsizes', 'max_bitmap'].find((k) => !fields.has(k))
+  if (missing !== undefined) throw problem('BAD_RESULT', word, `migration= needs ${missing}: (migration=flags:F,pgsizes:P,max_bitmap:M)`)
+  return { flags: Number(fields.get('flags')), pgsizeBitmap: fields.get('pgsizes') as bigint, maxDirtyBitmapSize: fields.get('max_bitmap') as bigint }
+}
+
+/** `device N close`, or a device-level call `device N <action> [key=value ...]` (outside the model). */
+function parseDevice(verb: Word, args: readonly Word[]): Call {
+  const [id, action, ...rest] = args
+  if (id === undefined) throw problem('MISSING_ARGUMENT', verb.column + verb.text.length, 'device needs a number and an action: device N close, device N info ...')
+  const device = Number(number(id, U32_MAX))
+  if (action === undefined) throw problem('MISSING_ARGUMENT', id.column + id.text.length, `device ${id.text} needs an action: close, ${DEVICE_IO_ACTIONS.join(', ')}`)
+  if (action.text === 'close') {
+    const extra = rest[0]
+    if (extra !== undefined) throw problem('BAD_ARGUMENT', extra, 'device close takes no further arguments')
+    return { op: 'device_close', device }
+  }
+  const io = DEVICE_IO_ACTIONS.find((a) => a === action.text)
+  if (io === undefined) throw problem('BAD_ARGUMENT', action, `unknown device action "${action.text}"${suggestion(action.text, ['close', ...DEVICE_IO_ACTIONS], 'actions')}`)
+  const seen = new Set<string>()
+  for (const w of rest) {
+    const eq = w.text.indexOf('=')
+    if (eq <= 0 || eq === w.text.length - 1) throw problem('BAD_ARGUMENT', w, `"${w.text}" is not key=value (device ${io} takes key=value arguments)`)
+    const key = w.text.slice(0, eq)
+    if (seen.has(key)) throw problem('DUPLICATE_ARGUMENT', w, `${key}= given twice`)
+    seen.add(key)
+  }
+  return { op: 'device_io', device, action: io, args: rest.map((w) => w.text) }
+}
+
+/** A device-level call's answer: an errno name, or the words the kernel's answer was written as. */
+function parseRawResult(words: readonly Word[]): Expected {
+  const first = words[0] as Word
+  if (/^E[A-Z0-9]+$/.test(first.text)) {
+    if (words.length > 1) throw problem('BAD_RESULT', words[1] as Word, 'an errno result is one word')
+    if (!isErrno(first.text)) throw problem('UNKNOWN_ERRNO', first, `unknown errno name "${first.text}"${suggestion(first.text, ERRNO_NAMES)}`)
+    return { kind: 'errno', errno: first.text }
+  }
+  return { kind: 'raw', text: words.map((w) => w.text).join(' ') }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,8 +7,8 @@
  * differs, later lines run against the backend's state.
  */
 import type { Result } from '../errno'
-import type { DmaOutcome, GroupStatus, IommuInfo, IovaRange, VfioBackend, VfioContainer, VfioGroup } from '../vfio/backend'
-import type { Call, Expected, ExtensionRef, ParsedTranscript, TranscriptError, TranscriptErrorCode, TranscriptLine } from './syntax'
+import type { DmaOutcome, GroupStatus, IommuInfo, IovaRange, MigrationCap, VfioBackend, VfioContainer, VfioGroup } from '../vfio/backend'
+import type { Call, Expected, ExtensionRef, GroupAction, ParsedTranscript, TranscriptError, TranscriptErrorCode, TranscriptLine } from './syntax'
 
 export type Verdict =
   | { readonly kind: 'agree'; readonly file: string; readonly line: number; readonly callText: string; readonly expectedText: string }
@@ -25,6 +25,11 @@ export type Verdict =
     }
   /** The line could not be replayed (it does not parse, or the state does not allow it). */
   | { readonly kind: 'error'; readonly error: TranscriptError }
+  /**
+   * A device-level call (docs/transcript-vmm.md): kept as the kernel answered it, outside the
+   * model; counted, neither agreeing nor differing.
+   */
+  | { readonly kind: 'outside'; readonly file: string; readonly line: number; readonly callText: string; readonly expectedText: string }
 
 export interface ReplayReport {
   readonly file: string
@@ -33,6 +38,8 @@ export interface ReplayReport {
   readonly agree: number
   /** Lines that differ plus lines in error. */
   readonly differ: number
+  /** Device-level lines, outside the model. */
+  readonly outside: number
 }
 
 /** What a call produced, before it is compared with the line's expectation. */
@@ -43,6 +50,8 @@ type Observed =
   | { readonly kind: 'info'; readonly info: IommuInfo }
   | { readonly kind: 'unmapped'; readonly size: bigint }
   | { readonly kind: 'dma'; readonly outcome: DmaOutcome }
+  /** A device-level call: the model does not answer it. */
+  | { readonly kind: 'outside' }
 
 /** A line the session cannot run. */
 class Unrunnable {
@@ -59,7 +68,8 @@ export function replayTranscript(transcript: ParsedTranscript, backend: VfioBack
   for (const line of transcript.lines) verdicts.push(judge(transcript.file, line, session))
   verdicts.sort((a, b) => lineOf(a) - lineOf(b))
   const agree = verdicts.filter((v) => v.kind === 'agree').length
-  return { file: transcript.file, verdicts, agree, differ: verdicts.length - agree }
+  const outside = verdicts.filter((v) => v.kind === 'outside').length
+  return { file: transcript.file, verdicts, agree, differ: verdicts.length - agree - outside, outside }
 }
 
 function lineOf(v: Verdict): number {
@@ -76,15 +86,18 @@ function judge(file: string, line: TranscriptLine, session: Session): Verdict {
     return { kind: 'error', error: { code: 'BACKEND_EXCEPTION', file, line: line.line, column: 1, message: `the ${session.backendName} backend threw: ${reason}` } }
   }
   const base = { file, line: line.line, callText: line.callText, expectedText: line.expectedText }
+  if (result.ok && result.value.kind === 'outside') return { kind: 'outside', ...base }
   if (agrees(line.expected, result)) return { kind: 'agree', ...base }
   const note = noteOf(result)
   return { kind: 'differ', ...base, actual: describe(result, line.expected), ...(note === undefined || note === '' ? {} : { note }) }
 }
 
-/** The open container and groups of one transcript. */
+/** The open container, groups and devices of one transcript. */
 class Session {
   private container: VfioContainer | undefined
   private readonly groups = new Map<number, VfioGroup>()
+  /** Devices open through `group N get_device`, by N: the group that gave each. */
+  private readonly devices = new Map<number, VfioGroup>()
 
   constructor(private readonly backend: VfioBackend) {}
 
@@ -111,7 +124,7 @@ class Session {
         return map(container.setIommu(this.extension(call.type)), () => ({ kind: 'ok' }))
       }
       case 'get_info':
-        return map(this.theContainer().getInfo(), (info) => ({ kind: 'info', info }))
+        return map(this.theContainer().getInfo(call.argsz), (info) => ({ kind: 'info', info }))
       case 'map':
         return map(this.theContainer().mapDma(call.request), () => ({ kind: 'ok' }))
       case 'unmap':
@@ -123,10 +136,73 @@ class Session {
         if (!group.ok) return group
         return map(group.value.dma(call.direction, call.iova, call.size), (outcome) => ({ kind: 'dma', outcome }))
       }
+      case 'close':
+      case 'exit':
+      case 'device_close':
+      case 'device_io':
+        return this.vmmCall(call)
     }
   }
 
-  private groupCall(id: number, action: 'status' | 'set_container' | 'unset_container'): Result<Observed> {
+  // ---- What a VMM adds (docs/transcript-vmm.md) ----
+
+  private vmmCall(call: Extract<Call, { op: 'close' | 'exit' | 'device_close' | 'device_io' }>): Result<Observed> {
+    switch (call.op) {
+      case 'close':
+        this.theContainer().close()
+        this.container = undefined
+        return observed({ kind: 'ok' })
+      case 'exit':
+        // The kernel closes every fd the process still has; a device file keeps its group's file
+        // until it goes, so the order does not change what is released.
+        for (const [id, group] of this.devices) {
+          group.closeDevice()
+          this.devices.delete(id)
+        }
+        for (const [id, group] of this.groups) {
+          group.close()
+          this.groups.delete(id)
+        }
+        this.container?.close()
+        this.container = undefined
+        return observed({ kind: 'ok' })
+      case 'device_close': {
+        const group = this.devices.get(call.device)
+        if (group === undefined) throw new Unrunnable('NO_DEVICE', `device ${call.device} is not open (a "group ${call.device} get_device" line opens it)`)
+        group.closeDevice()
+        this.devices.delete(call.device)
+        return observed({ kind: 'ok' })
+      }
+      case 'device_io':
+        return observed({ kind: 'outside' })
+    }
+  }
+
+  /** `group N open`: open("/dev/vfio/N") again, explicitly; `group N close`; `group N get_device`. */
+  private vmmGroupCall(id: number, action: 'open' | 'close' | 'get_device'): Result<Observed> {
+    if (action === 'open') {
+      const opened = this.backend.openGroup(id)
+      if (!opened.ok) return opened
+      this.groups.set(id, opened.value)
+      return observed({ kind: 'ok' })
+    }
+    if (action === 'close') {
+      const group = this.groups.get(id)
+      if (group === undefined) throw new Unrunnable('NO_GROUP', `group ${id} is not open`)
+      group.close()
+      this.groups.delete(id)
+      return observed({ kind: 'ok' })
+    }
+    const group = this.group(id)
+    if (!group.ok) return group
+    if (this.devices.has(id)) throw new Unrunnable('NO_DEVICE', `device ${id} is open already (one device a group in a transcript; "device ${id} close" first)`)
+    const got = group.value.getDevice()
+    if (got.ok) this.devices.set(id, group.value)
+    return map(got, () => ({ kind: 'ok' }))
+  }
+
+  private groupCall(id: number, action: GroupAction): Result<Observed> {
+    if (action === 'open' || action === 'close' || action === 'get_device') return this.vmmGroupCall(id, action)
     if (action === 'set_container') {
       const container = this.theContainer()
       const group = this.group(id)
@@ -197,12 +273,19 @@ function agrees(expected: Expected, result: Result<Observed>): boolean {
       return o.kind === 'unmapped' && o.size === expected.size
     case 'info':
       return o.kind === 'info' && infoAgrees(expected, o.info)
+    case 'raw':
+      return false // device-level lines are outside the model (judge() never compares them)
   }
 }
 
-function infoAgrees(expected: Extract<Expected, { kind: 'info' }>, info: IommuInfo): boolean {
+function infoAgrees(expected: Extract<Expected, { kind: 'info' }>, full: IommuInfo): boolean {
+  const info = visibleInfo(full)
   if (expected.pgsizes !== undefined && expected.pgsizes !== info.iovaPgsizes) return false
   if (expected.dmaAvail !== undefined && expected.dmaAvail !== (info.dmaAvail ?? 'none')) return false
+  if (expected.argsz !== undefined && expected.argsz !== info.argsz) return false
+  if (expected.flags !== undefined && expected.flags !== info.flags) return false
+  if (expected.caps !== undefined && describeCaps(info) !== (expected.caps === 'none' ? 'none' : expected.caps.join(','))) return false
+  if (expected.migration !== undefined && describeMigration(info) !== (expected.migration === 'none' ? 'none' : migrationText(expected.migration))) return false
   if (expected.ranges !== undefined) {
     const actual = info.iovaRanges === undefined || info.iovaRanges.length === 0 ? 'none' : info.iovaRanges
     if (expected.ranges === 'none' || actual === 'none') return expected.ranges === actual
@@ -231,6 +314,8 @@ function describe(result: Result<Observed>, expected: Expected): string {
       return o.outcome.kind
     case 'info':
       return describeInfo(o.info, expected)
+    case 'outside':
+      return 'outside the model'
   }
 }
 
@@ -239,14 +324,40 @@ function noteOf(result: Result<Observed>): string | undefined {
   return result.value.kind === 'dma' && result.value.outcome.kind === 'fault' ? result.value.outcome.detail : undefined
 }
 
-function describeInfo(info: IommuInfo, expected: Expected): string {
+function describeInfo(full: IommuInfo, expected: Expected): string {
+  const info = visibleInfo(full)
   const named = expected.kind === 'info'
-  const want = (key: 'pgsizes' | 'dmaAvail' | 'ranges'): boolean => !named || expected[key] !== undefined
+  const want = (key: 'pgsizes' | 'dmaAvail' | 'ranges' | 'argsz' | 'flags' | 'caps' | 'migration'): boolean => (named ? expected[key] !== undefined : ['pgsizes', 'dmaAvail', 'ranges'].includes(key))
   const parts: string[] = []
+  if (want('argsz')) parts.push(`argsz=${info.argsz === undefined ? 'none' : `0x${info.argsz.toString(16)}`}`)
+  if (want('flags')) parts.push(`flags=0x${info.flags.toString(16)}`)
   if (want('pgsizes')) parts.push(`pgsizes=${hex(info.iovaPgsizes)}`)
+  if (want('caps')) parts.push(`caps=${describeCaps(info)}`)
+  if (want('migration')) parts.push(`migration=${describeMigration(info)}`)
   if (want('dmaAvail')) parts.push(`dma_avail=${info.dmaAvail ?? 'none'}`)
   if (want('ranges')) parts.push(`ranges=${describeRanges(info.iovaRanges)}`)
   return parts.join(' ')
+}
+
+/**
+ * What the caller's buffer holds: when a call with argsz did not fit the chain, none of the
+ * capabilities reached it (docs/transcript-vmm.md, "get_info with argsz").
+ */
+function visibleInfo(info: IommuInfo): IommuInfo {
+  if (info.capsCopied !== false) return info
+  return { flags: info.flags, iovaPgsizes: info.iovaPgsizes, caps: [], ...(info.argsz === undefined ? {} : { argsz: info.argsz }), capsCopied: false }
+}
+
+function describeCaps(info: IommuInfo): string {
+  return info.caps === undefined || info.caps.length === 0 ? 'none' : info.caps.join(',')
+}
+
+function describeMigration(info: IommuInfo): string {
+  return info.migration === undefined ? 'none' : migrationText(info.migration)
+}
+
+function migrationText(m: MigrationCap): string {
+  return `flags:0x${m.flags.toString(16)},pgsizes:${hex(m.pgsizeBitmap)},max_bitmap:${hex(m.maxDirtyBitmapSize)}`
 }
 
 function describeRanges(ranges: readonly IovaRange[] | undefined): string {
@@ -270,9 +381,12 @@ export function formatVerdict(v: Verdict, backendName = 'model'): string {
       return `${v.file}:${v.line}: differ: ${v.callText} = ${v.expectedText} (${backendName}: ${v.actual}${v.note === undefined ? '' : `: ${v.note}`})`
     case 'error':
       return `${v.error.file}:${v.error.line}: error: ${v.error.message}`
+    case 'outside':
+      return `${v.file}:${v.line}: outside the model: ${v.callText} = ${v.expectedText}`
   }
 }
 
-export function formatSummary(totals: { readonly agree: number; readonly differ: number }): string {
-  return `${totals.agree} agree, ${totals.differ} differ`
+/** `N agree, N differ`, and `, N outside the model` when device-level lines were replayed. */
+export function formatSummary(totals: { readonly agree: number; readonly differ: number; readonly outside?: number }): string {
+  return `${totals.agree} agree, ${totals.differ} differ${totals.outside ? `, ${totals.outside} outside the model` : ''}`
 }

@@ -6,12 +6,15 @@
  * value a name has depends on the kernel, so ./replay.ts resolves them through the backend.
  */
 import type { Errno } from '../errno'
-import type { DmaMapRequest, DmaUnmapRequest, IovaRange } from '../vfio/backend'
+import type { DmaMapRequest, DmaUnmapRequest, IovaRange, MigrationCap } from '../vfio/backend'
+import type { VmmCall, VmmGroupAction } from './vmm-syntax'
+
+export type { DeviceIoAction, VmmCall, VmmGroupAction } from './vmm-syntax'
 
 /** An extension or IOMMU type as written: a uapi name (any spelling) or a raw number. */
 export type ExtensionRef = { readonly kind: 'name'; readonly name: string } | { readonly kind: 'number'; readonly value: number }
 
-export type GroupAction = 'status' | 'set_container' | 'unset_container'
+export type GroupAction = 'status' | 'set_container' | 'unset_container' | VmmGroupAction
 
 export type Call =
   /** open("/dev/vfio/vfio"). */
@@ -21,11 +24,14 @@ export type Call =
   /** A group ioctl; the group is opened (open("/dev/vfio/N")) the first time a line names it. */
   | { readonly op: 'group'; readonly group: number; readonly action: GroupAction }
   | { readonly op: 'set_iommu'; readonly type: ExtensionRef }
-  | { readonly op: 'get_info' }
+  /** VFIO_IOMMU_GET_INFO; `argsz`: the caller's buffer size (docs/transcript-vmm.md), else a buffer that holds everything. */
+  | { readonly op: 'get_info'; readonly argsz?: number }
   | { readonly op: 'map'; readonly request: DmaMapRequest }
   | { readonly op: 'unmap'; readonly request: DmaUnmapRequest }
   /** The device of a group does DMA through the IOMMU; `group` absent: the one group in use. */
   | { readonly op: 'dma'; readonly direction: 'read' | 'write'; readonly iova: bigint; readonly size: number; readonly group?: number }
+  /** What a VMM does beyond the hand-written calls (docs/transcript-vmm.md). */
+  | VmmCall
 
 export type CallOp = Call['op']
 
@@ -43,11 +49,22 @@ export type Expected =
       readonly pgsizes?: bigint
       readonly dmaAvail?: number | 'none'
       readonly ranges?: readonly IovaRange[] | 'none'
+      /** The argsz the kernel wrote back (docs/transcript-vmm.md). */
+      readonly argsz?: number
+      readonly flags?: number
+      /** The capability chain as copied to the caller, in order; `none`: no chain was copied. */
+      readonly caps?: readonly string[] | 'none'
+      readonly migration?: MigrationCap | 'none'
     }
   /** unmap: success, with the size the kernel wrote back. */
   | { readonly kind: 'unmapped'; readonly size: bigint }
   /** dma: the IOMMU refused the access. */
   | { readonly kind: 'fault' }
+  /**
+   * A device-level call's answer (docs/transcript-vmm.md), kept as the kernel gave it: the words
+   * after `=`. Outside the model: replayed lines with it are counted, not compared.
+   */
+  | { readonly kind: 'raw'; readonly text: string }
 
 export type ExpectedKind = Expected['kind']
 
@@ -81,6 +98,8 @@ export type TranscriptErrorCode =
   | 'NO_CONTAINER'
   /** `dma` without `group=N` when no group, or several groups, are in use. */
   | 'NO_GROUP'
+  /** A `device N` line for a device no `group N get_device` line opened (docs/transcript-vmm.md). */
+  | 'NO_DEVICE'
   /** The backend threw instead of answering: a bug in it, reported against the line. */
   | 'BACKEND_EXCEPTION'
 
