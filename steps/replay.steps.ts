@@ -70,6 +70,10 @@ Then('line {int} should {verdict}', function (this: TckWorld, line: number, expe
   this.each((run) => check.deepEqual(spelled(verdictAt(run, line)), expected))
 })
 
+Then('line {int} should be outside the model', function (this: TckWorld, line: number) {
+  this.each((run) => check.deepEqual(spelled(verdictAt(run, line)), { verdict: 'outside', detail: '' }))
+})
+
 Then('the replay should report:', function (this: TckWorld, table: DataTable) {
   const expected = table.hashes().map((r) => ({ line: Number(r.line), verdict: r.verdict, detail: r.detail }))
   this.each((run) =>
