@@ -66,7 +66,7 @@ export async function runReplay(opts: ReplayOptions, io: Io): Promise<number> {
     }
     const report = replayTranscript(parseTranscript(text, file), machine)
     for (const v of report.verdicts) {
-      if (!opts.quiet || v.kind !== 'agree') io.out(formatVerdict(v, machine.name))
+      if (!opts.quiet || (v.kind !== 'agree' && v.kind !== 'outside')) io.out(formatVerdict(v, machine.name))
     }
     totals.agree += report.agree
     totals.differ += report.differ

@@ -22,6 +22,9 @@ import { compileSession, parseFacts, parseReplies, resultText } from './protocol
 import { recordedLine } from './record'
 import { AFTER_EXIT, buildCaptureLibrary, closurePackage, parseVmmOutput, vmmArchive, vmmArgs, vmmQemuClosure, vmmRecordingName, type VmmQemuLine, type VmmRun } from './vmm'
 
+/** Raw capture logs of the committed VMM recordings. */
+export const CAPTURES_DIR = path.join(RECORDED_DIR, 'captures')
+
 export interface VmmHarnessOptions {
   readonly runs: readonly VmmRun[]
   readonly kernels: readonly KernelLine[]
@@ -173,12 +176,17 @@ async function runOne(run: VmmRun, kernelLine: KernelLine, closure: string, opts
     conversion,
     afterLines,
   })
+  const captureName = base.replace(/\.vfio$/, '.capture')
   const cached = path.join(CACHE, 'recorded', base)
-  fs.mkdirSync(path.dirname(cached), { recursive: true })
+  fs.mkdirSync(path.join(CACHE, 'recorded', 'captures'), { recursive: true })
   fs.writeFileSync(cached, text)
+  fs.writeFileSync(path.join(CACHE, 'recorded', 'captures', captureName), vmm.capture)
   if (opts.record) {
-    fs.mkdirSync(RECORDED_DIR, { recursive: true })
+    // The capture beside its recording: test/unit/vmm-capture.test.ts converts it again and
+    // finds the recording's lines.
+    fs.mkdirSync(CAPTURES_DIR, { recursive: true })
     fs.writeFileSync(path.join(RECORDED_DIR, base), text)
+    fs.writeFileSync(path.join(CAPTURES_DIR, captureName), vmm.capture)
   }
   const c = conversion.counts
   opts.out(`   capture: ${c.calls} VFIO calls (${c.compared} for the model, ${c.outside} device-level, ${c.notConverted} not converted), ${c.eventfds} eventfds`)

@@ -488,7 +488,8 @@ static const char *feature_name(unsigned f)
 {
 	static const char *const names[] = { "PCI_VF_TOKEN", "MIGRATION", "MIG_DEVICE_STATE", "LOW_POWER_ENTRY",
 					      "LOW_POWER_ENTRY_WITH_WAKEUP", "LOW_POWER_EXIT", "DMA_LOGGING_START",
-					      "DMA_LOGGING_STOP", "DMA_LOGGING_REPORT", "MIG_DATA_SIZE", "BUS_MASTER" };
+					      "DMA_LOGGING_STOP", "DMA_LOGGING_REPORT", "MIG_DATA_SIZE", "BUS_MASTER",
+					      "DMA_BUF" };
 	return f < sizeof names / sizeof names[0] ? names[f] : NULL;
 }
 
@@ -681,7 +682,8 @@ static void decode_device(struct line *l, unsigned long cmd, void *arg, long ret
 		put(l, " op=%s%s%s", flags & VFIO_DEVICE_FEATURE_PROBE ? "probe" : "",
 		    (flags & VFIO_DEVICE_FEATURE_PROBE) && (flags & (VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET)) ? "|" : "",
 		    flags & VFIO_DEVICE_FEATURE_GET ? "get" : flags & VFIO_DEVICE_FEATURE_SET ? "set" : "");
-		if ((flags & VFIO_DEVICE_FEATURE_SET) && in->have > 8)
+		/* A GET may carry input too (DMA_BUF: the region and ranges to export). */
+		if (in->have > 8)
 			put_hex(l, "in", in->b + 8, in->have - 8);
 		put_result(l, ret, e);
 		if (ret >= 0 && (flags & VFIO_DEVICE_FEATURE_GET) && in->size > 8)

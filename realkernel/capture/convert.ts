@@ -48,6 +48,9 @@ export interface ParsedCapture {
   readonly problems: readonly string[]
 }
 
+/** The calls the library writes down. */
+const CAPTURE_CALLS: readonly string[] = ['open', 'close', 'ioctl', 'mmap', 'pread', 'pwrite', 'read', 'eventfd', 'exit']
+
 function keyValues(words: readonly string[]): Map<string, string> {
   const m = new Map<string, string>()
   for (const w of words) {
@@ -73,7 +76,7 @@ export function parseCapture(text: string): ParsedCapture {
     }
     const words = line.split(/\s+/)
     const [pidText, seqText, call, ...rest] = words
-    if (!/^\d+$/.test(pidText ?? '') || !/^\d+$/.test(seqText ?? '') || call === undefined) {
+    if (!/^\d+$/.test(pidText ?? '') || !/^\d+$/.test(seqText ?? '') || call === undefined || !CAPTURE_CALLS.includes(call)) {
       problems.push(`line ${lineNo}: not a capture line: ${line.slice(0, 80)}`)
       return
     }
@@ -138,7 +141,10 @@ export interface ConvertedLine {
 export interface Conversion {
   readonly lines: readonly ConvertedLine[]
   readonly counts: {
-    /** VFIO / iommufd calls in the capture (every event but eventfd). */
+    /**
+     * Transcript lines made from the capture: compared + outside + notConverted (eventfds and the
+     * KVM calls that tie VFIO to KVM are comments, not counted).
+     */
     readonly calls: number
     readonly compared: number
     readonly outside: number
@@ -227,7 +233,6 @@ export function convertCapture(capture: ParsedCapture, opts: ConvertOptions): Co
       counts.eventfds++
       continue
     }
-    counts.calls++
     const err = failed(e)
     const fd = e.subject?.fd
     switch (e.call) {
@@ -252,7 +257,7 @@ export function convertCapture(capture: ParsedCapture, opts: ConvertOptions): Co
           }
           compared(e, `group ${n} open`, err ?? 'ok', `open("${path}")`)
         } else if (kind === 'kvm' || path === '/dev/kvm') {
-          counts.calls--
+          lines.push({ comment: `KVM (capture line ${e.line}): open("${path}") = ${err ?? e.ret}`, role: 'note', from: e.line })
         } else {
           notConverted(e, `open("${path}")${err === undefined ? ` = ${kind ?? '?'}` : ` = ${err}`}: iommufd and VFIO cdev lines are docs/transcript-iommufd.md's`)
         }
@@ -269,7 +274,7 @@ export function convertCapture(capture: ParsedCapture, opts: ConvertOptions): Co
           compared(e, `device ${deviceOf.get(fd)} close`, err ?? 'ok')
           deviceOf.delete(fd)
         } else if (e.subject?.kind === 'kvm' || e.subject?.kind === 'kvm-vm' || e.subject?.kind === 'kvm-vfio') {
-          counts.calls--
+          lines.push({ comment: `KVM (capture line ${e.line}): close of ${e.subject.kind} fd ${fd}`, role: 'note', from: e.line })
         } else notConverted(e, `close of ${e.subject?.kind ?? '?'} fd ${fd}`)
         break
       }
@@ -290,7 +295,8 @@ export function convertCapture(capture: ParsedCapture, opts: ConvertOptions): Co
         } else if (e.call === 'pread') {
           outside(e, `device ${device} read ${where} size=${hexOf(e.args.get('size'))}`, err ?? [String(e.ret), ...e.outText].join(' '))
         } else {
-          outside(e, `device ${device} write ${where} size=${hexOf(e.args.get('size'))} data=${e.args.get('data') ?? ''}`, err ?? String(e.ret))
+          const data = e.args.get('data') ?? ''
+          outside(e, `device ${device} write ${where} size=${hexOf(e.args.get('size'))}${data === '' ? '' : ` data=${data}`}`, err ?? String(e.ret))
         }
         break
       }
@@ -298,7 +304,6 @@ export function convertCapture(capture: ParsedCapture, opts: ConvertOptions): Co
         notConverted(e, `read of ${e.subject?.kind ?? '?'} fd ${fd}: vEVENTQ lines are docs/transcript-iommufd.md's`)
         break
       case 'exit': {
-        counts.calls--
         const open = (e.argText.find((w) => w.startsWith('open=')) ?? 'open=none').slice('open='.length)
         const names = open === 'none' ? [] : open.split(',').map((kf) => describeFd(kf))
         lines.push({ call: 'exit', result: 'ok', role: 'compared', from: e.line, comment: names.length === 0 ? 'the process exits with nothing of VFIO open' : `the process exits; the kernel closes ${names.join(', ')}` })
@@ -309,6 +314,7 @@ export function convertCapture(capture: ParsedCapture, opts: ConvertOptions): Co
         notConverted(e, `${e.call}`)
     }
   }
+  counts.calls = counts.compared + counts.outside + counts.notConverted
   return { lines, counts, groups, devices }
 
   function describeFd(kf: string): string {
@@ -424,12 +430,12 @@ export function convertCapture(capture: ParsedCapture, opts: ConvertOptions): Co
         list.push({ index: Number(e.args.get('index')), offset: BigInt(e.out.get('offset') ?? '0'), size: BigInt(e.out.get('size') ?? '0') })
         regions.set(n, list)
       }
-      const args = e.argText.map((w) => (w.startsWith('index=') && (action === 'region_info' || action === 'irq_info') ? w : w))
-      outside(e, [`device ${n} ${action}`, ...args].join(' '), err ?? (e.outText.length === 0 ? String(e.ret) : e.outText.join(' ')))
+      // The return value when it says more than success (DMA_BUF's GET returns a new fd), then what came back.
+      const answer = [...(e.ret !== undefined && e.ret !== 0n ? [`ret=${e.ret}`] : []), ...e.outText]
+      outside(e, [`device ${n} ${action}`, ...e.argText].join(' '), err ?? (answer.length === 0 ? '0' : answer.join(' ')))
       return
     }
     if (kind === 'kvm' || kind === 'kvm-vm' || kind === 'kvm-vfio') {
-      counts.calls--
       lines.push({ comment: `KVM (capture line ${e.line}): ${name ?? ''} ${e.argText.join(' ')} = ${e.ret}${err === undefined ? '' : ` ${err}`}`.replace(/\s+/g, ' '), role: 'note', from: e.line })
       return
     }
