@@ -17,6 +17,7 @@ import type { ContextBankFault, EventRecord } from './events'
 import type { GuestStage1 } from './guest'
 import type { DomainStage } from './stage'
 import type { StreamFault } from './translate'
+import type { CfgiCommand } from './v3/stream-table'
 
 export interface BankRange {
   readonly first: number
@@ -68,8 +69,12 @@ export interface ContextModel {
   syncStream(sid: number, ctx: SmmuContext | undefined, regime: TranslationContext | undefined, guest: GuestStage1 | undefined): void
   /** SMMUv3: where stream `sid`'s STE is. */
   steAddress(sid: number): number | undefined
-  /** SMMUv3 CMD_CFGI_STE. */
-  configInvalidate(sid: number): void
+  /** SMMUv3 configuration-cache invalidation (CMD_CFGI_STE / _CD / _CD_ALL / _ALL). */
+  configInvalidate(cmd: CfgiCommand): void
+  /** SMMUv3: write stream `sid`'s STE words as given, then CMD_CFGI_STE; undefined elsewhere (no STE). */
+  writeSte(sid: number, words: readonly bigint[]): void
+  /** SMMUv3: stream `sid`'s STE words as memory holds them; undefined on other architectures. */
+  readSte(sid: number): bigint[] | undefined
   /**
    * The configuration a transaction of stream `sid` meets (its context has a regime). `at`: the
    * transaction, when one is under way: a fault met while fetching the configuration (SMMUv3: stage
@@ -112,6 +117,14 @@ export abstract class RegisterProgrammedContexts {
   }
 
   configInvalidate(): void {}
+
+  writeSte(): void {
+    throw new Error('this architecture has no stream table entries')
+  }
+
+  readSte(): undefined {
+    return undefined
+  }
 
   resolve(_sid: number, ctx: SmmuContext, regime: TranslationContext, guest: GuestStage1 | undefined): Resolved {
     return resolveProgrammed(ctx, regime, guest)

@@ -52,6 +52,7 @@ import { GuestMemory, type GuestStage1 } from './guest'
 import type { DomainStage } from './stage'
 import { performDma, type DmaResult, type StreamFault, type TranslateResult } from './translate'
 import { StreamTableModel } from './v3/contexts'
+import type { CfgiCommand } from './v3/stream-table'
 import { VtdContextModel } from './vtd-contexts'
 
 export { tagsOf, type BankRange, type TlbTags } from './arch'
@@ -157,9 +158,31 @@ export class SmmuInstance {
     return this.arch.steAddress(sid)
   }
 
-  /** SMMUv3 CMD_CFGI_STE: forget the cached configuration of `sid`; the next lookup reads the STE again. */
-  configInvalidate(sid: number): void {
-    this.arch.configInvalidate(sid)
+  /**
+   * SMMUv3 configuration-cache invalidation: CMD_CFGI_STE (a number: its StreamID) forgets the
+   * cached configuration of the stream, so the next lookup reads the STE (and CD) again; also
+   * CMD_CFGI_CD, CMD_CFGI_CD_ALL and CMD_CFGI_ALL. Nothing on other architectures.
+   */
+  configInvalidate(cmd: CfgiCommand | number): void {
+    this.arch.configInvalidate(typeof cmd === 'number' ? { op: 'CFGI_STE', sid: cmd } : cmd)
+  }
+
+  /**
+   * SMMUv3: the driver writes stream `sid`'s STE as the eight words given (a nested domain's
+   * physical STE, an oracle case's), then CMD_CFGI_STE. ENXIO for a stream not behind this SMMU,
+   * EOPNOTSUPP on an architecture without stream table entries.
+   */
+  writeSte(sid: number, words: readonly bigint[]): Result<void> {
+    if (!this.hasStream(sid)) return fail('ENXIO', `stream ${hex(sid)} is not behind SMMU ${this.name}`)
+    if (this.features.arch !== 'smmuv3') return fail('EOPNOTSUPP', `SMMU ${this.name} (${this.features.arch}) has no stream table entries`)
+    if (words.length !== 8) return fail('EINVAL', `an STE is 8 64-bit words, not ${words.length}`)
+    this.arch.writeSte(sid, words)
+    return ok()
+  }
+
+  /** SMMUv3: stream `sid`'s STE words as memory holds them; undefined on other architectures. */
+  readSte(sid: number): bigint[] | undefined {
+    return this.hasStream(sid) ? this.arch.readSte(sid) : undefined
   }
 
   streamContext(sid: number): SmmuContext | undefined {

@@ -1,7 +1,6 @@
 /**
  * The recorded QEMU 10 oracle run (oracle/recorded/), replayed against the model: every DMA must
  * agree with what QEMU's SMMUv3 did, or differ only in a documented QEMU deviation. No QEMU here.
- * Plus the v3 configuration decoder's ILLEGAL rules on hand-written STEs and CDs.
  */
 import assert from 'node:assert/strict'
 import * as fs from 'node:fs'
@@ -9,7 +8,7 @@ import * as path from 'node:path'
 import { describe, it } from 'node:test'
 import { createMemory } from '../../model/memory'
 import { ROOT } from '../../model/root'
-import { decodeCd, decodeSte, encodeCd, encodeSte, QEMU_10_SMMUV3_ID, SmmuV3, STE_CONFIG, encodeV3Event } from '../../model/smmu/v3'
+import { decodeSte, encodeSte, QEMU_10_SMMUV3_ID, SmmuV3, STE_CONFIG, encodeV3Event } from '../../model/smmu/v3'
 import { judge, knownDifferences } from '../../oracle/compare'
 import { loadRun } from '../../oracle/record'
 import { parseAgentOutput } from '../../oracle/qemu'
@@ -66,30 +65,6 @@ describe('SMMUv3 configuration from memory (IHI 0070 5.2, 5.4)', () => {
       assert.equal(d.stage2?.geometry.startLevel, 1)
     }
   })
-
-  for (const [why, f] of [
-    ['V = 0', { ...s2, valid: false }],
-    ['S2T0SZ above 39', { ...s2, s2T0sz: 40 }],
-    ['S2T0SZ below 64 - PS', { ...s2, s2T0sz: 23 }],
-    ['S2SL0 = 3', { ...s2, s2Sl0: 3 }],
-    ['S2TTB beyond PS', { ...s2, s2Ttb: 2 ** 40 }],
-    ['S2AA64 = 0', { ...s2, s2Aa64: false }],
-    ['S2S = 1', { ...s2, s2S: true }],
-    ['S1CDMax above SSIDSIZE', { config: STE_CONFIG.S1_TRANS, s1CdMax: 1 }],
-  ] as const) {
-    it(`C_BAD_STE: ${why}`, () => assert.equal(ste(f).kind, 'C_BAD_STE'))
-  }
-
-  for (const [why, f] of [
-    ['V = 0', { valid: false }],
-    ['A = 0', { a: false }],
-    ['AA64 = 0', { aa64: false }],
-    ['T0SZ 15', { t0sz: 15 }],
-    ['T0SZ 40', { t0sz: 40 }],
-    ['TTB0 beyond IPS', { ips: 0, ttb0: 2 ** 32 }],
-  ] as const) {
-    it(`C_BAD_CD: ${why}`, () => assert.equal('kind' in decodeCd(encodeCd({ ttb0: 0x4a00_0000, ...f }), QEMU_10_SMMUV3_ID), true))
-  }
 
   it('abort and bypass STEs: no event, and the input address passes untranslated', () => {
     const mem = createMemory({ oas: 48 })

@@ -115,6 +115,48 @@ describe('SMMUv3: stream configuration in memory', () => {
     assert.deepEqual(encodeEvent(e), [0x0000_0010_0000_0010n, 0x0000_0080_0000_0000n, 0x8040_3010n, 0x5000_0000n])
   })
 
+  it('the raw STE API: writeSte stores the words as given and the next lookup reads them (CMD_CFGI_STE implied); readSte reads them back', () => {
+    const { smmu } = nested()
+    assert.equal(smmu.translate(0x10, 0x4000_1000).kind, 'ok')
+    // An STE with V = 0 and nothing else, written by hand: IHI 0070 5.2, V = 0 is C_BAD_STE.
+    const invalid = [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0x1234n]
+    value(smmu.writeSte(0x10, invalid))
+    assert.deepEqual(smmu.readSte(0x10), invalid)
+    const t = smmu.translate(0x10, 0x4000_1000)
+    assert.equal(t.kind === 'streamNotTranslated' ? t.reason : t.kind, 'C_BAD_STE: V = 0')
+    const bad = smmu.writeSte(0x10, [0n])
+    assert.equal(bad.ok ? 'ok' : bad.error.errno, 'EINVAL')
+  })
+
+  it('CMD_CFGI_CD (index 0), CMD_CFGI_CD_ALL and CMD_CFGI_ALL make the SMMU read a changed CD again', () => {
+    for (const cmd of [{ op: 'CFGI_CD', sid: 0x10, ssid: 0 }, { op: 'CFGI_CD_ALL', sid: 0x10 }, { op: 'CFGI_ALL' }] as const) {
+      const { system, smmu } = nested()
+      value(smmu.installGuestStage1(0x10, { ttbr: 0x4000_0000, t0sz: 25, granule: 4096, oas: 40 }, 1))
+      assert.equal(smmu.translate(0x10, 0x8040_3010).kind, 'ok')
+      // The host's CD copy follows the STE (+ 64): clear its V bit [31] by hand.
+      const cdAt = smmu.steAddress(0x10)! + 64
+      assert.equal(system.memory.write64(cdAt, (system.memory.read64(cdAt) as bigint) & ~(1n << 31n)), undefined)
+      smmu.invalidateAll()
+      assert.equal(smmu.translate(0x10, 0x8040_3010).kind, 'ok', `${cmd.op}: cached until invalidated`)
+      smmu.configInvalidate({ op: 'CFGI_CD', sid: 0x10, ssid: 1 }) // another CD index: nothing changes
+      assert.equal(smmu.translate(0x10, 0x8040_3010).kind, 'ok')
+      smmu.configInvalidate(cmd)
+      const t = smmu.translate(0x10, 0x8040_3010)
+      assert.equal(t.kind === 'streamNotTranslated' ? t.reason : t.kind, 'C_BAD_CD: V = 0', cmd.op)
+    }
+  })
+
+  it('the raw STE API is EOPNOTSUPP on an SMMUv2 and ENXIO for a stream not behind the SMMU', () => {
+    const system = createSystem('linux-6.1')
+    const v2 = value(system.addSmmu('smmu0', loadFixture('mmu-500')))
+    const r = v2.writeSte(0x10, new Array<bigint>(8).fill(0n))
+    assert.equal(r.ok ? 'ok' : r.error.errno, 'EOPNOTSUPP')
+    assert.equal(v2.readSte(0x10), undefined)
+    const { smmu } = nested()
+    const far = smmu.writeSte(2 ** 20, new Array<bigint>(8).fill(0n))
+    assert.equal(far.ok ? 'ok' : far.error.errno, 'ENXIO')
+  })
+
   it('detaching writes an abort STE (Config 0b000)', () => {
     const { system, smmu, words } = nested()
     smmu.unbindStream(0x10)

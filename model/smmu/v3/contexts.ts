@@ -18,7 +18,7 @@ import { selectStage, type DomainStage } from '../stage'
 import type { StreamFault } from '../translate'
 import type { SmmuV3Id } from './config'
 import { faultEvent } from './events'
-import { cdWords, leBytes, StreamTableMemory, type StreamConfig } from './stream-table'
+import { cdWords, leBytes, StreamTableMemory, type CfgiCommand, type StreamConfig } from './stream-table'
 
 const GRANULE_BYTES: Readonly<Record<string, Granule>> = { '4K': 4096, '16K': 16384, '64K': 65536 }
 
@@ -97,8 +97,16 @@ export class StreamTableModel implements ContextModel {
     return this.steMemory.steAddress(sid)
   }
 
-  configInvalidate(sid: number): void {
-    this.steMemory.invalidate(sid)
+  configInvalidate(cmd: CfgiCommand): void {
+    this.steMemory.invalidate(cmd)
+  }
+
+  writeSte(sid: number, words: readonly bigint[]): void {
+    this.steMemory.writeSte(sid, words)
+  }
+
+  readSte(sid: number): bigint[] {
+    return this.steMemory.readSte(sid)
   }
 
   /** The stream's configuration as the SMMU reads it, from the STE and CD bytes. */

@@ -17,11 +17,11 @@
 import type { PhysMemory } from '../../memory'
 import { isFault, walkStage2, type Fault, type S1Context, type S1Regs, type S2Context, type S2Regs } from '../../pgtable'
 import { decodeCd, decodeSte, type BadConfig, type SmmuV3Id } from './config'
-import { addressSizeEncoding, encodeCd, encodeSte, PRIVCFG, STE_CONFIG, tg0Encoding } from './structures'
+import { leBytes } from './fields'
+import { addressSizeEncoding, encodeCd, encodeSte, PRIVCFG, STE_CONFIG, STE_WORDS, tg0Encoding } from './structures'
 
 const SLOT_BYTES = 128
 const CD_OFFSET = 64
-const WORDS = 8
 
 /** What the driver programs for a stream. */
 export interface StreamConfig {
@@ -42,7 +42,15 @@ export type DecodedStream =
       readonly s2?: { readonly context: S2Context; readonly vmid: number }
     }
 
+/** The configuration-cache invalidations (IHI 0070 4.3), as a driver issues them. */
+export type CfgiCommand =
+  | { readonly op: 'CFGI_STE'; readonly sid: number }
+  | { readonly op: 'CFGI_CD'; readonly sid: number; readonly ssid: number }
+  | { readonly op: 'CFGI_CD_ALL'; readonly sid: number }
+  | { readonly op: 'CFGI_ALL' }
+
 export class StreamTableMemory {
+  /** What the SMMU cached of each stream's STE, and of the CD it located (4.3: CDs are cached per StreamID). */
   private readonly cache = new Map<number, DecodedStream>()
   /** Streams whose S1ContextPtr is the guest CD's IPA. */
   private readonly guestCds = new Set<number>()
@@ -67,12 +75,31 @@ export class StreamTableMemory {
     else this.guestCds.delete(sid)
     const ste = cfg === undefined ? encodeSte({ config: STE_CONFIG.ABORT }) : this.encode(sid, cfg)
     this.store(this.steAddress(sid), ste)
-    this.cache.delete(sid)
+    this.invalidate({ op: 'CFGI_STE', sid })
   }
 
-  /** CMD_CFGI_STE. */
-  invalidate(sid: number): void {
-    this.cache.delete(sid)
+  /** The driver writes stream `sid`'s STE as the given eight words, then CMD_CFGI_STE. */
+  writeSte(sid: number, words: readonly bigint[]): void {
+    if (words.length !== STE_WORDS) throw new Error(`an STE is ${STE_WORDS} words, not ${words.length}`)
+    this.guestCds.delete(sid)
+    this.store(this.steAddress(sid), words)
+    this.invalidate({ op: 'CFGI_STE', sid })
+  }
+
+  /** Stream `sid`'s STE words as memory holds them. */
+  readSte(sid: number): bigint[] {
+    return this.load(this.steAddress(sid))
+  }
+
+  /**
+   * CMD_CFGI_STE (the STE and every CD cached through it, 4.3.1), CMD_CFGI_CD (the CD at index
+   * `ssid`: with one CD per STE, index 0, 4.3.3), CMD_CFGI_CD_ALL (4.3.4), CMD_CFGI_ALL (4.3.6).
+   * The model caches one decoded configuration per stream (STE and its CD together), so a CD
+   * invalidation drops that entry too: what is read again is the same STE.
+   */
+  invalidate(cmd: CfgiCommand): void {
+    if (cmd.op === 'CFGI_ALL') this.cache.clear()
+    else if (cmd.op !== 'CFGI_CD' || cmd.ssid === 0) this.cache.delete(cmd.sid)
   }
 
   /** The SMMU's configuration lookup for `sid`. */
@@ -119,7 +146,7 @@ export class StreamTableMemory {
     }
     const cd = decodeCd(this.load(cdPa), this.id)
     if ('kind' in cd) return cd
-    if (cd.context === undefined) return { kind: 'C_BAD_CD', reason: 'EPD0 = 1: no TTB0 walk' }
+    if (cd.context === undefined) return { kind: 'C_BAD_CD', rule: 'CD.EPD0', reason: 'EPD0 = 1: no TTB0 walk' }
     return { kind: 'translate', s1: { context: cd.context, asid: cd.asid, regs: cd.context.regs }, s2 }
   }
 
@@ -128,10 +155,10 @@ export class StreamTableMemory {
   }
 
   private load(pa: number): bigint[] {
-    const bytes = this.memory.read(pa, WORDS * 8)
-    if (!(bytes instanceof Uint8Array)) return new Array<bigint>(WORDS).fill(0n)
+    const bytes = this.memory.read(pa, STE_WORDS * 8)
+    if (!(bytes instanceof Uint8Array)) return new Array<bigint>(STE_WORDS).fill(0n)
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-    return Array.from({ length: WORDS }, (_, i) => view.getBigUint64(i * 8, true))
+    return Array.from({ length: STE_WORDS }, (_, i) => view.getBigUint64(i * 8, true))
   }
 }
 
@@ -141,10 +168,4 @@ export function cdWords(s1: { readonly regs: S1Regs; readonly asid: number }): b
   return encodeCd({ t0sz: r.t0sz, tg0: tg0Encoding(r.granule), ips: addressSizeEncoding(r.oas), asid: s1.asid, ttb0: r.ttbr, had0: r.had === true })
 }
 
-/** 64-bit words as the little-endian bytes the SMMU reads (STE and CD layout in memory). */
-export function leBytes(words: readonly bigint[]): Uint8Array {
-  const bytes = new Uint8Array(words.length * 8)
-  const view = new DataView(bytes.buffer)
-  words.forEach((w, i) => view.setBigUint64(i * 8, w, true))
-  return bytes
-}
+export { leBytes }
