@@ -5,6 +5,7 @@
 import type { Result } from '../errno'
 import { driverFamily, type DriverFamily, type IommuCoreBehaviour } from '../profiles'
 import type { SmmuInstance } from '../smmu/instance'
+import type { DomainStage } from '../smmu/stage'
 import { IommuDomain, type PageTableFactory } from './domain'
 
 export class IommuCore {
@@ -30,6 +31,22 @@ export class IommuCore {
   allocDomainFor(smmu: SmmuInstance): Result<IommuDomain> {
     const domain = new IommuDomain(this.nextId++, this.behaviour, this.tables, driverFamily(smmu.features.arch), smmu)
     const finalised = domain.finaliseAtAlloc()
+    if (!finalised.ok) {
+      domain.free()
+      return finalised
+    }
+    this.domains.add(domain)
+    return { ok: true, value: domain }
+  }
+
+  /**
+   * A driver's domain_alloc_paging_flags(dev) as iommufd calls it (drivers/iommu/iommufd/
+   * hw_pagetable.c iommufd_hwpt_paging_alloc): a domain of that SMMU's driver, of `stage` (S1, or
+   * S2 for a nest parent), bound to the SMMU at once.
+   */
+  allocDeviceDomain(smmu: SmmuInstance, stage: DomainStage): Result<IommuDomain> {
+    const domain = new IommuDomain(this.nextId++, this.behaviour, this.tables, driverFamily(smmu.features.arch), smmu, stage)
+    const finalised = domain.finaliseForDevice()
     if (!finalised.ok) {
       domain.free()
       return finalised

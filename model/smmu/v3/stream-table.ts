@@ -18,7 +18,7 @@ import type { PhysMemory } from '../../memory'
 import { isFault, walkStage2, type Fault, type S1Context, type S1Regs, type S2Context, type S2Regs } from '../../pgtable'
 import { decodeCd, decodeSte, type BadConfig, type SmmuV3Id } from './config'
 import { leBytes } from './fields'
-import { addressSizeEncoding, encodeCd, encodeSte, PRIVCFG, STE_CONFIG, STE_WORDS, tg0Encoding } from './structures'
+import { addressSizeEncoding, encodeCd, encodeSte, PRIVCFG, STE_CONFIG, STE_WORDS, steFields, tg0Encoding } from './structures'
 
 const SLOT_BYTES = 128
 const CD_OFFSET = 64
@@ -81,7 +81,9 @@ export class StreamTableMemory {
   /** The driver writes stream `sid`'s STE as the given eight words, then CMD_CFGI_STE. */
   writeSte(sid: number, words: readonly bigint[]): void {
     if (words.length !== STE_WORDS) throw new Error(`an STE is ${STE_WORDS} words, not ${words.length}`)
-    this.guestCds.delete(sid)
+    // With both stages (Config nested) S1ContextPtr is an IPA, fetched through stage 2 (IHI 0070 3.3.2).
+    if (steFields(words).config === STE_CONFIG.NESTED) this.guestCds.add(sid)
+    else this.guestCds.delete(sid)
     this.store(this.steAddress(sid), words)
     this.invalidate({ op: 'CFGI_STE', sid })
   }
