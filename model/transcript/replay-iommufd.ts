@@ -36,6 +36,11 @@ export class IommufdSession {
 
   constructor(private readonly backend: VfioBackend) {}
 
+  /** /dev/iommu once a line opened it. */
+  get iommufd(): IommufdFile | undefined {
+    return this.file
+  }
+
   run(call: IommufdCall): Result<Observed> {
     switch (call.op) {
       case 'device':

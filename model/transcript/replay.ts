@@ -7,7 +7,7 @@
  * differs, later lines run against the backend's state.
  */
 import type { Result } from '../errno'
-import type { IommuInfo, IovaRange, VfioBackend, VfioContainer, VfioGroup } from '../vfio/backend'
+import type { IommufdFile, IommuInfo, IovaRange, VfioBackend, VfioContainer, VfioGroup } from '../vfio/backend'
 import { mapResult as map, observed, Unrunnable, type Observed } from './observed'
 import { IommufdSession, describeIommufd, iommufdAgrees } from './replay-iommufd'
 import type { Call, Expected, ExtensionRef, ParsedTranscript, TranscriptError, TranscriptLine } from './syntax'
@@ -48,6 +48,48 @@ export function replayTranscript(transcript: ParsedTranscript, backend: VfioBack
   return { file: transcript.file, verdicts, agree, differ: verdicts.length - agree }
 }
 
+/**
+ * A replay that goes on line by line (features run a transcript's lines a step at a time): the
+ * same session, the same verdicts as replayTranscript.
+ */
+export class TranscriptSession {
+  private readonly session: Session
+
+  constructor(
+    backend: VfioBackend,
+    readonly file = 'vmm.vfio',
+  ) {
+    this.session = new Session(backend)
+  }
+
+  /** /dev/iommu once a line opened it. */
+  get iommufdFile(): IommufdFile | undefined {
+    return this.session.iommufdFile
+  }
+
+  /** Run one parsed line; its verdict. */
+  runLine(line: TranscriptLine): Verdict {
+    return judge(this.file, line, this.session)
+  }
+
+  /** Run a call whose result is not stated: what it produced (a failure is a value). */
+  runCall(call: Call): { readonly result: Result<Observed>; readonly entryNum?: number } {
+    const result = this.session.run(call)
+    const entryNum = this.session.lastEntryNum
+    return entryNum === undefined ? { result } : { result, entryNum }
+  }
+
+  /** Does `expected` hold for what a call produced? */
+  holds(expected: Expected, produced: { readonly result: Result<Observed>; readonly entryNum?: number }): boolean {
+    return agrees(expected, produced.result, produced.entryNum)
+  }
+
+  /** What a call produced, in the transcript's words. */
+  describe(produced: { readonly result: Result<Observed>; readonly entryNum?: number }, expected: Expected): string {
+    return describe(produced.result, expected, produced.entryNum)
+  }
+}
+
 function lineOf(v: Verdict): number {
   return v.kind === 'error' ? v.error.line : v.line
 }
@@ -85,6 +127,10 @@ class Session {
   /** entry_num as the last invalidate wrote it back (undefined after any other call). */
   get lastEntryNum(): number | undefined {
     return this.iommufd.lastEntryNum
+  }
+
+  get iommufdFile(): IommufdFile | undefined {
+    return this.iommufd.iommufd
   }
 
   run(call: Call): Result<Observed> {

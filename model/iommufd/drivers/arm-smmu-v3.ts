@@ -26,8 +26,8 @@ import type { EventRecord } from '../../smmu/events'
 import { encodeEvent } from '../../smmu/events'
 import type { SmmuInstance } from '../../smmu/instance'
 import { CMD_LAYOUTS, CMDQ_OP, withField } from '../../smmu/v3/commands'
-import { decodeFields } from '../../smmu/v3/fields'
-import { STE_CONFIG, STE_LAYOUT, STE_WORDS, steFields } from '../../smmu/v3/structures'
+import { decodeFields, encodeFields } from '../../smmu/v3/fields'
+import { STE_CONFIG, STE_LAYOUT, STE_WORDS, STE_ZERO, steFields } from '../../smmu/v3/structures'
 import type { IommufdDevice } from '../device-info'
 import { copyArrayFromUser, copyStructFromUser, le64, type HwInfo, type InvalidateResult, type IommuCap, type IommufdDriver, type NestedDomain, type UserData, type UserDataArray, type ViommuCore, type ViommuDriver, type ViommuInit } from '../driver'
 import {
@@ -476,6 +476,40 @@ export function validateVste(ste: readonly [bigint, bigint]): Result<{ readonly 
   return ok({ ste: [ste[0], ste[1] & ~mask(STE_LAYOUT.eats)], enableAts })
 }
 
+/**
+ * arm_smmu_make_s2_domain_ste for a stage-2 domain, the model's device having no ATS (EATS 0):
+ * word 0 V | Config S2 translate; word 1 S2FWB when the io-pgtable has the S2FWB quirk (SHCFG is
+ * set only with IDR1.ATTR_TYPES_OVR, which no fixture gives); word 2 S2VMID, the VTCR fields from
+ * the io-pgtable (T0SZ, SL0, TG, PS; IR0 = OR0 = write-back write-allocate and SH0 = inner
+ * shareable for a coherent walk, which iommufd requires of every device it binds), S2AA64, S2PTW,
+ * S2R; word 3 S2TTB.
+ */
+export function makeS2DomainSte(domain: IommuDomain, s2fwb: boolean): bigint[] {
+  const regime = domain.pageTable?.context
+  const vmid = domain.context?.vmid
+  if (regime === undefined || regime.stage !== 2 || vmid === undefined) throw new Error(`domain ${domain.id} is not a stage-2 domain with a VMID`)
+  const r = regime.regs
+  const ps = [32, 36, 40, 42, 44, 48, 52].indexOf(r.oas)
+  return encodeFields(STE_LAYOUT, STE_WORDS, {
+    ...STE_ZERO,
+    valid: true,
+    config: STE_CONFIG.S2_TRANS,
+    s2Fwb: s2fwb,
+    s2Vmid: vmid,
+    s2T0sz: r.t0sz,
+    s2Sl0: r.sl0,
+    s2Ir0: 1,
+    s2Or0: 1,
+    s2Sh0: 3,
+    s2Tg: r.granule === 4096 ? 0 : r.granule === 65536 ? 1 : 2,
+    s2Ps: ps < 0 ? 0 : ps,
+    s2Aa64: true,
+    s2Ptw: true,
+    s2R: true,
+    s2Ttb: r.vttbr,
+  })
+}
+
 /** struct arm_smmu_nested_domain: the validated vSTE on a vIOMMU. */
 export class ArmNestedDomain implements NestedDomain {
   constructor(
@@ -531,26 +565,19 @@ export class ArmNestedDomain implements NestedDomain {
     const cfg = this.config
     if (smmu.streamContext(sid) !== undefined && !parent.streams.has(sid)) throw new Error(`stream 0x${sid.toString(16)} is still attached to another domain`)
     if (cfg !== STE_CONFIG.S1_TRANS && cfg !== STE_CONFIG.BYPASS) {
+      // arm_smmu_make_abort_ste: V = 1, Config = abort (the model's SMMU writes it for a stream with no context).
       if (parent.streams.has(sid)) parent.detach(sid)
-      return ok() // no context: the SMMU model's abort STE (V = 1, Config = abort)
+      return ok()
     }
+    // The SMMU model keeps the parent's context for the stream (its VMID, its stage-2 tables); the
+    // STE's words are the driver's, written raw over the model's own.
     if (!parent.streams.has(sid)) {
       const attached = parent.attach(smmu, sid)
       if (!attached.ok) return attached
-    } else {
-      // Rewrite the parent's own STE first (a previous nested STE may be in place).
-      parent.detach(sid)
-      const again = parent.attach(smmu, sid)
-      if (!again.ok) return again
     }
-    const fwb = this.vsmmu.driver.nestParentOf(parent)?.s2fwb === true
-    if (cfg === STE_CONFIG.BYPASS && !fwb) return ok()
-    const s2 = smmu.readSte(sid)
-    if (s2 === undefined || s2.length !== STE_WORDS) throw new Error(`stream 0x${sid.toString(16)} has no STE`)
-    const words = [...s2]
-    // arm_smmu_make_s2_domain_ste: STE.S2FWB when the parent's io-pgtable has the S2FWB quirk.
-    if (fwb) words[1] = (words[1] as bigint) | mask(STE_LAYOUT.s2Fwb)
+    const words = makeS2DomainSte(parent, this.vsmmu.driver.nestParentOf(parent)?.s2fwb === true)
     if (cfg === STE_CONFIG.S1_TRANS) {
+      // arm_smmu_make_nested_cd_table_ste.
       words[0] = mask(STE_LAYOUT.valid) | (BigInt(STE_CONFIG.NESTED) << BigInt(STE_LAYOUT.config.lo)) | (this.ste[0] & ~mask(STE_LAYOUT.config))
       words[1] = (words[1] as bigint) | this.ste[1] | (this.vsmmu.driver.mergeEvents ? mask(STE_LAYOUT.mev) : 0n)
     }
