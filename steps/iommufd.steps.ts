@@ -125,7 +125,7 @@ Then('the STE of stream {addr} should be:', function (this: TckWorld, sid: numbe
       const key = byName.get(name as string)
       if (key === undefined) throw new Error(`the STE has no field ${name as string}`)
       const v = f[key]
-      check.equal(typeof v === 'boolean' ? (v ? '1' : '0') : hexOf(v as number), canonicalRows([[value as string]])[0]?.[0], `STE.${name as string}`)
+      check.equal(hexOf(typeof v === 'boolean' ? (v ? 1 : 0) : (v as number)), hexOf(Number(BigInt((value as string).replaceAll('_', '')))), `STE.${name as string}`)
     }
   })
 })
@@ -223,5 +223,13 @@ Then('the nesting request should end with {string}', function (this: TckWorld, o
     const last = lastCalls.get(run)
     const note = last !== undefined && !last.produced.result.ok ? ` (${last.produced.result.error.message})` : ''
     check.equal(nestingOutcomes.get(run), outcome, note)
+  })
+})
+
+When('VFIO device {int} writes {hexBytes} at IOVA {addr}', function (this: TckWorld, device: number, bytes: Uint8Array, iova: number) {
+  this.each((run) => {
+    const file = session(run).deviceFile(device)
+    const r = file.dma('write', BigInt(iova), bytes.length, bytes)
+    run.last = r
   })
 })

@@ -71,3 +71,20 @@ Feature: Iommufd1 - Asking for nesting through iommufd, on each machine and kern
       | qemu-smmuv3-10.0 | hwpt 2 alloc device=1 pt=ioas:1 vste="v cfg=s1 s1ctxptr=0x40001000"   | EOPNOTSUPP |
       | qemu-smmuv3-10.0 | hwpt 2 alloc device=1 pt=viommu:1 vste="v cfg=s1 s1ctxptr=0x40001000" | EINVAL     |
       | qemu-smmuv3-10.0 | device 1 attach pt=hwpt:1                                             | ok         |
+
+  Scenario Outline: [3] The vIOMMU's conditions come first: a missing HWPT is EOPNOTSUPP on <fixture>
+    arm_smmu_get_viommu_size answers before the HWPT is looked up (6.17+), so on a machine that
+    cannot have a vIOMMU even a bad hwpt_id gives EOPNOTSUPP, where a capable one says ENOENT.
+    # history: IOMMU_VIOMMU_ALLOC with no such HWPT on <fixture> => <result>
+    Given the machine of fixture "<fixture>" with VFIO group 1 at stream 0x8, unless it has that group
+    When the VMM runs 'device 1 bind'
+    And the VMM runs 'viommu 1 alloc device=1 hwpt=9 type=ARM_SMMUV3'
+    Then the result should be "<result>"
+
+    @since-linux-7.3
+    Examples:
+      | fixture                      | result     |
+      | qemu-smmuv3-10.0             | EOPNOTSUPP |
+      | synthetic-mmu700-r1p1        | EOPNOTSUPP |
+      | qemu-q35-intel-iommu-7.2     | EOPNOTSUPP |
+      | synthetic-smmuv3-fwb         | ENOENT     |

@@ -77,6 +77,11 @@ export class IommufdSession {
     return f
   }
 
+  /** Device N's cdev (opened on first use). */
+  openDevice(n: number): Result<VfioDeviceFile> {
+    return this.deviceFile(n)
+  }
+
   private deviceFile(n: number): Result<VfioDeviceFile> {
     const known = this.devices.get(n)
     if (known !== undefined) return ok(known)

@@ -7,7 +7,7 @@
  * differs, later lines run against the backend's state.
  */
 import type { Result } from '../errno'
-import type { IommufdFile, IommuInfo, IovaRange, VfioBackend, VfioContainer, VfioGroup } from '../vfio/backend'
+import type { IommufdFile, IommuInfo, IovaRange, VfioBackend, VfioContainer, VfioDeviceFile, VfioGroup } from '../vfio/backend'
 import { mapResult as map, observed, Unrunnable, type Observed } from './observed'
 import { IommufdSession, describeIommufd, iommufdAgrees } from './replay-iommufd'
 import type { Call, Expected, ExtensionRef, ParsedTranscript, TranscriptError, TranscriptLine } from './syntax'
@@ -65,6 +65,11 @@ export class TranscriptSession {
   /** /dev/iommu once a line opened it. */
   get iommufdFile(): IommufdFile | undefined {
     return this.session.iommufdFile
+  }
+
+  /** Device N's cdev as the lines opened it (opened now if no line did). */
+  deviceFile(n: number): VfioDeviceFile {
+    return this.session.deviceFile(n)
   }
 
   /** Run one parsed line; its verdict. */
@@ -131,6 +136,12 @@ class Session {
 
   get iommufdFile(): IommufdFile | undefined {
     return this.iommufd.iommufd
+  }
+
+  deviceFile(n: number): VfioDeviceFile {
+    const d = this.iommufd.openDevice(n)
+    if (!d.ok) throw new Error(`device ${n}: ${d.error.errno}: ${d.error.message}`)
+    return d.value
   }
 
   run(call: Call): Result<Observed> {

@@ -565,9 +565,9 @@ export class ArmNestedDomain implements NestedDomain {
     const cfg = this.config
     if (smmu.streamContext(sid) !== undefined && !parent.streams.has(sid)) throw new Error(`stream 0x${sid.toString(16)} is still attached to another domain`)
     if (cfg !== STE_CONFIG.S1_TRANS && cfg !== STE_CONFIG.BYPASS) {
-      // arm_smmu_make_abort_ste: V = 1, Config = abort (the model's SMMU writes it for a stream with no context).
+      // arm_smmu_make_abort_ste: V = 1, Config = abort; the stream keeps no context.
       if (parent.streams.has(sid)) parent.detach(sid)
-      return ok()
+      return smmu.writeSte(sid, encodeFields(STE_LAYOUT, STE_WORDS, { ...STE_ZERO, valid: true, config: STE_CONFIG.ABORT }))
     }
     // The SMMU model keeps the parent's context for the stream (its VMID, its stage-2 tables); the
     // STE's words are the driver's, written raw over the model's own.
