@@ -330,6 +330,7 @@ export class IommufdCtx {
     }
     ioas.hwpts.push(hwpt)
     ioas.users++
+    if (immediate) hwpt.users++ // the device attached at once holds it
     return ok(this.objects.add(hwpt))
   }
 
@@ -586,6 +587,7 @@ export class IommufdCtx {
     if (!driver.capable(dev, 'CACHE_COHERENCY')) return fail('EINVAL', `${dev.name}'s IOMMU ${dev.smmu.name} is not cache coherent (IOMMU_CAP_CACHE_COHERENCY)`)
     const idev = this.objects.add(new Idev(dev))
     idev.users++ // the VFIO device's reference
+    driver.blockDevice(dev) // iommu_device_claim_dma_owner: the blocking domain
     return ok(idev)
   }
 
@@ -659,6 +661,7 @@ export class IommufdCtx {
       if (old !== undefined) this.reattach(old, idev)
       return r
     }
+    hwpt.users++ // the device holds its HWPT
     if (old !== undefined) this.putHwpt(old)
     return ok()
   }
@@ -671,7 +674,7 @@ export class IommufdCtx {
   /**
    * iommufd_hw_pagetable_attach: the group's reserved regions are reserved in the IOAS the HWPT
    * translates through (the parent's for a nested HWPT; a mapping there: EADDRINUSE), then the
-   * driver attaches the domain (iommu_attach_group). The device holds the HWPT.
+   * driver attaches the domain (iommu_attach_group). The caller takes the device's reference.
    */
   private hwptAttach(hwpt: Hwpt, idev: Idev): Result<void> {
     const dev = idev.dev
@@ -698,7 +701,6 @@ export class IommufdCtx {
     }
     idev.attached = hwpt
     hwpt.devices.add(idev)
-    hwpt.users++
     return ok()
   }
 
@@ -712,6 +714,7 @@ export class IommufdCtx {
     paging.ioas.iopt.removeReserved(idev)
     hwpt.devices.delete(idev)
     idev.attached = undefined
+    this.kernel.driverOf(dev).blockDevice(dev)
   }
 
   /** The device's reference on a HWPT it left goes; an automatic HWPT no one uses is destroyed. */

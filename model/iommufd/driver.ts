@@ -152,4 +152,9 @@ export interface IommufdDriver {
   readonly hwInfo?: (dev: IommufdDevice, type: number) => Result<HwInfo>
   /** A paging domain of this driver is about to be attached to `dev`: driver checks beyond the iommu layer's. */
   checkPagingAttach(domain: IommuDomain, dev: IommufdDevice): Result<void>
+  /**
+   * The device is blocked (the blocking domain: at bind, iommu_device_claim_dma_owner, and after a
+   * detach): its DMA is refused. arm-smmu-v3 writes arm_smmu_make_abort_ste's STE.
+   */
+  blockDevice(dev: IommufdDevice): void
 }

@@ -270,6 +270,16 @@ export class ArmSmmuV3Iommufd implements IommufdDriver {
     return ok()
   }
 
+  /** arm_smmu_attach_dev_blocked: every stream of the device gets the abort STE, and no vmaster. */
+  blockDevice(dev: IommufdDevice): void {
+    for (const sid of dev.streams) {
+      if (dev.smmu.streamContext(sid) !== undefined) throw new Error(`stream 0x${sid.toString(16)} is still attached`)
+      const r = dev.smmu.writeSte(sid, abortSte())
+      if (!r.ok) throw new Error(r.error.message)
+      this.setVmaster(dev.smmu, sid, undefined)
+    }
+  }
+
   /** Whether `domain` is a nest parent, and its S2FWB quirk. */
   nestParentOf(domain: IommuDomain): { readonly s2fwb: boolean } | undefined {
     return this.nestParents.get(domain)
@@ -314,6 +324,11 @@ export class ArmSmmuV3Iommufd implements IommufdDriver {
       this.hostLog.push({ smmu: smmu.name, event })
     }
   }
+}
+
+/** arm_smmu_make_abort_ste: V = 1, Config = abort, every other bit 0. */
+function abortSte(): bigint[] {
+  return encodeFields(STE_LAYOUT, STE_WORDS, { ...STE_ZERO, valid: true, config: STE_CONFIG.ABORT })
 }
 
 /** struct arm_vsmmu: a vIOMMU on one SMMU over one S2 parent, with the parent's VMID. */
@@ -567,7 +582,7 @@ export class ArmNestedDomain implements NestedDomain {
     if (cfg !== STE_CONFIG.S1_TRANS && cfg !== STE_CONFIG.BYPASS) {
       // arm_smmu_make_abort_ste: V = 1, Config = abort; the stream keeps no context.
       if (parent.streams.has(sid)) parent.detach(sid)
-      return smmu.writeSte(sid, encodeFields(STE_LAYOUT, STE_WORDS, { ...STE_ZERO, valid: true, config: STE_CONFIG.ABORT }))
+      return smmu.writeSte(sid, abortSte())
     }
     // The SMMU model keeps the parent's context for the stream (its VMID, its stage-2 tables); the
     // STE's words are the driver's, written raw over the model's own.

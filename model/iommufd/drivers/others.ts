@@ -35,6 +35,9 @@ export class ArmSmmuIommufd implements IommufdDriver {
     if (domain.smmu !== undefined && domain.smmu !== dev.smmu) return fail('EINVAL', `the domain belongs to SMMU ${domain.smmu.name}`)
     return ok()
   }
+
+  /** A stream with no context bank faults (the model's S2CR with no context). */
+  blockDevice(): void {}
 }
 
 /** VT-d: ECAP bit 0 (C, coherent walks), 26 (NEST); CAP SAGAW [12:8], MGAW [21:16]. */
@@ -104,4 +107,7 @@ export class IntelIommuIommufd implements IommufdDriver {
     if (domain.smmu !== undefined && domain.smmu !== dev.smmu) return fail('EINVAL', `the domain belongs to ${domain.smmu.name}`)
     return ok()
   }
+
+  /** A device with no context entry faults. */
+  blockDevice(): void {}
 }
