@@ -3,12 +3,12 @@
  * smmu-common.c: SmmuInstance (instance.ts) does what every architecture shares (streams bound to
  * contexts, the regimes programmed into them, guest stage 1s, the IOTLB, the walks), and asks its
  * ContextModel for what differs:
- *   - SMMUv1/v2 (context-banks.ts): context banks (CBAR types, bank ranges by stage), a nested
+ *   - SMMUv1/v2 (v2/context-banks.ts): context banks (CBAR types, bank ranges by stage), a nested
  *     guest's stage 1 in a bank of its own, faults in the banks' CB_FSR/FSYNR0/FAR;
  *   - SMMUv3 (v3/contexts.ts): ASIDs/VMIDs, the stream table with STEs and CDs in memory that the
  *     driver writes and every lookup decodes (the SMMU's configuration is what memory holds, not
  *     what the driver meant), the IAS check of a stage-1-bypass input, and the event queue;
- *   - Intel VT-d (vtd-contexts.ts): a domain ID per domain, second-level translation only.
+ *   - Intel VT-d (vtd/contexts.ts): a domain ID per domain, second-level translation only.
  */
 import type { Result } from '../errno'
 import type { Access, Fault, S1Context, S1Regs, TranslationContext } from '../pgtable'

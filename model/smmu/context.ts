@@ -6,8 +6,8 @@
  * SMMUv3 (arm-smmu-v3): no banks; a stage-1 domain takes an ASID (a CD), a stage-2 or nested
  * domain a VMID (an S2 STE).
  * Intel VT-d (for VFIO comparisons): one translation (second level), a domain ID per domain.
- * The allocators live with their architecture's context model (context-banks.ts, v3/contexts.ts,
- * vtd-contexts.ts); this module holds the context shapes they share.
+ * The allocators live with their architecture's context model (v2/context-banks.ts, v3/contexts.ts,
+ * vtd/contexts.ts); this module holds the context shapes they share.
  */
 import type { DomainStage } from './stage'
 

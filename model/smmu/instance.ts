@@ -4,8 +4,8 @@
  * nothing of iommu domains or VFIO.
  *
  * What differs between architectures is a ContextModel (arch.ts), one per architecture:
- * context-banks.ts (SMMUv1/v2), v3/contexts.ts (SMMUv3: stream table, STEs and CDs in memory,
- * event queue), vtd-contexts.ts (VT-d). This class holds what they share.
+ * v2/context-banks.ts (SMMUv1/v2), v3/contexts.ts (SMMUv3: stream table, STEs and CDs in memory,
+ * event queue), vtd/contexts.ts (VT-d). This class holds what they share.
  *
  * Translation (a device's transaction on stream `sid`):
  *   stream -> context (S2CR / STE) -> IOTLB, tagged (VMID, ASID) -> on a miss, a walk over memory:
@@ -50,7 +50,7 @@ import {
 } from '../pgtable'
 import type { SmmuDriverBehaviour } from '../profiles'
 import { type BankRange, type ContextModel, type Resolution, type Resolved, type TlbTags, type Transaction } from './arch'
-import { ContextBankModel } from './context-banks'
+import { ContextBankModel } from './v2/context-banks'
 import type { SmmuContext } from './context'
 import type { ContextBankFault, EventRecord } from './events'
 import { TracingReader, type DescriptorRead } from './explain'
@@ -59,7 +59,7 @@ import type { DomainStage } from './stage'
 import { performDma, type DmaResult, type TranslateResult } from './translate'
 import { StreamTableModel } from './v3/contexts'
 import type { CfgiCommand } from './v3/stream-table'
-import { VtdContextModel } from './vtd-contexts'
+import { VtdContextModel } from './vtd/contexts'
 
 export type { BankRange, TlbTags } from './arch'
 

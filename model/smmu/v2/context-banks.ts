@@ -3,15 +3,15 @@
  * guest's stage 1 in a second bank of CBAR type S1_TRANS_S2_TRANS (guest.ts), and each bank's
  * fault registers (events.ts: CB_FSR, CB_FSYNR0, CB_FAR).
  */
-import { fail, ok, type Result } from '../errno'
-import type { FeatureSet } from '../hw/features'
-import type { Access, Fault, TranslationContext } from '../pgtable'
-import type { SmmuDriverBehaviour } from '../profiles'
-import { RegisterProgrammedContexts, type BankRange, type ContextModel, type GuestFields, type Resolved } from './arch'
-import type { CbarType, ContextBankContext, HwTranslation, SmmuContext } from './context'
-import { contextBankFaultFor, type ContextBankFault, type EventRecord } from './events'
-import type { GuestStage1 } from './guest'
-import { selectStage, type DomainStage } from './stage'
+import { fail, ok, type Result } from '../../errno'
+import type { FeatureSet } from '../../hw/features'
+import type { Access, Fault, TranslationContext } from '../../pgtable'
+import type { SmmuDriverBehaviour } from '../../profiles'
+import { RegisterProgrammedContexts, type BankRange, type ContextModel, type GuestFields, type Resolved } from '../arch'
+import type { CbarType, ContextBankContext, HwTranslation, SmmuContext } from '../context'
+import { contextBankFaultFor, type ContextBankFault, type EventRecord } from '../events'
+import type { GuestStage1 } from '../guest'
+import { selectStage, type DomainStage } from '../stage'
 
 /** First bank a domain of this stage may use (arm_smmu_init_domain_context `start`). */
 export function firstBankFor(stage: DomainStage, hw: FeatureSet): number {
