@@ -277,7 +277,7 @@ export class SmmuInstance {
     const r = this.resolve(sid, { iova, access })
     if (r.kind === 'bypass') return bypassed(iova)
     if (r.kind !== 'resolved') return r
-    const effective = r.privileged === undefined ? access : { ...access, privileged: r.privileged }
+    const effective = effectiveAccess(r, access)
     const privileged = effective.privileged === true
     const hit = this.tlb.lookup(r.tags.vmid, r.tags.asid, privileged, iova)
     if (hit !== undefined && hit.perm[access.kind]) return fromEntry(hit, iova)
@@ -296,8 +296,7 @@ export class SmmuInstance {
     if (r.kind === 'bypass') return { result: bypassed(iova), reads: [] }
     if (r.kind !== 'resolved') return { result: r, reads: [] }
     const reader = new TracingReader(this.memory)
-    const effective = r.privileged === undefined ? access : { ...access, privileged: r.privileged }
-    return { result: this.walkFor(reader, r, iova, effective), reads: reader.reads }
+    return { result: this.walkFor(reader, r, iova, effectiveAccess(r, access)), reads: reader.reads }
   }
 
   /** The stream's device performs DMA: `length` bytes read, or `data` (a pattern if absent) written. */
@@ -446,6 +445,11 @@ function contextModelFor(features: FeatureSet, driver: SmmuDriverBehaviour, memo
 }
 
 const ALL: Perm = { read: true, write: true, exec: true }
+
+/** The access as the walk sees it: SMMUv3 STE.PRIVCFG may override its privilege. */
+function effectiveAccess(r: Resolved, access: Access): Access {
+  return r.privileged === undefined ? access : { ...access, privileged: r.privileged }
+}
 
 /** SMMUv3 STE.Config = bypass: the input address is the PA, with every permission (page by page). */
 function bypassed(iova: number): Translation {
