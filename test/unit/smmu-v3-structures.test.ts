@@ -252,7 +252,7 @@ const STE_CASES: Record<BadSteRule, { readonly ste: Partial<SteFields>; readonly
 }
 
 /** CDs over TTB0 0x4a00_0000 (T0SZ 25, 4K, IPS 32 bits by default). */
-const CD_CASES: Record<Exclude<BadCdRule, 'CD.EPD0'>, Partial<CdFields>> = {
+const CD_CASES: Record<BadCdRule, Partial<CdFields>> = {
   'CD.V': { valid: false },
   'CD.AA64': { aa64: false },
   'CD.A': { a: false },

@@ -83,7 +83,6 @@ export type BadCdRule =
   | 'CD.TG1'
   | 'CD.T1SZ'
   | 'CD.TTB1'
-  | 'CD.EPD0'
 
 export type BadConfig =
   | { readonly kind: 'C_BAD_STE'; readonly rule: BadSteRule; readonly reason: string }

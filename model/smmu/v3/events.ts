@@ -7,7 +7,8 @@
  * Configuration events (C_BAD_STREAMID, C_BAD_STE, C_BAD_CD) carry the StreamID only; F_STE_FETCH
  * and F_CD_FETCH the StreamID and FetchAddr.
  *
- * This is the model's only SMMUv3 event-record encoder (model/smmu/events.ts re-exports it).
+ * This is the model's only SMMUv3 event-record encoder and decoder (model/smmu/events.ts re-exports
+ * the encoder).
  *
  * CLASS of a translation fault (IHI 0070 7.3.13 F_TRANSLATION, which F_ADDR_SIZE 7.3.14, F_ACCESS
  * 7.3.15 and F_PERMISSION 7.3.16 refer to): a stage-1 fault has S2 = 0 and CLASS = IN (IPA
@@ -20,9 +21,9 @@
  * PnU/InD are 0: device DMA without a PASID is an unprivileged data access (3.9).
  * The record holds IPA[51:12] and FetchAddr[51:3]; the event keeps those bits.
  */
-import type { Access, Fault, FaultKind } from '../../pgtable'
+import type { Access, Fault } from '../../pgtable'
+import { FAULT_CODES } from '../fault-codes'
 import { address, decodeFields, encodeFields, flag, uint, word64, zeroFields, type FieldsOf } from './fields'
-import type { V3Outcome } from './smmuv3'
 
 export const EVENT_WORDS = 4
 
@@ -75,13 +76,6 @@ export type V3EventName = keyof typeof V3_EVENT_ID
 export const V3_CLASS = { CD: 0, TT: 1, IN: 2 } as const
 export type V3Class = keyof typeof V3_CLASS
 
-const EVENT_OF: Readonly<Record<FaultKind, V3EventName>> = {
-  translation: 'F_TRANSLATION',
-  addressSize: 'F_ADDR_SIZE',
-  accessFlag: 'F_ACCESS',
-  permission: 'F_PERMISSION',
-  externalAbort: 'F_WALK_EABT',
-}
 
 export interface V3Event {
   readonly name: V3EventName
@@ -100,17 +94,9 @@ export interface V3Event {
 /** Address bits [51:lo] (what a record's dw3 field keeps). */
 const keep = (addr: number, lo: number): number => Number(BigInt(addr) & (((1n << 52n) - 1n) & ~((1n << BigInt(lo)) - 1n)))
 
-export function configEvent(name: 'C_BAD_STREAMID' | 'C_BAD_STE' | 'C_BAD_CD', sid: number): V3Outcome {
-  return { kind: 'fault', event: { name, sid } }
-}
-
-export function fetchEvent(name: 'F_STE_FETCH' | 'F_CD_FETCH', sid: number, fetchAddr: number): V3Outcome {
-  return { kind: 'fault', event: { name, sid, fetchAddr } }
-}
-
 /** The record of a translation fault; `cdIpa` when stage 2 failed translating the CD's address. */
 export function faultEvent(fault: Fault, sid: number, iova: number, access: Access, cdIpa?: number): V3Event {
-  const name = EVENT_OF[fault.kind]
+  const name = FAULT_CODES[fault.kind].event
   const s2 = fault.stage === 2
   const cls: V3Class = cdIpa !== undefined ? 'CD' : fault.onS1TableWalk || (fault.kind === 'externalAbort' && !s2) ? 'TT' : 'IN'
   const base = { name, sid, rnw: access.kind !== 'write', s2, class: cls, inputAddr: iova }
