@@ -29,14 +29,7 @@ export class IommuCore {
    * finalised against it already when the driver does so at allocation (DriverFacts.finalise).
    */
   allocDomainFor(smmu: SmmuInstance): Result<IommuDomain> {
-    const domain = new IommuDomain(this.nextId++, this.behaviour, this.tables, driverFamily(smmu.features.arch), smmu)
-    const finalised = domain.finaliseAtAlloc()
-    if (!finalised.ok) {
-      domain.free()
-      return finalised
-    }
-    this.domains.add(domain)
-    return { ok: true, value: domain }
+    return this.allocBound(smmu, undefined, (domain) => domain.finaliseAtAlloc())
   }
 
   /**
@@ -45,8 +38,16 @@ export class IommuCore {
    * S2 for a nest parent), bound to the SMMU at once.
    */
   allocDeviceDomain(smmu: SmmuInstance, stage: DomainStage): Result<IommuDomain> {
+    return this.allocBound(smmu, stage, (domain) => domain.finaliseForDevice())
+  }
+
+  private allocBound(
+    smmu: SmmuInstance,
+    stage: DomainStage | undefined,
+    finalise: (domain: IommuDomain) => Result<void>,
+  ): Result<IommuDomain> {
     const domain = new IommuDomain(this.nextId++, this.behaviour, this.tables, driverFamily(smmu.features.arch), smmu, stage)
-    const finalised = domain.finaliseForDevice()
+    const finalised = finalise(domain)
     if (!finalised.ok) {
       domain.free()
       return finalised
