@@ -9,6 +9,7 @@ import type { IommufdCtx } from '../model/iommufd/context'
 import { ModelIommufdFile } from '../model/vfio/model-iommufd'
 import { HwptNested } from '../model/iommufd/objects'
 import { formatVerdict, parseTranscript, TranscriptSession, type Observed } from '../model/transcript'
+import { runNestingRequest, type NestingOutcome } from '../model/transcript/nesting-request'
 import type { Call, Expected } from '../model/transcript'
 import { STE_LAYOUT, steFields } from '../model/smmu/v3/structures'
 import type { Result } from '../model'
@@ -189,40 +190,22 @@ Given('the machine of fixture {string} with VFIO group {int} at stream {addr}, u
   })
 })
 
-/** What a VMM does to nest a guest's stage 1 for one device through iommufd, in order. */
-const NESTING_REQUEST: readonly { readonly step: string; readonly call: (d: number) => string }[] = [
-  { step: 'bind', call: (d) => `device ${d} bind` },
-  { step: 'IOAS', call: () => 'ioas 1 alloc' },
-  { step: 'guest RAM', call: () => 'ioas 1 map iova=0x40000000 size=0x200000 rw' },
-  { step: 'nest parent', call: (d) => `hwpt 1 alloc device=${d} pt=ioas:1 flags=NEST_PARENT` },
-  { step: 'vIOMMU', call: (d) => `viommu 1 alloc device=${d} hwpt=1 type=ARM_SMMUV3` },
-  { step: 'vDEVICE', call: (d) => `vdevice 1 alloc viommu=1 device=${d} virt_id=0x8` },
-  { step: 'nested HWPT', call: (d) => `hwpt 2 alloc device=${d} pt=viommu:1 vste="v cfg=s1 s1ctxptr=0x40001000"` },
-  { step: 'attach', call: (d) => `device ${d} attach pt=hwpt:2` },
-]
-
-const nestingOutcomes = new WeakMap<ProfileRun, string>()
+const nestingOutcomes = new WeakMap<ProfileRun, NestingOutcome>()
 
 When('the VMM asks for nesting through iommufd for device {int}', function (this: TckWorld, device: number) {
   this.each((run) => {
-    let outcome = 'attached'
-    for (const s of NESTING_REQUEST) {
-      runCall(run, s.call(device))
-      const r = run.last
-      if (r !== undefined && !r.ok) {
-        outcome = `${s.step}: ${r.error.errno}`
-        break
-      }
-    }
+    const outcome = runNestingRequest(session(run), device, (callText, produced) => {
+      lastCalls.set(run, { callText, produced })
+      run.last = produced.result
+    })
     nestingOutcomes.set(run, outcome)
   })
 })
 
 Then('the nesting request should end with {string}', function (this: TckWorld, outcome: string) {
   this.each((run) => {
-    const last = lastCalls.get(run)
-    const note = last !== undefined && !last.produced.result.ok ? ` (${last.produced.result.error.message})` : ''
-    check.equal(nestingOutcomes.get(run), outcome, note)
+    const got = nestingOutcomes.get(run)
+    check.equal(got?.outcome, outcome, got?.why === undefined ? '' : ` (${got.why})`)
   })
 })
 

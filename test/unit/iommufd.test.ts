@@ -14,6 +14,7 @@ import { IoPagetable } from '../../model/iommufd/io-pagetable'
 import { getProfile } from '../../model/profiles'
 import { parseTranscript } from '../../model/transcript'
 import { ModelIommufdFile } from '../../model/vfio/model-iommufd'
+import { checkIommufdNestingRule, failures } from '../../model/survey'
 
 const pages = { pin: () => ({ ok: true as const, value: [] }), unpin: () => undefined }
 
@@ -155,5 +156,36 @@ describe('transcript lines: the words they stand for', () => {
     assert.deepEqual(errors('destroy device 1 = ok'), [['BAD_ARGUMENT', 9]])
     assert.deepEqual(errors('ioas 1 alloc = ok entry_num=1'), [['BAD_ARGUMENT', 19]])
     assert.deepEqual(errors('veventq 1 read = F_TRANSLATION sidd=1'), [['BAD_RESULT', 32]])
+  })
+})
+
+describe('the nesting request on the catalogue (Fix1 [13])', () => {
+  const rows = [
+    { check: 'coherent (IOMMU_CAP_CACHE_COHERENCY)', outcome: 'bind: EINVAL' },
+    { check: 'SMMUv3 with S1P and S2P', outcome: 'nest parent: EOPNOTSUPP' },
+    { check: 'no nesting erratum', outcome: 'nest parent: EOPNOTSUPP' },
+    { check: 'S2FWB or IORT CANWBS', outcome: 'vIOMMU: EOPNOTSUPP' },
+  ]
+  const fixtures = ['qemu-smmuv3-10.0', 'qemu-smmuv3-10.0-acpi-canwbs', 'synthetic-mmu600-r1', 'synthetic-smmuv3-nested', 'mmu-401'].map((n) => loadFixture(n))
+
+  it('ends at the first check a machine fails, as the model runs it', () => {
+    const result = checkIommufdNestingRule(fixtures, getProfile('linux-7.3'), rows)
+    assert.deepEqual(
+      result.results.map((r) => [r.fixture, r.actual, r.verdict]),
+      [
+        ['qemu-smmuv3-10.0', 'vIOMMU: EOPNOTSUPP', 'passed'],
+        ['qemu-smmuv3-10.0-acpi-canwbs', 'attached', 'passed'],
+        ['synthetic-mmu600-r1', 'nest parent: EOPNOTSUPP', 'passed'],
+        ['synthetic-smmuv3-nested', 'bind: EINVAL', 'passed'],
+        ['mmu-401', 'nest parent: EOPNOTSUPP', 'passed'],
+      ],
+    )
+  })
+
+  it('fails a machine when a check is left out, and rejects a check it does not know', () => {
+    const withoutErratum = rows.filter((r) => r.check !== 'no nesting erratum')
+    const result = checkIommufdNestingRule(fixtures, getProfile('linux-7.3'), withoutErratum)
+    assert.deepEqual(failures(result).map((r) => [r.fixture, r.expected]), [['synthetic-mmu600-r1', 'vIOMMU: EOPNOTSUPP']])
+    assert.throws(() => checkIommufdNestingRule(fixtures, getProfile('linux-7.3'), [{ check: 'coherent', outcome: 'bind: EINVAL' }]), /"coherent" is not a check/)
   })
 })
