@@ -102,6 +102,10 @@ function describe(e: Explanation): string[] {
     const stage = v.domainStage === undefined ? '' : `; group ${v.group}'s domain has stage ${v.domainStage}`
     lines.push(row('SET_IOMMU', `${type} with group ${v.group} in the container: ${v.setIommu.ok ? 'ok' : errno(v.setIommu)}${stage}`))
   }
+  if (e.iommufd !== undefined) {
+    const why = e.iommufd.why === undefined ? '' : ` (${e.iommufd.why})`
+    lines.push(row('nesting via iommufd', `bind, NEST_PARENT, vIOMMU, vDEVICE, nested HWPT, attach: ${e.iommufd.outcome}${why}`))
+  }
   return lines
 }
 
@@ -166,5 +170,6 @@ function toJson(e: Explanation): unknown {
         }),
     ...(e.bankRanges === undefined ? {} : { bankRanges: e.bankRanges }),
     ...(e.vfio === undefined ? {} : { vfio: { ...e.vfio, setIommu: result(e.vfio.setIommu) } }),
+    ...(e.iommufd === undefined ? {} : { iommufd: e.iommufd.outcome }),
   }
 }

@@ -13,7 +13,8 @@ import type { BankRange, CbarType, DomainStage, HwTranslation, RequestedStage, S
 import { createSystem, type System } from './system'
 import { ContainerModel, createModelBackend } from './vfio'
 import { SMMU_ARCHS, STAGE_SUPPORT, stageSupport, type FeatureSet, type SmmuArch, type StageSupport, type VfioGroupSpec } from './hw/features'
-import { decodeIdRegisters, DECODABLE_FIELDS, sameDecodedValue, type DecodableField, type DecodedValue } from './hw/registers'
+import { decodeIdRegisters, DECODABLE_FIELDS, fieldValue, sameDecodedValue, SMMU_V3_IDR, type DecodableField, type DecodedValue } from './hw/registers'
+import { nestingRequestOn, type NestingOutcome } from './transcript/nesting-request'
 
 export const REQUESTS: readonly RequestedStage[] = ['S1', 'NESTED']
 const DOMAIN_STAGES: readonly DomainStage[] = ['S1', 'S2', 'NESTED']
@@ -75,6 +76,11 @@ export interface Explanation {
    */
   readonly bankRanges?: Readonly<Partial<Record<DomainStage, BankRange>>>
   readonly vfio?: VfioReport
+  /**
+   * The nesting request through iommufd (bind, IOAS, NEST_PARENT, vIOMMU, vDEVICE, nested HWPT,
+   * attach: model/transcript/nesting-request.ts) for the probe group's device.
+   */
+  readonly iommufd?: NestingOutcome
 }
 
 const explained = new WeakMap<FeatureSet, Map<ProfileName, Explanation>>()
@@ -109,6 +115,7 @@ function computeExplanation(hw: FeatureSet, profile: Profile): Explanation {
     requests: { S1: attachOnFreshSmmu(system, hw, 'S1'), NESTED: attachOnFreshSmmu(system, hw, 'NESTED') },
     ...(bankRanges === undefined ? {} : { bankRanges }),
     ...vfioOf(hw, profile),
+    iommufd: iommufdOf(hw, profile),
   }
 }
 
@@ -169,6 +176,11 @@ function vfioOf(hw: FeatureSet, profile: Profile): { vfio?: VfioReport } {
   const checkAfter = valueOr(container.value.checkExtension(nestingType), -1)
   const domainStage = container.value instanceof ContainerModel ? container.value.iommu?.domainOf(groupId)?.stage : undefined
   return { vfio: { nestingType, group: groupId, checkBefore, setIommu, checkAfter, ...(domainStage === undefined ? {} : { domainStage }) } }
+}
+
+function iommufdOf(hw: FeatureSet, profile: Profile): NestingOutcome {
+  const { machine, group } = probeGroup(hw)
+  return nestingRequestOn(createModelBackend({ profile, fixtures: [machine] }), group)
 }
 
 function valueOr<T>(r: Result<T>, fallback: T): T {
@@ -360,6 +372,56 @@ function featureValue(hw: FeatureSet, field: DecodableField): DecodedValue {
     granules: hw.granules,
     stream_id_bits: hw.streamIdBits,
     coherent_walk: hw.coherentWalk,
+    s2fwb: hw.s2fwb,
+    ats: hw.ats,
   }
   return values[field]
+}
+
+/**
+ * The checks a nesting request through iommufd meets, in the order its calls meet them, as facts
+ * of the fixture (the rule table in the feature gives each one's outcome). Sources: iommufd
+ * device.c iommufd_device_bind (IOMMU_CAP_CACHE_COHERENCY: arm-smmu and arm-smmu-v3 say the
+ * coherent walk, intel-iommu always yes); arm-smmu-v3.c arm_smmu_domain_alloc_paging_flags
+ * (NEST_PARENT needs FEAT_NESTING = S1P and S2P; arm-smmu v1/v2 and a VT-d without ECAP.NEST
+ * refuse it), arm_smmu_device_iidr_probe (Arm MMU-600 before r2: erratum 1209401; every Arm
+ * MMU-700: errata 2268618, 2812531); arm-smmu-v3-iommufd.c arm_smmu_get_viommu_size (S2FWB or
+ * the IORT's CANWBS).
+ */
+export const IOMMUFD_NESTING_CHECKS: Readonly<Record<string, (hw: FeatureSet) => boolean>> = {
+  'coherent (IOMMU_CAP_CACHE_COHERENCY)': (hw) => hw.arch === 'intel-vtd' || hw.coherentWalk,
+  'SMMUv3 with S1P and S2P': (hw) => hw.arch === 'smmuv3' && hw.translation.stage1 && hw.translation.stage2,
+  'no nesting erratum': (hw) => !hasNestingErratum(hw),
+  'S2FWB or IORT CANWBS': (hw) => hw.s2fwb || hw.firmware.iortCanwbs,
+}
+
+const IIDR_ARM = 0x43b
+const MMU_600 = 0x483
+const MMU_700 = 0x487
+
+function hasNestingErratum(hw: FeatureSet): boolean {
+  const regs = hw.idRegisters
+  if (hw.arch !== 'smmuv3' || regs?.iidr === undefined || fieldValue(regs, SMMU_V3_IDR.IIDR_IMPLEMENTER) !== IIDR_ARM) return false
+  const product = fieldValue(regs, SMMU_V3_IDR.IIDR_PRODUCTID)
+  return (product === MMU_600 && (fieldValue(regs, SMMU_V3_IDR.IIDR_VARIANT) ?? 0) < 2) || product === MMU_700
+}
+
+/**
+ * "every fixture: the nesting request through iommufd ends with the outcome of the first check the
+ * fixture fails, or `attached`". Columns: check (one of IOMMUFD_NESTING_CHECKS, in the order the
+ * calls meet them), outcome; any other column (a source) is for the reader.
+ */
+export function checkIommufdNestingRule(fixtures: readonly FeatureSet[], profile: Profile, rows: readonly RuleRow[]): CatalogueCheck {
+  const checks = rows.map((row) => {
+    const name = row.check
+    const outcome = row.outcome
+    if (name === undefined || outcome === undefined) throw new Error('the iommufd nesting table needs the columns "check" and "outcome"')
+    const holds = IOMMUFD_NESTING_CHECKS[name]
+    if (holds === undefined) throw new Error(`"${name}" is not a check (${Object.keys(IOMMUFD_NESTING_CHECKS).join('; ')})`)
+    return { holds, outcome }
+  })
+  return overCatalogue(fixtures, profile, 'a nesting request through iommufd ends at the first check the fixture fails', (e) => {
+    if (e.iommufd === undefined) return undefined
+    return { expected: checks.find((c) => !c.holds(e.fixture))?.outcome ?? 'attached', actual: e.iommufd.outcome }
+  })
 }

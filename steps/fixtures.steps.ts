@@ -13,6 +13,7 @@ import { formatCatalogueErrors, loadCatalogue } from '../model/hw/catalogue'
 import {
   checkDriverRule,
   checkFirstBankRule,
+  checkIommufdNestingRule,
   checkRegisterRule,
   checkStageRule,
   checkVfioNestingRule,
@@ -69,4 +70,8 @@ Then('the first {request} domain should take, by stage support:', function (this
 
 Then('a VFIO container with one group should answer, by stage support:', function (this: TckWorld, table: DataTable) {
   checkEveryFixture(this, (run) => checkVfioNestingRule(catalogueOf(this), run.profile, table.hashes()))
+})
+
+Then('a nested request through iommufd should end at the first check the fixture fails:', function (this: TckWorld, table: DataTable) {
+  checkEveryFixture(this, (run) => checkIommufdNestingRule(catalogueOf(this), run.profile, table.hashes()))
 })

@@ -11,8 +11,8 @@ Feature: Nest1 - Stage selection
   domains both get a stage-2 context bank (CBAR type S2_TRANS): the RFC notes this "will likely
   change when KVM gets involved", and it never did in mainline.
 
-  From 6.13 (the linux-7.3 profile) no call asks an unmanaged domain to nest (Nest2), so only the
-  stage-1 rows hold there.
+  From 6.13 (the linux-7.3 profile) no call asks an unmanaged domain to nest (Nest2): there the
+  stage-1 rows hold, and a nested request is iommufd's ([6]).
 
   Hardware (fixtures): synthetic-nested = S1+S2 with NTS ("N" in the RFC's table), synthetic-s1-s2 =
   both stages without nesting ("S1+S2"), synthetic-s2-only ("S2"), synthetic-s1-only ("S1").
@@ -131,3 +131,28 @@ Feature: Nest1 - Stage selection
       | requested | fixture                 | stage  | translation |
       | nested    | qemu-smmuv3-7.2         | S1     | stage 1     |
       | nested    | synthetic-smmuv3-nested | NESTED | stage 2     |
+
+  Scenario Outline: [6] From 6.13 a nested request on <fixture> is iommufd's: <outcome>
+    No call asks a domain to nest any more; a VMM asks through iommufd (Iommufd1: bind, NEST_PARENT,
+    vIOMMU, vDEVICE, nested HWPT, attach). These parts' devices stop at bind where the SMMU's walk
+    is not coherent (IOMMU_CAP_CACHE_COHERENCY), arm-smmu v1/v2 takes no NEST_PARENT, and QEMU
+    7.2's SMMUv3 has no stage 2.
+    # history: a nested request on <on> => through iommufd, <outcome>
+    Given the machine of fixture "<fixture>" with VFIO group 1 at stream 0x8, unless it has that group
+    When the VMM asks for nesting through iommufd for device 1
+    Then the nesting request should end with "<outcome>"
+
+    @since-linux-7.3
+    Examples:
+      | fixture                 | on                           | outcome                 |
+      | synthetic-nested        | synthetic-nested (N)         | bind: EINVAL            |
+      | synthetic-s1-s2         | synthetic-s1-s2 (S1+S2)      | bind: EINVAL            |
+      | synthetic-s2-only       | synthetic-s2-only (S2)       | bind: EINVAL            |
+      | synthetic-s1-only       | synthetic-s1-only (S1)       | bind: EINVAL            |
+      | synthetic-coherent      | synthetic-coherent (N)       | nest parent: EOPNOTSUPP |
+      | mmu-500                 | mmu-500                      | bind: EINVAL            |
+      | mmu-400                 | mmu-400                      | bind: EINVAL            |
+      | qemu-smmuv3-7.2         | qemu-smmuv3-7.2              | nest parent: EOPNOTSUPP |
+      | synthetic-smmuv3-nested | synthetic-smmuv3-nested      | bind: EINVAL            |
+      | qemu-smmuv3-10.0        | qemu-smmuv3-10.0             | vIOMMU: EOPNOTSUPP      |
+      | synthetic-smmuv3-fwb    | synthetic-smmuv3-fwb         | attached                |

@@ -143,3 +143,31 @@ Feature: Nest3 - Context banks and identifiers
       | requested | fixture                 | asid | vmid | asid_b | vmid_b |
       | nested    | synthetic-smmuv3-nested | none | 1    | none   | 2      |
       | nested    | qemu-smmuv3-7.2         | 1    | none | 2      | none   |
+
+  Scenario Outline: [12] From 6.13 a nested domain is iommufd's: <fixture> gets none (<outcome>)
+    No call asks a domain to nest; through iommufd (Nest1 [6]) these machines get no nested domain.
+    # history: context of a nested domain on <fixture> => none: through iommufd, <outcome>
+    Given the machine of fixture "<fixture>" with VFIO group 1 at stream 0x8, unless it has that group
+    When the VMM asks for nesting through iommufd for device 1
+    Then the nesting request should end with "<outcome>"
+
+    @since-linux-7.3
+    Examples:
+      | fixture                 | outcome                 |
+      | synthetic-nested        | bind: EINVAL            |
+      | synthetic-smmuv3-nested | bind: EINVAL            |
+      | qemu-smmuv3-7.2         | nest parent: EOPNOTSUPP |
+
+  @since-linux-7.3
+  Scenario: [13] From 6.13, with CANWBS: a nested domain is an STE with Config nested and the nest parent's VMID
+    The nest parent (a stage-2 domain) takes the first VMID, 1; the guest's ASID is in its own CD,
+    which the STE points at by IPA (Iommufd4).
+    # history: context of a nested domain on qemu-smmuv3-10.0-acpi-canwbs => stream table entry (Config nested), ASID the guest's, VMID 1
+    Given the machine of fixture "qemu-smmuv3-10.0-acpi-canwbs" with VFIO group 1 at stream 0x8, unless it has that group
+    When the VMM asks for nesting through iommufd for device 1
+    Then the nesting request should end with "attached"
+    And the STE of stream 0x8 should be:
+      | field        | value       |
+      | Config       | 0b111       |
+      | S1ContextPtr | 0x4000_1000 |
+      | S2VMID       | 1           |

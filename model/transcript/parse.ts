@@ -13,38 +13,14 @@ import { ERRNO, isErrno } from '../errno'
 import { closest, suggestion } from '../suggest'
 import { printable } from '../textfile'
 import { EXTENSION_NAMES, isKnownExtensionName, VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_WRITE, VFIO_DMA_UNMAP_FLAG_ALL } from '../vfio/uapi'
-import type { IovaRange, MigrationCap, VaddrSpec } from '../vfio/backend'
-import { DEVICE_IO_ACTIONS } from './vmm-syntax'
-import type { Call, CallOp, Expected, ExpectedKind, ExtensionRef, GroupAction, ParsedTranscript, TranscriptError, TranscriptErrorCode, TranscriptLine } from './syntax'
+import type { IovaRange, VaddrSpec } from '../vfio/backend'
+import { INFO_VMM_KEYS, parseGetInfo, parseInfoVmmKeys, parseRawResult, parseVmmCall, VMM_CALLS } from './parse-vmm'
+import { IOMMUFD_CALLS, IOMMUFD_RESULTS, parseIommufdCall, parseIommufdResult } from './parse-iommufd'
+import type { Call, CallOp, Expected, ExpectedKind, ExtensionRef, GroupAction, ParsedTranscript, TranscriptError, TranscriptLine } from './syntax'
+import { DMA_SIZE_MAX, keyValues, LineProblem, number, problem, required, splitWords, U32_MAX, U64_MAX, type Word } from './words'
 
 const ERRNO_NAMES = Object.keys(ERRNO)
-const U64_MAX = (1n << 64n) - 1n
-const U32_MAX = (1n << 32n) - 1n
-/**
- * Largest DMA one line may ask a device for: 16 MiB (README "Input limits"). The model moves the
- * bytes through the SMMU page by page and a write carries them in memory; larger transfers are
- * refused rather than left to take seconds and gigabytes.
- */
-export const DMA_SIZE_MAX = 16n * 1024n * 1024n
-
-/** A word of the line and where it starts (1-based column). */
-interface Word {
-  readonly text: string
-  readonly column: number
-}
-
-/** Thrown inside this module only, to leave a line's parse; becomes a TranscriptError. */
-class LineProblem {
-  constructor(
-    readonly code: TranscriptErrorCode,
-    readonly column: number,
-    readonly message: string,
-  ) {}
-}
-
-function problem(code: TranscriptErrorCode, at: Word | number, message: string): LineProblem {
-  return new LineProblem(code, typeof at === 'number' ? at : at.column, message)
-}
+export { DMA_SIZE_MAX } from './words'
 
 /** Which results each call can have (the first is named in messages). */
 const RESULTS: Readonly<Record<CallOp, readonly ExpectedKind[]>> = {
@@ -57,9 +33,9 @@ const RESULTS: Readonly<Record<CallOp, readonly ExpectedKind[]>> = {
   map: ['ok', 'errno'],
   unmap: ['unmapped', 'ok', 'errno'],
   dma: ['ok', 'fault', 'errno'],
+  ...IOMMUFD_RESULTS,
   close: ['ok', 'errno'],
   exit: ['ok'],
-  device_close: ['ok', 'errno'],
   device_io: ['raw', 'errno'],
 }
 
@@ -75,6 +51,9 @@ const RESULT_SHAPES: Readonly<Record<ExpectedKind, string>> = {
   info: 'pgsizes=, dma_avail=, ranges= (any of them)',
   unmapped: 'ok unmapped=<size>',
   fault: 'fault',
+  misplaced: 'misplaced',
+  hwinfo: 'ok with key=value fields (type=, idr0=, ...)',
+  records: 'empty or vEVENTQ records (F_TRANSLATION sid=0x8 ...)',
   raw: 'the kernel\'s answer as key=value words, a number or ok',
 }
 
@@ -127,9 +106,6 @@ function parseLine(raw: string, line: number): TranscriptLine | undefined {
   }
 }
 
-function splitWords(code: string): Word[] {
-  return [...code.matchAll(/\S+/g)].map((m) => ({ text: m[0], column: (m.index ?? 0) + 1 }))
-}
 
 // ---------------------------------------------------------------------------------------------
 // Calls
@@ -143,12 +119,6 @@ function parseCall(words: readonly Word[]): Call {
       return { op: verb.text }
     case 'get_info':
       return parseGetInfo(args)
-    case 'close':
-    case 'exit':
-      noArguments(verb, args)
-      return { op: verb.text }
-    case 'device':
-      return parseDevice(verb, args)
     case 'check_extension':
       return { op: 'check_extension', extension: oneExtension(verb, args) }
     case 'set_iommu':
@@ -161,12 +131,17 @@ function parseCall(words: readonly Word[]): Call {
       return parseUnmap(verb, args)
     case 'dma':
       return parseDma(verb, args)
-    default:
+    default: {
+      const vmm = parseVmmCall(verb, args)
+      if (vmm !== undefined) return vmm
+      const iommufd = parseIommufdCall(verb, args)
+      if (iommufd !== undefined) return iommufd
       throw problem('UNKNOWN_CALL', verb, `unknown call "${verb.text}"${suggestion(verb.text, CALLS, 'calls')}`)
+    }
   }
 }
 
-const CALLS: readonly string[] = ['open', 'api_version', 'check_extension', 'group', 'set_iommu', 'get_info', 'map', 'unmap', 'dma', 'close', 'exit', 'device']
+const CALLS: readonly string[] = ['open', 'api_version', 'check_extension', 'group', 'set_iommu', 'get_info', 'map', 'unmap', 'dma', ...VMM_CALLS, ...IOMMUFD_CALLS]
 
 function noArguments(verb: Word, args: readonly Word[]): void {
   const extra = args[0]
@@ -202,30 +177,6 @@ function parseGroup(verb: Word, args: readonly Word[]): Call {
   }
   if (extra !== undefined) throw problem('BAD_ARGUMENT', extra, `group ${action.text} takes no further arguments`)
   return { op: 'group', group, action: action.text as GroupAction }
-}
-
-/** key=value arguments, each key at most once; bare words go to `bare`. */
-function keyValues(args: readonly Word[], keys: readonly string[], verb: string): { values: Map<string, Word>; bare: Word[] } {
-  const values = new Map<string, Word>()
-  const bare: Word[] = []
-  for (const a of args) {
-    const eq = a.text.indexOf('=')
-    if (eq < 0) {
-      bare.push(a)
-      continue
-    }
-    const key = a.text.slice(0, eq)
-    if (!keys.includes(key)) throw problem('BAD_ARGUMENT', a, `${verb} has no argument "${key}" (arguments: ${keys.map((k) => `${k}=`).join(' ')})`)
-    if (values.has(key)) throw problem('DUPLICATE_ARGUMENT', a, `${key}= given twice`)
-    values.set(key, { text: a.text.slice(eq + 1), column: a.column + eq + 1 })
-  }
-  return { values, bare }
-}
-
-function required(values: Map<string, Word>, key: string, verb: Word, example: string): Word {
-  const w = values.get(key)
-  if (w === undefined) throw problem('MISSING_ARGUMENT', verb, `${verb.text} needs ${key}= (e.g. ${example})`)
-  return w
 }
 
 const PERMISSIONS: Readonly<Record<string, number>> = {
@@ -300,6 +251,7 @@ function parseDma(verb: Word, args: readonly Word[]): Call {
 
 function parseResult(call: Call, words: readonly Word[]): Expected {
   if (call.op === 'device_io') return parseRawResult(words)
+  if (call.op === 'device' || call.op === 'object' || call.op === 'destroy' || call.op === 'guest') return parseIommufdResult(call, words)
   const kinds = resultKinds(call)
   const first = words[0] as Word
   const wrong = (): LineProblem =>
@@ -328,7 +280,6 @@ function parseResult(call: Call, words: readonly Word[]): Expected {
 function describeCall(call: Call): string {
   if (call.op === 'group') return `group ${call.action}`
   if (call.op === 'dma') return `dma ${call.direction}`
-  if (call.op === 'device_close') return 'device close'
   return call.op
 }
 
@@ -383,116 +334,3 @@ function parseRanges(word: Word): IovaRange[] {
   return ranges
 }
 
-// ---------------------------------------------------------------------------------------------
-// What a VMM adds (docs/transcript-vmm.md)
-
-/** `get_info [argsz=N]`: the caller's argsz (a VMM's first call asks with the bare struct). */
-function parseGetInfo(args: readonly Word[]): Call {
-  const { values, bare } = keyValues(args, ['argsz'], 'get_info')
-  const stray = bare[0]
-  if (stray !== undefined) throw problem('BAD_ARGUMENT', stray, `unexpected "${stray.text}" (get_info takes nothing, or argsz=N)`)
-  const argsz = values.get('argsz')
-  return argsz === undefined ? { op: 'get_info' } : { op: 'get_info', argsz: Number(number(argsz, U32_MAX)) }
-}
-
-/** get_info's result keys for what a VMM sees: argsz= flags= caps= migration=. */
-const INFO_VMM_KEYS = ['argsz', 'flags', 'caps', 'migration'] as const
-
-const CAP_NAMES: readonly string[] = ['migration', 'dma_avail', 'iova_range']
-
-function parseInfoVmmKeys(values: Map<string, Word>): Partial<Extract<Expected, { kind: 'info' }>> {
-  const argsz = values.get('argsz')
-  const flags = values.get('flags')
-  const caps = values.get('caps')
-  const migration = values.get('migration')
-  return {
-    ...(argsz === undefined ? {} : { argsz: Number(number(argsz, U32_MAX)) }),
-    ...(flags === undefined ? {} : { flags: Number(number(flags, U32_MAX)) }),
-    ...(caps === undefined ? {} : { caps: caps.text === 'none' ? 'none' : parseCapList(caps) }),
-    ...(migration === undefined ? {} : { migration: migration.text === 'none' ? 'none' : parseMigration(migration) }),
-  }
-}
-
-/** `caps=migration,dma_avail,iova_range`: the chain's capabilities in order. */
-function parseCapList(word: Word): string[] {
-  let column = word.column
-  return word.text.split(',').map((name) => {
-    if (!CAP_NAMES.includes(name)) throw problem('BAD_RESULT', column, `"${name}" is not a GET_INFO capability (${CAP_NAMES.join(', ')}; or caps=none)`)
-    column += name.length + 1
-    return name
-  })
-}
-
-/** `migration=flags:0x0,pgsizes:0x1000,max_bitmap:0x10000000`. */
-function parseMigration(word: Word): MigrationCap {
-  const fields = new Map<string, bigint>()
-  let column = word.column
-  for (const part of word.text.split(',')) {
-    const colon = part.indexOf(':')
-    const key = part.slice(0, colon)
-    if (colon < 0 || !['flags', 'pgsizes', 'max_bitmap'].includes(key)) {
-      throw problem('BAD_RESULT', column, `"${part}" is not a migration field (migration=flags:F,pgsizes:P,max_bitmap:M, or none)`)
-    }
-    if (fields.has(key)) throw problem('DUPLICATE_ARGUMENT', column, `${key} given twice`)
-    fields.set(key, number({ text: part.slice(colon + 1), column: column + colon + 1 }, U64_MAX))
-    column += part.length + 1
-  }
-  const missing = ['flags', 'pgsizes', 'max_bitmap'].find((k) => !fields.has(k))
-  if (missing !== undefined) throw problem('BAD_RESULT', word, `migration= needs ${missing}: (migration=flags:F,pgsizes:P,max_bitmap:M)`)
-  return { flags: Number(fields.get('flags')), pgsizeBitmap: fields.get('pgsizes') as bigint, maxDirtyBitmapSize: fields.get('max_bitmap') as bigint }
-}
-
-/** `device N close`, or a device-level call `device N <action> [key=value ...]` (outside the model). */
-function parseDevice(verb: Word, args: readonly Word[]): Call {
-  const [id, action, ...rest] = args
-  if (id === undefined) throw problem('MISSING_ARGUMENT', verb.column + verb.text.length, 'device needs a number and an action: device N close, device N info ...')
-  const device = Number(number(id, U32_MAX))
-  if (action === undefined) throw problem('MISSING_ARGUMENT', id.column + id.text.length, `device ${id.text} needs an action: close, ${DEVICE_IO_ACTIONS.join(', ')}`)
-  if (action.text === 'close') {
-    const extra = rest[0]
-    if (extra !== undefined) throw problem('BAD_ARGUMENT', extra, 'device close takes no further arguments')
-    return { op: 'device_close', device }
-  }
-  const io = DEVICE_IO_ACTIONS.find((a) => a === action.text)
-  if (io === undefined) throw problem('BAD_ARGUMENT', action, `unknown device action "${action.text}"${suggestion(action.text, ['close', ...DEVICE_IO_ACTIONS], 'actions')}`)
-  const seen = new Set<string>()
-  for (const w of rest) {
-    const eq = w.text.indexOf('=')
-    if (eq <= 0 || eq === w.text.length - 1) throw problem('BAD_ARGUMENT', w, `"${w.text}" is not key=value (device ${io} takes key=value arguments)`)
-    const key = w.text.slice(0, eq)
-    if (seen.has(key)) throw problem('DUPLICATE_ARGUMENT', w, `${key}= given twice`)
-    seen.add(key)
-  }
-  return { op: 'device_io', device, action: io, args: rest.map((w) => w.text) }
-}
-
-/** A device-level call's answer: an errno name, or the words the kernel's answer was written as. */
-function parseRawResult(words: readonly Word[]): Expected {
-  const first = words[0] as Word
-  if (/^E[A-Z0-9]+$/.test(first.text)) {
-    if (words.length > 1) throw problem('BAD_RESULT', words[1] as Word, 'an errno result is one word')
-    if (!isErrno(first.text)) throw problem('UNKNOWN_ERRNO', first, `unknown errno name "${first.text}"${suggestion(first.text, ERRNO_NAMES)}`)
-    return { kind: 'errno', errno: first.text }
-  }
-  return { kind: 'raw', text: words.map((w) => w.text).join(' ') }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Numbers
-
-/** Hex (0x..) or decimal, `_` allowed between digits. */
-function parseNumberText(text: string): bigint | undefined {
-  if (/^0[xX][0-9a-fA-F]+(_[0-9a-fA-F]+)*$/.test(text) || /^[0-9]+(_[0-9]+)*$/.test(text)) return BigInt(text.replaceAll('_', ''))
-  return undefined
-}
-
-function number(word: Word, max: bigint): bigint {
-  if (word.text === '') throw problem('BAD_NUMBER', word, 'a number is missing')
-  const n = parseNumberText(word.text)
-  if (n === undefined) throw problem('BAD_NUMBER', word, `"${word.text}" is not a number (hex 0x.. or decimal)`)
-  if (n > max) {
-    const limit = max === U64_MAX ? 'does not fit in 64 bits' : max === U32_MAX ? 'does not fit in 32 bits' : max === DMA_SIZE_MAX ? 'is more than one dma line moves (16 MiB, 0x1000000)' : `is larger than 0x${max.toString(16)}`
-    throw problem('BAD_NUMBER', word, `${word.text} ${limit}`)
-  }
-  return n
-}

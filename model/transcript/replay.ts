@@ -7,8 +7,10 @@
  * differs, later lines run against the backend's state.
  */
 import type { Result } from '../errno'
-import type { DmaOutcome, GroupStatus, IommuInfo, IovaRange, MigrationCap, VfioBackend, VfioContainer, VfioGroup } from '../vfio/backend'
-import type { Call, Expected, ExtensionRef, GroupAction, ParsedTranscript, TranscriptError, TranscriptErrorCode, TranscriptLine } from './syntax'
+import type { IommufdFile, IommuInfo, IovaRange, MigrationCap, VfioBackend, VfioContainer, VfioDeviceFile, VfioGroup } from '../vfio/backend'
+import { mapResult as map, observed, Unrunnable, type Observed } from './observed'
+import { IommufdSession, describeIommufd, iommufdAgrees } from './replay-iommufd'
+import type { Call, Expected, ExtensionRef, GroupAction, ParsedTranscript, TranscriptError, TranscriptLine } from './syntax'
 
 export type Verdict =
   | { readonly kind: 'agree'; readonly file: string; readonly line: number; readonly callText: string; readonly expectedText: string }
@@ -42,24 +44,6 @@ export interface ReplayReport {
   readonly outside: number
 }
 
-/** What a call produced, before it is compared with the line's expectation. */
-type Observed =
-  | { readonly kind: 'ok' }
-  | { readonly kind: 'number'; readonly value: bigint }
-  | { readonly kind: 'status'; readonly status: GroupStatus }
-  | { readonly kind: 'info'; readonly info: IommuInfo }
-  | { readonly kind: 'unmapped'; readonly size: bigint }
-  | { readonly kind: 'dma'; readonly outcome: DmaOutcome }
-  /** A device-level call: the model does not answer it. */
-  | { readonly kind: 'outside' }
-
-/** A line the session cannot run. */
-class Unrunnable {
-  constructor(
-    readonly code: TranscriptErrorCode,
-    readonly message: string,
-  ) {}
-}
 
 /** Replay `transcript` on `backend`, which should be fresh (nothing opened yet). */
 export function replayTranscript(transcript: ParsedTranscript, backend: VfioBackend): ReplayReport {
@@ -72,11 +56,59 @@ export function replayTranscript(transcript: ParsedTranscript, backend: VfioBack
   return { file: transcript.file, verdicts, agree, differ: verdicts.length - agree - outside, outside }
 }
 
+/**
+ * A replay that goes on line by line (features run a transcript's lines a step at a time): the
+ * same session, the same verdicts as replayTranscript.
+ */
+export class TranscriptSession {
+  private readonly session: Session
+
+  constructor(
+    backend: VfioBackend,
+    readonly file = 'vmm.vfio',
+  ) {
+    this.session = new Session(backend)
+  }
+
+  /** /dev/iommu once a line opened it. */
+  get iommufdFile(): IommufdFile | undefined {
+    return this.session.iommufdFile
+  }
+
+  /** Device N's cdev as the lines opened it (opened now if no line did). */
+  deviceFile(n: number): VfioDeviceFile {
+    return this.session.deviceFile(n)
+  }
+
+  /** Run one parsed line; its verdict. */
+  runLine(line: TranscriptLine): Verdict {
+    return judge(this.file, line, this.session)
+  }
+
+  /** Run a call whose result is not stated: what it produced (a failure is a value). */
+  runCall(call: Call): { readonly result: Result<Observed>; readonly entryNum?: number } {
+    const result = this.session.run(call)
+    const entryNum = this.session.lastEntryNum
+    return entryNum === undefined ? { result } : { result, entryNum }
+  }
+
+  /** Does `expected` hold for what a call produced? */
+  holds(expected: Expected, produced: { readonly result: Result<Observed>; readonly entryNum?: number }): boolean {
+    return agrees(expected, produced.result, produced.entryNum)
+  }
+
+  /** What a call produced, in the transcript's words. */
+  describe(produced: { readonly result: Result<Observed>; readonly entryNum?: number }, expected: Expected): string {
+    return describe(produced.result, expected, produced.entryNum)
+  }
+}
+
 function lineOf(v: Verdict): number {
   return v.kind === 'error' ? v.error.line : v.line
 }
 
 function judge(file: string, line: TranscriptLine, session: Session): Verdict {
+  if (line.call.op === 'device_io') return { kind: 'outside', file, line: line.line, callText: line.callText, expectedText: line.expectedText }
   let result: Result<Observed>
   try {
     result = session.run(line.call)
@@ -86,10 +118,10 @@ function judge(file: string, line: TranscriptLine, session: Session): Verdict {
     return { kind: 'error', error: { code: 'BACKEND_EXCEPTION', file, line: line.line, column: 1, message: `the ${session.backendName} backend threw: ${reason}` } }
   }
   const base = { file, line: line.line, callText: line.callText, expectedText: line.expectedText }
-  if (result.ok && result.value.kind === 'outside') return { kind: 'outside', ...base }
-  if (agrees(line.expected, result)) return { kind: 'agree', ...base }
+  const entryNum = session.lastEntryNum
+  if (agrees(line.expected, result, entryNum)) return { kind: 'agree', ...base }
   const note = noteOf(result)
-  return { kind: 'differ', ...base, actual: describe(result, line.expected), ...(note === undefined || note === '' ? {} : { note }) }
+  return { kind: 'differ', ...base, actual: describe(result, line.expected, entryNum), ...(note === undefined || note === '' ? {} : { note }) }
 }
 
 /** The open container, groups and devices of one transcript. */
@@ -97,16 +129,48 @@ class Session {
   private container: VfioContainer | undefined
   private readonly groups = new Map<number, VfioGroup>()
   /** Devices open through `group N get_device`, by N: the group that gave each. */
-  private readonly devices = new Map<number, VfioGroup>()
+  private readonly groupDevices = new Map<number, VfioGroup>()
+  private readonly iommufd: IommufdSession
 
-  constructor(private readonly backend: VfioBackend) {}
+  constructor(private readonly backend: VfioBackend) {
+    this.iommufd = new IommufdSession(backend)
+  }
 
   get backendName(): string {
     return this.backend.name
   }
 
+  /** entry_num as the last invalidate wrote it back (undefined after any other call). */
+  get lastEntryNum(): number | undefined {
+    return this.iommufd.lastEntryNum
+  }
+
+  get iommufdFile(): IommufdFile | undefined {
+    return this.iommufd.iommufd
+  }
+
+  deviceFile(n: number): VfioDeviceFile {
+    const d = this.iommufd.openDevice(n)
+    if (!d.ok) throw new Error(`device ${n}: ${d.error.errno}: ${d.error.message}`)
+    return d.value
+  }
+
   run(call: Call): Result<Observed> {
+    this.iommufd.lastEntryNum = undefined
     switch (call.op) {
+      case 'device':
+        // `device N close` of a device a group handed out (docs/transcript-vmm.md); else the cdev's.
+        if (call.action.kind === 'close' && this.groupDevices.has(call.device)) return this.vmmCall({ op: 'device_close', device: call.device })
+        return this.iommufd.run(call)
+      case 'object':
+      case 'destroy':
+      case 'guest':
+        return this.iommufd.run(call)
+      case 'close':
+      case 'exit':
+        return this.vmmCall(call)
+      case 'device_io':
+        throw new Error('device-level lines are not run (judge() counts them outside the model)')
       case 'open': {
         const opened = this.backend.openContainer()
         if (!opened.ok) return opened
@@ -136,17 +200,12 @@ class Session {
         if (!group.ok) return group
         return map(group.value.dma(call.direction, call.iova, call.size), (outcome) => ({ kind: 'dma', outcome }))
       }
-      case 'close':
-      case 'exit':
-      case 'device_close':
-      case 'device_io':
-        return this.vmmCall(call)
     }
   }
 
   // ---- What a VMM adds (docs/transcript-vmm.md) ----
 
-  private vmmCall(call: Extract<Call, { op: 'close' | 'exit' | 'device_close' | 'device_io' }>): Result<Observed> {
+  private vmmCall(call: { readonly op: 'close' } | { readonly op: 'exit' } | { readonly op: 'device_close'; readonly device: number }): Result<Observed> {
     switch (call.op) {
       case 'close':
         this.theContainer().close()
@@ -155,9 +214,9 @@ class Session {
       case 'exit':
         // The kernel closes every fd the process still has; a device file keeps its group's file
         // until it goes, so the order does not change what is released.
-        for (const [id, group] of this.devices) {
+        for (const [id, group] of this.groupDevices) {
           group.closeDevice()
-          this.devices.delete(id)
+          this.groupDevices.delete(id)
         }
         for (const [id, group] of this.groups) {
           group.close()
@@ -167,14 +226,11 @@ class Session {
         this.container = undefined
         return observed({ kind: 'ok' })
       case 'device_close': {
-        const group = this.devices.get(call.device)
-        if (group === undefined) throw new Unrunnable('NO_DEVICE', `device ${call.device} is not open (a "group ${call.device} get_device" line opens it)`)
+        const group = this.groupDevices.get(call.device) as VfioGroup
         group.closeDevice()
-        this.devices.delete(call.device)
+        this.groupDevices.delete(call.device)
         return observed({ kind: 'ok' })
       }
-      case 'device_io':
-        return observed({ kind: 'outside' })
     }
   }
 
@@ -195,9 +251,9 @@ class Session {
     }
     const group = this.group(id)
     if (!group.ok) return group
-    if (this.devices.has(id)) throw new Unrunnable('NO_DEVICE', `device ${id} is open already (one device a group in a transcript; "device ${id} close" first)`)
+    if (this.groupDevices.has(id)) throw new Unrunnable('NO_DEVICE', `device ${id} is open already (one device a group in a transcript; "device ${id} close" first)`)
     const got = group.value.getDevice()
-    if (got.ok) this.devices.set(id, group.value)
+    if (got.ok) this.groupDevices.set(id, group.value)
     return map(got, () => ({ kind: 'ok' }))
   }
 
@@ -245,24 +301,22 @@ class Session {
   }
 }
 
-function observed(o: Observed): Result<Observed> {
-  return { ok: true, value: o }
-}
-
-function map<T>(r: Result<T>, f: (v: T) => Observed): Result<Observed> {
-  return r.ok ? observed(f(r.value)) : r
-}
 
 // ---------------------------------------------------------------------------------------------
 // Comparing and describing
 
-function agrees(expected: Expected, result: Result<Observed>): boolean {
-  if (expected.kind === 'errno') return !result.ok && result.error.errno === expected.errno
+function agrees(expected: Expected, result: Result<Observed>, entryNum: number | undefined): boolean {
+  if (expected.kind === 'errno') return !result.ok && result.error.errno === expected.errno && (expected.entryNum === undefined || expected.entryNum === entryNum)
   if (!result.ok) return false
   const o = result.value
   switch (expected.kind) {
     case 'ok':
-      return o.kind === 'dma' ? o.outcome.kind === 'ok' : true
+      if (o.kind === 'dma') return o.outcome.kind === 'ok' && o.misplaced !== true
+      return (expected.id === undefined || (o.kind === 'ok' && o.id === expected.id)) && (expected.entryNum === undefined || expected.entryNum === entryNum)
+    case 'misplaced':
+    case 'hwinfo':
+    case 'records':
+      return iommufdAgrees(expected, o)
     case 'fault':
       return o.kind === 'dma' && o.outcome.kind === 'fault'
     case 'number':
@@ -296,12 +350,16 @@ function infoAgrees(expected: Extract<Expected, { kind: 'info' }>, full: IommuIn
 }
 
 /** The backend's answer in the transcript's vocabulary (for get_info: the keys the line names). */
-function describe(result: Result<Observed>, expected: Expected): string {
-  if (!result.ok) return result.error.errno
+function describe(result: Result<Observed>, expected: Expected, entryNum: number | undefined): string {
+  const withEntryNum = (text: string): string => (entryNum === undefined ? text : `${text} entry_num=${entryNum}`)
+  if (!result.ok) return withEntryNum(result.error.errno)
   const o = result.value
   switch (o.kind) {
     case 'ok':
-      return 'ok'
+      return withEntryNum(o.id === undefined || expected.kind !== 'ok' || expected.id === undefined ? 'ok' : `ok id=${o.id}`)
+    case 'hwinfo':
+    case 'records':
+      return describeIommufd(o, expected)
     case 'number':
       return o.value.toString()
     case 'status': {
@@ -311,11 +369,9 @@ function describe(result: Result<Observed>, expected: Expected): string {
     case 'unmapped':
       return `ok unmapped=${hex(o.size)}`
     case 'dma':
-      return o.outcome.kind
+      return o.misplaced === true ? 'misplaced' : o.outcome.kind
     case 'info':
       return describeInfo(o.info, expected)
-    case 'outside':
-      return 'outside the model'
   }
 }
 
@@ -341,7 +397,7 @@ function describeInfo(full: IommuInfo, expected: Expected): string {
 
 /**
  * What the caller's buffer holds: when a call with argsz did not fit the chain, none of the
- * capabilities reached it (docs/transcript-vmm.md, "get_info with argsz").
+ * capabilities reached it (docs/transcript-vmm.md, "get_info argsz=N").
  */
 function visibleInfo(info: IommuInfo): IommuInfo {
   if (info.capsCopied !== false) return info

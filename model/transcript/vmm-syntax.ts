@@ -1,7 +1,9 @@
 /**
  * The lines a real VMM's capture adds to the transcript grammar (docs/transcript-vmm.md): the
- * explicit opens and closes of groups and devices, the device a group hands out, the process's
- * exit, and the device-level calls kept as the kernel answered them (outside the model).
+ * explicit opens and closes of groups and the container, the device a group hands out, the
+ * process's exit, and the device-level calls kept as the kernel answered them (outside the
+ * model). `device N close` is docs/transcript-iommufd.md's line, for a device a group handed out
+ * too.
  */
 
 /** `group N open` (open of /dev/vfio/N), `group N close`, `group N get_device` (VFIO_GROUP_GET_DEVICE_FD). */
@@ -48,7 +50,5 @@ export type VmmCall =
   | { readonly op: 'close' }
   /** The process exits: the kernel closes every fd it still has (devices, groups, the container). */
   | { readonly op: 'exit' }
-  /** close() of a device fd a group handed out (`device N` is group N's device). */
-  | { readonly op: 'device_close'; readonly device: number }
   /** A device-level call, kept with its arguments as written (`key=value` words). */
   | { readonly op: 'device_io'; readonly device: number; readonly action: DeviceIoAction; readonly args: readonly string[] }
