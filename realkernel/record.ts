@@ -17,29 +17,39 @@ export interface RecordingHeader {
   readonly profile: string
   readonly fixture: string
   readonly recordingPath: string
+  /** For a kernel given as an image (--kernel-image): its version string and checksum. */
+  readonly image?: readonly string[]
+  /** What a DMA's result means on this machine (default: edu's DMA, fault = a fault report logged). */
+  readonly dma?: string
 }
 
 /** Call column width, as in the hand-written transcripts. */
 const CALL_WIDTH = 45
 
-export function formatRecording(header: RecordingHeader, source: ParsedTranscript, sourceText: string, results: ReadonlyMap<number, KernelResult>): string {
-  const out: string[] = [
+/** The header lines of a recording, up to and including the blank line after it. */
+export function recordingHeader(header: RecordingHeader): string[] {
+  return [
     `# Recorded on a real kernel: the calls of ${header.source}, run in a QEMU guest by`,
     '# realkernel/agent/agent.c, each with the result that kernel gave. Written by',
     '# `npm run real-kernel -- --record`, not by hand; why each call does what it does is explained in',
     '# the source transcript. "# transcript: X" marks a line where the source expected X instead.',
     '#',
     `#   Kernel:  ${header.kernel}`,
+    ...(header.image ?? []).map((l, i) => `#   ${i === 0 ? 'Image:   ' : '         '}${l}`),
     `#   QEMU:    ${header.qemu}`,
     ...header.machineLines.map((l, i) => `#   ${i === 0 ? 'Machine: ' : '         '}${l}`),
     ...header.guest.map((l, i) => `#   ${i === 0 ? 'Guest:   ' : '         '}${l}`),
     `#   Groups:  ${header.groups}`,
-    '#   DMA:     by edu\'s DMA engine; "fault" means the guest kernel logged an IOMMU fault report for it',
+    `#   DMA:     ${header.dma ?? 'by edu\'s DMA engine; "fault" means the guest kernel logged an IOMMU fault report for it'}`,
     '#',
     `#   Profile: ${header.profile}          Fixture: ${header.fixture}`,
     `#   Replay:  npx smmu-nesting-tck replay --profile ${header.profile} --fixture ${header.fixture} ${header.recordingPath}`,
     '',
   ]
+}
+
+export function formatRecording(header: RecordingHeader, source: ParsedTranscript, sourceText: string, results: ReadonlyMap<number, KernelResult>): string {
+  const out: string[] = recordingHeader(header)
   const byLine = new Map(source.lines.map((l) => [l.line, l]))
   const broken = new Set(source.errors.map((e) => e.line))
   sourceText.split(/\r?\n/).forEach((raw, i) => {
