@@ -10,8 +10,11 @@
 export const ERRNO = {
   EPERM: 1,
   ENOENT: 2,
+  EIO: 5,
   ENXIO: 6,
+  E2BIG: 7,
   EBADF: 9,
+  EAGAIN: 11,
   ENOMEM: 12,
   EACCES: 13,
   EFAULT: 14,
@@ -21,10 +24,12 @@ export const ERRNO = {
   EINVAL: 22,
   ENOSPC: 28,
   ENOTTY: 25,
+  ESPIPE: 29,
   ERANGE: 34,
   ENOSYS: 38,
   EOVERFLOW: 75,
   EOPNOTSUPP: 95,
+  EADDRINUSE: 98,
 } as const
 
 export type Errno = keyof typeof ERRNO

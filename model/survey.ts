@@ -360,6 +360,8 @@ function featureValue(hw: FeatureSet, field: DecodableField): DecodedValue {
     granules: hw.granules,
     stream_id_bits: hw.streamIdBits,
     coherent_walk: hw.coherentWalk,
+    s2fwb: hw.s2fwb,
+    ats: hw.ats,
   }
   return values[field]
 }

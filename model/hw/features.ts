@@ -48,6 +48,16 @@ export interface VfioMachine {
   readonly dmaEntryLimit?: number
 }
 
+/** Firmware-table facts (not in any ID register). */
+export interface FirmwareFacts {
+  /**
+   * ACPI IORT: the PCI root complex node's Memory Access Flags bit 2, CANWBS (Linux
+   * ACPI_IORT_MF_CANWBS -> IOMMU_FWSPEC_PCI_RC_CANWBS, drivers/acpi/arm64/iort.c). A device-tree
+   * boot has no equivalent: false.
+   */
+  readonly iortCanwbs: boolean
+}
+
 export interface FeatureSet {
   /** Fixture name (file name without extension). */
   readonly name: string
@@ -85,6 +95,12 @@ export interface FeatureSet {
   readonly streamIdBits: number
   /** Table walks are cache coherent (IOMMU_CAP_CACHE_COHERENCY). */
   readonly coherentWalk: boolean
+  /** SMMUv3 IDR3.FWB: stage 2 can force write-back attributes (Linux ARM_SMMU_FEAT_S2FWB). */
+  readonly s2fwb: boolean
+  /** SMMUv3 IDR0.ATS: the SMMU takes PCIe ATS translation requests (Linux ARM_SMMU_FEAT_ATS). */
+  readonly ats: boolean
+  /** What the firmware says of the machine beyond the SMMU's ID registers. */
+  readonly firmware: FirmwareFacts
   readonly vfio: VfioMachine
 }
 

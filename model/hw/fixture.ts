@@ -107,6 +107,9 @@ interface RawFixture {
   granules?: GranuleName[]
   stream_id_bits?: number
   coherent_walk?: boolean
+  s2fwb?: boolean
+  ats?: boolean
+  firmware?: { iort_canwbs?: boolean }
   vfio?: {
     groups?: { id: number; streams: number[]; viable?: boolean; device?: string }[]
     reserved_regions?: { start: number; end: number; type: ReservedRegion['type'] }[]
@@ -521,6 +524,10 @@ function consistencyErrors(raw: RawFixture, file: string, doc: Document, errorAt
     if (raw.ias !== undefined && raw.ias > 48) at('INCONSISTENT', 'ias', 'SMMUv1/v2 address sizes stop at 48 bits')
     if (raw.oas !== undefined && raw.oas > 48) at('INCONSISTENT', 'oas', 'SMMUv1/v2 address sizes stop at 48 bits')
   }
+  if (raw.architecture !== 'smmuv3') {
+    for (const f of ['s2fwb', 'ats'] as const) if (raw[f] === true) at('INCONSISTENT', f, `${f} is an SMMUv3 feature (IDR3.FWB, IDR0.ATS)`)
+  }
+  if (raw.s2fwb === true && t.stage2 === false) at('INCONSISTENT', 's2fwb', 'S2FWB is a stage-2 feature, on hardware without stage 2')
   if (raw.architecture !== 'intel-vtd' && raw.ias === 39) at('INCONSISTENT', 'ias', '39 bits is a VT-d address width, not an SMMU IPA size')
   errors.push(...vfioErrors(raw, doc, errorAt))
   return errors
@@ -573,6 +580,9 @@ function toFeatureSet(raw: ResolvedFixture, file: string, origin: Origin, exact:
     pageSizes,
     streamIdBits: raw.stream_id_bits,
     coherentWalk: raw.coherent_walk ?? false,
+    s2fwb: raw.s2fwb ?? false,
+    ats: raw.ats ?? false,
+    firmware: { iortCanwbs: raw.firmware?.iort_canwbs ?? false },
     vfio: {
       groups: (raw.vfio?.groups ?? []).map((g) => ({ id: g.id, streams: [...g.streams], viable: g.viable ?? true, ...(g.device === undefined ? {} : { device: g.device }) })),
       reservedRegions: (raw.vfio?.reserved_regions ?? []).map((r, i) => ({

@@ -11,7 +11,7 @@
  * arm_smmu_device_hw_probe), so a decoded fixture is what the driver would see.
  */
 
-export const ID_REGISTER_NAMES = ['idr0', 'idr1', 'idr2', 'idr5'] as const
+export const ID_REGISTER_NAMES = ['idr0', 'idr1', 'idr2', 'idr3', 'idr4', 'idr5', 'iidr', 'aidr'] as const
 export type IdRegisterName = (typeof ID_REGISTER_NAMES)[number]
 export type IdRegisters = Readonly<Partial<Record<IdRegisterName, number>>>
 
@@ -44,15 +44,24 @@ export const SMMU_V2_IDR = {
   IAS: bits('idr2', 'IAS', 3, 0),
 } as const
 
-/** SMMUv3 SMMU_IDR0/1/5 fields the fixtures use. */
+/**
+ * SMMUv3 SMMU_IDR0/1/3/5 and SMMU_IIDR fields the fixtures use (IHI 0070 6.3.1, 6.3.2, 6.3.4,
+ * 6.3.6, 6.3.7; Linux arm-smmu-v3.h IDR0_ATS, IDR3_FWB, IIDR_*).
+ */
 export const SMMU_V3_IDR = {
   S2P: bits('idr0', 'S2P', 0),
   S1P: bits('idr0', 'S1P', 1),
   TTF: bits('idr0', 'TTF', 3, 2),
   COHACC: bits('idr0', 'COHACC', 4),
+  ATS: bits('idr0', 'ATS', 10),
   ASID16: bits('idr0', 'ASID16', 12),
   VMID16: bits('idr0', 'VMID16', 18),
   SIDSIZE: bits('idr1', 'SIDSIZE', 5, 0),
+  FWB: bits('idr3', 'FWB', 8),
+  IIDR_IMPLEMENTER: bits('iidr', 'Implementer', 11, 0),
+  IIDR_REVISION: bits('iidr', 'Revision', 15, 12),
+  IIDR_VARIANT: bits('iidr', 'Variant', 19, 16),
+  IIDR_PRODUCTID: bits('iidr', 'ProductID', 31, 20),
   OAS: bits('idr5', 'OAS', 2, 0),
   GRAN4K: bits('idr5', 'GRAN4K', 4),
   GRAN16K: bits('idr5', 'GRAN16K', 5),
@@ -102,6 +111,8 @@ export const DECODABLE_FIELDS = [
   'granules',
   'stream_id_bits',
   'coherent_walk',
+  's2fwb',
+  'ats',
 ] as const
 export type DecodableField = (typeof DECODABLE_FIELDS)[number]
 export type DecodedValue = boolean | number | readonly string[]
@@ -129,7 +140,7 @@ export interface DecodeResult {
 export const REGISTERS_FOR: Readonly<Record<'smmuv1' | 'smmuv2' | 'smmuv3', readonly IdRegisterName[]>> = {
   smmuv1: ['idr0', 'idr1', 'idr2'],
   smmuv2: ['idr0', 'idr1', 'idr2'],
-  smmuv3: ['idr0', 'idr1', 'idr5'],
+  smmuv3: ['idr0', 'idr1', 'idr2', 'idr3', 'idr4', 'idr5', 'iidr', 'aidr'],
 }
 
 /** Decode what the given registers say. Registers absent from `regs` decode nothing. */
@@ -251,10 +262,16 @@ function decodeV3(regs: IdRegisters): DecodeResult {
     d.set('asid_bits', asid16.value ? 16 : 8, 'idr0', [asid16.from])
     d.set('vmid_bits', vmid16.value ? 16 : 8, 'idr0', [vmid16.from])
     d.set('coherent_walk', cohacc.value, 'idr0', [cohacc.from])
+    const ats = d.flag(F.ATS) as { value: boolean; from: string }
+    d.set('ats', ats.value, 'idr0', [ats.from])
     if (ttf !== TTF_AARCH64 && ttf !== TTF_AARCH32_64) {
       d.problem('idr0', 'BAD_VALUE', `${describeField(F.TTF, ttf)}: no AArch64 translation tables (arm-smmu-v3 refuses such an SMMU)`)
     }
   }
+
+  // Linux (6.15+, and 6.14.6): ARM_SMMU_FEAT_S2FWB from IDR3.FWB (arm_smmu_device_hw_probe).
+  const fwb = d.flag(F.FWB)
+  if (fwb !== undefined) d.set('s2fwb', fwb.value, 'idr3', [fwb.from])
 
   const sidsize = d.read(F.SIDSIZE)
   if (sidsize !== undefined) {
@@ -301,7 +318,7 @@ export const REGISTER_HINT: Readonly<Record<'smmuv1' | 'smmuv2' | 'smmuv3', Part
   smmuv3: {
     'translation.stage1': 'IDR0.S1P', 'translation.stage2': 'IDR0.S2P', 'translation.nested': 'IDR0.S1P and S2P',
     asid_bits: 'IDR0.ASID16', vmid_bits: 'IDR0.VMID16', ias: 'IDR0.TTF and IDR5.OAS', oas: 'IDR5.OAS', granules: 'IDR5.GRAN*',
-    stream_id_bits: 'IDR1.SIDSIZE',
+    stream_id_bits: 'IDR1.SIDSIZE', s2fwb: 'IDR3.FWB', ats: 'IDR0.ATS',
   },
 }
 
@@ -318,4 +335,57 @@ function v2AddressSize(code: number): number {
 /** `0x0D40101A`: how register values are written in fixtures and messages. */
 export function hex32(n: number): string {
   return `0x${n.toString(16).toUpperCase().padStart(8, '0')}`
+}
+
+/** What an SMMUv3 driver reads from SMMU_IDR0..5, SMMU_IIDR and SMMU_AIDR. */
+export interface SmmuV3IdWords {
+  readonly idr: readonly [number, number, number, number, number, number]
+  readonly iidr: number
+  readonly aidr: number
+}
+
+/** The decoded fields an SMMUv3's registers are composed from when a fixture does not give them. */
+export interface SmmuV3IdFields {
+  readonly translation: { readonly stage1: boolean; readonly stage2: boolean }
+  readonly coherentWalk: boolean
+  readonly ats: boolean
+  readonly asidBits: number
+  readonly vmidBits: number
+  readonly streamIdBits: number
+  readonly s2fwb: boolean
+  readonly oas: number
+  readonly granules: readonly string[]
+}
+
+/**
+ * The SMMUv3 ID registers as a driver reads them (what IOMMU_GET_HW_INFO copies out raw,
+ * arm_smmu_hw_info): each register the fixture gives, as given; a register it does not give is
+ * composed from the fixture's fields with the positions above (IDR0: S2P, S1P, TTF = 2 AArch64,
+ * COHACC, ATS, ASID16, VMID16; IDR1: SIDSIZE; IDR3: FWB; IDR5: OAS, GRAN4K/16K/64K), every other
+ * field 0 (IDR2, IDR4, IIDR and AIDR are 0 unless given).
+ */
+export function smmuV3IdWords(regs: IdRegisters | undefined, f: SmmuV3IdFields): SmmuV3IdWords {
+  const F = SMMU_V3_IDR
+  const put = (field: RegisterField, value: number): number => value * 2 ** field.lsb
+  const flag = (b: boolean): number => (b ? 1 : 0)
+  const oasCode = V3_ADDRESS_SIZES.indexOf(f.oas as (typeof V3_ADDRESS_SIZES)[number])
+  const composed: Record<'idr0' | 'idr1' | 'idr3' | 'idr5', number> = {
+    idr0:
+      put(F.S2P, flag(f.translation.stage2)) +
+      put(F.S1P, flag(f.translation.stage1)) +
+      put(F.TTF, TTF_AARCH64) +
+      put(F.COHACC, flag(f.coherentWalk)) +
+      put(F.ATS, flag(f.ats)) +
+      put(F.ASID16, flag(f.asidBits === 16)) +
+      put(F.VMID16, flag(f.vmidBits === 16)),
+    idr1: put(F.SIDSIZE, f.streamIdBits),
+    idr3: put(F.FWB, flag(f.s2fwb)),
+    idr5: put(F.OAS, Math.max(0, oasCode)) + put(F.GRAN4K, flag(f.granules.includes('4K'))) + put(F.GRAN16K, flag(f.granules.includes('16K'))) + put(F.GRAN64K, flag(f.granules.includes('64K'))),
+  }
+  const word = (name: IdRegisterName): number => regs?.[name] ?? (name in composed ? composed[name as keyof typeof composed] : 0)
+  return {
+    idr: [word('idr0'), word('idr1'), word('idr2'), word('idr3'), word('idr4'), word('idr5')],
+    iidr: word('iidr'),
+    aidr: word('aidr'),
+  }
 }

@@ -83,6 +83,96 @@ export interface DriverFacts {
   readonly writeImpliesRead: boolean
   /** The enforce_cache_coherency op (5.19+): intel-iommu has it, the arm-smmu drivers do not. */
   readonly enforceCacheCoherency: boolean
+  /** What the driver does for iommufd (IOMMU_HWPT_ALLOC, vIOMMU, nesting); see IommufdDriverFacts. */
+  readonly iommufd: IommufdDriverFacts
+}
+
+/**
+ * One driver's iommufd side in one kernel: the facts that changed from kernel to kernel. What a
+ * driver does with them is its own code (model/iommufd/drivers/); a fact a driver does not have
+ * (VT-d has no vIOMMU) is false for it.
+ */
+export interface IommufdDriverFacts {
+  /**
+   * domain_alloc_paging_flags(IOMMU_HWPT_ALLOC_NEST_PARENT) can succeed: arm-smmu-v3 from 6.13
+   * (arm_smmu_domain_alloc_paging_flags; 6.12's arm_smmu_domain_alloc_user refuses every flag but
+   * DIRTY_TRACKING: EOPNOTSUPP), intel-iommu from 6.7 (on hardware with ECAP.NEST).
+   */
+  readonly nestParent: boolean
+  /**
+   * ARM_SMMU_FEAT_S2FWB is set from IDR3.FWB. 6.13 and 6.14.0-6.14.5 use the feature but never set
+   * it ("iommu/arm-smmu-v3: Add missing S2FWB feature detection", 6.15-rc, 6.14.6): a vIOMMU then
+   * needs CANWBS whatever the SMMU has.
+   */
+  readonly detectsS2fwb: boolean
+  /**
+   * The driver has a vIOMMU: arm-smmu-v3 from 6.13 (arm_vsmmu_alloc; from 6.17 get_viommu_size and
+   * arm_vsmmu_init). VT-d has none (no get_viommu_size/viommu_init in drivers/iommu/intel/).
+   */
+  readonly viommu: boolean
+  /**
+   * Which nested attaches need a vDEVICE of the device in the vIOMMU (ENOENT without one):
+   * 'none' (6.13, 6.14: no vmaster), 'all' (6.15-6.18: arm_smmu_attach_prepare_vmaster returns
+   * iommufd_viommu_get_vdev_id's ENOENT), 'translating' (6.19+: abort and bypass vSTEs attach
+   * without one, "GBPA case").
+   */
+  readonly nestedAttachNeedsVdevice: 'none' | 'all' | 'translating'
+  /** STE.MEV is set in a nested STE (arm_smmu_make_nested_cd_table_ste, da0c56520e88, 6.15). */
+  readonly mergeEvents: boolean
+  /** Stage-1 events of a vmaster go to its vIOMMU's vEVENTQ (arm_vmaster_report_event, 6.15). */
+  readonly reportsVevents: boolean
+  /** IOMMU_GET_HW_INFO has the driver's data (arm_smmu_hw_info, 6.13; VT-d's since 6.6). */
+  readonly hwInfo: boolean
+}
+
+/** A driver with no iommufd nesting at all (kernels before iommufd, and arm-smmu v1/v2). */
+export const NO_IOMMUFD_DRIVER: IommufdDriverFacts = {
+  nestParent: false,
+  detectsS2fwb: false,
+  viommu: false,
+  nestedAttachNeedsVdevice: 'none',
+  mergeEvents: false,
+  reportsVevents: false,
+  hwInfo: false,
+}
+
+/** The ioctls of /dev/iommu (include/uapi/linux/iommufd.h, IOMMUFD_CMD_*), by name. */
+export const IOMMUFD_IOCTLS = [
+  'DESTROY',
+  'IOAS_ALLOC',
+  'IOAS_MAP',
+  'IOAS_UNMAP',
+  'HWPT_ALLOC',
+  'GET_HW_INFO',
+  'HWPT_INVALIDATE',
+  'VIOMMU_ALLOC',
+  'VDEVICE_ALLOC',
+  'VEVENTQ_ALLOC',
+] as const
+export type IommufdIoctl = (typeof IOMMUFD_IOCTLS)[number]
+
+/**
+ * iommufd and the VFIO device cdev of one kernel (drivers/iommu/iommufd/, drivers/vfio/device_cdev.c).
+ * Undefined in a profile: the kernel has neither (iommufd came in 6.2, the cdev in 6.6).
+ */
+export interface IommufdBehaviour {
+  /** The ioctls this kernel's iommufd_ioctl_ops has; any other gives ENOTTY. */
+  readonly ioctls: readonly IommufdIoctl[]
+  /**
+   * IOMMU_VIOMMU_ALLOC's order of checks (viommu.c iommufd_viommu_alloc_ioctl):
+   * - 'viommu_alloc-op' (6.13, 6.14): flags/type, device, the HWPT (ENOENT), nest_parent (EINVAL),
+   *   then the driver's viommu_alloc with its own checks (a missing op: EOPNOTSUPP);
+   * - 'size-then-init' (6.17+): flags/type, device, the driver's get_viommu_size (0: EOPNOTSUPP),
+   *   then the HWPT (ENOENT), nest_parent (EINVAL) and viommu_init.
+   */
+  readonly viommuAlloc: 'viommu_alloc-op' | 'size-then-init'
+  /**
+   * IOMMU_VDEVICE_ALLOC refuses a device that has a vDEVICE already (EEXIST), and a device that
+   * goes first leaves its vDEVICE's ID a tombstone (IOMMU_DESTROY then ENOENT): 6.17+.
+   */
+  readonly oneVdevicePerDevice: boolean
+  /** IOMMU_GET_HW_INFO_FLAG_INPUT_TYPE (6.17+); before it every flag is EOPNOTSUPP. */
+  readonly hwInfoInputType: boolean
 }
 
 /** io-pgtable-arm behaviour that changed between kernels. */
@@ -196,6 +286,27 @@ export interface Profile {
   readonly smmu: SmmuDriverBehaviour
   readonly iommu: IommuCoreBehaviour
   readonly vfio: VfioBehaviour
+  /** Undefined: the kernel has no iommufd and no VFIO device cdev. */
+  readonly iommufd?: IommufdBehaviour
+}
+
+/**
+ * 6.12's iommufd: IOAS, HWPT_ALLOC (NEST_PARENT since 6.7), GET_HW_INFO (6.6), HWPT_INVALIDATE
+ * (6.8); no vIOMMU, vDEVICE or vEVENTQ (6.13, 6.13, 6.15): those numbers are ENOTTY.
+ */
+const IOMMUFD_6_12: IommufdBehaviour = {
+  ioctls: ['DESTROY', 'IOAS_ALLOC', 'IOAS_MAP', 'IOAS_UNMAP', 'HWPT_ALLOC', 'GET_HW_INFO', 'HWPT_INVALIDATE'],
+  viommuAlloc: 'viommu_alloc-op',
+  oneVdevicePerDevice: false,
+  hwInfoInputType: false,
+}
+
+/** 7.1's iommufd (nearest tree to 7.3): every ioctl modelled, the 6.17 vIOMMU order, one vDEVICE per device. */
+const IOMMUFD_7_1: IommufdBehaviour = {
+  ioctls: IOMMUFD_IOCTLS,
+  viommuAlloc: 'size-then-init',
+  oneVdevicePerDevice: true,
+  hwInfoInputType: true,
 }
 
 const VFIO_3X = {
@@ -234,6 +345,7 @@ const ARM_SMMU_3X: DriverFacts = {
   pgsizeBitmap: 0x20_0000n | 0x1_0000n | 0x1000n,
   writeImpliesRead: false,
   enforceCacheCoherency: false,
+  iommufd: NO_IOMMUFD_DRIVER,
 }
 const DRIVERS_3X: Readonly<Record<IommuDriver, DriverFacts>> = {
   'arm-smmu': ARM_SMMU_3X,
@@ -249,6 +361,7 @@ const ARM_SMMU_6_1: DriverFacts = {
   pgsizeBitmap: 'io-pgtable',
   writeImpliesRead: false,
   enforceCacheCoherency: false,
+  iommufd: NO_IOMMUFD_DRIVER,
 }
 const DRIVERS_6_1: Readonly<Record<IommuDriver, DriverFacts>> = {
   'arm-smmu': ARM_SMMU_6_1,
@@ -266,6 +379,23 @@ const DRIVERS_6_1: Readonly<Record<IommuDriver, DriverFacts>> = {
 const DRIVERS_6_12: Readonly<Record<IommuDriver, DriverFacts>> = {
   ...DRIVERS_6_1,
   'arm-smmu-v3': { ...ARM_SMMU_6_1, finalise: 'alloc-with-device' },
+  // intel_iommu_domain_alloc_user (6.7+): NEST_PARENT on a unit with ECAP.NEST; hw_info since 6.6.
+  'intel-iommu': { ...DRIVERS_6_1['intel-iommu'], iommufd: { ...NO_IOMMUFD_DRIVER, nestParent: true, hwInfo: true } },
+}
+
+/**
+ * arm-smmu-v3's iommufd side as in 7.1 (the nearest tree to 7.3; drivers/iommu/arm/arm-smmu-v3/
+ * arm-smmu-v3-iommufd.c and arm-smmu-v3.c): nest parent, S2FWB detection, the vIOMMU, vDEVICE
+ * needed only for a translating vSTE (6.19), MEV, vEVENTQ, hw_info.
+ */
+const ARM_SMMU_V3_IOMMUFD_7_1: IommufdDriverFacts = {
+  nestParent: true,
+  detectsS2fwb: true,
+  viommu: true,
+  nestedAttachNeedsVdevice: 'translating',
+  mergeEvents: true,
+  reportsVevents: true,
+  hwInfo: true,
 }
 
 /**
@@ -276,7 +406,7 @@ const DRIVERS_6_12: Readonly<Record<IommuDriver, DriverFacts>> = {
  */
 const DRIVERS_7_3: Readonly<Record<IommuDriver, DriverFacts>> = {
   'arm-smmu': { ...DRIVERS_6_12['arm-smmu'], enableNestingOp: false },
-  'arm-smmu-v3': { ...DRIVERS_6_12['arm-smmu-v3'], enableNestingOp: false },
+  'arm-smmu-v3': { ...DRIVERS_6_12['arm-smmu-v3'], enableNestingOp: false, iommufd: ARM_SMMU_V3_IOMMUFD_7_1 },
   'intel-iommu': { ...DRIVERS_6_12['intel-iommu'], enableNestingOp: false, writeImpliesRead: false },
 }
 
@@ -345,6 +475,7 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
     smmu: SMMU_6X,
     iommu: { nestingApi: 'enable-nesting', drivers: DRIVERS_6_12, ioPgtable: IO_PGTABLE_TO_6_12 },
     vfio: VFIO_6_12,
+    iommufd: IOMMUFD_6_12,
   },
   'linux-7.3': {
     name: 'linux-7.3',
@@ -354,6 +485,7 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
     // 6.18+ (ef270ec44637): wrapping ranges are EOVERFLOW, an UNMAP range ends inclusively; seen in
     // every transcripts/recorded/*-type1-container-rules-linux-7.3.vfio (MAP EOVERFLOW).
     vfio: { ...VFIO_6_12, uapi: UAPI_6_13, nestingExtension: 'removed', rangeWrap: { map: 'EOVERFLOW', unmap: 'EOVERFLOW' }, unmapEnd: 'inclusive' },
+    iommufd: IOMMUFD_7_1,
   },
 }
 

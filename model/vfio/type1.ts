@@ -10,6 +10,7 @@ import { fail, ok, type Result } from '../errno'
 import type { ReservedRegion } from '../hw/features'
 import type { IommuCore } from '../iommu/core'
 import type { IommuDomain } from '../iommu/domain'
+import { mapPinnedPieces, SortedRanges } from '../iommu/user-mappings'
 import type { IommuProt } from '../pgtable'
 import { driverFamily, type Profile } from '../profiles'
 import type { SmmuInstance } from '../smmu/instance'
@@ -79,7 +80,7 @@ export function type1Open(profile: Profile, type: number): Result<Type1Mode> {
 export class Type1Iommu {
   private readonly domains: Type1Domain[] = []
   /** Sorted by iova; never overlapping. */
-  private readonly dmas: VfioDma[] = []
+  private readonly dmas = new SortedRanges<VfioDma>()
   private dmaAvail: number
 
   constructor(
@@ -165,7 +166,7 @@ export class Type1Iommu {
     }
 
     // A new domain: replay every existing mapping into it (vfio_iommu_replay).
-    for (const dma of this.dmas) {
+    for (const dma of this.dmas.all()) {
       const r = this.mapInto(domain, dma)
       if (!r.ok) return r
     }
@@ -206,7 +207,7 @@ export class Type1Iommu {
 
   /** Mappings as (iova, size) pairs, ascending. */
   mappings(): { iova: bigint; size: bigint }[] {
-    return this.dmas.map((d) => ({ iova: d.iova, size: d.size }))
+    return this.dmas.all().map((d) => ({ iova: d.iova, size: d.size }))
   }
 
   get availableMappings(): number {
@@ -265,7 +266,7 @@ export class Type1Iommu {
       return fail('EINVAL', `size 0x${size.toString(16)}, iova 0x${iova.toString(16)} and vaddr must be non-zero multiples of 0x${pgsize.toString(16)}`)
     }
     if (iova + size - 1n > U64_MAX || vaddr + size - 1n > U64_MAX) return fail('EINVAL', 'iova or vaddr range wraps')
-    const existing = this.overlapping(iova, size)
+    const existing = this.dmas.overlapping(iova, size)
     if (setVaddr) return this.updateVaddr(existing[0], iova, size, vaddr)
     if (existing.length > 0) return fail('EEXIST', `[0x${iova.toString(16)}, +0x${size.toString(16)}) overlaps an existing mapping`)
     if (this.dmaAvail <= 0) return fail('ENOSPC', 'dma_entry_limit mappings already exist')
@@ -282,7 +283,7 @@ export class Type1Iommu {
       }
       mapped.push(d.domain)
     }
-    this.insert(dma)
+    this.dmas.insert(dma)
     this.dmaAvail--
     return ok()
   }
@@ -314,9 +315,9 @@ export class Type1Iommu {
     const wrapped = !all && v.unmapEnd === 'wrapping-exclusive' && iova + size > U64_MAX
     const last = all ? U64_MAX : (iova + size - 1n) & U64_MAX
     if (this.mode.v2 && !all) {
-      const head = this.containing(iova)
+      const head = this.dmas.containing(iova)
       if (head !== undefined && head.iova < iova) return fail('EINVAL', `the range starts inside the mapping at 0x${head.iova.toString(16)}`)
-      const tail = this.containing(last)
+      const tail = this.dmas.containing(last)
       // The kernel compares the mapping's end with the range's end, both computed in 64 bits.
       if (tail !== undefined && ((tail.iova + tail.size) & U64_MAX) !== ((last + 1n) & U64_MAX)) {
         return fail('EINVAL', `the range ends inside the mapping at 0x${tail.iova.toString(16)}`)
@@ -325,16 +326,16 @@ export class Type1Iommu {
     // A wrapped end lies below iova: the search for the first mapping of [iova, end) finds none.
     if (wrapped) return ok({ unmapped: 0n })
     let unmapped = 0n
-    const first = this.firstEndingAfter(iova)
+    const first = this.dmas.firstEndingAfter(iova)
     let count = 0
     for (let i = first; i < this.dmas.length; i++) {
-      const dma = this.dmas[i] as VfioDma
+      const dma = this.dmas.at(i) as VfioDma
       if (dma.iova > last) break
       if (!this.mode.v2 && iova > dma.iova) break
       if (invalidateVaddr && dma.vaddrInvalid) {
         // vfio_dma_do_unmap (5.12+): a vaddr invalidated twice is an error; the mappings this call
         // invalidated get their vaddr back.
-        for (let j = first; j < i; j++) (this.dmas[j] as VfioDma).vaddrInvalid = false
+        for (let j = first; j < i; j++) (this.dmas.at(j) as VfioDma).vaddrInvalid = false
         return fail('EINVAL', `the vaddr of the mapping at 0x${dma.iova.toString(16)} is already invalid`)
       }
       if (invalidateVaddr) dma.vaddrInvalid = true
@@ -357,16 +358,7 @@ export class Type1Iommu {
     const pinned = this.env.process.pin(dma.vaddr, dma.size)
     if (!pinned.ok) return pinned
     const prot: IommuProt = { ...dma.prot, cache: this.env.profile.vfio.mapCache === 'always' || this.coherent(domain) }
-    const done: { iova: bigint; length: bigint }[] = []
-    for (const run of pinned.value) {
-      const r = domain.map(dma.iova + run.offset, run.pa, run.length, prot)
-      if (!r.ok) {
-        for (const d of done) domain.unmap(d.iova, d.length)
-        return r
-      }
-      done.push({ iova: dma.iova + run.offset, length: run.length })
-    }
-    return ok()
+    return mapPinnedPieces(domain, dma.iova, pinned.value, prot)
   }
 
   /**
@@ -375,7 +367,7 @@ export class Type1Iommu {
    * from the list in one splice.
    */
   private removeDmas(first: number, count: number): void {
-    const gone = this.dmas.splice(first, count)
+    const gone = this.dmas.removeAt(first, count)
     for (const dma of gone) {
       for (const d of this.domains) d.domain.unmap(dma.iova, dma.size)
       this.env.process.unpin(dma.vaddr, dma.size)
@@ -385,40 +377,6 @@ export class Type1Iommu {
 
   private removeAllDmas(): void {
     this.removeDmas(0, this.dmas.length)
-  }
-
-  private insert(dma: VfioDma): void {
-    this.dmas.splice(this.firstEndingAfter(dma.iova), 0, dma)
-  }
-
-  /**
-   * Index of the first mapping that ends above `iova` (dmas.length if none). Mappings are sorted
-   * and disjoint, so their ends ascend too: a binary search, whatever the number of mappings.
-   */
-  private firstEndingAfter(iova: bigint): number {
-    let lo = 0
-    let hi = this.dmas.length
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1
-      const d = this.dmas[mid] as VfioDma
-      if (d.iova + d.size > iova) hi = mid
-      else lo = mid + 1
-    }
-    return lo
-  }
-
-  /** The mapping holding `iova`, if any. */
-  private containing(iova: bigint): VfioDma | undefined {
-    const d = this.dmas[this.firstEndingAfter(iova)]
-    return d !== undefined && d.iova <= iova ? d : undefined
-  }
-
-  /** Mappings overlapping [iova, iova + size), ascending. */
-  private overlapping(iova: bigint, size: bigint): VfioDma[] {
-    const end = iova + size
-    const out: VfioDma[] = []
-    for (let i = this.firstEndingAfter(iova); i < this.dmas.length && (this.dmas[i] as VfioDma).iova < end; i++) out.push(this.dmas[i] as VfioDma)
-    return out
   }
 
   private inOneIovaRange(first: bigint, last: bigint): boolean {
@@ -433,10 +391,10 @@ export class Type1Iommu {
   /** Attach-time checks (5.4+): existing mappings must fit the new aperture and avoid the group's reserved regions. */
   private iovaConflict(domain: IommuDomain, group: Type1Group): string | undefined {
     const ap = domain.aperture
-    if (ap !== undefined && this.dmas.some((d) => d.iova < ap.start || d.iova + d.size - 1n > ap.end)) {
+    if (ap !== undefined && this.dmas.all().some((d) => d.iova < ap.start || d.iova + d.size - 1n > ap.end)) {
       return `an existing mapping lies outside group ${group.id}'s aperture`
     }
-    if (group.reservedRegions.some((r) => this.dmas.some((d) => d.iova <= r.end && d.iova + d.size - 1n >= r.start))) {
+    if (group.reservedRegions.some((r) => this.dmas.all().some((d) => d.iova <= r.end && d.iova + d.size - 1n >= r.start))) {
       return `an existing mapping overlaps a reserved region of group ${group.id}`
     }
     return undefined

@@ -318,8 +318,21 @@ describe('register errors', () => {
   })
 
   it('a register the architecture does not use: INCONSISTENT at the register', () => {
-    const r = parseFixture(`${QEMU}  idr2: 0x5055\n`, '/x/r.yaml')
-    assert.deepEqual(only(r.errors), { code: 'INCONSISTENT', line: 9, column: 9, field: 'id_registers.idr2' })
+    const r = parseFixture(`${V2_HEAD}id_registers:\n  idr0: 0x70001E00\n  idr1: 0x00020008\n  idr2: 0x00005055\n  idr3: 0x100\n`, '/x/r.yaml')
+    assert.equal(only(r.errors).field, 'id_registers.idr3')
+    assert.equal(only(r.errors).code, 'INCONSISTENT')
+  })
+
+  it('SMMUv3 IDR3.FWB decodes to s2fwb and IDR0.ATS to ats; a declared s2fwb must agree', () => {
+    const nested = QEMU.replace('0x0D40101A', '0x0D44101B')
+    const r = parseFixture(`${nested}  idr3: 0x00000100\n`, '/x/r.yaml')
+    assert.deepEqual(r.errors, [])
+    assert.equal(r.fixture?.s2fwb, true)
+    assert.equal(r.fixture?.ats, false)
+    assert.equal(only(parseFixture(`${nested}  idr3: 0x1414\ns2fwb: true\n`, '/x/r.yaml').errors).code, 'REGISTER_MISMATCH')
+    assert.equal(only(parseFixture(`${QEMU}  idr3: 0x100\n`, '/x/r.yaml').errors).field, 's2fwb')
+    const ats = parseFixture(`${V3_HEAD}id_registers: {idr0: 0x0D40141A, idr1: 0x02730010, idr5: 0x74}\n`, '/x/r.yaml')
+    assert.equal(ats.fixture?.ats, true)
   })
 
   it('a register wider than 32 bits: OUT_OF_RANGE; a register that is not a number: WRONG_TYPE', () => {
