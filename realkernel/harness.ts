@@ -219,7 +219,7 @@ export async function runRealKernel(opts: HarnessOptions): Promise<number> {
     const boot = s.bootSeconds === undefined ? '-' : `${s.bootSeconds.toFixed(1)}s`
     opts.out(
       `${s.guest.padEnd(26)} ${s.accel.padEnd(6)} ${`${s.seconds.toFixed(1)}s`.padEnd(7)} ${boot.padEnd(9)} ${String(s.rows).padEnd(6)} ${String(s.agree).padEnd(6)} ${String(s.known).padEnd(6)} ${s.differ}` +
-        `${s.failure === undefined ? '' : '  FAILED'}${s.uncompared.length > 0 ? '  (not compared: no model profile/fixture yet)' : ''}`,
+        `${s.failure === undefined ? '' : '  FAILED'}${s.uncompared.length > 0 ? '  (some recordings not compared or not run: see below)' : ''}`,
     )
   }
   opts.out(`real-kernel: done in ${secs(Date.now() - started)}`)

@@ -82,7 +82,7 @@ function haveCommand(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).status === 0
 }
 
-/** A guest kernel to fetch: its architecture and kernel line (6.1, 6.12, 7.x). */
+/** A guest kernel to fetch: its architecture and kernel line (6.1, 6.12, 7.x; or busybox, edk2 alone). */
 export interface KernelSpec {
   readonly arch: GuestArch
   readonly kernel: string
@@ -104,7 +104,7 @@ export async function fetchGuestPackages(specs: readonly KernelSpec[], opts: Pre
   if (opts.install) {
     await run('bash', [path.join(SCRIPTS, 'fetch-guest-packages.sh'), CACHE, ...specs.map((s) => `${s.arch}:${s.kernel}`)], 'fetching guest packages', 20 * 60_000, opts.log)
   }
-  for (const s of specs) guestKernel(s.arch, s.kernel)
+  for (const s of specs) if (s.kernel !== 'busybox' && s.kernel !== 'edk2') guestKernel(s.arch, s.kernel)
 }
 
 /**
