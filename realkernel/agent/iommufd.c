@@ -832,7 +832,7 @@ static void do_device(int dn, struct word *w, int n)
 	}
 	if (!strcmp(verb, "dma")) {
 		static unsigned pattern = 0x5a;
-		const char *dir = n > 3 ? w[3].value : "", *ipa_s, *why = NULL, *err = NULL;
+		const char *dir = n > 3 && !w[3].key ? w[3].value : "", *ipa_s, *why = NULL, *err = NULL;
 		uint64_t iova, size, ipa = 0;
 		int to_ram, faults;
 		struct ram *r = NULL;

@@ -20,6 +20,7 @@ import { KERNELS, kernelByName, machineByName, type Machine } from '../../realke
 import { chooseGuests, parseRunArgs, type RunOptions } from '../../realkernel/options'
 import { recordingHeader, type RecordingHeader } from '../../realkernel/record'
 import { ROOT } from '../../model/root'
+import { initScript } from '../../realkernel/prepare'
 
 const iommufdBuild = kernelBuildByName('7.3-iommufd') as KernelBuild
 
@@ -422,5 +423,16 @@ describe('real-kernel: the recording of an iommufd transcript', () => {
 describe('real-kernel: every kernel build is a kernel line', () => {
   it('each KERNEL_BUILDS entry has a --kernel line naming it', () => {
     for (const b of KERNEL_BUILDS) assert.equal(kernelByName(b.name)?.build, b.name)
+  })
+})
+
+describe('real-kernel: the guest\'s /init for a kernel with everything built in', () => {
+  it('loads no modules, and says which IORT the kernel uses and whether there is an iommufd', () => {
+    const none = initScript([])
+    assert.ok(!none.includes('insmod'), 'no insmod without modules')
+    assert.ok(initScript(['vfio', 'vfio_pci']).includes('for m in vfio vfio_pci; do'))
+    assert.match(none, /\/sys\/firmware\/acpi\/tables\/IORT \] && fact iort \$\(od -An -v -tx1 /)
+    assert.match(none, /Table Upgrade: override/)
+    assert.match(none, /\[ -e \/dev\/iommu \] && fact iommufd/)
   })
 })
