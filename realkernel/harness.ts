@@ -561,7 +561,7 @@ async function runPrepared(p: PreparedGuest, n: number, total: number, opts: Har
       : !fs.existsSync(resolveFixturePath(machine.fixture))
         ? `fixture ${machine.fixture}`
         : parseTranscript(text, base).errors.length > 0
-          ? 'reader of these calls (iommufd transcripts: model/transcript does not parse them yet)'
+          ? 'reader for iommufd calls (model/transcript does not parse them)'
           : undefined
     if (missing !== undefined) {
       const note = `${base}: recorded${opts.record ? ` to ${recordingRel}` : ''}, not compared: the model has no ${missing} yet`

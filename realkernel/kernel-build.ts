@@ -44,7 +44,7 @@ export const KERNEL_BUILDS: readonly KernelBuild[] = [
     sourcePackage: 'linux-source-7.3',
     suite: 'trixie-backports',
     fragment: 'realkernel/kernel/iommufd.config',
-    objectsEstimate: 1500,
+    objectsEstimate: 1022,
   },
 ]
 

@@ -890,10 +890,16 @@ static void do_device(int dn, struct word *w, int n)
 			return problem("%s", err);
 		if (faults != 0)
 			return problem("%s", "device dma read: writing what was read back through the same address faulted, so where the read came from cannot be told");
-		for (uint64_t i = 0; i < size; i++)
-			if (r->data[ipa - r->ipa + i] != fill)
-				return result("misplaced");
-		return result("ok");
+		{
+			int same = 1, untouched = 1;
+			for (uint64_t i = 0; i < size; i++) {
+				same &= r->data[ipa - r->ipa + i] == fill;
+				untouched &= r->data[ipa - r->ipa + i] == other;
+			}
+			if (untouched)
+				return problem("%s", "device dma read: what was read, written back through the same address, did not come back to the IPA (dropped without an event?): where the read came from cannot be told");
+			return result(same ? "ok" : "misplaced");
+		}
 	}
 	problem("unknown device call %s", verb);
 }
