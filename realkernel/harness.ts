@@ -234,29 +234,28 @@ function secs(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`
 }
 
-/** A transcript of VFIO container calls, compiled by protocol.ts. */
-interface Type1Source {
-  readonly kind: 'type1'
+/** What every transcript a guest runs has. */
+interface SourceBase {
   readonly rel: string
   readonly recording: string
   readonly text: string
-  readonly parsed: ParsedTranscript
-  readonly session: CompiledSession
   /** Agent sequence number of each runnable transcript line. */
   readonly seqOf: Map<number, number>
   /** Sequence number of each `alias` command: group -> seq. */
   readonly aliasSeq: Map<number, number>
 }
 
+/** A transcript of VFIO container calls, compiled by protocol.ts. */
+interface Type1Source extends SourceBase {
+  readonly kind: 'type1'
+  readonly parsed: ParsedTranscript
+  readonly session: CompiledSession
+}
+
 /** A transcript of iommufd calls, run by the agent as written (iommufd-lines.ts). */
-interface IommufdSource {
+interface IommufdSource extends SourceBase {
   readonly kind: 'iommufd'
-  readonly rel: string
-  readonly recording: string
-  readonly text: string
   readonly split: SplitTranscript
-  readonly seqOf: Map<number, number>
-  readonly aliasSeq: Map<number, number>
   /** Run only when the guest has /dev/iommu (a kernel given as an image may not). */
   readonly needsIommufd: boolean
 }

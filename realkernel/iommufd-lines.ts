@@ -9,7 +9,7 @@
  * kernel's result, "# transcript: X" where the source expected X) and compared with the model by
  * realkernel/compare.ts once the model's parser reads these lines.
  */
-import { recordingHeader, type RecordingHeader } from './record'
+import { recordedLine, recordingText, type RecordingHeader } from './record'
 
 /** The first word of an iommufd-grammar call (docs/transcript-iommufd.md sections 3 and 7). */
 export const IOMMUFD_CALL_WORDS: readonly string[] = ['device', 'ioas', 'hwpt', 'viommu', 'vdevice', 'veventq', 'destroy', 'guest']
@@ -148,26 +148,10 @@ const CALL_WIDTH = 60
  * does. `results` maps a source line number to the kernel's result text, or to a problem.
  */
 export function formatIommufdRecording(header: RecordingHeader, sourceText: string, results: ReadonlyMap<number, { ok: true; text: string } | { ok: false; problem: string }>): string {
-  const out = recordingHeader(header)
   const split = splitTranscript(sourceText)
   const byLine = new Map(split.lines.map((l) => [l.line, l]))
-  const broken = new Set(split.errors.map((e) => e.line))
-  sourceText.split(/\r?\n/).forEach((raw, i) => {
-    const lineNo = i + 1
+  return recordingText(header, sourceText, new Set(split.errors.map((e) => e.line)), (lineNo) => {
     const line = byLine.get(lineNo)
-    if (line === undefined) {
-      if (broken.has(lineNo)) out.push(`# not run: source line ${lineNo} does not parse`)
-      else if (raw.trim() === '' && out[out.length - 1] !== '') out.push('')
-      return
-    }
-    const r = results.get(lineNo)
-    if (r === undefined || !r.ok) {
-      out.push(`# not run: ${line.callText} (${r === undefined ? 'no result' : r.problem})`)
-      return
-    }
-    const holds = iommufdExpectationHolds(line.expectedText, r.text)
-    out.push(`${line.callText.padEnd(CALL_WIDTH)} = ${r.text}${holds ? '' : `   # transcript: ${line.expectedText}`}`)
+    return line === undefined ? undefined : recordedLine(line.callText, results.get(lineNo), (kernel) => iommufdExpectationHolds(line.expectedText, kernel), line.expectedText, CALL_WIDTH)
   })
-  while (out[out.length - 1] === '') out.pop()
-  return `${out.join('\n')}\n`
 }

@@ -48,29 +48,46 @@ export function recordingHeader(header: RecordingHeader): string[] {
   ]
 }
 
-export function formatRecording(header: RecordingHeader, source: ParsedTranscript, sourceText: string, results: ReadonlyMap<number, KernelResult>): string {
+/**
+ * A recording: the header, then the source's lines in order, each line with a call written by
+ * `render` (undefined: no call on that line), blank lines kept (one at a time), comments dropped,
+ * lines that did not parse (`broken`) marked.
+ */
+export function recordingText(header: RecordingHeader, sourceText: string, broken: ReadonlySet<number>, render: (lineNo: number) => string | undefined): string {
   const out: string[] = recordingHeader(header)
-  const byLine = new Map(source.lines.map((l) => [l.line, l]))
-  const broken = new Set(source.errors.map((e) => e.line))
   sourceText.split(/\r?\n/).forEach((raw, i) => {
     const lineNo = i + 1
-    const line = byLine.get(lineNo)
-    if (line === undefined) {
-      if (broken.has(lineNo)) out.push(`# not run: source line ${lineNo} does not parse`)
-      else if (raw.trim() === '' && out[out.length - 1] !== '' && out.length > 0) out.push('')
-      return
-    }
-    const result = results.get(lineNo)
-    if (result === undefined || !result.ok) {
-      out.push(`# not run: ${line.callText} (${result === undefined ? 'no result' : result.problem})`)
-      return
-    }
-    const expected = parseExpected(line.callText, result.text)
-    const holds = expected !== undefined && expectationHolds(line.expected, expected)
-    out.push(`${line.callText.padEnd(CALL_WIDTH)} = ${result.text}${holds ? '' : `   # transcript: ${line.expectedText}`}`)
+    const line = render(lineNo)
+    if (line !== undefined) out.push(line)
+    else if (broken.has(lineNo)) out.push(`# not run: source line ${lineNo} does not parse`)
+    else if (raw.trim() === '' && out[out.length - 1] !== '' && out.length > 0) out.push('')
   })
   while (out[out.length - 1] === '') out.pop()
   return `${out.join('\n')}\n`
+}
+
+/** A call with the kernel's result, or why it did not run; "# transcript: X" where the source expected X. */
+export function recordedLine(callText: string, result: { ok: true; text: string } | { ok: false; problem: string } | undefined, holds: (kernel: string) => boolean, expectedText: string, width: number): string {
+  if (result === undefined || !result.ok) return `# not run: ${callText} (${result === undefined ? 'no result' : result.problem})`
+  return `${callText.padEnd(width)} = ${result.text}${holds(result.text) ? '' : `   # transcript: ${expectedText}`}`
+}
+
+export function formatRecording(header: RecordingHeader, source: ParsedTranscript, sourceText: string, results: ReadonlyMap<number, KernelResult>): string {
+  const byLine = new Map(source.lines.map((l) => [l.line, l]))
+  return recordingText(header, sourceText, new Set(source.errors.map((e) => e.line)), (lineNo) => {
+    const line = byLine.get(lineNo)
+    if (line === undefined) return undefined
+    return recordedLine(
+      line.callText,
+      results.get(lineNo),
+      (kernel) => {
+        const expected = parseExpected(line.callText, kernel)
+        return expected !== undefined && expectationHolds(line.expected, expected)
+      },
+      line.expectedText,
+      CALL_WIDTH,
+    )
+  })
 }
 
 /** The kernel's result as the parser reads it, for comparing with the source's expectation. */
