@@ -105,9 +105,14 @@ export function expectationHolds(source: Expected, kernel: Expected): boolean {
     case 'errno':
       return kernel.kind === 'errno' && kernel.errno === source.errno
     case 'ok':
-      return kernel.kind === 'ok' || kernel.kind === 'unmapped'
+      return (kernel.kind === 'ok' || kernel.kind === 'unmapped') && (source.id === undefined || (kernel.kind === 'ok' && kernel.id === source.id))
     case 'fault':
-      return kernel.kind === 'fault'
+    case 'misplaced':
+      return kernel.kind === source.kind
+    case 'hwinfo':
+      return kernel.kind === 'hwinfo' && [...source.fields].every(([k, v]) => kernel.fields.get(k) === v)
+    case 'records':
+      return kernel.kind === 'records' && kernel.records.length === source.records.length && source.records.every((r, i) => r.name === kernel.records[i]?.name)
     case 'number':
       return kernel.kind === 'number' && kernel.value === source.value
     case 'status':

@@ -5,6 +5,7 @@
 import type { Result } from '../errno'
 import { driverFamily, type DriverFamily, type IommuCoreBehaviour } from '../profiles'
 import type { SmmuInstance } from '../smmu/instance'
+import type { DomainStage } from '../smmu/stage'
 import { IommuDomain, type PageTableFactory } from './domain'
 
 export class IommuCore {
@@ -28,8 +29,25 @@ export class IommuCore {
    * finalised against it already when the driver does so at allocation (DriverFacts.finalise).
    */
   allocDomainFor(smmu: SmmuInstance): Result<IommuDomain> {
-    const domain = new IommuDomain(this.nextId++, this.behaviour, this.tables, driverFamily(smmu.features.arch), smmu)
-    const finalised = domain.finaliseAtAlloc()
+    return this.allocBound(smmu, undefined, (domain) => domain.finaliseAtAlloc())
+  }
+
+  /**
+   * A driver's domain_alloc_paging_flags(dev) as iommufd calls it (drivers/iommu/iommufd/
+   * hw_pagetable.c iommufd_hwpt_paging_alloc): a domain of that SMMU's driver, of `stage` (S1, or
+   * S2 for a nest parent), bound to the SMMU at once.
+   */
+  allocDeviceDomain(smmu: SmmuInstance, stage: DomainStage): Result<IommuDomain> {
+    return this.allocBound(smmu, stage, (domain) => domain.finaliseForDevice())
+  }
+
+  private allocBound(
+    smmu: SmmuInstance,
+    stage: DomainStage | undefined,
+    finalise: (domain: IommuDomain) => Result<void>,
+  ): Result<IommuDomain> {
+    const domain = new IommuDomain(this.nextId++, this.behaviour, this.tables, driverFamily(smmu.features.arch), smmu, stage)
+    const finalised = finalise(domain)
     if (!finalised.ok) {
       domain.free()
       return finalised

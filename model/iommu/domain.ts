@@ -47,7 +47,11 @@ export class IommuDomain {
     readonly family: DriverFamily = 'arm-smmu',
     /** The SMMU of the device the domain was allocated for (iommu_paging_domain_alloc(dev)), if any. */
     private readonly allocatedFor?: SmmuInstance,
-  ) {}
+    /** The stage the driver gives the domain before binding it (arm-smmu-v3's nest parent: S2). */
+    initialStage: DomainStage = 'S1',
+  ) {
+    this.stageField = initialStage
+  }
 
   /**
    * The kernel driver behind the domain: the SMMU's once bound, else the device's it was allocated
@@ -72,6 +76,16 @@ export class IommuDomain {
   finaliseAtAlloc(): Result<void> {
     const smmu = this.allocatedFor
     if (smmu === undefined || this.driver.finalise !== 'alloc-with-device') return ok()
+    return this.bind(smmu)
+  }
+
+  /**
+   * domain_alloc_paging_flags(dev) (iommufd's allocation): every driver returns a domain already
+   * bound to the device's IOMMU, with its page table.
+   */
+  finaliseForDevice(): Result<void> {
+    const smmu = this.allocatedFor
+    if (smmu === undefined) throw new Error(`domain ${this.id} was not allocated for a device`)
     return this.bind(smmu)
   }
 

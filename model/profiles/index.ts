@@ -173,6 +173,11 @@ export interface IommufdBehaviour {
   readonly oneVdevicePerDevice: boolean
   /** IOMMU_GET_HW_INFO_FLAG_INPUT_TYPE (6.17+); before it every flag is EOPNOTSUPP. */
   readonly hwInfoInputType: boolean
+  /**
+   * IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED (bit 3) in out_capabilities when the device cannot use ATS
+   * (!IOMMU_CAP_PCI_ATS_SUPPORTED; 7.1's iommufd_get_hw_info). No device in the model has ATS.
+   */
+  readonly hwCapAtsNotSupported: boolean
 }
 
 /** io-pgtable-arm behaviour that changed between kernels. */
@@ -299,6 +304,7 @@ const IOMMUFD_6_12: IommufdBehaviour = {
   viommuAlloc: 'viommu_alloc-op',
   oneVdevicePerDevice: false,
   hwInfoInputType: false,
+  hwCapAtsNotSupported: false,
 }
 
 /** 7.1's iommufd (nearest tree to 7.3): every ioctl modelled, the 6.17 vIOMMU order, one vDEVICE per device. */
@@ -307,6 +313,7 @@ const IOMMUFD_7_1: IommufdBehaviour = {
   viommuAlloc: 'size-then-init',
   oneVdevicePerDevice: true,
   hwInfoInputType: true,
+  hwCapAtsNotSupported: true,
 }
 
 const VFIO_3X = {

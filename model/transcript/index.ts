@@ -9,4 +9,5 @@
  */
 export * from './syntax'
 export { parseTranscript } from './parse'
-export { formatSummary, formatVerdict, replayTranscript, type ReplayReport, type Verdict } from './replay'
+export { formatSummary, formatVerdict, replayTranscript, TranscriptSession, type ReplayReport, type Verdict } from './replay'
+export type { Observed } from './observed'

@@ -14,36 +14,12 @@ import { closest, suggestion } from '../suggest'
 import { printable } from '../textfile'
 import { EXTENSION_NAMES, isKnownExtensionName, VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_WRITE, VFIO_DMA_UNMAP_FLAG_ALL } from '../vfio/uapi'
 import type { IovaRange, VaddrSpec } from '../vfio/backend'
-import type { Call, CallOp, Expected, ExpectedKind, ExtensionRef, GroupAction, ParsedTranscript, TranscriptError, TranscriptErrorCode, TranscriptLine } from './syntax'
+import { IOMMUFD_CALLS, IOMMUFD_RESULTS, parseIommufdCall, parseIommufdResult } from './parse-iommufd'
+import type { Call, CallOp, Expected, ExpectedKind, ExtensionRef, GroupAction, ParsedTranscript, TranscriptError, TranscriptLine } from './syntax'
+import { DMA_SIZE_MAX, keyValues, LineProblem, number, problem, required, splitWords, U32_MAX, U64_MAX, type Word } from './words'
 
 const ERRNO_NAMES = Object.keys(ERRNO)
-const U64_MAX = (1n << 64n) - 1n
-const U32_MAX = (1n << 32n) - 1n
-/**
- * Largest DMA one line may ask a device for: 16 MiB (README "Input limits"). The model moves the
- * bytes through the SMMU page by page and a write carries them in memory; larger transfers are
- * refused rather than left to take seconds and gigabytes.
- */
-export const DMA_SIZE_MAX = 16n * 1024n * 1024n
-
-/** A word of the line and where it starts (1-based column). */
-interface Word {
-  readonly text: string
-  readonly column: number
-}
-
-/** Thrown inside this module only, to leave a line's parse; becomes a TranscriptError. */
-class LineProblem {
-  constructor(
-    readonly code: TranscriptErrorCode,
-    readonly column: number,
-    readonly message: string,
-  ) {}
-}
-
-function problem(code: TranscriptErrorCode, at: Word | number, message: string): LineProblem {
-  return new LineProblem(code, typeof at === 'number' ? at : at.column, message)
-}
+export { DMA_SIZE_MAX } from './words'
 
 /** Which results each call can have (the first is named in messages). */
 const RESULTS: Readonly<Record<CallOp, readonly ExpectedKind[]>> = {
@@ -56,6 +32,7 @@ const RESULTS: Readonly<Record<CallOp, readonly ExpectedKind[]>> = {
   map: ['ok', 'errno'],
   unmap: ['unmapped', 'ok', 'errno'],
   dma: ['ok', 'fault', 'errno'],
+  ...IOMMUFD_RESULTS,
 }
 
 function resultKinds(call: Call): readonly ExpectedKind[] {
@@ -70,6 +47,9 @@ const RESULT_SHAPES: Readonly<Record<ExpectedKind, string>> = {
   info: 'pgsizes=, dma_avail=, ranges= (any of them)',
   unmapped: 'ok unmapped=<size>',
   fault: 'fault',
+  misplaced: 'misplaced',
+  hwinfo: 'ok with key=value fields (type=, idr0=, ...)',
+  records: 'empty or vEVENTQ records (F_TRANSLATION sid=0x8 ...)',
 }
 
 /** Parse a whole transcript. `file` names it in errors. */
@@ -121,9 +101,6 @@ function parseLine(raw: string, line: number): TranscriptLine | undefined {
   }
 }
 
-function splitWords(code: string): Word[] {
-  return [...code.matchAll(/\S+/g)].map((m) => ({ text: m[0], column: (m.index ?? 0) + 1 }))
-}
 
 // ---------------------------------------------------------------------------------------------
 // Calls
@@ -148,12 +125,15 @@ function parseCall(words: readonly Word[]): Call {
       return parseUnmap(verb, args)
     case 'dma':
       return parseDma(verb, args)
-    default:
+    default: {
+      const iommufd = parseIommufdCall(verb, args)
+      if (iommufd !== undefined) return iommufd
       throw problem('UNKNOWN_CALL', verb, `unknown call "${verb.text}"${suggestion(verb.text, CALLS, 'calls')}`)
+    }
   }
 }
 
-const CALLS: readonly CallOp[] = ['open', 'api_version', 'check_extension', 'group', 'set_iommu', 'get_info', 'map', 'unmap', 'dma']
+const CALLS: readonly string[] = ['open', 'api_version', 'check_extension', 'group', 'set_iommu', 'get_info', 'map', 'unmap', 'dma', ...IOMMUFD_CALLS]
 
 function noArguments(verb: Word, args: readonly Word[]): void {
   const extra = args[0]
@@ -189,30 +169,6 @@ function parseGroup(verb: Word, args: readonly Word[]): Call {
   }
   if (extra !== undefined) throw problem('BAD_ARGUMENT', extra, `group ${action.text} takes no further arguments`)
   return { op: 'group', group, action: action.text as GroupAction }
-}
-
-/** key=value arguments, each key at most once; bare words go to `bare`. */
-function keyValues(args: readonly Word[], keys: readonly string[], verb: string): { values: Map<string, Word>; bare: Word[] } {
-  const values = new Map<string, Word>()
-  const bare: Word[] = []
-  for (const a of args) {
-    const eq = a.text.indexOf('=')
-    if (eq < 0) {
-      bare.push(a)
-      continue
-    }
-    const key = a.text.slice(0, eq)
-    if (!keys.includes(key)) throw problem('BAD_ARGUMENT', a, `${verb} has no argument "${key}" (arguments: ${keys.map((k) => `${k}=`).join(' ')})`)
-    if (values.has(key)) throw problem('DUPLICATE_ARGUMENT', a, `${key}= given twice`)
-    values.set(key, { text: a.text.slice(eq + 1), column: a.column + eq + 1 })
-  }
-  return { values, bare }
-}
-
-function required(values: Map<string, Word>, key: string, verb: Word, example: string): Word {
-  const w = values.get(key)
-  if (w === undefined) throw problem('MISSING_ARGUMENT', verb, `${verb.text} needs ${key}= (e.g. ${example})`)
-  return w
 }
 
 const PERMISSIONS: Readonly<Record<string, number>> = {
@@ -286,6 +242,7 @@ function parseDma(verb: Word, args: readonly Word[]): Call {
 // Results
 
 function parseResult(call: Call, words: readonly Word[]): Expected {
+  if (call.op === 'device' || call.op === 'object' || call.op === 'destroy' || call.op === 'guest') return parseIommufdResult(call, words)
   const kinds = resultKinds(call)
   const first = words[0] as Word
   const wrong = (): LineProblem =>
@@ -367,22 +324,3 @@ function parseRanges(word: Word): IovaRange[] {
   return ranges
 }
 
-// ---------------------------------------------------------------------------------------------
-// Numbers
-
-/** Hex (0x..) or decimal, `_` allowed between digits. */
-function parseNumberText(text: string): bigint | undefined {
-  if (/^0[xX][0-9a-fA-F]+(_[0-9a-fA-F]+)*$/.test(text) || /^[0-9]+(_[0-9]+)*$/.test(text)) return BigInt(text.replaceAll('_', ''))
-  return undefined
-}
-
-function number(word: Word, max: bigint): bigint {
-  if (word.text === '') throw problem('BAD_NUMBER', word, 'a number is missing')
-  const n = parseNumberText(word.text)
-  if (n === undefined) throw problem('BAD_NUMBER', word, `"${word.text}" is not a number (hex 0x.. or decimal)`)
-  if (n > max) {
-    const limit = max === U64_MAX ? 'does not fit in 64 bits' : max === U32_MAX ? 'does not fit in 32 bits' : max === DMA_SIZE_MAX ? 'is more than one dma line moves (16 MiB, 0x1000000)' : `is larger than 0x${max.toString(16)}`
-    throw problem('BAD_NUMBER', word, `${word.text} ${limit}`)
-  }
-  return n
-}

@@ -7,8 +7,10 @@
  * differs, later lines run against the backend's state.
  */
 import type { Result } from '../errno'
-import type { DmaOutcome, GroupStatus, IommuInfo, IovaRange, VfioBackend, VfioContainer, VfioGroup } from '../vfio/backend'
-import type { Call, Expected, ExtensionRef, ParsedTranscript, TranscriptError, TranscriptErrorCode, TranscriptLine } from './syntax'
+import type { IommufdFile, IommuInfo, IovaRange, VfioBackend, VfioContainer, VfioDeviceFile, VfioGroup } from '../vfio/backend'
+import { mapResult as map, observed, Unrunnable, type Observed } from './observed'
+import { IommufdSession, describeIommufd, iommufdAgrees } from './replay-iommufd'
+import type { Call, Expected, ExtensionRef, ParsedTranscript, TranscriptError, TranscriptLine } from './syntax'
 
 export type Verdict =
   | { readonly kind: 'agree'; readonly file: string; readonly line: number; readonly callText: string; readonly expectedText: string }
@@ -35,22 +37,6 @@ export interface ReplayReport {
   readonly differ: number
 }
 
-/** What a call produced, before it is compared with the line's expectation. */
-type Observed =
-  | { readonly kind: 'ok' }
-  | { readonly kind: 'number'; readonly value: bigint }
-  | { readonly kind: 'status'; readonly status: GroupStatus }
-  | { readonly kind: 'info'; readonly info: IommuInfo }
-  | { readonly kind: 'unmapped'; readonly size: bigint }
-  | { readonly kind: 'dma'; readonly outcome: DmaOutcome }
-
-/** A line the session cannot run. */
-class Unrunnable {
-  constructor(
-    readonly code: TranscriptErrorCode,
-    readonly message: string,
-  ) {}
-}
 
 /** Replay `transcript` on `backend`, which should be fresh (nothing opened yet). */
 export function replayTranscript(transcript: ParsedTranscript, backend: VfioBackend): ReplayReport {
@@ -60,6 +46,53 @@ export function replayTranscript(transcript: ParsedTranscript, backend: VfioBack
   verdicts.sort((a, b) => lineOf(a) - lineOf(b))
   const agree = verdicts.filter((v) => v.kind === 'agree').length
   return { file: transcript.file, verdicts, agree, differ: verdicts.length - agree }
+}
+
+/**
+ * A replay that goes on line by line (features run a transcript's lines a step at a time): the
+ * same session, the same verdicts as replayTranscript.
+ */
+export class TranscriptSession {
+  private readonly session: Session
+
+  constructor(
+    backend: VfioBackend,
+    readonly file = 'vmm.vfio',
+  ) {
+    this.session = new Session(backend)
+  }
+
+  /** /dev/iommu once a line opened it. */
+  get iommufdFile(): IommufdFile | undefined {
+    return this.session.iommufdFile
+  }
+
+  /** Device N's cdev as the lines opened it (opened now if no line did). */
+  deviceFile(n: number): VfioDeviceFile {
+    return this.session.deviceFile(n)
+  }
+
+  /** Run one parsed line; its verdict. */
+  runLine(line: TranscriptLine): Verdict {
+    return judge(this.file, line, this.session)
+  }
+
+  /** Run a call whose result is not stated: what it produced (a failure is a value). */
+  runCall(call: Call): { readonly result: Result<Observed>; readonly entryNum?: number } {
+    const result = this.session.run(call)
+    const entryNum = this.session.lastEntryNum
+    return entryNum === undefined ? { result } : { result, entryNum }
+  }
+
+  /** Does `expected` hold for what a call produced? */
+  holds(expected: Expected, produced: { readonly result: Result<Observed>; readonly entryNum?: number }): boolean {
+    return agrees(expected, produced.result, produced.entryNum)
+  }
+
+  /** What a call produced, in the transcript's words. */
+  describe(produced: { readonly result: Result<Observed>; readonly entryNum?: number }, expected: Expected): string {
+    return describe(produced.result, expected, produced.entryNum)
+  }
 }
 
 function lineOf(v: Verdict): number {
@@ -76,24 +109,49 @@ function judge(file: string, line: TranscriptLine, session: Session): Verdict {
     return { kind: 'error', error: { code: 'BACKEND_EXCEPTION', file, line: line.line, column: 1, message: `the ${session.backendName} backend threw: ${reason}` } }
   }
   const base = { file, line: line.line, callText: line.callText, expectedText: line.expectedText }
-  if (agrees(line.expected, result)) return { kind: 'agree', ...base }
+  const entryNum = session.lastEntryNum
+  if (agrees(line.expected, result, entryNum)) return { kind: 'agree', ...base }
   const note = noteOf(result)
-  return { kind: 'differ', ...base, actual: describe(result, line.expected), ...(note === undefined || note === '' ? {} : { note }) }
+  return { kind: 'differ', ...base, actual: describe(result, line.expected, entryNum), ...(note === undefined || note === '' ? {} : { note }) }
 }
 
 /** The open container and groups of one transcript. */
 class Session {
   private container: VfioContainer | undefined
   private readonly groups = new Map<number, VfioGroup>()
+  private readonly iommufd: IommufdSession
 
-  constructor(private readonly backend: VfioBackend) {}
+  constructor(private readonly backend: VfioBackend) {
+    this.iommufd = new IommufdSession(backend)
+  }
 
   get backendName(): string {
     return this.backend.name
   }
 
+  /** entry_num as the last invalidate wrote it back (undefined after any other call). */
+  get lastEntryNum(): number | undefined {
+    return this.iommufd.lastEntryNum
+  }
+
+  get iommufdFile(): IommufdFile | undefined {
+    return this.iommufd.iommufd
+  }
+
+  deviceFile(n: number): VfioDeviceFile {
+    const d = this.iommufd.openDevice(n)
+    if (!d.ok) throw new Error(`device ${n}: ${d.error.errno}: ${d.error.message}`)
+    return d.value
+  }
+
   run(call: Call): Result<Observed> {
+    this.iommufd.lastEntryNum = undefined
     switch (call.op) {
+      case 'device':
+      case 'object':
+      case 'destroy':
+      case 'guest':
+        return this.iommufd.run(call)
       case 'open': {
         const opened = this.backend.openContainer()
         if (!opened.ok) return opened
@@ -169,24 +227,22 @@ class Session {
   }
 }
 
-function observed(o: Observed): Result<Observed> {
-  return { ok: true, value: o }
-}
-
-function map<T>(r: Result<T>, f: (v: T) => Observed): Result<Observed> {
-  return r.ok ? observed(f(r.value)) : r
-}
 
 // ---------------------------------------------------------------------------------------------
 // Comparing and describing
 
-function agrees(expected: Expected, result: Result<Observed>): boolean {
-  if (expected.kind === 'errno') return !result.ok && result.error.errno === expected.errno
+function agrees(expected: Expected, result: Result<Observed>, entryNum: number | undefined): boolean {
+  if (expected.kind === 'errno') return !result.ok && result.error.errno === expected.errno && (expected.entryNum === undefined || expected.entryNum === entryNum)
   if (!result.ok) return false
   const o = result.value
   switch (expected.kind) {
     case 'ok':
-      return o.kind === 'dma' ? o.outcome.kind === 'ok' : true
+      if (o.kind === 'dma') return o.outcome.kind === 'ok' && o.misplaced !== true
+      return (expected.id === undefined || (o.kind === 'ok' && o.id === expected.id)) && (expected.entryNum === undefined || expected.entryNum === entryNum)
+    case 'misplaced':
+    case 'hwinfo':
+    case 'records':
+      return iommufdAgrees(expected, o)
     case 'fault':
       return o.kind === 'dma' && o.outcome.kind === 'fault'
     case 'number':
@@ -213,12 +269,16 @@ function infoAgrees(expected: Extract<Expected, { kind: 'info' }>, info: IommuIn
 }
 
 /** The backend's answer in the transcript's vocabulary (for get_info: the keys the line names). */
-function describe(result: Result<Observed>, expected: Expected): string {
-  if (!result.ok) return result.error.errno
+function describe(result: Result<Observed>, expected: Expected, entryNum: number | undefined): string {
+  const withEntryNum = (text: string): string => (entryNum === undefined ? text : `${text} entry_num=${entryNum}`)
+  if (!result.ok) return withEntryNum(result.error.errno)
   const o = result.value
   switch (o.kind) {
     case 'ok':
-      return 'ok'
+      return withEntryNum(o.id === undefined || expected.kind !== 'ok' || expected.id === undefined ? 'ok' : `ok id=${o.id}`)
+    case 'hwinfo':
+    case 'records':
+      return describeIommufd(o, expected)
     case 'number':
       return o.value.toString()
     case 'status': {
@@ -228,7 +288,7 @@ function describe(result: Result<Observed>, expected: Expected): string {
     case 'unmapped':
       return `ok unmapped=${hex(o.size)}`
     case 'dma':
-      return o.outcome.kind
+      return o.misplaced === true ? 'misplaced' : o.outcome.kind
     case 'info':
       return describeInfo(o.info, expected)
   }

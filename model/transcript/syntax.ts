@@ -26,13 +26,76 @@ export type Call =
   | { readonly op: 'unmap'; readonly request: DmaUnmapRequest }
   /** The device of a group does DMA through the IOMMU; `group` absent: the one group in use. */
   | { readonly op: 'dma'; readonly direction: 'read' | 'write'; readonly iova: bigint; readonly size: number; readonly group?: number }
+  // ---- iommufd and the VFIO device cdev (docs/transcript-iommufd.md) ----
+  /** `device N ...`: group N's device through its cdev. */
+  | { readonly op: 'device'; readonly device: number; readonly action: DeviceAction }
+  /** `ioas|hwpt|viommu|vdevice|veventq N ...`: an iommufd object named by the transcript's number. */
+  | { readonly op: 'object'; readonly kind: ObjectKind; readonly n: number; readonly action: ObjectAction }
+  /** IOMMU_DESTROY. */
+  | { readonly op: 'destroy'; readonly target: ObjectRef }
+  /** The VMM writes 64-bit words into its guest's memory (an IOAS's buffers) at `ipa`. */
+  | { readonly op: 'guest'; readonly form: GuestForm; readonly ipa: bigint; readonly words: readonly bigint[]; readonly ioas?: number }
 
 export type CallOp = Call['op']
 
+/** The iommufd object kinds a transcript names (`device` is the VFIO device's object). */
+export const OBJECT_KINDS = ['device', 'ioas', 'hwpt', 'viommu', 'vdevice', 'veventq'] as const
+export type ObjectKind = (typeof OBJECT_KINDS)[number]
+
+/** An argument naming an object: by the transcript's number, or a raw kernel object ID. */
+export type ObjectRef = { readonly kind: 'name'; readonly type: ObjectKind; readonly n: number } | { readonly kind: 'id'; readonly id: number }
+
+export type DeviceAction =
+  | { readonly kind: 'bind' }
+  | { readonly kind: 'attach'; readonly pt: ObjectRef }
+  | { readonly kind: 'detach' }
+  | { readonly kind: 'close' }
+  /** IOMMU_GET_HW_INFO; `type` given: flags INPUT_TYPE. */
+  | { readonly kind: 'hw_info'; readonly type?: number }
+  | { readonly kind: 'dma'; readonly direction: 'read' | 'write'; readonly iova: bigint; readonly size: number; readonly ipa?: bigint; readonly ioas?: number }
+
+/** IOMMU_HWPT_INVALIDATE entries as written: the data type and entry length, and the entries' bytes. */
+export interface InvalidateEntries {
+  readonly dataType: number
+  readonly entryLen: number
+  /** One per cmd= / vtd= word. */
+  readonly entries: readonly Uint8Array[]
+}
+
+export type ObjectAction =
+  | { readonly kind: 'alloc_ioas' }
+  | { readonly kind: 'map'; readonly request: DmaMapRequest }
+  | { readonly kind: 'unmap'; readonly iova: bigint; readonly size: bigint }
+  | {
+      readonly kind: 'alloc_hwpt'
+      readonly device: ObjectRef
+      readonly pt: ObjectRef
+      readonly flags: number
+      readonly dataType: number
+      /** The driver data (data_len bytes; absent: none). */
+      readonly data?: Uint8Array
+    }
+  | { readonly kind: 'alloc_viommu'; readonly device: ObjectRef; readonly hwpt: ObjectRef; readonly type: number; readonly flags: number }
+  | { readonly kind: 'alloc_vdevice'; readonly viommu: ObjectRef; readonly device: ObjectRef; readonly virtId: bigint }
+  | { readonly kind: 'alloc_veventq'; readonly viommu: ObjectRef; readonly type: number; readonly depth: number; readonly flags: number }
+  | { readonly kind: 'invalidate'; readonly entries: InvalidateEntries }
+  | { readonly kind: 'read' }
+
+/** Which guest line wrote the words (for messages). */
+export type GuestForm = 'write64' | 'cd' | 'table' | 'page' | 'block'
+
+/** One vEVENTQ record as a result writes it: its name and the fields to compare. */
+export interface ExpectedRecord {
+  /** An IHI 0070 event name, `EVT_0x..`, or LOST_EVENTS. */
+  readonly name: string
+  readonly fields: ReadonlyMap<string, bigint>
+}
+
 /** The result a line expects. */
 export type Expected =
-  | { readonly kind: 'ok' }
-  | { readonly kind: 'errno'; readonly errno: Errno }
+  /** `ok`, with the object ID (`id=`) or the entry_num written back (`entry_num=`) when written. */
+  | { readonly kind: 'ok'; readonly id?: number; readonly entryNum?: number }
+  | { readonly kind: 'errno'; readonly errno: Errno; readonly entryNum?: number }
   /** api_version, check_extension. */
   | { readonly kind: 'number'; readonly value: bigint }
   /** group N status: the flags that are set (compared as a set). */
@@ -48,6 +111,12 @@ export type Expected =
   | { readonly kind: 'unmapped'; readonly size: bigint }
   /** dma: the IOMMU refused the access. */
   | { readonly kind: 'fault' }
+  /** dma with ipa=: the access went through, but the bytes are not at that IPA. */
+  | { readonly kind: 'misplaced' }
+  /** hw_info: only the keys written are compared. */
+  | { readonly kind: 'hwinfo'; readonly fields: ReadonlyMap<string, bigint> }
+  /** veventq read: the records in order (`empty`: none). */
+  | { readonly kind: 'records'; readonly records: readonly ExpectedRecord[] }
 
 export type ExpectedKind = Expected['kind']
 
@@ -83,6 +152,14 @@ export type TranscriptErrorCode =
   | 'NO_GROUP'
   /** The backend threw instead of answering: a bug in it, reported against the line. */
   | 'BACKEND_EXCEPTION'
+  /** An iommufd or device-cdev line on a backend without them. */
+  | 'NO_IOMMUFD'
+  /** `device N` names no device of the machine (no group N). */
+  | 'NO_DEVICE'
+  /** A guest line (or dma ipa=) outside the IOAS's mapped buffers, or no IOAS to name. */
+  | 'NO_GUEST_RAM'
+  /** `veventq N read` of a vEVENTQ the transcript did not allocate. */
+  | 'NO_VEVENTQ'
 
 export interface TranscriptError {
   readonly code: TranscriptErrorCode

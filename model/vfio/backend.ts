@@ -6,6 +6,7 @@
  * Integers that are __u64 in the uapi are bigint here.
  */
 import type { Result } from '../errno'
+import type { HwInfoOut, HwInfoRequest, HwptAllocRequest, InvalidateOutcome, InvalidateRequest, VeventqAllocRequest, ViommuAllocRequest } from '../iommufd/context'
 
 /** Where MAP_DMA's vaddr points, said abstractly so that any backend can produce it. */
 export type VaddrSpec =
@@ -86,6 +87,71 @@ export interface VfioBackend {
   openContainer(): Result<VfioContainer>
   /** open("/dev/vfio/N"). */
   openGroup(id: number): Result<VfioGroup>
+  /** open("/dev/iommu"); undefined: this backend has no iommufd at all. */
+  openIommufd?(): Result<IommufdFile>
+  /** open() of the cdev of group N's (first) device, /dev/vfio/devices/vfioX. */
+  openDevice?(group: number): Result<VfioDeviceFile>
   /** The uapi value of an extension name in this backend's kernel (undefined: no such name). */
   extension(name: string): number | undefined
+}
+
+// ---- iommufd and the VFIO device cdev ---------------------------------------------------------
+// /dev/iommu and /dev/vfio/devices/vfioX as userspace sees them: ioctls taking and returning
+// numbers and bytes, kernel object IDs included (the transcript replay names objects by its own
+// numbers and keeps their IDs).
+
+export type { HwInfoOut, HwInfoRequest, HwptAllocRequest, InvalidateOutcome, InvalidateRequest, VeventqAllocRequest, ViommuAllocRequest } from '../iommufd/context'
+
+export interface IoasMapUserRequest {
+  readonly ioasId: number
+  readonly flags: number
+  readonly iova: bigint
+  readonly length: bigint
+  /** Where user_va points: the VMM makes the buffer (and gives it back if the call fails). */
+  readonly vaddr: VaddrSpec
+}
+
+/** A vEVENTQ's file descriptor. */
+export interface VeventqFile {
+  /** Its object ID (out_veventq_id). */
+  readonly id: number
+  /** read(fd, buf, count): the bytes read (empty: nothing queued). */
+  read(count: number): Result<Uint8Array>
+  /** poll(POLLIN): something is queued. */
+  readable(): boolean
+}
+
+export interface IommufdFile {
+  destroy(id: number): Result<void>
+  ioasAlloc(): Result<number>
+  ioasMap(req: IoasMapUserRequest): Result<void>
+  /** Success carries the length written back (bytes unmapped). */
+  ioasUnmap(ioasId: number, iova: bigint, length: bigint): Result<bigint>
+  hwptAlloc(req: HwptAllocRequest): Result<number>
+  viommuAlloc(req: ViommuAllocRequest): Result<number>
+  vdeviceAlloc(viommuId: number, devId: number, virtId: bigint): Result<number>
+  hwptInvalidate(req: InvalidateRequest): InvalidateOutcome
+  getHwInfo(req: HwInfoRequest): Result<HwInfoOut>
+  veventqAlloc(req: VeventqAllocRequest): Result<VeventqFile>
+  /**
+   * The VMM's CPU writes or reads its guest's memory: the buffer mapped at IOAS address `ipa`
+   * (IOMMU_IOAS_MAP's user_va). false / undefined: no mapping of that IOAS holds the whole range.
+   */
+  guestWrite(ioasId: number, ipa: bigint, bytes: Uint8Array): boolean
+  guestRead(ioasId: number, ipa: bigint, length: number): Uint8Array | undefined
+}
+
+/** An open VFIO device cdev (/dev/vfio/devices/vfioX). */
+export interface VfioDeviceFile {
+  readonly group: number
+  /** VFIO_DEVICE_BIND_IOMMUFD: out_devid. */
+  bindIommufd(iommufd: IommufdFile, flags?: number): Result<number>
+  /** VFIO_DEVICE_ATTACH_IOMMUFD_PT: pt_id as written back (an IOAS's automatic HWPT). */
+  attachPt(ptId: number, flags?: number): Result<number>
+  /** VFIO_DEVICE_DETACH_IOMMUFD_PT. */
+  detachPt(flags?: number): Result<void>
+  /** close(): the device is unbound (detached first). */
+  close(): Result<void>
+  /** The device does DMA at `iova` through whatever its IOMMU is attached to. */
+  dma(op: 'read' | 'write', iova: bigint, size: number, data?: Uint8Array): Result<DmaOutcome>
 }

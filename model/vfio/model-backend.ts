@@ -4,10 +4,14 @@
  */
 import { fail, ok, type Result } from '../errno'
 import type { FeatureSet } from '../hw/features'
-import { driverFamily, getProfile, type Profile, type ProfileName } from '../profiles'
+import { IommufdKernel } from '../iommufd/context'
+import type { IommufdDevice } from '../iommufd/device-info'
+import { driverFamily, getProfile, iommuDriver, type Profile, type ProfileName } from '../profiles'
 import { System } from '../system'
-import type { VfioBackend, VfioContainer, VfioGroup } from './backend'
+import type { IommufdFile, VfioBackend, VfioContainer, VfioDeviceFile, VfioGroup } from './backend'
+import { VfioDeviceCdev } from './cdev'
 import { ContainerModel, GroupModel } from './container'
+import { ModelIommufdFile } from './model-iommufd'
 import { ProcessMemory } from './process'
 import type { Type1Env } from './type1'
 import { extensionValue } from './uapi'
@@ -22,7 +26,11 @@ export class ModelBackend implements VfioBackend {
   readonly name = 'model'
   readonly system: System
   readonly env: Type1Env
+  /** The kernel's iommufd (its drivers' iommufd sides); opened by openIommufd. */
+  readonly iommufd: IommufdKernel
   private readonly groups = new Map<number, GroupModel>()
+  /** Each group's (first) device, as iommufd sees it. */
+  private readonly devices = new Map<number, IommufdDevice>()
   /** Which fixture each group comes from, and fixtures whose groups this kernel hides: for messages. */
   private readonly groupSources = new Map<number, string>()
   private readonly hiddenGroups: string[] = []
@@ -31,10 +39,11 @@ export class ModelBackend implements VfioBackend {
     const profile = typeof opts.profile === 'string' ? getProfile(opts.profile) : opts.profile
     this.system = new System(profile)
     const limits = opts.fixtures.flatMap((f) => (f.vfio.dmaEntryLimit === undefined ? [] : [f.vfio.dmaEntryLimit]))
+    this.iommufd = new IommufdKernel(profile, this.system.iommu)
     this.env = {
       profile,
       iommu: this.system.iommu,
-      process: new ProcessMemory(this.system.ram),
+      process: new ProcessMemory(this.system.ram, this.system.memory),
       ...(limits.length > 0 ? { dmaEntryLimit: Math.min(...limits) } : {}),
       nestingProbe: () => this.nestingProbe(),
     }
@@ -51,6 +60,15 @@ export class ModelBackend implements VfioBackend {
         if (this.groups.has(spec.id)) throw new Error(`group ${spec.id} is defined by two fixtures`)
         this.groups.set(spec.id, new GroupModel(spec, smmu.value))
         this.groupSources.set(spec.id, hw.name)
+        this.devices.set(spec.id, {
+          name: `group ${spec.id}'s device${spec.device === undefined ? '' : ` (${spec.device})`}`,
+          group: spec.id,
+          smmu: smmu.value,
+          streams: spec.streams,
+          reservedRegions: hw.vfio.reservedRegions,
+          canwbs: hw.firmware.iortCanwbs,
+          driver: iommuDriver(hw.arch),
+        })
       }
     })
   }
@@ -69,6 +87,20 @@ export class ModelBackend implements VfioBackend {
     const groups = [...this.groupSources].sort(([a], [b]) => a - b).map(([id, fixture]) => `${id} (${fixture})`)
     const have = groups.length === 0 ? "the machine's fixtures define no VFIO groups (a fixture's vfio: groups: section adds them)" : `the machine's groups: ${groups.join(', ')}`
     return this.hiddenGroups.length === 0 ? have : `${have}; not exposed: ${this.hiddenGroups.join('; ')}`
+  }
+
+  /** open("/dev/iommu"): ENOENT on a kernel without iommufd. */
+  openIommufd(): Result<IommufdFile> {
+    const ctx = this.iommufd.open(this.env.process)
+    return ctx.ok ? ok(new ModelIommufdFile(ctx.value, this.env.process)) : ctx
+  }
+
+  /** open() of group N's device cdev: ENOENT without the cdev (a kernel without iommufd) or without the group. */
+  openDevice(group: number): Result<VfioDeviceFile> {
+    if (this.env.profile.iommufd === undefined) return fail('ENOENT', '/dev/vfio/devices does not exist: this kernel has no VFIO device cdev')
+    const dev = this.devices.get(group)
+    if (dev === undefined) return fail('ENOENT', `no device cdev for group ${group}: ${this.describeGroups()}`)
+    return ok(new VfioDeviceCdev(dev, this.iommufd))
   }
 
   extension(name: string): number | undefined {

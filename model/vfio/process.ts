@@ -11,7 +11,7 @@
  * Buffers are kept sorted by address: finding one is a binary search.
  */
 import { fail, ok, type Result } from '../errno'
-import type { TableAllocator } from '../memory'
+import { isBusAbort, type PhysMemory, type TableAllocator } from '../memory'
 import type { VaddrSpec } from './backend'
 
 const PAGE = 0x1000n
@@ -55,7 +55,36 @@ export class ProcessMemory {
   /** munmapped regions still in `regions`; compacted away once they are half of it. */
   private unmappedCount = 0
 
-  constructor(private readonly ram: TableAllocator) {}
+  constructor(
+    private readonly ram: TableAllocator,
+    /** The machine's memory, for the VMM's own reads and writes of its buffers (read/write below). */
+    private readonly memory?: PhysMemory,
+  ) {}
+
+  /**
+   * The VMM's CPU writes `bytes` at `vaddr` (the buffer is faulted in if it was not yet): EFAULT
+   * when the range is not inside one buffer. This is how a VMM writes its guest's memory.
+   */
+  write(vaddr: bigint, bytes: Uint8Array): Result<void> {
+    const pa = this.backing(vaddr, BigInt(bytes.length))
+    if (!pa.ok) return pa
+    const abort = (this.memory as PhysMemory).write(pa.value, bytes)
+    return abort === undefined ? ok() : fail('EFAULT', `PA 0x${pa.value.toString(16)} has no memory behind it`)
+  }
+
+  /** The VMM's CPU reads `length` bytes at `vaddr`. */
+  read(vaddr: bigint, length: number): Result<Uint8Array> {
+    const pa = this.backing(vaddr, BigInt(length))
+    if (!pa.ok) return pa
+    const bytes = (this.memory as PhysMemory).read(pa.value, length)
+    return isBusAbort(bytes) ? fail('EFAULT', `PA 0x${pa.value.toString(16)} has no memory behind it`) : ok(bytes)
+  }
+
+  private backing(vaddr: bigint, length: bigint): Result<number> {
+    if (this.memory === undefined) throw new Error('this process memory was made without the machine memory')
+    const pinned = this.pin(vaddr, length)
+    return pinned.ok ? ok((pinned.value[0] as PinnedRun).pa) : pinned
+  }
 
   /** mmap(NULL, length, ...): a page-aligned range (2 MiB aligned when at least 2 MiB). */
   mmap(length: bigint): bigint {

@@ -5,12 +5,13 @@
  * what they exercised. --long runs ten times as many steps. Exit status 1 on the first failure,
  * with fast-check's shrunk counterexample and the seed to replay it.
  */
+import { runIommufdIsolationCampaign, runIommufdLifetimeCampaign } from './iommufd-campaign'
 import { runIotlbCampaign } from './iotlb-campaign'
 import { runIsolationCampaign } from './isolation-campaign'
 import { DEFAULT_SEED, DEFAULT_SIZES, LONG_SIZES } from './sizes'
 import { runVfioCampaign } from './vfio-campaign'
 
-const CAMPAIGNS = ['vfio', 'isolation', 'iotlb'] as const
+const CAMPAIGNS = ['vfio', 'isolation', 'iotlb', 'iommufd'] as const
 type Campaign = (typeof CAMPAIGNS)[number]
 
 function parseArgs(argv: readonly string[]): { long: boolean; seed: number; only: readonly Campaign[] } {
@@ -66,6 +67,15 @@ function main(): void {
     const t0 = process.hrtime.bigint()
     const s = runIotlbCampaign({ ops: sizes.iotlbOps, seed })
     console.log(`iotlb model-based: ${s.ops} operations in ${s.runs} runs (${seconds(t0)}): ${s.hits} hits, ${s.misses} misses, ${s.evictions} evictions, ${s.invalidated} entries invalidated`)
+  }
+  if (only.includes('iommufd')) {
+    const t0 = process.hrtime.bigint()
+    const l = runIommufdLifetimeCampaign({ steps: sizes.iommufdSteps, seed })
+    console.log(`iommufd lifetimes: ${l.steps} calls (${seconds(t0)}), ${l.failed} failed (each checked to change nothing), ${l.partialUnmaps} IOAS unmaps that failed after removing whole mappings, up to ${l.maxObjects} objects`)
+    console.log(`  by call: ${Object.entries(l.byCall).sort().map(([k, v]) => `${k} ${v.ok}/${v.failed}`).join(', ')}`)
+    const t1 = process.hrtime.bigint()
+    const i = runIommufdIsolationCampaign({ scenes: sizes.iommufdScenes, seed })
+    console.log(`iommufd isolation: ${i.scenes} guests, ${i.dmas} accesses (${seconds(t1)}): ${i.translated} translated inside guest RAM, ${i.faulted} faulted`)
   }
   console.log(`total ${seconds(total)}`)
 }

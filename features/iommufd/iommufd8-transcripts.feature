@@ -1,0 +1,15 @@
+Feature: Iommufd8 - The shipped iommufd transcripts agree with the model
+  transcripts/ holds a VMM's whole nested setup through iommufd, every result written from the
+  kernel source (docs/transcript-iommufd.md gives the grammar): on QEMU 10's SMMUv3 booted with a
+  CANWBS IORT the whole path; on the same SMMU booted with a device tree the vIOMMU is refused.
+
+  Scenario Outline: [1] <transcript> on <fixture>, line by line
+    Given the machine of fixture "<fixture>"
+    When the transcript file "transcripts/<transcript>" is replayed
+    Then every line should agree
+
+    @since-linux-7.3
+    Examples:
+      | transcript                                          | fixture                      |
+      | qemu-virt10-acpi-canwbs-iommufd-nested-linux-7.3.vfio | qemu-smmuv3-10.0-acpi-canwbs |
+      | qemu-virt10-smmuv3-iommufd-linux-7.3.vfio             | qemu-smmuv3-10.0             |
