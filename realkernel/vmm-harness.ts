@@ -11,15 +11,15 @@ import * as path from 'node:path'
 import { resolveFixturePath } from '../model/hw'
 import { getProfile, isProfileName } from '../model/profiles'
 import { printable } from '../model/textfile'
-import { parseTranscript } from '../model/transcript'
+import { parseTranscript, type TranscriptLine } from '../model/transcript'
 import { convertCapture, formatConverted, parseCapture, type Conversion } from './capture/convert'
 import { compareWithModel, formatRow, loadKnownDifferences } from './compare'
 import { chooseAccel, kernelAppend, qemuVersion, runGuest, STAGE_TEXT, THIS_HOST, type AccelHost, type AccelMode, type BootPlan } from './guest'
-import { describeKernel, EXIT, machineLines, RECORDED_DIR } from './harness'
+import { EXIT, machineLines, RECORDED_DIR } from './harness'
 import { kernelLabel, machineByName, machineFixtures, type KernelLine } from './machines'
 import { buildAgent, buildInitramfs, CACHE, fetchGuestPackages, guestKernel, installHostPackages, ROOT, SetupError } from './prepare'
 import { compileSession, parseFacts, parseReplies, resultText } from './protocol'
-import { recordedLine } from './record'
+import { expectationHolds, recordedLine } from './record'
 import { AFTER_EXIT, buildCaptureLibrary, closurePackage, parseVmmOutput, vmmArchive, vmmArgs, vmmQemuClosure, vmmRecordingName, type VmmQemuLine, type VmmRun } from './vmm'
 
 /** Raw capture logs of the committed VMM recordings. */
@@ -159,7 +159,7 @@ async function runOne(run: VmmRun, kernelLine: KernelLine, closure: string, opts
   const replies = parseReplies(boot.output)
   const afterLines = after.lines.map((l) => {
     const seq = seqOf.get(l.line)
-    return recordedLine(l, seq === undefined ? undefined : resultText(l.call, replies.get(seq)))
+    return afterExitLine(l, seq === undefined ? undefined : resultText(l.call, replies.get(seq)))
   })
   const base = vmmRecordingName(run, label)
   const recordingRel = path.relative(ROOT, path.join(RECORDED_DIR, base))
@@ -209,6 +209,23 @@ async function runOne(run: VmmRun, kernelLine: KernelLine, closure: string, opts
     outside: count('outside'),
     notConverted: c.notConverted,
   }
+}
+
+/** An AFTER_EXIT line with the kernel's result, marked where AFTER_EXIT expected otherwise. */
+function afterExitLine(line: TranscriptLine, result: ReturnType<typeof resultText> | undefined): string {
+  const holds = (kernel: string): boolean => {
+    const expected = parseTranscript(`${line.callText} = ${kernel}`, 'after-exit').lines[0]?.expected
+    return expected !== undefined && expectationHolds(line.expected, expected)
+  }
+  return recordedLine(line.callText, result, holds, line.expectedText, 45)
+}
+
+/** `Linux <release> <version> (Debian <package>)`, from the guest's facts. */
+function describeKernel(facts: Map<string, string[]>, packages: readonly string[]): string {
+  const release = facts.get('release')?.[0] ?? '?'
+  const version = facts.get('version')?.[0] ?? ''
+  const pkg = packages.find((p) => p.startsWith('linux-image-'))
+  return `Linux ${release} ${version}${pkg === undefined ? '' : ` (Debian ${pkg})`}`.trim()
 }
 
 export interface VmmRecordingHeader {
