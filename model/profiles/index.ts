@@ -142,6 +142,7 @@ export const IOMMUFD_IOCTLS = [
   'IOAS_ALLOC',
   'IOAS_MAP',
   'IOAS_UNMAP',
+  'IOAS_IOVA_RANGES',
   'HWPT_ALLOC',
   'GET_HW_INFO',
   'HWPT_INVALIDATE',
@@ -307,7 +308,7 @@ export interface Profile {
  * (6.8); no vIOMMU, vDEVICE or vEVENTQ (6.13, 6.13, 6.15): those numbers are ENOTTY.
  */
 const IOMMUFD_6_12: IommufdBehaviour = {
-  ioctls: ['DESTROY', 'IOAS_ALLOC', 'IOAS_MAP', 'IOAS_UNMAP', 'HWPT_ALLOC', 'GET_HW_INFO', 'HWPT_INVALIDATE'],
+  ioctls: ['DESTROY', 'IOAS_ALLOC', 'IOAS_MAP', 'IOAS_UNMAP', 'IOAS_IOVA_RANGES', 'HWPT_ALLOC', 'GET_HW_INFO', 'HWPT_INVALIDATE'],
   viommuAlloc: 'viommu_alloc-op',
   oneVdevicePerDevice: false,
   hwInfoInputType: false,

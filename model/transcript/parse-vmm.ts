@@ -3,28 +3,61 @@
  * received, `close`, `exit`, and the device-level `device N <action>` lines kept as the kernel
  * answered them. `group N open|close|get_device` are group actions (./parse.ts).
  */
-import { ERRNO, isErrno } from '../errno'
+import { ERRNO, isErrno, type Errno } from '../errno'
 import { suggestion } from '../suggest'
-import type { MigrationCap } from '../vfio/backend'
+import type { IovaRange, MigrationCap } from '../vfio/backend'
 import type { Call, Expected } from './syntax'
 import { DEVICE_IO_ACTIONS } from './vmm-syntax'
 import { keyValues, number, problem, U32_MAX, U64_MAX, type Word } from './words'
 
 const ERRNO_NAMES = Object.keys(ERRNO)
 
-export const VMM_CALLS: readonly string[] = ['close', 'exit']
+export const VMM_CALLS: readonly string[] = ['close', 'exit', 'iommufd']
+
+/** The calls this module parses (their results: VMM_RESULTS). */
+export const VMM_RESULTS = {
+  close: ['ok', 'errno'],
+  exit: ['ok'],
+  device_io: ['raw', 'errno'],
+  iommufd_open: ['ok', 'errno'],
+  iommufd_close: ['ok'],
+  device_open: ['ok', 'errno'],
+  ioas_iova_ranges: ['iova_ranges'],
+} as const
 
 /**
- * `close`, `exit`, or a device-level `device N <action> ...`; undefined for any other line (a
- * `device N` line whose action is docs/transcript-iommufd.md's goes on to that parser).
+ * `close`, `exit`, `iommufd open|close`, `device N open`, `ioas N iova_ranges [num_iovas=K]`, or
+ * a device-level `device N <action> ...`; undefined for any other line (a `device N` or `ioas N`
+ * line whose action is docs/transcript-iommufd.md's goes on to that parser).
  */
 export function parseVmmCall(verb: Word, args: readonly Word[]): Call | undefined {
+  const none = (from: number): void => {
+    const extra = args[from]
+    if (extra !== undefined) throw problem('BAD_ARGUMENT', extra, `unexpected "${extra.text}": this line takes no further arguments`)
+  }
   if (verb.text === 'close' || verb.text === 'exit') {
-    const extra = args[0]
-    if (extra !== undefined) throw problem('BAD_ARGUMENT', extra, `${verb.text} takes no arguments`)
+    none(0)
     return { op: verb.text }
   }
+  if (verb.text === 'iommufd') {
+    const action = args[0]
+    if (action === undefined || (action.text !== 'open' && action.text !== 'close')) throw problem('BAD_ARGUMENT', action ?? verb, 'iommufd open, or iommufd close')
+    none(1)
+    return { op: action.text === 'open' ? 'iommufd_open' : 'iommufd_close' }
+  }
+  if (verb.text === 'ioas' && args[1]?.text === 'iova_ranges') {
+    const n = Number(number(args[0] as Word, U32_MAX))
+    const { values, bare } = keyValues(args.slice(2), ['num_iovas'], 'ioas iova_ranges')
+    if (bare[0] !== undefined) throw problem('BAD_ARGUMENT', bare[0], 'ioas N iova_ranges takes [num_iovas=K] (room for K ranges; default 64)')
+    const num = values.get('num_iovas')
+    return { op: 'ioas_iova_ranges', n, numIovas: num === undefined ? 64 : Number(number(num, U32_MAX)) }
+  }
   if (verb.text !== 'device') return undefined
+  if (args[1]?.text === 'open') {
+    const n = Number(number(args[0] as Word, U32_MAX))
+    none(2)
+    return { op: 'device_open', device: n }
+  }
   const [id, action, ...rest] = args
   const io = DEVICE_IO_ACTIONS.find((a) => a === action?.text)
   if (id === undefined || action === undefined || io === undefined) return undefined
@@ -97,6 +130,28 @@ function parseMigration(word: Word): MigrationCap {
   const missing = ['flags', 'pgsizes', 'max_bitmap'].find((k) => !fields.has(k))
   if (missing !== undefined) throw problem('BAD_RESULT', word, `migration= needs ${missing}: (migration=flags:F,pgsizes:P,max_bitmap:M)`)
   return { flags: Number(fields.get('flags')), pgsizeBitmap: fields.get('pgsizes') as bigint, maxDirtyBitmapSize: fields.get('max_bitmap') as bigint }
+}
+
+/** `ok|EMSGSIZE|<errno> [num_iovas=N] [alignment=A] [ranges=...]`: what IOMMU_IOAS_IOVA_RANGES wrote back. */
+export function parseIovaRangesResult(words: readonly Word[], parseRanges: (w: Word) => IovaRange[]): Expected {
+  const first = words[0] as Word
+  let errno: Errno | undefined
+  if (/^E[A-Z0-9]+$/.test(first.text)) {
+    if (!isErrno(first.text)) throw problem('UNKNOWN_ERRNO', first, `unknown errno name "${first.text}"${suggestion(first.text, ERRNO_NAMES)}`)
+    errno = first.text
+  } else if (first.text !== 'ok') throw problem('BAD_RESULT', first, 'ioas iova_ranges results are ok or an errno (EMSGSIZE), then num_iovas= alignment= ranges=')
+  const { values, bare } = keyValues(words.slice(1), ['num_iovas', 'alignment', 'ranges'], 'ioas iova_ranges result')
+  if (bare[0] !== undefined) throw problem('BAD_RESULT', bare[0], `unexpected "${bare[0].text}" (num_iovas= alignment= ranges=)`)
+  const num = values.get('num_iovas')
+  const alignment = values.get('alignment')
+  const ranges = values.get('ranges')
+  return {
+    kind: 'iova_ranges',
+    ...(errno === undefined ? {} : { errno }),
+    ...(num === undefined ? {} : { numIovas: Number(number(num, U32_MAX)) }),
+    ...(alignment === undefined ? {} : { alignment: number(alignment, U64_MAX) }),
+    ...(ranges === undefined ? {} : { ranges: ranges.text === 'none' ? 'none' : parseRanges(ranges) }),
+  }
 }
 
 /** A device-level call's answer: an errno name, or the words the kernel's answer was written as. */

@@ -14,7 +14,7 @@ import { closest, suggestion } from '../suggest'
 import { printable } from '../textfile'
 import { EXTENSION_NAMES, isKnownExtensionName, VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_WRITE, VFIO_DMA_UNMAP_FLAG_ALL } from '../vfio/uapi'
 import type { IovaRange, VaddrSpec } from '../vfio/backend'
-import { INFO_VMM_KEYS, parseGetInfo, parseInfoVmmKeys, parseRawResult, parseVmmCall, VMM_CALLS } from './parse-vmm'
+import { INFO_VMM_KEYS, parseGetInfo, parseInfoVmmKeys, parseIovaRangesResult, parseRawResult, parseVmmCall, VMM_CALLS, VMM_RESULTS } from './parse-vmm'
 import { IOMMUFD_CALLS, IOMMUFD_RESULTS, parseIommufdCall, parseIommufdResult } from './parse-iommufd'
 import type { Call, CallOp, Expected, ExpectedKind, ExtensionRef, GroupAction, ParsedTranscript, TranscriptError, TranscriptLine } from './syntax'
 import { DMA_SIZE_MAX, keyValues, LineProblem, number, problem, required, splitWords, U32_MAX, U64_MAX, type Word } from './words'
@@ -34,9 +34,7 @@ const RESULTS: Readonly<Record<CallOp, readonly ExpectedKind[]>> = {
   unmap: ['unmapped', 'ok', 'errno'],
   dma: ['ok', 'fault', 'errno'],
   ...IOMMUFD_RESULTS,
-  close: ['ok', 'errno'],
-  exit: ['ok'],
-  device_io: ['raw', 'errno'],
+  ...VMM_RESULTS,
 }
 
 function resultKinds(call: Call): readonly ExpectedKind[] {
@@ -55,6 +53,7 @@ const RESULT_SHAPES: Readonly<Record<ExpectedKind, string>> = {
   hwinfo: 'ok with key=value fields (type=, idr0=, ...)',
   records: 'empty or vEVENTQ records (F_TRANSLATION sid=0x8 ...)',
   raw: 'the kernel\'s answer as key=value words, a number or ok',
+  iova_ranges: 'ok or an errno, then num_iovas= alignment= ranges=',
 }
 
 /** Parse a whole transcript. `file` names it in errors. */
@@ -251,6 +250,7 @@ function parseDma(verb: Word, args: readonly Word[]): Call {
 
 function parseResult(call: Call, words: readonly Word[]): Expected {
   if (call.op === 'device_io') return parseRawResult(words)
+  if (call.op === 'ioas_iova_ranges') return parseIovaRangesResult(words, parseRanges)
   if (call.op === 'device' || call.op === 'object' || call.op === 'destroy' || call.op === 'guest') return parseIommufdResult(call, words)
   const kinds = resultKinds(call)
   const first = words[0] as Word

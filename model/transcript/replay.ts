@@ -169,6 +169,15 @@ class Session {
       case 'close':
       case 'exit':
         return this.vmmCall(call)
+      case 'iommufd_open':
+        return this.iommufd.openIommufd()
+      case 'iommufd_close':
+        this.iommufd.closeIommufd()
+        return observed({ kind: 'ok' })
+      case 'device_open':
+        return this.iommufd.openDeviceLine(call.device)
+      case 'ioas_iova_ranges':
+        return this.iommufd.iovaRanges(call.n, call.numIovas)
       case 'device_io':
         throw new Error('device-level lines are not run (judge() counts them outside the model)')
       case 'open': {
@@ -224,6 +233,7 @@ class Session {
         }
         this.container?.close()
         this.container = undefined
+        this.iommufd.closeAll()
         return observed({ kind: 'ok' })
       case 'device_close': {
         const group = this.groupDevices.get(call.device) as VfioGroup
@@ -329,7 +339,20 @@ function agrees(expected: Expected, result: Result<Observed>, entryNum: number |
       return o.kind === 'info' && infoAgrees(expected, o.info)
     case 'raw':
       return false // device-level lines are outside the model (judge() never compares them)
+    case 'iova_ranges':
+      return o.kind === 'iova_ranges' && iovaRangesAgree(expected, o)
   }
+}
+
+function iovaRangesAgree(e: Extract<Expected, { kind: 'iova_ranges' }>, o: Extract<Observed, { kind: 'iova_ranges' }>): boolean {
+  if (e.errno !== o.errno) return false
+  if (e.numIovas !== undefined && e.numIovas !== o.numIovas) return false
+  if (e.alignment !== undefined && e.alignment !== o.alignment) return false
+  if (e.ranges !== undefined) {
+    if (e.ranges === 'none') return o.ranges.length === 0
+    return e.ranges.length === o.ranges.length && e.ranges.every((r, i) => r.start === o.ranges[i]?.start && r.end === o.ranges[i]?.end)
+  }
+  return true
 }
 
 function infoAgrees(expected: Extract<Expected, { kind: 'info' }>, full: IommuInfo): boolean {
@@ -370,6 +393,14 @@ function describe(result: Result<Observed>, expected: Expected, entryNum: number
       return `ok unmapped=${hex(o.size)}`
     case 'dma':
       return o.misplaced === true ? 'misplaced' : o.outcome.kind
+    case 'iova_ranges': {
+      const named = expected.kind === 'iova_ranges'
+      const parts = [o.errno ?? 'ok']
+      if (!named || expected.numIovas !== undefined) parts.push(`num_iovas=${o.numIovas ?? 'none'}`)
+      if (!named || expected.alignment !== undefined) parts.push(`alignment=${o.alignment === undefined ? 'none' : hex(o.alignment)}`)
+      if (!named || expected.ranges !== undefined) parts.push(`ranges=${describeRanges(o.ranges)}`)
+      return parts.join(' ')
+    }
     case 'info':
       return describeInfo(o.info, expected)
   }

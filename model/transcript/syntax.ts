@@ -56,8 +56,8 @@ export type DeviceAction =
   | { readonly kind: 'attach'; readonly pt: ObjectRef }
   | { readonly kind: 'detach' }
   | { readonly kind: 'close' }
-  /** IOMMU_GET_HW_INFO; `type` given: flags INPUT_TYPE. */
-  | { readonly kind: 'hw_info'; readonly type?: number }
+  /** IOMMU_GET_HW_INFO; `type` given: flags INPUT_TYPE; `dataLen`: the user buffer's length (default 64). */
+  | { readonly kind: 'hw_info'; readonly type?: number; readonly dataLen?: number }
   | { readonly kind: 'dma'; readonly direction: 'read' | 'write'; readonly iova: bigint; readonly size: number; readonly ipa?: bigint; readonly ioas?: number }
 
 /** IOMMU_HWPT_INVALIDATE entries as written: the data type and entry length, and the entries' bytes. */
@@ -134,6 +134,17 @@ export type Expected =
    * after `=`. Outside the model: replayed lines with it are counted, not compared.
    */
   | { readonly kind: 'raw'; readonly text: string }
+  /**
+   * ioas N iova_ranges (docs/transcript-vmm.md): `ok` or an errno (EMSGSIZE: more ranges than
+   * room), with what the kernel wrote back; only the keys written are compared.
+   */
+  | {
+      readonly kind: 'iova_ranges'
+      readonly errno?: Errno
+      readonly numIovas?: number
+      readonly alignment?: bigint
+      readonly ranges?: readonly IovaRange[] | 'none'
+    }
 
 export type ExpectedKind = Expected['kind']
 

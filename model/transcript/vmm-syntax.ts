@@ -50,5 +50,12 @@ export type VmmCall =
   | { readonly op: 'close' }
   /** The process exits: the kernel closes every fd it still has (devices, groups, the container). */
   | { readonly op: 'exit' }
+  /** open("/dev/iommu") and close() of it (docs/transcript-vmm.md; otherwise /dev/iommu is opened when first needed). */
+  | { readonly op: 'iommufd_open' }
+  | { readonly op: 'iommufd_close' }
+  /** open() of device N's cdev, explicitly (otherwise the first line naming device N opens it). */
+  | { readonly op: 'device_open'; readonly device: number }
+  /** IOMMU_IOAS_IOVA_RANGES with room for `numIovas` ranges. */
+  | { readonly op: 'ioas_iova_ranges'; readonly n: number; readonly numIovas: number }
   /** A device-level call, kept with its arguments as written (`key=value` words). */
   | { readonly op: 'device_io'; readonly device: number; readonly action: DeviceIoAction; readonly args: readonly string[] }

@@ -6,7 +6,7 @@
  * Integers that are __u64 in the uapi are bigint here.
  */
 import type { Result } from '../errno'
-import type { HwInfoOut, HwInfoRequest, HwptAllocRequest, InvalidateOutcome, InvalidateRequest, VeventqAllocRequest, ViommuAllocRequest } from '../iommufd/context'
+import type { HwInfoOut, HwInfoRequest, HwptAllocRequest, InvalidateOutcome, InvalidateRequest, IovaRangesOutcome, VeventqAllocRequest, ViommuAllocRequest } from '../iommufd/context'
 
 /** Where MAP_DMA's vaddr points, said abstractly so that any backend can produce it. */
 export type VaddrSpec =
@@ -140,7 +140,7 @@ export interface VfioBackend {
 // numbers and bytes, kernel object IDs included (the transcript replay names objects by its own
 // numbers and keeps their IDs).
 
-export type { HwInfoOut, HwInfoRequest, HwptAllocRequest, InvalidateOutcome, InvalidateRequest, VeventqAllocRequest, ViommuAllocRequest } from '../iommufd/context'
+export type { HwInfoOut, HwInfoRequest, HwptAllocRequest, InvalidateOutcome, InvalidateRequest, IovaRangesOutcome, VeventqAllocRequest, ViommuAllocRequest } from '../iommufd/context'
 
 export interface IoasMapUserRequest {
   readonly ioasId: number
@@ -167,6 +167,8 @@ export interface IommufdFile {
   ioasMap(req: IoasMapUserRequest): Result<void>
   /** Success carries the length written back (bytes unmapped). */
   ioasUnmap(ioasId: number, iova: bigint, length: bigint): Result<bigint>
+  /** IOMMU_IOAS_IOVA_RANGES with room for `maxIovas` ranges (docs/transcript-vmm.md). */
+  ioasIovaRanges(ioasId: number, maxIovas: number): IovaRangesOutcome
   hwptAlloc(req: HwptAllocRequest): Result<number>
   viommuAlloc(req: ViommuAllocRequest): Result<number>
   vdeviceAlloc(viommuId: number, devId: number, virtId: bigint): Result<number>

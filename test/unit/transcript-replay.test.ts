@@ -331,7 +331,7 @@ describe('transcript replay', () => {
 
   it('parse errors are verdicts in line order and count as differing', () => {
     const report = replay(['open = ok', 'opne = ok', 'api_version = 0'].join('\n'))
-    assert.deepEqual(printed(report), ['t.vfio:1: agree: open = ok', 't.vfio:2: error: unknown call "opne" (did you mean "open"? calls: open, api_version, check_extension, group, set_iommu, get_info, map, unmap, dma, close, exit, device, ioas, hwpt, viommu, vdevice, veventq, destroy, guest)', 't.vfio:3: agree: api_version = 0'])
+    assert.deepEqual(printed(report), ['t.vfio:1: agree: open = ok', 't.vfio:2: error: unknown call "opne" (did you mean "open"? calls: open, api_version, check_extension, group, set_iommu, get_info, map, unmap, dma, close, exit, iommufd, device, ioas, hwpt, viommu, vdevice, veventq, destroy, guest)', 't.vfio:3: agree: api_version = 0'])
     assert.deepEqual({ agree: report.agree, differ: report.differ }, { agree: 2, differ: 1 })
   })
 
