@@ -74,6 +74,10 @@ function compileCall(call: Call, uapi: UapiTable): string | { problem: string } 
     case 'close':
     case 'exit':
     case 'device_io':
+    case 'iommufd_open':
+    case 'iommufd_close':
+    case 'device_open':
+    case 'ioas_iova_ranges':
       return { problem: `${call.op} is a VMM's line (docs/transcript-vmm.md), recorded from a capture, not run by the agent` }
     case 'device':
     case 'object':
@@ -164,6 +168,10 @@ export function resultText(call: Call, reply: AgentReply | undefined): KernelRes
     case 'close':
     case 'exit':
     case 'device_io':
+    case 'iommufd_open':
+    case 'iommufd_close':
+    case 'device_open':
+    case 'ioas_iova_ranges':
       return { ok: false, problem: `${call.op} is a VMM's line: the agent does not run it` }
     case 'get_info': {
       const pgsizes = d.get('pgsizes')

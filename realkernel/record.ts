@@ -124,6 +124,8 @@ export function expectationHolds(source: Expected, kernel: Expected): boolean {
       return kernel.kind === 'unmapped' && kernel.size === source.size
     case 'raw':
       return kernel.kind === 'raw' && kernel.text === source.text
+    case 'iova_ranges':
+      return kernel.kind === 'iova_ranges' && kernel.errno === source.errno && (source.numIovas === undefined || kernel.numIovas === source.numIovas)
     case 'info': {
       if (kernel.kind !== 'info') return false
       if (source.pgsizes !== undefined && source.pgsizes !== kernel.pgsizes) return false

@@ -22,8 +22,10 @@
  *                      when the kernel has /dev/iommu); recordings end in -image.vfio
  *   --vmm NAME         instead of the agent's transcripts: a real VMM (Debian's arm64 QEMU) runs in
  *                      the guest under the capture library and its calls are replayed
- *                      (realkernel/vmm.ts, docs/transcript-vmm.md): qemu7.2, qemu10, qemu11, or
- *                      all; repeatable; its kernels default to 7.x
+ *                      (realkernel/vmm.ts, docs/transcript-vmm.md): qemu7.2, qemu10, qemu11
+ *                      (legacy container, kernel 7.x), qemu10-iommufd, qemu11-iommufd (the iommufd
+ *                      backend, kernel 7.3-iommufd on virt10), or all; repeatable; --kernel
+ *                      overrides each run's kernels
  *   --accel MODE       auto (default: KVM when /dev/kvm opens, the guest shares the host's
  *                      architecture and KVM proves itself by reaching /init quickly; else TCG),
  *                      kvm, or tcg
@@ -37,7 +39,6 @@
  * prepared or booted.
  */
 import { EXIT, runRealKernel } from './harness'
-import { kernelByName, type KernelLine } from './machines'
 import { chooseGuests, parseRunArgs, usageLine } from './options'
 import { runVmmRuns } from './vmm-harness'
 
@@ -50,7 +51,7 @@ async function main(argv: readonly string[]): Promise<number> {
   if (opts.vmms.length > 0) {
     return runVmmRuns({
       runs: opts.vmms,
-      kernels: opts.kernels.length > 0 ? opts.kernels : [kernelByName('7.x') as KernelLine],
+      kernels: opts.kernels,
       accel: opts.accel,
       record: opts.record,
       install: opts.install,

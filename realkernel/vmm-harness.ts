@@ -16,17 +16,20 @@ import { convertCapture, formatConverted, parseCapture, type Conversion } from '
 import { compareWithModel, formatRow, loadKnownDifferences } from './compare'
 import { chooseAccel, kernelAppend, qemuVersion, runGuest, STAGE_TEXT, THIS_HOST, type AccelHost, type AccelMode, type BootPlan } from './guest'
 import { EXIT, machineLines, RECORDED_DIR } from './harness'
-import { kernelLabel, machineByName, machineFixtures, type KernelLine } from './machines'
-import { buildAgent, buildInitramfs, CACHE, fetchGuestPackages, guestKernel, installHostPackages, ROOT, SetupError } from './prepare'
+import { kernelByName, kernelLabel, machineByName, machineFixtures, type KernelLine } from './machines'
+import { buildKernel, kernelBuildByName, KernelBuildError, type BuiltKernel } from './kernel-build'
+import { iommufdCommand, iommufdExpectationHolds, parseResultReplies, splitTranscript } from './iommufd-lines'
+import { buildAgent, buildInitramfs, CACHE, fetchGuestPackages, guestKernel, installHostPackages, otherGuestKernel, qemu10Dir, ROOT, SetupError, type GuestKernel } from './prepare'
 import { compileSession, parseFacts, parseReplies, resultText } from './protocol'
 import { expectationHolds, recordedLine } from './record'
-import { AFTER_EXIT, buildCaptureLibrary, closurePackage, parseVmmOutput, vmmArchive, vmmArgs, vmmQemuClosure, vmmRecordingName, type VmmQemuLine, type VmmRun } from './vmm'
+import { AFTER_EXIT, AFTER_EXIT_IOMMUFD, buildCaptureLibrary, closurePackage, parseVmmOutput, vmmArchive, vmmArgs, vmmQemuClosure, vmmRecordingName, type VmmQemuLine, type VmmRun } from './vmm'
 
 /** Raw capture logs of the committed VMM recordings. */
 export const CAPTURES_DIR = path.join(RECORDED_DIR, 'captures')
 
 export interface VmmHarnessOptions {
   readonly runs: readonly VmmRun[]
+  /** The kernel lines to run every run on; empty: each run's own (VmmRun.kernels). */
   readonly kernels: readonly KernelLine[]
   readonly record: boolean
   readonly install: boolean
@@ -59,17 +62,39 @@ export async function runVmmRuns(opts: VmmHarnessOptions): Promise<number> {
   const started = Date.now()
   const log = (line: string): void => opts.out(`   ${line.trim()}`)
   const closures = new Map<VmmQemuLine, string>()
+  const pairs = opts.runs.flatMap((run) => (opts.kernels.length > 0 ? opts.kernels : run.kernels.map((k) => kernelByName(k) as KernelLine)).map((kernelLine) => ({ run, kernelLine })))
+  const kernelLines = [...new Set(pairs.map((p) => p.kernelLine))]
+  const built = new Map<string, BuiltKernel>()
+  let qemu10: string | undefined
   try {
     opts.out(`real-kernel: [1/4] install: host packages${opts.install ? '' : ' (--no-install: checking only)'}`)
-    await installHostPackages({ install: opts.install, log })
-    opts.out(`real-kernel: [2/4] fetch: arm64 kernels (${opts.kernels.map((k) => k.name).join(', ')}) and the VMM's QEMU (${[...new Set(opts.runs.map((r) => r.qemu))].join(', ')})`)
+    await installHostPackages({ install: opts.install, log, kernelBuild: kernelLines.some((k) => k.build !== undefined) })
+    opts.out(`real-kernel: [2/4] fetch: arm64 kernels (${kernelLines.map((k) => k.name).join(', ')}) and the VMM's QEMU (${[...new Set(opts.runs.map((r) => r.qemu))].join(', ')})`)
     await fetchGuestPackages(
-      opts.kernels.map((k) => ({ arch: 'arm64', kernel: k.name })),
+      kernelLines.map((k) => ({ arch: 'arm64', kernel: k.build === undefined ? k.name : 'busybox' })),
       { install: opts.install, log },
     )
+    for (const k of kernelLines) {
+      if (k.build === undefined) continue
+      const build = kernelBuildByName(k.build)
+      if (build === undefined) throw new SetupError(`no kernel build named ${k.build}`)
+      let shown = -1
+      const b = await buildKernel(build, {
+        cache: CACHE,
+        install: opts.install,
+        log: (line) => {
+          const pct = /\((\d+)%\)/.exec(line)
+          if (pct === null) return log(line)
+          if (Math.floor(Number(pct[1]) / 10) !== shown) log(line.replace(/ \S+$/, ''))
+          shown = Math.floor(Number(pct[1]) / 10)
+        },
+      })
+      built.set(k.name, b)
+    }
+    if (pairs.some((p) => machineByName(p.run.machine)?.qemuLine === '10')) qemu10 = await qemu10Dir({ install: opts.install, log })
     for (const r of opts.runs) if (!closures.has(r.qemu)) closures.set(r.qemu, await vmmQemuClosure(r.qemu, { install: opts.install, log }))
   } catch (e) {
-    if (e instanceof SetupError) {
+    if (e instanceof SetupError || e instanceof KernelBuildError) {
       opts.err(`real-kernel: ${e.message}`)
       return EXIT.SETUP
     }
@@ -77,11 +102,7 @@ export async function runVmmRuns(opts: VmmHarnessOptions): Promise<number> {
   }
   opts.out(`real-kernel: prepared in ${secs(Date.now() - started)}`)
   const summaries: VmmSummary[] = []
-  for (const run of opts.runs) {
-    for (const kernelLine of opts.kernels) {
-      summaries.push(await runOne(run, kernelLine, closures.get(run.qemu) as string, opts))
-    }
-  }
+  for (const { run, kernelLine } of pairs) summaries.push(await runOne(run, kernelLine, { closure: closures.get(run.qemu) as string, built: built.get(kernelLine.name), qemu10 }, opts))
   opts.out('')
   opts.out('vmm run                          wall    boot+run  compared  agree  known  differ  outside  not converted')
   for (const s of summaries) {
@@ -97,7 +118,15 @@ export async function runVmmRuns(opts: VmmHarnessOptions): Promise<number> {
   return summaries.some((s) => s.differ > 0 || s.notConverted > 0) ? EXIT.DIFFER : EXIT.OK
 }
 
-async function runOne(run: VmmRun, kernelLine: KernelLine, closure: string, opts: VmmHarnessOptions): Promise<VmmSummary> {
+interface RunInputs {
+  readonly closure: string
+  /** The kernel, when its line is built here. */
+  readonly built?: BuiltKernel | undefined
+  readonly qemu10?: string | undefined
+}
+
+async function runOne(run: VmmRun, kernelLine: KernelLine, inputs: RunInputs, opts: VmmHarnessOptions): Promise<VmmSummary> {
+  const { closure } = inputs
   const started = Date.now()
   const name = `${run.name} ${run.backend} linux-${kernelLine.name}`
   const empty = { compared: 0, agree: 0, known: 0, differ: 0, outside: 0, notConverted: 0 }
@@ -107,20 +136,28 @@ async function runOne(run: VmmRun, kernelLine: KernelLine, closure: string, opts
   opts.out('')
   opts.out(`== [3/4] ${name}: QEMU ${run.qemu} (arm64) as the VMM in the ${machine.name} guest`)
   let initrd: string
-  let kernel
+  let kernel: GuestKernel
   const profile = kernelLine.profile
   const uapi = getProfile(isProfileName(profile) ? profile : 'linux-6.1').vfio.uapi
-  const after = parseTranscript(AFTER_EXIT, 'after-exit')
-  const session = compileSession(after, uapi, { [run.group]: run.device })
-  const commands = [...session.preamble]
+  const afterText = run.backend === 'iommufd' ? AFTER_EXIT_IOMMUFD : AFTER_EXIT
+  const after = parseTranscript(afterText, 'after-exit')
+  const commands = [`session after-exit`, `alias ${run.group} ${run.device}`]
   const seqOf = new Map<number, number>()
-  for (const l of session.lines) {
-    if (l.command === undefined) continue
-    commands.push(l.command)
-    seqOf.set(l.line.line, commands.length)
+  if (run.backend === 'iommufd') {
+    for (const l of splitTranscript(afterText).lines) {
+      commands.push(iommufdCommand(l.callText))
+      seqOf.set(l.line, commands.length)
+    }
+  } else {
+    for (const l of compileSession(after, uapi, { [run.group]: run.device }).lines) {
+      if (l.command === undefined) continue
+      commands.push(l.command)
+      seqOf.set(l.line.line, commands.length)
+    }
   }
   try {
-    kernel = guestKernel('arm64', kernelLine.name)
+    const b = inputs.built
+    kernel = b === undefined ? guestKernel('arm64', kernelLine.name) : otherGuestKernel('arm64', kernelLine.name, b.image, b.release, [`${b.source} built with ${b.build.fragment}`])
     const base = buildInitramfs(kernel, buildAgent('arm64'), commands)
     initrd = path.join(CACHE, 'build', `initrd-vmm-${run.name}-${run.backend}-${kernelLine.name}.gz`)
     fs.mkdirSync(path.dirname(initrd), { recursive: true })
@@ -131,8 +168,9 @@ async function runOne(run: VmmRun, kernelLine: KernelLine, closure: string, opts
   }
   const choice = chooseAccel(machine, opts.accel, opts.host ?? THIS_HOST)
   if (typeof choice === 'string') return fail(choice)
-  const plan: BootPlan = { machine, qemu: machine.qemu, accel: choice.accel, kernel: kernel.vmlinuz, initrd, append: kernelAppend(machine) }
-  const qemuVer = qemuVersion(machine.qemu)
+  const qemu = machine.qemuLine === '10' ? path.join(inputs.qemu10 as string, machine.qemu) : machine.qemu
+  const plan: BootPlan = { machine, qemu, accel: choice.accel, kernel: kernel.vmlinuz, initrd, append: kernelAppend(machine) }
+  const qemuVer = qemuVersion(qemu)
   opts.out(`   ${kernel.packages.join(', ')}; ${qemuVer}; ${choice.accel.toUpperCase()}; VMM ${closurePackage(closure)}; initramfs ${(fs.statSync(initrd).size / 1e6).toFixed(1)} MB`)
   fs.mkdirSync(path.join(CACHE, 'logs'), { recursive: true })
   const logFile = path.join(CACHE, 'logs', `vmm-${run.name}-${run.backend}-${kernelLine.name}.log`)
@@ -153,14 +191,29 @@ async function runOne(run: VmmRun, kernelLine: KernelLine, closure: string, opts
   const realGroup = (facts.get('device') ?? []).map((d) => /^(\S+) \S+ group=(\d+)/.exec(d)).find((m) => m !== null && m[1] === run.device)?.[2]
   const label = kernelLabel(facts.get('release')?.[0] ?? kernel.release)
   const groupNames = new Map<number, number>(realGroup === undefined ? [] : [[Number(realGroup), run.group]])
+  // `@@ fact cdev vfio0 0000:00:01.0`: the run's device's cdev is device `run.group`.
+  const cdevNames = new Map<string, number>((facts.get('cdev') ?? []).flatMap((f) => {
+    const [cdev, dev] = f.split(' ')
+    return dev === run.device && cdev !== undefined ? [[cdev, run.group] as [string, number]] : []
+  }))
   const capture = parseCapture(vmm.capture)
-  const conversion = convertCapture(capture, { uapi, groupNames })
+  const conversion = convertCapture(capture, { uapi, groupNames, cdevNames })
   for (const p of capture.problems) opts.err(`   capture: ${p}`)
   const replies = parseReplies(boot.output)
-  const afterLines = after.lines.map((l) => {
-    const seq = seqOf.get(l.line)
-    return afterExitLine(l, seq === undefined ? undefined : resultText(l.call, replies.get(seq)))
-  })
+  const resultReplies = parseResultReplies(boot.output)
+  const afterLines =
+    run.backend === 'iommufd'
+      ? splitTranscript(afterText).lines.map((l) => {
+          const seq = seqOf.get(l.line)
+          const said = seq === undefined ? undefined : resultReplies.get(seq)
+          const why = seq === undefined ? undefined : replies.get(seq)
+          const result = said !== undefined ? { ok: true as const, text: said } : { ok: false as const, problem: why?.kind === '!' ? `the agent could not run it: ${why.text}` : 'the agent printed no reply' }
+          return recordedLine(l.callText, result, (kernelText) => iommufdExpectationHolds(l.expectedText, kernelText), l.expectedText, 45)
+        })
+      : after.lines.map((l) => {
+          const seq = seqOf.get(l.line)
+          return afterExitLine(l, seq === undefined ? undefined : resultText(l.call, replies.get(seq)))
+        })
   const base = vmmRecordingName(run, label)
   const recordingRel = path.relative(ROOT, path.join(RECORDED_DIR, base))
   const text = formatVmmRecording({
@@ -169,6 +222,7 @@ async function runOne(run: VmmRun, kernelLine: KernelLine, closure: string, opts
     qemu: `${qemuVer}, ${boot.accel.toUpperCase()}`,
     machineLines: machineLines({ ...plan, accel: boot.accel }),
     vmm: `${closurePackage(closure)} (arm64), run in the guest under the capture library`,
+    guest: kernel.modulesDir === undefined ? 'busybox initramfs (realkernel/prepare.ts), IOMMU, VFIO and iommufd built in, with the VMM\'s files (realkernel/vmm.ts); edu bound to vfio-pci' : 'busybox initramfs (realkernel/prepare.ts) with the VMM\'s files (realkernel/vmm.ts); edu bound to vfio-pci',
     groups: `group ${run.group} = ${run.device} (edu) = /dev/vfio/${realGroup ?? '?'} in this guest`,
     profile,
     fixtures: machineFixtures(machine),
@@ -234,6 +288,7 @@ export interface VmmRecordingHeader {
   readonly qemu: string
   readonly machineLines: readonly string[]
   readonly vmm: string
+  readonly guest: string
   readonly groups: string
   readonly profile: string
   readonly fixtures: readonly string[]
@@ -257,7 +312,7 @@ export function formatVmmRecording(h: VmmRecordingHeader): string {
     `#   Kernel:  ${h.kernel}`,
     `#   QEMU:    ${h.qemu}`,
     ...h.machineLines.map((l, i) => `#   ${i === 0 ? 'Machine: ' : '         '}${l}`),
-    '#   Guest:   busybox initramfs (realkernel/prepare.ts) with the VMM\'s files (realkernel/vmm.ts); edu bound to vfio-pci',
+    `#   Guest:   ${h.guest}`,
     `#   VMM:     ${h.vmm}:`,
     `#            ${vmmLine}`,
     '#            its monitor fed "quit"',
@@ -269,7 +324,7 @@ export function formatVmmRecording(h: VmmRecordingHeader): string {
     '',
     ...formatConverted(h.conversion.lines),
     '',
-    '# After the VMM\'s exit: the guest agent\'s calls (realkernel/vmm.ts AFTER_EXIT)',
+    `# After the VMM's exit: the guest agent's calls (realkernel/vmm.ts ${h.run.backend === 'iommufd' ? 'AFTER_EXIT_IOMMUFD' : 'AFTER_EXIT'})`,
     ...h.afterLines,
   ]
   return `${out.join('\n')}\n`

@@ -28,9 +28,10 @@ export interface VmmRun {
   readonly qemu: VmmQemuLine
   /** legacy: /dev/vfio/vfio and the group; iommufd: -object iommufd and the device's cdev. */
   readonly backend: 'legacy' | 'iommufd'
-  /** The outer machine (realkernel/machines.ts) and kernel line the VMM runs on. */
+  /** The outer machine (realkernel/machines.ts) the VMM runs on. */
   readonly machine: string
-  readonly kernel: string
+  /** The kernel lines it runs on without --kernel. */
+  readonly kernels: readonly string[]
   /** The host device the VMM is given (edu, bound to vfio-pci by /init). */
   readonly device: string
   /** The transcript group the device's group stands for (as in the machine's `groups`). */
@@ -38,9 +39,13 @@ export interface VmmRun {
 }
 
 export const VMM_RUNS: readonly VmmRun[] = [
-  { name: 'qemu7.2', qemu: '7.2', backend: 'legacy', machine: 'virt', kernel: '7.x', device: '0000:00:01.0', group: 1 },
-  { name: 'qemu10', qemu: '10', backend: 'legacy', machine: 'virt', kernel: '7.x', device: '0000:00:01.0', group: 1 },
-  { name: 'qemu11', qemu: '11', backend: 'legacy', machine: 'virt', kernel: '7.x', device: '0000:00:01.0', group: 1 },
+  { name: 'qemu7.2', qemu: '7.2', backend: 'legacy', machine: 'virt', kernels: ['7.x'], device: '0000:00:01.0', group: 1 },
+  { name: 'qemu10', qemu: '10', backend: 'legacy', machine: 'virt', kernels: ['7.x'], device: '0000:00:01.0', group: 1 },
+  { name: 'qemu11', qemu: '11', backend: 'legacy', machine: 'virt', kernels: ['7.x'], device: '0000:00:01.0', group: 1 },
+  // The iommufd backend needs IOMMUFD and VFIO_DEVICE_CDEV, which Debian's kernels lack: the
+  // kernel built from Debian's source (realkernel/kernel-build.ts), on QEMU 10's nesting SMMUv3.
+  { name: 'qemu10-iommufd', qemu: '10', backend: 'iommufd', machine: 'virt10', kernels: ['7.3-iommufd'], device: '0000:00:01.0', group: 1 },
+  { name: 'qemu11-iommufd', qemu: '11', backend: 'iommufd', machine: 'virt10', kernels: ['7.3-iommufd'], device: '0000:00:01.0', group: 1 },
 ]
 
 export function vmmRunByName(name: string): VmmRun | undefined {
@@ -61,8 +66,23 @@ export function vmmArgs(run: VmmRun): string[] {
 
 /** The recording's file name under transcripts/recorded/. */
 export function vmmRecordingName(run: VmmRun, label: string): string {
-  return `vmm-${run.name}-${run.backend}-${run.machine}-${label}.vfio`
+  return `vmm-${run.name.replace(/-iommufd$/, '')}-${run.backend}-${run.machine}-${label}.vfio`
 }
+
+/**
+ * What the agent runs once a VMM of the iommufd backend has exited: the device's cdev opens and
+ * binds to a new iommufd (the VMM's files are gone: vfio_iommufd_physical_unbind ran at its
+ * close, and iommufd_fops_release destroyed its objects), attaches to a new IOAS, maps and lets the
+ * device read through it.
+ */
+export const AFTER_EXIT_IOMMUFD = `# After the VMM's exit (run by the guest agent, not by the VMM)
+device 1 bind                                 = ok
+ioas 1 alloc                                  = ok
+device 1 attach pt=ioas:1                     = ok
+ioas 1 map iova=0x100000 size=0x200000 rw     = ok
+device 1 dma read iova=0x100000 size=0x40     = ok
+device 1 detach                               = ok
+`
 
 /**
  * What the agent runs once the VMM has exited: the group opens again (the VMM's group file is
@@ -121,6 +141,7 @@ mkdir -p /dev/char
 for c in /dev/vfio/devices/*; do
   [ -e "$c" ] || continue
   ln -sf "$c" "/dev/char/$(cat /sys/class/vfio-dev/\${c##*/}/dev)"
+  echo "@@ fact cdev \${c##*/} $(basename "$(readlink /sys/class/vfio-dev/\${c##*/}/device)")"
 done
 echo quit | SMMU_TCK_CAPTURE=/tmp/capture.log LD_PRELOAD=/vmm/capture.so \\
   /vmm/lib/ld-linux-aarch64.so.1 --library-path /vmm/lib /vmm/bin/qemu-system-aarch64 ${args} > /tmp/vmm.out 2>&1

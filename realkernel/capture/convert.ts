@@ -164,6 +164,11 @@ export interface ConvertOptions {
   readonly uapi: UapiTable
   /** Real group number -> transcript group number (default: the same number). */
   readonly groupNames?: ReadonlyMap<number, number>
+  /**
+   * A VFIO cdev (`vfio0` of /dev/vfio/devices/vfio0) -> the transcript's device number (its
+   * group's). Without an entry, device `vfioX` is named X + 1.
+   */
+  readonly cdevNames?: ReadonlyMap<string, number>
 }
 
 const DEVICE_IOCTLS: Readonly<Record<string, string>> = {
@@ -207,6 +212,17 @@ export function convertCapture(capture: ParsedCapture, opts: ConvertOptions): Co
   const groups = new Map<number, number>()
   const devices = new Map<number, string>()
   let container: number | undefined
+  let iommufd: number | undefined
+  /** Kernel object ID -> the transcript's name of it (`ioas:1`, `hwpt:2`, `device:1`...), per kind counter. */
+  const objects = new Map<number, string>()
+  const counters = new Map<string, number>()
+  const nameNew = (kind: string, id: number): number => {
+    const n = (counters.get(kind) ?? 0) + 1
+    counters.set(kind, n)
+    objects.set(id, `${kind}:${n}`)
+    return n
+  }
+  const ref = (id: number): string => objects.get(id) ?? `id:${id}`
   const pid = capture.header.pid ?? capture.events[0]?.pid
 
   const compared = (e: CaptureEvent, call: string, result: string, comment?: string): void => {
@@ -256,6 +272,21 @@ export function convertCapture(capture: ParsedCapture, opts: ConvertOptions): Co
             groups.set(real, n)
           }
           compared(e, `group ${n} open`, err ?? 'ok', `open("${path}")`)
+        } else if (target === '/dev/iommu') {
+          if (err === undefined && iommufd !== undefined) {
+            notConverted(e, 'a second /dev/iommu: a transcript has one')
+            break
+          }
+          if (err === undefined) iommufd = Number(e.ret)
+          compared(e, 'iommufd open', err ?? 'ok', `open("${path}")`)
+        } else if (/^\/dev\/vfio\/devices\/vfio\d+$/.test(target)) {
+          const cdev = target.slice('/dev/vfio/devices/'.length)
+          const n = opts.cdevNames?.get(cdev) ?? Number(cdev.slice(4)) + 1
+          if (err === undefined) {
+            deviceOf.set(Number(e.ret), n)
+            devices.set(n, cdev)
+          }
+          compared(e, `device ${n} open`, err ?? 'ok', `open("${path}")${target === path ? '' : ` = ${target}`}`)
         } else if (kind === 'kvm' || path === '/dev/kvm') {
           lines.push({ comment: `KVM (capture line ${e.line}): open("${path}") = ${err ?? e.ret}`, role: 'note', from: e.line })
         } else {
@@ -273,6 +304,9 @@ export function convertCapture(capture: ParsedCapture, opts: ConvertOptions): Co
         } else if (fd !== undefined && deviceOf.has(fd)) {
           compared(e, `device ${deviceOf.get(fd)} close`, err ?? 'ok')
           deviceOf.delete(fd)
+        } else if (fd !== undefined && fd === iommufd) {
+          iommufd = undefined
+          compared(e, 'iommufd close', err ?? 'ok')
         } else if (e.subject?.kind === 'kvm' || e.subject?.kind === 'kvm-vm' || e.subject?.kind === 'kvm-vfio') {
           lines.push({ comment: `KVM (capture line ${e.line}): close of ${e.subject.kind} fd ${fd}`, role: 'note', from: e.line })
         } else notConverted(e, `close of ${e.subject?.kind ?? '?'} fd ${fd}`)
@@ -330,6 +364,76 @@ export function convertCapture(capture: ParsedCapture, opts: ConvertOptions): Co
   function regionWords(device: number, fileOffset: bigint): string {
     const r = (regions.get(device) ?? []).find((x) => fileOffset >= x.offset && (fileOffset < x.offset + x.size || (x.size === 0n && fileOffset === x.offset)))
     return r === undefined ? `file_offset=0x${fileOffset.toString(16)}` : `region=${r.index} offset=0x${(fileOffset - r.offset).toString(16)}`
+  }
+
+  /** An ioctl on /dev/iommu, as docs/transcript-iommufd.md's lines (and docs/transcript-vmm.md's). */
+  function convertIommufd(e: CaptureEvent): void {
+    const err = failed(e)
+    const a = e.args
+    const o = e.out
+    const num = (k: string): number => Number(a.get(k) ?? '0')
+    switch (e.name) {
+      case 'IOMMU_IOAS_ALLOC': {
+        if (num('flags') !== 0) break
+        const id = Number(o.get('out_ioas_id'))
+        const n = err === undefined ? nameNew('ioas', id) : (counters.get('ioas') ?? 0) + 1
+        compared(e, `ioas ${n} alloc`, err ?? `ok id=${id}`)
+        return
+      }
+      case 'IOMMU_IOAS_IOVA_RANGES': {
+        const n = objects.get(num('ioas_id'))
+        if (n === undefined || !n.startsWith('ioas:')) break
+        const parts = [err ?? 'ok']
+        if (o.has('num_iovas')) parts.push(`num_iovas=${o.get('num_iovas')}`)
+        if (o.has('out_iova_alignment')) parts.push(`alignment=${hexOf(o.get('out_iova_alignment'))}`)
+        if (o.has('ranges')) parts.push(`ranges=${o.get('ranges')}`)
+        compared(e, `ioas ${n.slice(5)} iova_ranges num_iovas=${num('num_iovas')}`, parts.join(' '))
+        return
+      }
+      case 'IOMMU_IOAS_MAP': {
+        const n = objects.get(num('ioas_id'))
+        const flags = num('flags')
+        if (n === undefined || !n.startsWith('ioas:') || (flags & 1) === 0) break
+        const perm = { 2: 'w', 4: 'r', 6: 'rw' }[flags & 6]
+        compared(e, `ioas ${n.slice(5)} map iova=${hexOf(a.get('iova'))} size=${hexOf(a.get('length'))} ${perm === undefined ? `flags=0x${flags.toString(16)}` : perm}`, err ?? 'ok', `user_va ${a.get('user_va')}`)
+        return
+      }
+      case 'IOMMU_IOAS_UNMAP': {
+        const n = objects.get(num('ioas_id'))
+        if (n === undefined || !n.startsWith('ioas:')) break
+        const all = BigInt(a.get('iova') ?? '0') === 0n && BigInt(a.get('length') ?? '0') === (1n << 64n) - 1n
+        compared(e, `ioas ${n.slice(5)} unmap ${all ? 'all' : `iova=${hexOf(a.get('iova'))} size=${hexOf(a.get('length'))}`}`, err ?? `ok unmapped=${hexOf(o.get('length'))}`)
+        return
+      }
+      case 'IOMMU_HWPT_ALLOC': {
+        const dev = ref(num('dev_id'))
+        const pt = ref(num('pt_id'))
+        if (num('data_type') !== 0 || !dev.startsWith('device:')) break
+        const flags = num('flags')
+        const names = [flags & 1 ? 'NEST_PARENT' : '', flags & 2 ? 'DIRTY_TRACKING' : ''].filter((x) => x !== '')
+        const flagsWord = flags === 0 ? '' : ` flags=${(flags & ~3) === 0 ? names.join('|') : `0x${flags.toString(16)}`}`
+        const id = Number(o.get('out_hwpt_id'))
+        const n = err === undefined ? nameNew('hwpt', id) : (counters.get('hwpt') ?? 0) + 1
+        compared(e, `hwpt ${n} alloc device=${dev.slice(7)} pt=${pt}${flagsWord}`, err ?? `ok id=${id}`)
+        return
+      }
+      case 'IOMMU_GET_HW_INFO': {
+        const dev = ref(num('dev_id'))
+        if (!dev.startsWith('device:')) break
+        const type = a.has('in_data_type') ? ` type=${a.get('in_data_type')}` : ''
+        const parts = err === undefined ? ['ok', `type=${o.get('out_data_type')}`, `data_len=${o.get('data_len')}`, ...hwInfoFields(o.get('data') ?? '', Number(o.get('out_data_type')))] : [err]
+        if (err === undefined && o.has('out_capabilities')) parts.push(`caps=${o.get('out_capabilities')}`)
+        compared(e, `device ${dev.slice(7)} hw_info${type} data_len=${num('data_len')}`, parts.join(' '))
+        return
+      }
+      case 'IOMMU_DESTROY': {
+        const id = num('id')
+        const name = objects.get(id)
+        compared(e, name === undefined ? `destroy id=${id}` : `destroy ${name.replace(':', ' ')}`, err ?? 'ok')
+        return
+      }
+    }
+    notConverted(e, `${e.name ?? e.argText.join(' ')} on /dev/iommu (${[...e.argText].join(' ')})`)
   }
 
   function convertIoctl(e: CaptureEvent): void {
@@ -418,6 +522,21 @@ export function convertCapture(capture: ParsedCapture, opts: ConvertOptions): Co
       notConverted(e, `${name ?? e.argText.join(' ')} on group ${n}`)
       return
     }
+    if (kind === 'device' && name !== undefined && ['VFIO_DEVICE_BIND_IOMMUFD', 'VFIO_DEVICE_ATTACH_IOMMUFD_PT', 'VFIO_DEVICE_DETACH_IOMMUFD_PT'].includes(name)) {
+      const n = deviceOf.get(fd)
+      if (n === undefined) {
+        notConverted(e, `${name} on a device fd opened before the capture`)
+        return
+      }
+      if (name === 'VFIO_DEVICE_BIND_IOMMUFD') {
+        const id = Number(e.out.get('out_devid'))
+        if (err === undefined) objects.set(id, `device:${n}`)
+        compared(e, `device ${n} bind`, err ?? `ok id=${id}`)
+      } else if (name === 'VFIO_DEVICE_ATTACH_IOMMUFD_PT') {
+        compared(e, `device ${n} attach pt=${ref(Number(e.args.get('pt_id')))}`, err ?? 'ok', e.out.get('pt_id') !== e.args.get('pt_id') ? `pt_id written back: ${e.out.get('pt_id')}` : undefined)
+      } else compared(e, `device ${n} detach`, err ?? 'ok')
+      return
+    }
     if (kind === 'device') {
       const n = deviceOf.get(fd)
       const action = name === undefined ? undefined : DEVICE_IOCTLS[name]
@@ -435,12 +554,24 @@ export function convertCapture(capture: ParsedCapture, opts: ConvertOptions): Co
       outside(e, [`device ${n} ${action}`, ...e.argText].join(' '), err ?? (answer.length === 0 ? '0' : answer.join(' ')))
       return
     }
+    if (kind === 'iommufd') {
+      convertIommufd(e)
+      return
+    }
     if (kind === 'kvm' || kind === 'kvm-vm' || kind === 'kvm-vfio') {
       lines.push({ comment: `KVM (capture line ${e.line}): ${name ?? ''} ${e.argText.join(' ')} = ${e.ret}${err === undefined ? '' : ` ${err}`}`.replace(/\s+/g, ' '), role: 'note', from: e.line })
       return
     }
     notConverted(e, `${name ?? e.argText.join(' ')} on ${kind ?? '?'} fd ${fd}: iommufd lines are docs/transcript-iommufd.md's`)
   }
+}
+
+/** hw_info's driver fields from the data the kernel copied (SMMUv3: struct iommu_hw_info_arm_smmuv3). */
+function hwInfoFields(hex: string, type: number): string[] {
+  const bytes = Buffer.from(hex, 'hex')
+  const u32 = (off: number): string => `0x${bytes.readUInt32LE(off).toString(16)}`
+  if (type === 2 && bytes.length >= 40) return [`flags=${u32(0)}`, ...[0, 1, 2, 3, 4, 5].map((i) => `idr${i}=${u32(8 + 4 * i)}`), `iidr=${u32(32)}`, `aidr=${u32(36)}`]
+  return []
 }
 
 /** get_info's result words from what the capture decoded. */

@@ -17,6 +17,8 @@ import { parseTranscript } from '../../model/transcript'
 import { UAPI_6_1, UAPI_6_13 } from '../../model/vfio/uapi'
 import { convertCapture, formatConverted, parseCapture } from '../../realkernel/capture/convert'
 import { compareWithModel } from '../../realkernel/compare'
+import { parseRunArgs } from '../../realkernel/options'
+import { VMM_RUNS } from '../../realkernel/vmm'
 
 const RECORDED = path.join(ROOT, 'transcripts', 'recorded')
 const CAPTURES = path.join(RECORDED, 'captures')
@@ -148,12 +150,11 @@ describe('capture -> transcript lines', () => {
     )
     const conversion = convertCapture(parseCapture(text), { uapi: UAPI_6_13 })
     const notes = conversion.lines.filter((l) => l.role === 'note').map((l) => l.comment)
-    assert.equal(notes.length, 4)
+    assert.equal(notes.length, 3)
     assert.match(notes[0] as string, /^not converted \(capture line 3\): a second container/)
-    assert.match(notes[1] as string, /open\("\/dev\/iommu"\) = iommufd/)
-    assert.match(notes[2] as string, /VFIO_GROUP_SET_CONTAINER with iommufd:7/)
-    assert.match(notes[3] as string, /cmd=0x3b7f arg=0x0 on the container/)
-    assert.deepEqual(conversion.counts, { calls: 6, compared: 2, outside: 0, notConverted: 4, eventfds: 1, otherProcesses: 0 })
+    assert.match(notes[1] as string, /VFIO_GROUP_SET_CONTAINER with iommufd:7/)
+    assert.match(notes[2] as string, /cmd=0x3b7f arg=0x0 on the container/)
+    assert.deepEqual(conversion.counts, { calls: 6, compared: 3, outside: 0, notConverted: 3, eventfds: 1, otherProcesses: 0 })
   })
 
   it('keeps only the first process: a helper the VMM started writes with its own pid', () => {
@@ -161,6 +162,63 @@ describe('capture -> transcript lines', () => {
     const conversion = convertCapture(parseCapture(text), { uapi: UAPI_6_13 })
     assert.equal(conversion.counts.otherProcesses, 1)
     assert.equal(conversion.counts.compared, 1)
+  })
+})
+
+describe('capture -> transcript lines: iommufd', () => {
+  it('names objects by kind as the VMM made them, writes the IOVA_RANGES probe and keeps the IDs the kernel gave', () => {
+    const text = capture(
+      'open path=/dev/iommu flags=0x80002 = 5 kind=iommufd',
+      'open path=/dev/char/511:0 flags=0x80002 = 6 kind=device resolved=/dev/vfio/devices/vfio0',
+      'ioctl device:6 VFIO_DEVICE_BIND_IOMMUFD argsz=0x18 flags=0x0 iommufd=iommufd:5 = 0 out_devid=1',
+      'ioctl iommufd:5 IOMMU_IOAS_ALLOC size=12 flags=0x0 = 0 out_ioas_id=2',
+      // QEMU 10's SMMUv3 ID registers (fixtures/qemu-smmuv3-10.0.yaml): IDR0 0x0d44101b, IDR1 0x02730010, IDR3 0x1414, IDR5 0x74; AIDR 1 (SMMUv3.1).
+      'ioctl iommufd:5 IOMMU_GET_HW_INFO size=40 flags=0x0 dev_id=1 data_len=40 = 0 data_len=40 out_data_type=2 out_max_pasid_log2=0 data=00000000000000001b10440d100073020000000014140000000000007400000000000000' + '01000000',
+      'ioctl iommufd:5 IOMMU_HWPT_ALLOC size=48 flags=0x0 dev_id=1 pt_id=2 data_type=0 data_len=0 fault_id=0 = 0 out_hwpt_id=3',
+      'ioctl device:6 VFIO_DEVICE_ATTACH_IOMMUFD_PT argsz=0x10 flags=0x0 pt_id=3 pasid=0 = 0 pt_id=3',
+      'ioctl iommufd:5 IOMMU_IOAS_IOVA_RANGES size=32 ioas_id=2 num_iovas=0 = -1 EMSGSIZE num_iovas=2',
+      'ioctl iommufd:5 IOMMU_IOAS_IOVA_RANGES size=32 ioas_id=2 num_iovas=2 = 0 num_iovas=2 out_iova_alignment=0x1000 ranges=0x0-0x7ffffff,0x8100000-0xffffffffffff',
+      'ioctl iommufd:5 IOMMU_IOAS_MAP size=40 flags=0x7 ioas_id=2 user_va=0xffff00000000 length=0x4000000 iova=0x40000000 = 0 iova=0x40000000',
+      'ioctl iommufd:5 IOMMU_OPTION size=24 option_id=1 op=0 object_id=2 val64=0x1 = 0 val64=0x1',
+      'ioctl iommufd:5 IOMMU_DESTROY size=8 id=3 = -1 EBUSY',
+      'exit open=iommufd:5,device:6',
+    )
+    const conversion = convertCapture(parseCapture(text), { uapi: UAPI_6_13, cdevNames: new Map([['vfio0', 1]]) })
+    assert.deepEqual(formatConverted(conversion.lines, 1), [
+      'iommufd open = ok   # open("/dev/iommu")',
+      'device 1 open = ok   # open("/dev/char/511:0") = /dev/vfio/devices/vfio0',
+      'device 1 bind = ok id=1',
+      'ioas 1 alloc = ok id=2',
+      'device 1 hw_info data_len=40 = ok type=2 data_len=40 flags=0x0 idr0=0xd44101b idr1=0x2730010 idr2=0x0 idr3=0x1414 idr4=0x0 idr5=0x74 iidr=0x0 aidr=0x1',
+      'hwpt 1 alloc device=1 pt=ioas:1 = ok id=3',
+      'device 1 attach pt=hwpt:1 = ok',
+      'ioas 1 iova_ranges num_iovas=0 = EMSGSIZE num_iovas=2',
+      'ioas 1 iova_ranges num_iovas=2 = ok num_iovas=2 alignment=0x1000 ranges=0x0-0x7ffffff,0x8100000-0xffffffffffff',
+      'ioas 1 map iova=0x40000000 size=0x4000000 rw = ok   # user_va 0xffff00000000',
+      '# not converted (capture line 12): IOMMU_OPTION on /dev/iommu (size=24 option_id=1 op=0 object_id=2 val64=0x1)',
+      'destroy hwpt 1 = EBUSY',
+      'exit = ok   # the process exits; the kernel closes iommufd fd 5, device 1 (fd 6)',
+    ])
+    assert.deepEqual(parseTranscript(formatConverted(conversion.lines).join('\n'), 'i.vfio').errors, [])
+    // The same lines replayed on QEMU 10's SMMUv3 under 7.3: the model gives the same IDs and answers.
+    const r = compareWithModel(`#   Profile: linux-7.3          Fixture: qemu-smmuv3-10.0\n${formatConverted(conversion.lines).join('\n')}\n`, 'i.vfio', [])
+    assert.deepEqual(r.rows.filter((x) => x.verdict !== 'agree').map((x) => `${x.line} ${x.call} kernel: ${x.kernel} model: ${x.model}`), [])
+  })
+})
+
+describe('npm run real-kernel -- --vmm', () => {
+  it('reads --vmm NAME and --vmm all, and refuses an unknown run and --vmm with --machine', () => {
+    const one = parseRunArgs(['--vmm', 'qemu7.2', '--kernel', '6.1'])
+    assert.ok(!('error' in one))
+    assert.deepEqual(one.vmms.map((r) => r.name), ['qemu7.2'])
+    assert.deepEqual(one.kernels.map((k) => k.name), ['6.1'])
+    const all = parseRunArgs(['--vmm', 'all'])
+    assert.ok(!('error' in all))
+    assert.deepEqual(all.vmms, VMM_RUNS)
+    const bad = parseRunArgs(['--vmm', 'qemu9'])
+    assert.ok('error' in bad && /unknown VMM run qemu9/.test(bad.error))
+    const both = parseRunArgs(['--vmm', 'qemu10', '--machine', 'virt'])
+    assert.ok('error' in both && /--vmm or --machine/.test(both.error))
   })
 })
 
