@@ -55,10 +55,12 @@ export function vmmRunByName(name: string): VmmRun | undefined {
 /**
  * The VMM's command line (after the executable): a virt machine with 64 MiB of RAM that realizes
  * the vfio-pci device and stops before running anything (-S), its monitor on stdio (the guest
- * feeds it `quit`).
+ * feeds it `quit`). The RAM is two NUMA nodes of 32 MiB, each its own memory backend, so that the
+ * VMM maps two regions (its memory listener sees two RAM sections: 0x40000000 and 0x42000000).
  */
 export function vmmArgs(run: VmmRun): string[] {
-  const base = ['-M', 'virt', '-cpu', 'max', '-m', '64', '-nodefaults', '-display', 'none', '-S', '-monitor', 'stdio']
+  const ram = ['-m', '64', '-object', 'memory-backend-ram,id=m0,size=32M', '-object', 'memory-backend-ram,id=m1,size=32M', '-numa', 'node,memdev=m0', '-numa', 'node,memdev=m1']
+  const base = ['-M', 'virt', '-cpu', 'max', ...ram, '-nodefaults', '-display', 'none', '-S', '-monitor', 'stdio']
   return run.backend === 'legacy'
     ? [...base, '-device', `vfio-pci,host=${run.device}`]
     : [...base, '-object', 'iommufd,id=fd0', '-device', `vfio-pci,host=${run.device},iommufd=fd0`]
