@@ -434,7 +434,11 @@ static void put_iommu_caps(struct line *l, const unsigned char *info, uint32_t l
 	put(l, " caps=%s", olen ? order : "none");
 }
 
-static void put_region_caps(struct line *l, const unsigned char *info, uint32_t len, uint32_t first)
+/* One capability of a chain, written as a word of " caps=a,b,c". */
+typedef void (*cap_writer)(struct line *l, const unsigned char *info, uint32_t len, uint32_t off, unsigned id);
+
+/* " caps=<each capability>" (or none), following the chain from `first` inside `len` bytes. */
+static void put_caps(struct line *l, const unsigned char *info, uint32_t len, uint32_t first, cap_writer write)
 {
 	int guard = 0;
 
@@ -442,43 +446,36 @@ static void put_region_caps(struct line *l, const unsigned char *info, uint32_t 
 	if (!first)
 		put(l, "none");
 	for (uint32_t off = first; off && off + 8 <= len && guard < 32; guard++) {
-		unsigned id = u16(info, off);
 		if (guard)
 			put(l, ",");
-		if (id == 1 && off + 16 <= len) { /* VFIO_REGION_INFO_CAP_SPARSE_MMAP */
-			uint32_t nr = u32(info, off + 8);
-			put(l, "sparse_mmap");
-			for (uint32_t i = 0; i < nr && off + 16 + (i + 1) * 16 <= len; i++)
-				put(l, ":0x%llx+0x%llx", (unsigned long long)u64(info, off + 16 + i * 16),
-				    (unsigned long long)u64(info, off + 24 + i * 16));
-		} else if (id == 2 && off + 16 <= len) { /* VFIO_REGION_INFO_CAP_TYPE */
-			put(l, "type:0x%x:0x%x", u32(info, off + 8), u32(info, off + 12));
-		} else if (id == 3) {
-			put(l, "msix_mappable");
-		} else {
-			put(l, "cap%u", id);
-		}
+		write(l, info, len, off, u16(info, off));
 		off = u32(info, off + 4);
 	}
 }
 
-static void put_device_caps(struct line *l, const unsigned char *info, uint32_t len, uint32_t first)
+static void region_cap(struct line *l, const unsigned char *info, uint32_t len, uint32_t off, unsigned id)
 {
-	int guard = 0;
-
-	put(l, " caps=");
-	if (!first)
-		put(l, "none");
-	for (uint32_t off = first; off && off + 8 <= len && guard < 32; guard++) {
-		unsigned id = u16(info, off);
-		if (guard)
-			put(l, ",");
-		if (id == 5 && off + 16 <= len) /* VFIO_DEVICE_INFO_CAP_PCI_ATOMIC_COMP */
-			put(l, "pci_atomic_comp:0x%x", u32(info, off + 8));
-		else
-			put(l, "cap%u", id);
-		off = u32(info, off + 4);
+	if (id == 1 && off + 16 <= len) { /* VFIO_REGION_INFO_CAP_SPARSE_MMAP */
+		uint32_t nr = u32(info, off + 8);
+		put(l, "sparse_mmap");
+		for (uint32_t i = 0; i < nr && off + 16 + (i + 1) * 16 <= len; i++)
+			put(l, ":0x%llx+0x%llx", (unsigned long long)u64(info, off + 16 + i * 16),
+			    (unsigned long long)u64(info, off + 24 + i * 16));
+	} else if (id == 2 && off + 16 <= len) { /* VFIO_REGION_INFO_CAP_TYPE */
+		put(l, "type:0x%x:0x%x", u32(info, off + 8), u32(info, off + 12));
+	} else if (id == 3) {
+		put(l, "msix_mappable");
+	} else {
+		put(l, "cap%u", id);
 	}
+}
+
+static void device_cap(struct line *l, const unsigned char *info, uint32_t len, uint32_t off, unsigned id)
+{
+	if (id == 5 && off + 16 <= len) /* VFIO_DEVICE_INFO_CAP_PCI_ATOMIC_COMP */
+		put(l, "pci_atomic_comp:0x%x", u32(info, off + 8));
+	else
+		put(l, "cap%u", id);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -600,7 +597,7 @@ static void decode_device(struct line *l, unsigned long cmd, void *arg, long ret
 		if (in->size >= 20) {
 			put(l, " cap_offset=0x%x", u32(arg, 16));
 			if ((flags & VFIO_DEVICE_FLAGS_CAPS) && u32(arg, 16) && argsz <= in->size)
-				put_device_caps(l, arg, in->size, u32(arg, 16));
+				put_caps(l, arg, in->size, u32(arg, 16), device_cap);
 		}
 		return;
 	}
@@ -613,7 +610,7 @@ static void decode_device(struct line *l, unsigned long cmd, void *arg, long ret
 		put(l, " argsz=0x%x flags=0x%x cap_offset=0x%x size=0x%llx offset=0x%llx", argsz, flags, u32(arg, 12),
 		    (unsigned long long)u64(arg, 16), (unsigned long long)u64(arg, 24));
 		if ((flags & VFIO_REGION_INFO_FLAG_CAPS) && u32(arg, 12) && argsz <= in->size)
-			put_region_caps(l, arg, in->size, u32(arg, 12));
+			put_caps(l, arg, in->size, u32(arg, 12), region_cap);
 		return;
 	}
 	case VFIO_DEVICE_GET_IRQ_INFO:
