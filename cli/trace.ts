@@ -60,6 +60,25 @@ export function buildHostLibrary(): { path: string } | { problem: string } {
   return { path: out }
 }
 
+/**
+ * Each VFIO cdev of this machine (/sys/class/vfio-dev/vfioX) named as its device's group is
+ * (`device N` is group N's device): vfioX -> the transcript number of its IOMMU group.
+ */
+export function cdevGroupNames(groups: ReadonlyMap<number, number>, sysfs = '/sys'): Map<string, number> {
+  const names = new Map<string, number>()
+  const dir = path.join(sysfs, 'class', 'vfio-dev')
+  if (!fs.existsSync(dir)) return names
+  for (const cdev of fs.readdirSync(dir)) {
+    try {
+      const group = Number(path.basename(fs.readlinkSync(path.join(dir, cdev, 'device', 'iommu_group'))))
+      if (Number.isInteger(group)) names.set(cdev, groups.get(group) ?? group)
+    } catch {
+      // a cdev without a device or an IOMMU group: named vfioX + 1 by the converter
+    }
+  }
+  return names
+}
+
 /** The transcript text of a conversion, with a header saying where it came from. */
 export function traceTranscript(conversion: Conversion, about: { readonly command: string; readonly kernel: string; readonly profile: string; readonly capture: string }): string {
   const c = conversion.counts
@@ -184,7 +203,7 @@ export async function runTrace(opts: TraceOptions, io: Io): Promise<number> {
     io.err(`smmu-nesting-tck: ${capturePath} holds no capture: did the library load? (a set-uid VMM, or one linked statically, ignores LD_PRELOAD)`)
     return opts.convert === undefined ? status || TRACE_EXIT.USAGE : TRACE_EXIT.USAGE
   }
-  const conversion = convertCapture(parsed, { uapi: getProfile(profile).vfio.uapi, groupNames: opts.groups })
+  const conversion = convertCapture(parsed, { uapi: getProfile(profile).vfio.uapi, groupNames: opts.groups, cdevNames: cdevGroupNames(opts.groups) })
   fs.writeFileSync(opts.out, traceTranscript(conversion, { command, kernel: `${os.type()} ${os.release()}`, profile, capture: capturePath }))
   const c = conversion.counts
   io.out(`smmu-nesting-tck: wrote ${opts.out}: ${c.calls} VFIO calls (${c.compared} for the model, ${c.outside} device-level, ${c.notConverted} not converted) from ${capturePath}`)

@@ -11,7 +11,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { main } from '../../cli/main'
-import { profileForRelease } from '../../cli/trace'
+import { cdevGroupNames, profileForRelease } from '../../cli/trace'
 import { ROOT } from '../../model/root'
 import { parseTranscript } from '../../model/transcript'
 import { UAPI_6_1, UAPI_6_13 } from '../../model/vfio/uapi'
@@ -228,6 +228,20 @@ describe('smmu-nesting-tck trace', () => {
     assert.equal(profileForRelease('6.11.2'), 'linux-6.1')
     assert.equal(profileForRelease('6.12.95+deb12-arm64'), 'linux-6.12')
     assert.equal(profileForRelease('7.3.4+deb13-arm64'), 'linux-7.3')
+  })
+
+  it('names each VFIO cdev after its device\'s IOMMU group, as sysfs links them', () => {
+    const sys = fs.mkdtempSync(path.join(os.tmpdir(), 'tck-sysfs-'))
+    for (const [cdev, group] of [['vfio0', 12], ['vfio1', 3]] as const) {
+      const dev = path.join(sys, 'devices', cdev)
+      fs.mkdirSync(path.join(sys, 'kernel', 'iommu_groups', String(group)), { recursive: true })
+      fs.mkdirSync(dev, { recursive: true })
+      fs.symlinkSync(path.join(sys, 'kernel', 'iommu_groups', String(group)), path.join(dev, 'iommu_group'))
+      fs.mkdirSync(path.join(sys, 'class', 'vfio-dev', cdev), { recursive: true })
+      fs.symlinkSync(dev, path.join(sys, 'class', 'vfio-dev', cdev, 'device'))
+    }
+    assert.deepEqual([...cdevGroupNames(new Map([[12, 1]]), sys)].sort(), [['vfio0', 1], ['vfio1', 3]])
+    fs.rmSync(sys, { recursive: true })
   })
 
   it('--convert writes a transcript that replay accepts, from a committed capture', async () => {
