@@ -1,10 +1,11 @@
 /**
  * A real VMM as the client (`npm run real-kernel -- --vmm NAME`): Debian's arm64 QEMU runs inside
- * the arm64 guest against edu bound to vfio-pci, under the capture library
+ * the arm64 guest against edu bound to vfio-pci - with the legacy container, or with its iommufd
+ * backend on a kernel built with IOMMUFD - under the capture library
  * (realkernel/capture/capture.c, LD_PRELOAD), and the capture becomes a recorded transcript
- * (realkernel/capture/convert.ts) that the model replays. After the VMM has exited, the guest
- * agent runs a short transcript of its own (AFTER_EXIT): what the kernel released when the VMM's
- * descriptors were closed.
+ * (realkernel/capture/convert.ts) that the model replays (docs/transcript-vmm.md). After the VMM
+ * has exited, the guest agent runs a short transcript of its own (AFTER_EXIT, AFTER_EXIT_IOMMUFD):
+ * what the kernel released when the VMM's descriptors were closed.
  *
  * The VMM's files reach the guest in a second gzip'd cpio archive appended to the initramfs (the
  * kernel unpacks concatenated archives in turn): QEMU's library closure under /vmm (by
