@@ -76,6 +76,7 @@ function compileCall(call: Call, uapi: UapiTable): string | { problem: string } 
     case 'device_io':
     case 'iommufd_open':
     case 'iommufd_close':
+    case 'iommufd_change_process':
     case 'device_open':
     case 'ioas_iova_ranges':
       return { problem: `${call.op} is a VMM's line (docs/transcript-vmm.md), recorded from a capture, not run by the agent` }
@@ -170,6 +171,7 @@ export function resultText(call: Call, reply: AgentReply | undefined): KernelRes
     case 'device_io':
     case 'iommufd_open':
     case 'iommufd_close':
+    case 'iommufd_change_process':
     case 'device_open':
     case 'ioas_iova_ranges':
       return { ok: false, problem: `${call.op} is a VMM's line: the agent does not run it` }

@@ -146,3 +146,46 @@ Feature: Vfio7 - What a real VMM does: probing sizes, holding files, exiting
       Then line 5 should be outside the model
       And line 6 should be outside the model
       And the summary should be "5 agree, 0 differ, 2 outside the model"
+
+  Rule: A VMM asks iommufd how big an answer is before it asks for it
+    IOMMU_IOAS_IOVA_RANGES (iommufd_ioas_iova_ranges) counts every hole of the IOAS's reserved
+    IOVA within [0, ULONG_MAX] into num_iovas and copies the holes while the caller's array has
+    room; with more holes than room it writes the count back and returns EMSGSIZE. A fresh IOAS
+    has one hole, [0, ULONG_MAX], and the alignment 1 (iopt_init_table). Attaching a device through
+    a paging HWPT reserves what lies outside the domain's aperture (an arm-smmu-v3 stage-1 domain:
+    48 bits, arm_smmu_domain_finalise) and the device's reserved regions (the MSI window
+    0x8000000-0x80fffff, arm_smmu_get_resv_regions), and the alignment becomes the smallest page
+    size, 0x1000: two holes. IOMMU_IOAS_CHANGE_PROCESS (6.13+) moves the pinned pages' accounting
+    to the caller and refuses (EINVAL) while any IOAS maps user memory rather than a file; on a
+    fresh context it is how QEMU 11 learns the kernel has it. Closing /dev/iommu destroys every
+    object, so a new context numbers from 1 again.
+
+    Scenario Outline: [7] <kernel>: the IOVA ranges in three calls, and the process change
+      Given the machine of fixture "qemu-smmuv3-10.0"
+      When this transcript is replayed:
+        """
+        iommufd open                        = ok
+        device 1 bind                       = ok id=1
+        ioas 1 alloc                        = ok id=2
+        ioas 1 iova_ranges num_iovas=0      = EMSGSIZE num_iovas=1 alignment=0x1
+        hwpt 1 alloc device=1 pt=ioas:1     = ok id=3
+        device 1 attach pt=hwpt:1           = ok
+        ioas 1 iova_ranges num_iovas=0      = EMSGSIZE num_iovas=2 alignment=0x1000
+        ioas 1 iova_ranges num_iovas=1      = EMSGSIZE num_iovas=2 ranges=0x0-0x7ffffff
+        ioas 1 iova_ranges num_iovas=2      = ok num_iovas=2 alignment=0x1000 ranges=0x0-0x7ffffff,0x8100000-0xffffffffffff
+        ioas 1 map iova=0x40000000 size=0x200000 rw = ok
+        iommufd change_process              = <change>
+        exit                                = ok
+        device 1 bind                       = ok id=1
+        """
+      Then every line should agree
+
+      @linux-6.12
+      Examples: 6.12: no IOMMU_IOAS_CHANGE_PROCESS
+        | kernel     | change |
+        | linux-6.12 | ENOTTY |
+
+      @linux-7.3
+      Examples: 7.3: refused while user memory is mapped
+        | kernel    | change |
+        | linux-7.3 | EINVAL |

@@ -289,6 +289,20 @@ export class IommufdCtx {
     return { result, numIovas: all.length, alignment: ioas.value.iopt.iovaAlignment, ranges: all.slice(0, maxIovas) }
   }
 
+  /**
+   * IOMMU_IOAS_CHANGE_PROCESS (ioas.c iommufd_ioas_change_process, 6.13+): __reserved:
+   * EOPNOTSUPP; any area of any IOAS that is not file-backed (IOPT_ADDRESS_FILE; every mapping the
+   * model makes is a user VA) is EINVAL; otherwise the pinned pages are charged to the caller: 0.
+   * A VMM calls it once on a fresh context to learn whether the kernel has it (QEMU 11).
+   */
+  ioasChangeProcess(reserved = 0): Result<void> {
+    const r = this.ioctl('IOAS_CHANGE_PROCESS')
+    if (!r.ok) return r
+    if (reserved !== 0) return fail('EOPNOTSUPP', '__reserved is not 0')
+    const mapped = this.objects.live().some((o) => o instanceof Ioas && o.iopt.mappings().length > 0)
+    return mapped ? fail('EINVAL', 'an IOAS maps user memory (not a file): its pages cannot change process') : ok()
+  }
+
   // ---- IOMMU_HWPT_ALLOC ------------------------------------------------------------------------
 
   /**

@@ -149,6 +149,8 @@ export const IOMMUFD_IOCTLS = [
   'VIOMMU_ALLOC',
   'VDEVICE_ALLOC',
   'VEVENTQ_ALLOC',
+  /** 6.13+ ("iommufd: Add IOMMU_IOAS_CHANGE_PROCESS"). */
+  'IOAS_CHANGE_PROCESS',
 ] as const
 export type IommufdIoctl = (typeof IOMMUFD_IOCTLS)[number]
 

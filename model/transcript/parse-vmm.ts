@@ -21,6 +21,7 @@ export const VMM_RESULTS = {
   device_io: ['raw', 'errno'],
   iommufd_open: ['ok', 'errno'],
   iommufd_close: ['ok'],
+  iommufd_change_process: ['ok', 'errno'],
   device_open: ['ok', 'errno'],
   ioas_iova_ranges: ['iova_ranges'],
 } as const
@@ -41,9 +42,11 @@ export function parseVmmCall(verb: Word, args: readonly Word[]): Call | undefine
   }
   if (verb.text === 'iommufd') {
     const action = args[0]
-    if (action === undefined || (action.text !== 'open' && action.text !== 'close')) throw problem('BAD_ARGUMENT', action ?? verb, 'iommufd open, or iommufd close')
+    const ops = { open: 'iommufd_open', close: 'iommufd_close', change_process: 'iommufd_change_process' } as const
+    const op = action === undefined ? undefined : ops[action.text as keyof typeof ops]
+    if (op === undefined) throw problem('BAD_ARGUMENT', action ?? verb, 'iommufd open, iommufd close or iommufd change_process')
     none(1)
-    return { op: action.text === 'open' ? 'iommufd_open' : 'iommufd_close' }
+    return { op }
   }
   if (verb.text === 'ioas' && args[1]?.text === 'iova_ranges') {
     const n = Number(number(args[0] as Word, U32_MAX))

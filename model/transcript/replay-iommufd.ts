@@ -87,6 +87,13 @@ export class IommufdSession {
     this.ioasNames.length = 0
   }
 
+  /** `iommufd change_process`: IOMMU_IOAS_CHANGE_PROCESS. */
+  changeProcess(): Result<Observed> {
+    const f = this.iommufdFile()
+    if (!f.ok) return f
+    return mapResult(f.value.ioasChangeProcess(), () => ({ kind: 'ok' }))
+  }
+
   /** `device N open`: the cdev opened now; a failed open is the line's result. */
   openDeviceLine(n: number): Result<Observed> {
     return mapResult(this.deviceFile(n), () => ({ kind: 'ok' }))

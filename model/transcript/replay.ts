@@ -174,6 +174,8 @@ class Session {
       case 'iommufd_close':
         this.iommufd.closeIommufd()
         return observed({ kind: 'ok' })
+      case 'iommufd_change_process':
+        return this.iommufd.changeProcess()
       case 'device_open':
         return this.iommufd.openDeviceLine(call.device)
       case 'ioas_iova_ranges':

@@ -53,6 +53,8 @@ export type VmmCall =
   /** open("/dev/iommu") and close() of it (docs/transcript-vmm.md; otherwise /dev/iommu is opened when first needed). */
   | { readonly op: 'iommufd_open' }
   | { readonly op: 'iommufd_close' }
+  /** IOMMU_IOAS_CHANGE_PROCESS. */
+  | { readonly op: 'iommufd_change_process' }
   /** open() of device N's cdev, explicitly (otherwise the first line naming device N opens it). */
   | { readonly op: 'device_open'; readonly device: number }
   /** IOMMU_IOAS_IOVA_RANGES with room for `numIovas` ranges. */

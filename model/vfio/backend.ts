@@ -167,6 +167,8 @@ export interface IommufdFile {
   ioasMap(req: IoasMapUserRequest): Result<void>
   /** Success carries the length written back (bytes unmapped). */
   ioasUnmap(ioasId: number, iova: bigint, length: bigint): Result<bigint>
+  /** IOMMU_IOAS_CHANGE_PROCESS (docs/transcript-vmm.md). */
+  ioasChangeProcess(): Result<void>
   /** IOMMU_IOAS_IOVA_RANGES with room for `maxIovas` ranges (docs/transcript-vmm.md). */
   ioasIovaRanges(ioasId: number, maxIovas: number): IovaRangesOutcome
   hwptAlloc(req: HwptAllocRequest): Result<number>

@@ -34,6 +34,10 @@ export class ModelIommufdFile implements IommufdFile {
     return this.ctx.ioasUnmap(ioasId, iova, length)
   }
 
+  ioasChangeProcess(): Result<void> {
+    return this.ctx.ioasChangeProcess()
+  }
+
   ioasIovaRanges(ioasId: number, maxIovas: number): IovaRangesOutcome {
     return this.ctx.ioasIovaRanges(ioasId, maxIovas)
   }

@@ -426,6 +426,9 @@ export function convertCapture(capture: ParsedCapture, opts: ConvertOptions): Co
         compared(e, `device ${dev.slice(7)} hw_info${type} data_len=${num('data_len')}`, parts.join(' '))
         return
       }
+      case 'IOMMU_IOAS_CHANGE_PROCESS':
+        compared(e, 'iommufd change_process', err ?? 'ok')
+        return
       case 'IOMMU_DESTROY': {
         const id = num('id')
         const name = objects.get(id)

@@ -43,9 +43,10 @@ function io(): { out: string[]; err: string[]; io: { out: (l: string) => void; e
 }
 
 describe('a real VMM\'s committed captures', () => {
-  it('there is a capture of Debian\'s QEMU 7.2, 10 and 11 on Linux 7.3, and of 7.2 on 6.1', () => {
+  it('there is a capture of Debian\'s QEMU 7.2, 10 and 11 on Linux 7.3, of 7.2 on 6.1, and of 10 and 11 with iommufd', () => {
     for (const name of ['qemu7.2', 'qemu10', 'qemu11']) assert.ok(captures.includes(`vmm-${name}-legacy-virt-linux-7.3.capture`), `${name} on 7.3`)
     assert.ok(captures.includes('vmm-qemu7.2-legacy-virt-linux-6.1.capture'))
+    for (const name of ['qemu10', 'qemu11']) assert.ok(captures.includes(`vmm-${name}-iommufd-virt10-linux-7.3.capture`), `${name} with iommufd`)
   })
 
   for (const file of captures) {
@@ -67,9 +68,17 @@ describe('a real VMM\'s committed captures', () => {
       assert.equal(c.notConverted, 0)
       assert.ok(c.outside > 30, 'the device-level calls are kept')
       const body = vmmSection(recording).join('\n')
-      assert.match(body, /^get_info argsz=0x18 += argsz=0x7[48] flags=0x3 pgsizes=0x40201000 caps=none$/m, 'the bare-struct probe')
-      assert.match(body, /^get_info argsz=0x7[48] += argsz=0x7[48] flags=0x3 .*caps=migration,dma_avail,iova_range/m, 'the second call with the size asked for')
-      assert.match(body, /^exit += ok {3}# the process exits; the kernel closes group 1 \(fd \d+\), the container \(fd \d+\), device 1 \(fd \d+\)$/m)
+      if (file.includes('-iommufd-')) {
+        assert.match(body, /^ioas 1 iova_ranges num_iovas=0 += EMSGSIZE num_iovas=2$/m, 'the probe with no room')
+        assert.match(body, /^ioas 1 iova_ranges num_iovas=2 += ok num_iovas=2 alignment=0x1000 ranges=0x0-0x7ffffff,0x8100000-0xffffffffffff$/m, 'the second call with room for the count')
+        assert.match(body, /^device 1 hw_info data_len=\d+ += ok type=2 data_len=40/m, 'hw_info with the VMM\'s buffer')
+        assert.match(body, /^exit += ok {3}# the process exits; the kernel closes iommufd fd \d+, device 1 \(fd \d+\)$/m)
+      } else {
+        assert.match(body, /^get_info argsz=0x18 += argsz=0x7[48] flags=0x3 pgsizes=0x40201000 caps=none$/m, 'the bare-struct probe')
+        assert.match(body, /^get_info argsz=0x7[48] += argsz=0x7[48] flags=0x3 .*caps=migration,dma_avail,iova_range/m, 'the second call with the size asked for')
+        assert.match(body, /^exit += ok {3}# the process exits; the kernel closes group 1 \(fd \d+\), the container \(fd \d+\), device 1 \(fd \d+\)$/m)
+      }
+      assert.equal(body.match(/^(ioas 1 )?map iova=0x4[02]000000 size=0x2000000 rw /gm)?.length, 2, 'two regions of guest RAM mapped')
       const rows = compareWithModel(recording, file, []).rows
       assert.deepEqual(rows.filter((r) => r.verdict !== 'agree' && r.verdict !== 'outside'), [])
       assert.equal(rows.filter((r) => r.verdict === 'outside').length, c.outside)
