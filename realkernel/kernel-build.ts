@@ -46,6 +46,16 @@ export const KERNEL_BUILDS: readonly KernelBuild[] = [
     fragment: 'realkernel/kernel/iommufd.config',
     objectsEstimate: 1022,
   },
+  {
+    // The same with KVM, for QEMU 11's accelerated SMMUv3 run as a VMM inside the guest
+    // (realkernel/vmm.ts qemu11-accel): KVM inside TCG, the outer machine giving EL2.
+    name: '7.3-iommufd-kvm',
+    arch: 'arm64',
+    sourcePackage: 'linux-source-7.3',
+    suite: 'trixie-backports',
+    fragment: 'realkernel/kernel/iommufd-kvm.config',
+    objectsEstimate: 1150,
+  },
 ]
 
 export function kernelBuildByName(name: string): KernelBuild | undefined {

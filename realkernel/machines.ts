@@ -68,6 +68,18 @@ export const KERNELS: readonly KernelLine[] = [
     machines: IOMMUFD_MACHINES,
     byDefault: false,
   },
+  {
+    // The same with KVM (realkernel/kernel/iommufd-kvm.config), on the machine that gives EL2:
+    // for a VMM running its guest under KVM inside the TCG guest (realkernel/vmm.ts qemu11-accel).
+    name: '7.3-iommufd-kvm',
+    profile: 'linux-7.3',
+    suite: 'trixie-backports (linux-source-7.3, built here)',
+    build: '7.3-iommufd-kvm',
+    arches: ['arm64'],
+    transcripts: 'iommufd',
+    machines: ['virt10-acpi-el2'],
+    byDefault: false,
+  },
 ]
 
 export interface Machine {
@@ -241,6 +253,25 @@ export const MACHINES: readonly Machine[] = [
     qemuLine: '10',
     qemu: 'qemu-system-aarch64',
     machineArgs: ['-M', 'virt,iommu=smmuv3,gic-version=3', ...ARM_VIRT_TAIL],
+    kernelArgs: ['acpi=force'],
+    console: 'ttyAMA0',
+    fixture: 'qemu-smmuv3-10.0-acpi-canwbs',
+    transcriptsOf: ['virt10-acpi'],
+    iommu: 'smmuv3',
+    groups: { 1: '0000:00:01.0' },
+    kvmCapable: false,
+    firmware: 'edk2',
+    iortCanwbs: true,
+    iommufdOnly: true,
+  },
+  {
+    // virt10-acpi with EL2 for its guest (virtualization=on): KVM runs inside the TCG guest, for
+    // a VMM that gives its own guest -accel kvm (realkernel/vmm.ts qemu11-accel).
+    name: 'virt10-acpi-el2',
+    arch: 'arm64',
+    qemuLine: '10',
+    qemu: 'qemu-system-aarch64',
+    machineArgs: ['-M', 'virt,iommu=smmuv3,gic-version=3,virtualization=on', ...ARM_VIRT_TAIL],
     kernelArgs: ['acpi=force'],
     console: 'ttyAMA0',
     fixture: 'qemu-smmuv3-10.0-acpi-canwbs',

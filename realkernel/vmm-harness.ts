@@ -19,7 +19,8 @@ import { EXIT, machineLines, RECORDED_DIR } from './harness'
 import { kernelByName, kernelLabel, machineByName, machineFixtures, type KernelLine } from './machines'
 import { buildKernel, kernelBuildByName, KernelBuildError, type BuiltKernel } from './kernel-build'
 import { iommufdCommand, iommufdExpectationHolds, parseResultReplies, splitTranscript } from './iommufd-lines'
-import { buildAgent, buildInitramfs, CACHE, fetchGuestPackages, guestKernel, installHostPackages, otherGuestKernel, qemu10Dir, ROOT, SetupError, type GuestKernel } from './prepare'
+import { buildAgent, buildInitramfs, CACHE, edk2Firmware, fetchGuestPackages, guestKernel, installHostPackages, otherGuestKernel, qemu10Dir, ROOT, SetupError, type GuestKernel } from './prepare'
+import { iortFromFact, iortWithCanwbs, IortError, tableUpgradeCpio } from './iort'
 import { compileSession, parseFacts, parseReplies, resultText } from './protocol'
 import { expectationHolds, recordedLine } from './record'
 import { AFTER_EXIT, AFTER_EXIT_IOMMUFD, buildCaptureLibrary, closurePackage, parseVmmOutput, vmmArchive, vmmArgs, vmmQemuClosure, vmmRecordingName, type VmmQemuLine, type VmmRun } from './vmm'
@@ -70,8 +71,9 @@ export async function runVmmRuns(opts: VmmHarnessOptions): Promise<number> {
     opts.out(`real-kernel: [1/4] install: host packages${opts.install ? '' : ' (--no-install: checking only)'}`)
     await installHostPackages({ install: opts.install, log, kernelBuild: kernelLines.some((k) => k.build !== undefined) })
     opts.out(`real-kernel: [2/4] fetch: arm64 kernels (${kernelLines.map((k) => k.name).join(', ')}) and the VMM's QEMU (${[...new Set(opts.runs.map((r) => r.qemu))].join(', ')})`)
+    const edk2 = pairs.some((p) => p.run.backend === 'accel' || machineByName(p.run.machine)?.firmware === 'edk2')
     await fetchGuestPackages(
-      kernelLines.map((k) => ({ arch: 'arm64', kernel: k.build === undefined ? k.name : 'busybox' })),
+      [...kernelLines.map((k) => ({ arch: 'arm64' as const, kernel: k.build === undefined ? k.name : 'busybox' })), ...(edk2 ? [{ arch: 'arm64' as const, kernel: 'edk2' }] : [])],
       { install: opts.install, log },
     )
     for (const k of kernelLines) {
@@ -139,11 +141,11 @@ async function runOne(run: VmmRun, kernelLine: KernelLine, inputs: RunInputs, op
   let kernel: GuestKernel
   const profile = kernelLine.profile
   const uapi = getProfile(isProfileName(profile) ? profile : 'linux-6.1').vfio.uapi
-  const afterText = run.backend === 'iommufd' ? AFTER_EXIT_IOMMUFD : AFTER_EXIT
+  const afterText = run.backend === 'legacy' ? AFTER_EXIT : AFTER_EXIT_IOMMUFD
   const after = parseTranscript(afterText, 'after-exit')
   const commands = [`session after-exit`, `alias ${run.group} ${run.device}`]
   const seqOf = new Map<number, number>()
-  if (run.backend === 'iommufd') {
+  if (run.backend !== 'legacy') {
     for (const l of splitTranscript(afterText).lines) {
       commands.push(iommufdCommand(l.callText))
       seqOf.set(l.line, commands.length)
@@ -161,7 +163,8 @@ async function runOne(run: VmmRun, kernelLine: KernelLine, inputs: RunInputs, op
     const base = buildInitramfs(kernel, buildAgent('arm64'), commands)
     initrd = path.join(CACHE, 'build', `initrd-vmm-${run.name}-${run.backend}-${kernelLine.name}.gz`)
     fs.mkdirSync(path.dirname(initrd), { recursive: true })
-    fs.writeFileSync(initrd, Buffer.concat([base, vmmArchive(run, closure, buildCaptureLibrary())]))
+    const inner = run.backend === 'accel' ? { firmware: edk2Firmware(), image: kernel.vmlinuz, busybox: kernel.busybox } : undefined
+    fs.writeFileSync(initrd, Buffer.concat([base, vmmArchive(run, closure, buildCaptureLibrary(), inner)]))
   } catch (e) {
     if (e instanceof SetupError) return fail(e.message)
     throw e
@@ -169,8 +172,30 @@ async function runOne(run: VmmRun, kernelLine: KernelLine, inputs: RunInputs, op
   const choice = chooseAccel(machine, opts.accel, opts.host ?? THIS_HOST)
   if (typeof choice === 'string') return fail(choice)
   const qemu = machine.qemuLine === '10' ? path.join(inputs.qemu10 as string, machine.qemu) : machine.qemu
-  const plan: BootPlan = { machine, qemu, accel: choice.accel, kernel: kernel.vmlinuz, initrd, append: kernelAppend(machine) }
+  const bios = machine.firmware === 'edk2' ? edk2Firmware() : undefined
+  let plan: BootPlan = { machine, qemu, accel: choice.accel, kernel: kernel.vmlinuz, initrd, append: kernelAppend(machine), ...(bios === undefined ? {} : { bios }) }
   const qemuVer = qemuVersion(qemu)
+  // A machine whose IORT must say CANWBS: QEMU's own IORT, read by one boot without the VMM, is
+  // given back upgraded through the kernel's ACPI table upgrade (realkernel/iort.ts, as harness.ts).
+  if (machine.iortCanwbs === true) {
+    const probeInitrd = path.join(CACHE, 'build', `initrd-vmm-${machine.name}-iort-probe.gz`)
+    fs.writeFileSync(probeInitrd, buildInitramfs(kernel, buildAgent('arm64'), []))
+    opts.out(`   reading QEMU's IORT: one boot with no commands`)
+    const probe = await runGuest({ ...plan, initrd: probeInitrd }, choice, { timeoutSeconds: opts.timeoutSeconds, logFile: path.join(CACHE, 'logs', `vmm-${machine.name}-iort-probe.log`) }, (l) => opts.out(`   ${l}`))
+    const hex = probe.failure === undefined ? parseFacts(probe.output).get('iort')?.[0] : undefined
+    if (hex === undefined) return fail(`the boot that reads QEMU's IORT ${probe.failure ?? 'found no /sys/firmware/acpi/tables/IORT'}`)
+    let upgraded: Buffer
+    try {
+      upgraded = iortWithCanwbs(iortFromFact(hex))
+    } catch (e) {
+      if (e instanceof IortError) return fail(`QEMU's IORT: ${e.message}`)
+      throw e
+    }
+    const withIort = initrd.replace(/\.gz$/, '-iort.img')
+    fs.writeFileSync(withIort, Buffer.concat([tableUpgradeCpio({ IORT: upgraded }), fs.readFileSync(initrd)]))
+    plan = { ...plan, initrd: withIort }
+    opts.out('   IORT: QEMU\'s, its PCI root complex saying CANWBS, given through the kernel\'s ACPI table upgrade')
+  }
   opts.out(`   ${kernel.packages.join(', ')}; ${qemuVer}; ${choice.accel.toUpperCase()}; VMM ${closurePackage(closure)}; initramfs ${(fs.statSync(initrd).size / 1e6).toFixed(1)} MB`)
   fs.mkdirSync(path.join(CACHE, 'logs'), { recursive: true })
   const logFile = path.join(CACHE, 'logs', `vmm-${run.name}-${run.backend}-${kernelLine.name}.log`)
@@ -180,7 +205,9 @@ async function runOne(run: VmmRun, kernelLine: KernelLine, inputs: RunInputs, op
     if (p.stage !== stage) opts.out(`   ${p.seconds.toFixed(1)} s: ${STAGE_TEXT[p.stage]}`)
     stage = p.stage
   }
-  const boot = await runGuest(plan, choice, { timeoutSeconds: opts.timeoutSeconds, logFile, onProgress }, (l) => opts.out(`   ${l}`))
+  // A VMM that boots its own guest under KVM inside TCG takes minutes, not seconds.
+  const timeoutSeconds = run.backend === 'accel' ? Math.max(opts.timeoutSeconds, 1200) : opts.timeoutSeconds
+  const boot = await runGuest(plan, choice, { timeoutSeconds, logFile, onProgress }, (l) => opts.out(`   ${l}`))
   if (boot.failure !== undefined) return fail(boot.failure)
   const vmm = parseVmmOutput(boot.output)
   if (vmm.capture === '') return fail(`the guest printed no capture (VMM exit status ${vmm.exitStatus ?? '?'}; its output: ${vmm.vmmOut.slice(0, 5).join(' | ')}). Console log: ${logFile}`)
@@ -202,7 +229,7 @@ async function runOne(run: VmmRun, kernelLine: KernelLine, inputs: RunInputs, op
   const replies = parseReplies(boot.output)
   const resultReplies = parseResultReplies(boot.output)
   const afterLines =
-    run.backend === 'iommufd'
+    run.backend !== 'legacy'
       ? splitTranscript(afterText).lines.map((l) => {
           const seq = seqOf.get(l.line)
           const said = seq === undefined ? undefined : resultReplies.get(seq)
@@ -324,7 +351,7 @@ export function formatVmmRecording(h: VmmRecordingHeader): string {
     '',
     ...formatConverted(h.conversion.lines),
     '',
-    `# After the VMM's exit: the guest agent's calls (realkernel/vmm.ts ${h.run.backend === 'iommufd' ? 'AFTER_EXIT_IOMMUFD' : 'AFTER_EXIT'})`,
+    `# After the VMM's exit: the guest agent's calls (realkernel/vmm.ts ${h.run.backend === 'legacy' ? 'AFTER_EXIT' : 'AFTER_EXIT_IOMMUFD'})`,
     ...h.afterLines,
   ]
   return `${out.join('\n')}\n`

@@ -27,8 +27,12 @@ export interface VmmRun {
   /** --vmm NAME. */
   readonly name: string
   readonly qemu: VmmQemuLine
-  /** legacy: /dev/vfio/vfio and the group; iommufd: -object iommufd and the device's cdev. */
-  readonly backend: 'legacy' | 'iommufd'
+  /**
+   * legacy: /dev/vfio/vfio and the group; iommufd: -object iommufd and the device's cdev; accel:
+   * QEMU 11's accelerated SMMUv3 (nested through iommufd) in front of the device, a Linux guest
+   * booting behind it under KVM.
+   */
+  readonly backend: 'legacy' | 'iommufd' | 'accel'
   /** The outer machine (realkernel/machines.ts) the VMM runs on. */
   readonly machine: string
   /** The kernel lines it runs on without --kernel. */
@@ -47,6 +51,9 @@ export const VMM_RUNS: readonly VmmRun[] = [
   // kernel built from Debian's source (realkernel/kernel-build.ts), on QEMU 10's nesting SMMUv3.
   { name: 'qemu10-iommufd', qemu: '10', backend: 'iommufd', machine: 'virt10', kernels: ['7.3-iommufd'], device: '0000:00:01.0', group: 1 },
   { name: 'qemu11-iommufd', qemu: '11', backend: 'iommufd', machine: 'virt10', kernels: ['7.3-iommufd'], device: '0000:00:01.0', group: 1 },
+  // The nested path: a vIOMMU needs CANWBS (virt10-acpi-el2's IORT says it), KVM inside the TCG
+  // guest needs EL2 (virtualization=on) and a kernel with KVM.
+  { name: 'qemu11-accel', qemu: '11', backend: 'accel', machine: 'virt10-acpi-el2', kernels: ['7.3-iommufd-kvm'], device: '0000:00:01.0', group: 1 },
 ]
 
 export function vmmRunByName(name: string): VmmRun | undefined {
@@ -62,9 +69,46 @@ export function vmmRunByName(name: string): VmmRun | undefined {
 export function vmmArgs(run: VmmRun): string[] {
   const ram = ['-m', '64', '-object', 'memory-backend-ram,id=m0,size=32M', '-object', 'memory-backend-ram,id=m1,size=32M', '-numa', 'node,memdev=m0', '-numa', 'node,memdev=m1']
   const base = ['-M', 'virt', '-cpu', 'max', ...ram, '-nodefaults', '-display', 'none', '-S', '-monitor', 'stdio']
-  return run.backend === 'legacy'
-    ? [...base, '-device', `vfio-pci,host=${run.device}`]
-    : [...base, '-object', 'iommufd,id=fd0', '-device', `vfio-pci,host=${run.device},iommufd=fd0`]
+  if (run.backend === 'legacy') return [...base, '-device', `vfio-pci,host=${run.device}`]
+  if (run.backend === 'iommufd') return [...base, '-object', 'iommufd,id=fd0', '-device', `vfio-pci,host=${run.device},iommufd=fd0`]
+  // accel: the guest runs (no -S) under KVM, boots EDK2 and Linux behind the accelerated SMMUv3,
+  // and powers off, which ends the VMM.
+  return [
+    ...['-M', 'virt,gic-version=3', '-accel', 'kvm', '-cpu', 'host', '-m', '128', '-nodefaults', '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-no-reboot'],
+    ...['-bios', `${INNER}/QEMU_EFI.fd`, '-kernel', `${INNER}/Image`, '-initrd', `${INNER}/initrd.gz`, '-append', 'console=ttyAMA0 acpi=force panic=-1'],
+    ...['-object', 'iommufd,id=fd0', '-device', 'arm-smmuv3,primary-bus=pcie.0,accel=on', '-device', `vfio-pci,host=${run.device},iommufd=fd0`],
+  ]
+}
+
+/** Where the accel run's inner guest (firmware, kernel, initramfs) lies in the outer guest. */
+const INNER = '/vmm/inner'
+
+/** The accel run's inner guest: its /init says what the SMMU driver found and powers off. */
+export function innerInitramfs(busybox: string): Buffer {
+  const init = `#!/bin/sh
+# The guest of the VMM's guest (realkernel/vmm.ts): its SMMU driver has probed the accelerated
+# vSMMU and written the STEs by now.
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+echo "inner: Linux $(uname -r) up"
+dmesg | grep -i -e smmu -e iommu | sed 's/^/inner: /'
+for d in /sys/bus/pci/devices/*; do echo "inner: $d group $(basename "$(readlink $d/iommu_group)")"; done
+poweroff -f
+`
+  const entries: CpioEntry[] = [
+    ...['bin', 'proc', 'sys', 'dev'].map((p): CpioEntry => ({ kind: 'dir', path: p })),
+    { kind: 'file', path: 'bin/busybox', data: fs.readFileSync(busybox), mode: 0o755 },
+    ...['sh', 'mount', 'echo', 'dmesg', 'grep', 'sed', 'uname', 'basename', 'readlink', 'poweroff'].map((a): CpioEntry => ({ kind: 'symlink', path: `bin/${a}`, target: 'busybox' })),
+    { kind: 'file', path: 'init', data: init, mode: 0o755 },
+  ]
+  return zlib.gzipSync(cpioArchive(entries), { level: 6 })
+}
+
+/** What the accel run's inner guest needs: firmware, kernel, busybox. */
+export interface InnerGuest {
+  readonly firmware: string
+  readonly image: string
+  readonly busybox: string
 }
 
 /** The recording's file name under transcripts/recorded/. */
@@ -133,9 +177,16 @@ export function buildCaptureLibrary(): string {
   return out
 }
 
+/** A word for sh, single-quoted when it needs quoting. */
+function shellWord(w: string): string {
+  return /^[A-Za-z0-9_./:=,+@-]+$/.test(w) ? w : `'${w.replace(/'/g, "'\\''")}'`
+}
+
 /** /etc/vmm.sh: run the VMM under the capture library, feed its monitor `quit`, print what it said and the capture. */
 export function vmmScript(run: VmmRun): string {
-  const args = vmmArgs(run).join(' ')
+  const args = vmmArgs(run).map(shellWord).join(' ')
+  // The accel run's guest ends the VMM by powering off; the others wait at the monitor for `quit`.
+  const input = run.backend === 'accel' ? 'true' : 'echo quit'
   return `#!/bin/sh
 # smmu-nesting-tck VMM run ${run.name}: written by realkernel/vmm.ts
 echo "@@ vmm start ${run.name}"
@@ -146,7 +197,7 @@ for c in /dev/vfio/devices/*; do
   ln -sf "$c" "/dev/char/$(cat /sys/class/vfio-dev/\${c##*/}/dev)"
   echo "@@ fact cdev \${c##*/} $(basename "$(readlink /sys/class/vfio-dev/\${c##*/}/device)")"
 done
-echo quit | SMMU_TCK_CAPTURE=/tmp/capture.log LD_PRELOAD=/vmm/capture.so \\
+${input} | SMMU_TCK_CAPTURE=/tmp/capture.log LD_PRELOAD=/vmm/capture.so \\
   /vmm/lib/ld-linux-aarch64.so.1 --library-path /vmm/lib /vmm/bin/qemu-system-aarch64 ${args} > /tmp/vmm.out 2>&1
 echo "@@ vmm exit $?"
 sed 's/^/@@ vmm-out /' /tmp/vmm.out
@@ -156,9 +207,17 @@ echo "@@ vmm end"
 }
 
 /** The second archive: the QEMU closure under /vmm, the capture library, /etc/vmm.sh. */
-export function vmmArchive(run: VmmRun, closure: string, capture: string): Buffer {
+export function vmmArchive(run: VmmRun, closure: string, capture: string, inner?: InnerGuest): Buffer {
   const entries: CpioEntry[] = [
     ...['vmm', 'vmm/bin', 'vmm/lib', 'etc'].map((p): CpioEntry => ({ kind: 'dir', path: p })),
+    ...(inner === undefined
+      ? []
+      : [
+          { kind: 'dir', path: 'vmm/inner' } as CpioEntry,
+          { kind: 'file', path: 'vmm/inner/QEMU_EFI.fd', data: fs.readFileSync(inner.firmware) } as CpioEntry,
+          { kind: 'file', path: 'vmm/inner/Image', data: fs.readFileSync(inner.image) } as CpioEntry,
+          { kind: 'file', path: 'vmm/inner/initrd.gz', data: innerInitramfs(inner.busybox) } as CpioEntry,
+        ]),
     { kind: 'file', path: 'vmm/bin/qemu-system-aarch64', data: fs.readFileSync(path.join(closure, 'bin', 'qemu-system-aarch64')), mode: 0o755 },
     ...fs
       .readdirSync(path.join(closure, 'lib'))

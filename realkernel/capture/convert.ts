@@ -223,6 +223,8 @@ export function convertCapture(capture: ParsedCapture, opts: ConvertOptions): Co
     return n
   }
   const ref = (id: number): string => objects.get(id) ?? `id:${id}`
+  /** A vEVENTQ's fd -> its transcript number. */
+  const veventqs = new Map<number, number>()
   const pid = capture.header.pid ?? capture.events[0]?.pid
 
   const compared = (e: CaptureEvent, call: string, result: string, comment?: string): void => {
@@ -334,9 +336,15 @@ export function convertCapture(capture: ParsedCapture, opts: ConvertOptions): Co
         }
         break
       }
-      case 'read':
-        notConverted(e, `read of ${e.subject?.kind ?? '?'} fd ${fd}: vEVENTQ lines are docs/transcript-iommufd.md's`)
+      case 'read': {
+        const q = fd === undefined ? undefined : veventqs.get(fd)
+        if (q === undefined) {
+          notConverted(e, `read of ${e.subject?.kind ?? '?'} fd ${fd}`)
+          break
+        }
+        compared(e, `veventq ${q} read`, err ?? (e.ret === 0n ? 'empty' : veventqRecords(e.out.get('data') ?? '')))
         break
+      }
       case 'exit': {
         const open = (e.argText.find((w) => w.startsWith('open=')) ?? 'open=none').slice('open='.length)
         const names = open === 'none' ? [] : open.split(',').map((kf) => describeFd(kf))
@@ -408,13 +416,53 @@ export function convertCapture(capture: ParsedCapture, opts: ConvertOptions): Co
       case 'IOMMU_HWPT_ALLOC': {
         const dev = ref(num('dev_id'))
         const pt = ref(num('pt_id'))
-        if (num('data_type') !== 0 || !dev.startsWith('device:')) break
+        const dataType = num('data_type')
+        // A nested HWPT of an SMMUv3: its vSTE (two little-endian words) as raw words.
+        const vste = dataType === 2 && num('data_len') === 16 ? ` vste="${words64(a.get('data') ?? '').map((w, i) => `w${i}=${w}`).join(' ')}"` : ''
+        if ((dataType !== 0 && vste === '') || !dev.startsWith('device:')) break
         const flags = num('flags')
         const names = [flags & 1 ? 'NEST_PARENT' : '', flags & 2 ? 'DIRTY_TRACKING' : ''].filter((x) => x !== '')
         const flagsWord = flags === 0 ? '' : ` flags=${(flags & ~3) === 0 ? names.join('|') : `0x${flags.toString(16)}`}`
         const id = Number(o.get('out_hwpt_id'))
         const n = err === undefined ? nameNew('hwpt', id) : (counters.get('hwpt') ?? 0) + 1
-        compared(e, `hwpt ${n} alloc device=${dev.slice(7)} pt=${pt}${flagsWord}`, err ?? `ok id=${id}`)
+        compared(e, `hwpt ${n} alloc device=${dev.slice(7)} pt=${pt}${flagsWord}${vste}`, err ?? `ok id=${id}`)
+        return
+      }
+      case 'IOMMU_VIOMMU_ALLOC': {
+        const dev = ref(num('dev_id'))
+        const hwpt = ref(num('hwpt_id'))
+        if (!dev.startsWith('device:') || !hwpt.startsWith('hwpt:') || num('flags') !== 0 || num('data_len') !== 0) break
+        const id = Number(o.get('out_viommu_id'))
+        const n = err === undefined ? nameNew('viommu', id) : (counters.get('viommu') ?? 0) + 1
+        compared(e, `viommu ${n} alloc device=${dev.slice(7)} hwpt=${hwpt.slice(5)} type=${num('type') === 1 ? 'ARM_SMMUV3' : num('type')}`, err ?? `ok id=${id}`)
+        return
+      }
+      case 'IOMMU_VDEVICE_ALLOC': {
+        const viommu = ref(num('viommu_id'))
+        const dev = ref(num('dev_id'))
+        if (!viommu.startsWith('viommu:') || !dev.startsWith('device:')) break
+        const id = Number(o.get('out_vdevice_id'))
+        const n = err === undefined ? nameNew('vdevice', id) : (counters.get('vdevice') ?? 0) + 1
+        compared(e, `vdevice ${n} alloc viommu=${viommu.slice(7)} device=${dev.slice(7)} virt_id=${hexOf(a.get('virt_id'))}`, err ?? `ok id=${id}`)
+        return
+      }
+      case 'IOMMU_VEVENTQ_ALLOC': {
+        const viommu = ref(num('viommu_id'))
+        if (!viommu.startsWith('viommu:') || num('flags') !== 0) break
+        const id = Number(o.get('out_veventq_id'))
+        const n = err === undefined ? nameNew('veventq', id) : (counters.get('veventq') ?? 0) + 1
+        if (err === undefined) veventqs.set(Number(o.get('out_veventq_fd')), n)
+        compared(e, `veventq ${n} alloc viommu=${viommu.slice(7)} type=${num('type') === 1 ? 'ARM_SMMUV3' : num('type')} depth=${num('veventq_depth')}`, err ?? `ok id=${id}`)
+        return
+      }
+      case 'IOMMU_HWPT_INVALIDATE': {
+        const target = ref(num('hwpt_id'))
+        const entryLen = num('entry_len')
+        if ((!target.startsWith('viommu:') && !target.startsWith('hwpt:')) || num('data_type') !== 1 || entryLen !== 16) break
+        const words = words64(a.get('data') ?? '')
+        const cmds: string[] = []
+        for (let i = 0; i + 1 < words.length; i += 2) cmds.push(`cmd="w0=${words[i] as string} w1=${words[i + 1] as string}"`)
+        compared(e, [`${target.replace(':', ' ')} invalidate`, ...cmds].join(' '), `${err ?? 'ok'} entry_num=${o.get('entry_num') ?? '?'}`)
         return
       }
       case 'IOMMU_GET_HW_INFO': {
@@ -567,6 +615,37 @@ export function convertCapture(capture: ParsedCapture, opts: ConvertOptions): Co
     }
     notConverted(e, `${name ?? e.argText.join(' ')} on ${kind ?? '?'} fd ${fd}: iommufd lines are docs/transcript-iommufd.md's`)
   }
+}
+
+/** Little-endian u64 words of hex bytes, as 0x.. */
+function words64(hex: string): string[] {
+  const bytes = Buffer.from(hex, 'hex')
+  const out: string[] = []
+  for (let i = 0; i + 8 <= bytes.length; i += 8) out.push(`0x${bytes.readBigUInt64LE(i).toString(16)}`)
+  return out
+}
+
+/** IHI 0070 event names, as docs/transcript-iommufd.md 3.5 writes them. */
+const EVENT_NAMES: Readonly<Record<number, string>> = { 0x04: 'C_BAD_STE', 0x06: 'F_STREAM_DISABLED', 0x08: 'C_BAD_SUBSTREAMID', 0x0a: 'C_BAD_CD', 0x10: 'F_TRANSLATION', 0x11: 'F_ADDR_SIZE', 0x12: 'F_ACCESS', 0x13: 'F_PERMISSION' }
+
+/** A vEVENTQ read's bytes as records: header {u32 flags, u32 sequence}, then (no LOST_EVENTS) 32 bytes of event. */
+function veventqRecords(hex: string): string {
+  const bytes = Buffer.from(hex, 'hex')
+  const records: string[] = []
+  for (let off = 0; off + 8 <= bytes.length; ) {
+    const flags = bytes.readUInt32LE(off)
+    const seq = bytes.readUInt32LE(off + 4)
+    off += 8
+    if ((flags & 1) !== 0 || off + 32 > bytes.length) {
+      records.push(`LOST_EVENTS seq=${seq}`)
+      continue
+    }
+    const w = [0, 1, 2, 3].map((i) => bytes.readBigUInt64LE(off + 8 * i))
+    const id = Number((w[0] as bigint) & 0xffn)
+    records.push(`${EVENT_NAMES[id] ?? `EVT_0x${id.toString(16)}`} seq=${seq} ${w.map((x, i) => `w${i}=0x${x.toString(16)}`).join(' ')}`)
+    off += 32
+  }
+  return records.join(' ')
 }
 
 /** hw_info's driver fields from the data the kernel copied (SMMUv3: struct iommu_hw_info_arm_smmuv3). */
