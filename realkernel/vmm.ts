@@ -113,7 +113,8 @@ export interface InnerGuest {
 
 /** The recording's file name under transcripts/recorded/. */
 export function vmmRecordingName(run: VmmRun, label: string): string {
-  return `vmm-${run.name.replace(/-iommufd$/, '')}-${run.backend}-${run.machine}-${label}.vfio`
+  const qemu = run.name.endsWith(`-${run.backend}`) ? run.name.slice(0, -run.backend.length - 1) : run.name
+  return `vmm-${qemu}-${run.backend}-${run.machine}-${label}.vfio`
 }
 
 /**

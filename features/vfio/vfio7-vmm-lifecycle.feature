@@ -189,3 +189,30 @@ Feature: Vfio7 - What a real VMM does: probing sizes, holding files, exiting
       Examples: 7.3: refused while user memory is mapped
         | kernel    | change |
         | linux-7.3 | EINVAL |
+
+  Rule: A device's MMIO mapped into the VMM maps through type1 but not through iommufd
+    A VMM maps every RAM-like region of its guest, a device's BAR too when the guest has placed it
+    (peer-to-peer DMA): the user address is then an mmap of the VFIO device region, VM_IO |
+    VM_PFNMAP, with no struct page behind it (`vaddr=pfnmap`). type1's vaddr_get_pfns follows such
+    a VMA's PFNs (follow_fault_pfn) and maps them; iommufd pins user pages (pin_user_pages in
+    pfn_reader_user_pin), which refuse it: EFAULT, so nothing is mapped and unmapping the range
+    finds nothing (ENOENT). QEMU 11 on 7.3 then warns "IOMMU_IOAS_MAP failed: Bad address, PCI BAR?"
+    (transcripts/recorded/vmm-qemu11-accel-virt10-acpi-el2-linux-7.3.vfio).
+
+    @since-linux-6.12
+    Scenario: [8] A BAR's mmap: type1 maps it, iommufd refuses it
+      Given the machine of fixture "qemu-smmuv3-10.0"
+      When this transcript is replayed:
+        """
+        open                                = ok
+        group 1 set_container               = ok
+        set_iommu TYPE1v2_IOMMU             = ok
+        map iova=0x10000000 size=0x100000 rw vaddr=pfnmap = ok
+        exit                                = ok
+        device 1 bind                       = ok id=1
+        ioas 1 alloc                        = ok id=2
+        device 1 attach pt=ioas:1           = ok
+        ioas 1 map iova=0x10000000 size=0x100000 rw vaddr=pfnmap = EFAULT
+        ioas 1 unmap iova=0x10000000 size=0x100000 = ENOENT
+        """
+      Then every line should agree

@@ -31,7 +31,7 @@ const IOAS_MAP_PERMISSIONS: Readonly<Record<string, number>> = {
   w: IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_WRITEABLE,
   rw: IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE,
 }
-const VADDR_KINDS: readonly VaddrSpec['kind'][] = ['buffer', 'misaligned', 'unmapped']
+const VADDR_KINDS: readonly VaddrSpec['kind'][] = ['buffer', 'misaligned', 'unmapped', 'pfnmap']
 /** edu moves 1 to 4096 bytes (docs/transcript-iommufd.md 3.6). */
 const DEVICE_DMA_MAX = 4096n
 

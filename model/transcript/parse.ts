@@ -184,7 +184,7 @@ const PERMISSIONS: Readonly<Record<string, number>> = {
   rw: VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
 }
 
-const VADDR_KINDS: readonly VaddrSpec['kind'][] = ['buffer', 'misaligned', 'unmapped']
+const VADDR_KINDS: readonly VaddrSpec['kind'][] = ['buffer', 'misaligned', 'unmapped', 'pfnmap']
 
 function parseMap(verb: Word, args: readonly Word[]): Call {
   const { values, bare } = keyValues(args, ['iova', 'size', 'flags', 'vaddr'], 'map')

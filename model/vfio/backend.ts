@@ -16,6 +16,12 @@ export type VaddrSpec =
   | { readonly kind: 'misaligned' }
   /** An address with nothing mapped in the process: pinning fails. */
   | { readonly kind: 'unmapped' }
+  /**
+   * An mmap of a device's MMIO (a VFIO device region, VM_IO | VM_PFNMAP, no struct page): what a
+   * VMM maps for peer-to-peer DMA to a BAR. type1 maps its PFNs (vaddr_get_pfns follows them);
+   * iommufd pins user pages and refuses it (EFAULT) - docs/transcript-vmm.md.
+   */
+  | { readonly kind: 'pfnmap' }
 
 export interface DmaMapRequest {
   readonly iova: bigint

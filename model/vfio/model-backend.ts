@@ -93,7 +93,7 @@ export class ModelBackend implements VfioBackend {
 
   /** open("/dev/iommu"): ENOENT on a kernel without iommufd. */
   openIommufd(): Result<IommufdFile> {
-    const ctx = this.iommufd.open(this.env.process)
+    const ctx = this.iommufd.open(this.env.process.userPages())
     return ctx.ok ? ok(new ModelIommufdFile(ctx.value, this.env.process)) : ctx
   }
 

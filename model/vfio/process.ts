@@ -30,6 +30,8 @@ interface Region {
   pa?: number
   /** munmapped: kept in the list until the next compaction (only the topmost addresses are reused). */
   unmapped?: boolean
+  /** A device's MMIO mapped into the process (VM_PFNMAP): no struct page behind it. */
+  pfnmap?: boolean
 }
 
 /** A buffer the VMM made for one MAP_DMA call: what to munmap if the call fails. */
@@ -117,6 +119,27 @@ export class ProcessMemory {
       }
       case 'unmapped':
         return { vaddr: UNMAPPED }
+      case 'pfnmap': {
+        const start = this.mmap(size)
+        ;(this.regions[this.regions.length - 1] as Region).pfnmap = true
+        return { vaddr: start, start }
+      }
+    }
+  }
+
+  /** Whether [vaddr, vaddr + size) lies in an mmap of device MMIO (VaddrSpec 'pfnmap'). */
+  isPfnmap(vaddr: bigint): boolean {
+    return this.regionAt(vaddr)?.pfnmap === true
+  }
+
+  /**
+   * The pages as pin_user_pages sees them (iommufd's iopt_pages): a VM_PFNMAP range has no
+   * struct page and is refused with EFAULT; anything else as pin() (type1 follows PFNs instead).
+   */
+  userPages(): { pin(vaddr: bigint, size: bigint): Result<PinnedRun[]>; unpin(vaddr: bigint, size: bigint): void } {
+    return {
+      pin: (vaddr, size) => (this.isPfnmap(vaddr) ? fail('EFAULT', `vaddr 0x${vaddr.toString(16)} is device MMIO (VM_PFNMAP): pin_user_pages has no page to pin`) : this.pin(vaddr, size)),
+      unpin: (vaddr, size) => this.unpin(vaddr, size),
     }
   }
 

@@ -225,6 +225,10 @@ export function convertCapture(capture: ParsedCapture, opts: ConvertOptions): Co
   const ref = (id: number): string => objects.get(id) ?? `id:${id}`
   /** A vEVENTQ's fd -> its transcript number. */
   const veventqs = new Map<number, number>()
+  /** The device regions the VMM mmapped (device MMIO: VM_PFNMAP in the kernel), [start, end). */
+  const deviceMmaps: { start: bigint; end: bigint }[] = []
+  /** ` vaddr=pfnmap` when a MAP's user address lies in a device mmap (peer-to-peer to a BAR). */
+  const vaddrWord = (va: bigint): string => (deviceMmaps.some((m) => va >= m.start && va < m.end) ? ' vaddr=pfnmap' : (va & 0xfffn) !== 0n ? ' vaddr=misaligned' : '')
   const pid = capture.header.pid ?? capture.events[0]?.pid
 
   const compared = (e: CaptureEvent, call: string, result: string, comment?: string): void => {
@@ -327,6 +331,7 @@ export function convertCapture(capture: ParsedCapture, opts: ConvertOptions): Co
         }
         const where = regionWords(device, BigInt(e.args.get('offset') ?? '0'))
         if (e.call === 'mmap') {
+          if (err === undefined && e.ret !== undefined) deviceMmaps.push({ start: e.ret, end: e.ret + BigInt(e.args.get('length') ?? '0') })
           outside(e, `device ${device} mmap ${where} size=${hexOf(e.args.get('length'))} prot=${e.args.get('prot') ?? '?'}`, err ?? 'ok')
         } else if (e.call === 'pread') {
           outside(e, `device ${device} read ${where} size=${hexOf(e.args.get('size'))}`, err ?? [String(e.ret), ...e.outText].join(' '))
@@ -403,7 +408,8 @@ export function convertCapture(capture: ParsedCapture, opts: ConvertOptions): Co
         const flags = num('flags')
         if (n === undefined || !n.startsWith('ioas:') || (flags & 1) === 0) break
         const perm = { 2: 'w', 4: 'r', 6: 'rw' }[flags & 6]
-        compared(e, `ioas ${n.slice(5)} map iova=${hexOf(a.get('iova'))} size=${hexOf(a.get('length'))} ${perm === undefined ? `flags=0x${flags.toString(16)}` : perm}`, err ?? 'ok', `user_va ${a.get('user_va')}`)
+        const va = BigInt(a.get('user_va') ?? '0')
+        compared(e, `ioas ${n.slice(5)} map iova=${hexOf(a.get('iova'))} size=${hexOf(a.get('length'))} ${perm === undefined ? `flags=0x${flags.toString(16)}` : perm}${vaddrWord(va)}`, err ?? 'ok', `user_va ${a.get('user_va')}`)
         return
       }
       case 'IOMMU_IOAS_UNMAP': {
@@ -518,8 +524,7 @@ export function convertCapture(capture: ParsedCapture, opts: ConvertOptions): Co
           const flags = Number(e.args.get('flags'))
           const vaddr = BigInt(e.args.get('vaddr') ?? '0')
           const perm = PERMS[flags] ?? `flags=0x${flags.toString(16)}`
-          const misaligned = (vaddr & 0xfffn) !== 0n ? ' vaddr=misaligned' : ''
-          compared(e, `map iova=${hexOf(e.args.get('iova'))} size=${hexOf(e.args.get('size'))} ${perm}${misaligned}`, err ?? 'ok', `vaddr 0x${vaddr.toString(16)}`)
+          compared(e, `map iova=${hexOf(e.args.get('iova'))} size=${hexOf(e.args.get('size'))} ${perm}${vaddrWord(vaddr)}`, err ?? 'ok', `vaddr 0x${vaddr.toString(16)}`)
           return
         }
         case 'VFIO_IOMMU_UNMAP_DMA': {
