@@ -24,8 +24,9 @@
  *                      the guest under the capture library and its calls are replayed
  *                      (realkernel/vmm.ts, docs/transcript-vmm.md): qemu7.2, qemu10, qemu11
  *                      (legacy container, kernel 7.x), qemu10-iommufd, qemu11-iommufd (the iommufd
- *                      backend, kernel 7.3-iommufd on virt10), or all; repeatable; --kernel
- *                      overrides each run's kernels
+ *                      backend, kernel 7.3-iommufd on virt10), qemu11-accel (QEMU 11's accelerated
+ *                      SMMUv3, its guest under KVM inside the TCG guest: kernel 7.3-iommufd-kvm on
+ *                      virt10-acpi-el2), or all; repeatable; --kernel overrides each run's kernels
  *   --accel MODE       auto (default: KVM when /dev/kvm opens, the guest shares the host's
  *                      architecture and KVM proves itself by reaching /init quickly; else TCG),
  *                      kvm, or tcg
