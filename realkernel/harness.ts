@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto'
 import { chooseAccel, DEFAULT_TIMEOUT_SECONDS, kernelAppend, qemuArgs, qemuVersion, runGuest, STAGE_TEXT, THIS_HOST, type AccelHost, type AccelMode, type BootPlan, type BootProgress } from './guest'
 import { formatIommufdRecording, iommufdCommand, isIommufdCall, parseResultReplies, splitTranscript, type SplitTranscript } from './iommufd-lines'
 import { iortFromFact, iortRootComplexes, iortWithCanwbs, tableUpgradeCpio, IortError } from './iort'
-import { buildKernel, kernelBuildByName, KernelBuildError, type BuiltKernel } from './kernel-build'
+import { buildKernel, kernelBuildByName, KernelBuildError, tenthsLog, type BuiltKernel } from './kernel-build'
 import { iommufdTranscriptsFor, kernelLabel, machineFixtures, transcriptsFor, type KernelLine, type Machine, type RunTranscript } from './machines'
 import type { GuestChoice, ImageKernel } from './options'
 import { buildAgent, buildInitramfs, CACHE, edk2Firmware, fetchGuestPackages, guestKernel, installHostPackages, otherGuestKernel, qemu10Dir, qemu11Dir, resolveModulesDir, ROOT, SetupError, type GuestKernel, type KernelSpec } from './prepare'
@@ -172,22 +172,8 @@ export async function runRealKernel(opts: HarnessOptions): Promise<number> {
       for (const name of builds) {
         const build = kernelBuildByName(name)
         if (build === undefined) throw new SetupError(`no kernel build named ${name} in realkernel/kernel-build.ts`)
-        let shown = -1
-        const b = await buildKernel(build, {
-          cache: CACHE,
-          install: opts.install,
-          log: (line) => {
-            // Object counts go to the live line; without a terminal, one line every 10 %.
-            const pct = /\((\d+)%\)/.exec(line)
-            if (pct === null) return log(line)
-            status(line)
-            const tenth = Math.floor(Number(pct[1]) / 10)
-            if (tenth !== shown) {
-              shown = tenth
-              progress.step(`   ${line.replace(/ \S+$/, '')}`)
-            }
-          },
-        })
+        // Object counts go to the live line; without a terminal, one line every 10 %.
+        const b = await buildKernel(build, { cache: CACHE, install: opts.install, log: tenthsLog(log, (line) => progress.step(`   ${line}`), status) })
         log(`${name}: ${b.built ? `built in ${b.seconds ?? '?'} s` : 'cached'}: ${path.relative(ROOT, b.image)} (Linux ${b.release}, ${b.source})`)
         built.set(name, b)
       }

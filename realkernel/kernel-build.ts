@@ -83,6 +83,25 @@ export function buildProgress(done: number, total: number): string {
   return `objects ${done}/${shown} (${Math.min(99, Math.floor((100 * done) / shown))}%)`
 }
 
+/**
+ * A buildKernel log that shows object counts only as they pass each tenth: `other` gets the
+ * build's other lines, `tenth` one count line per 10 % (its object's name dropped), `each` (a
+ * terminal's live line) every count.
+ */
+export function tenthsLog(other: (line: string) => void, tenth: (line: string) => void, each?: (line: string) => void): (line: string) => void {
+  let shown = -1
+  return (line) => {
+    const pct = /\((\d+)%\)/.exec(line)
+    if (pct === null) return other(line)
+    each?.(line)
+    const t = Math.floor(Number(pct[1]) / 10)
+    if (t !== shown) {
+      shown = t
+      tenth(line.replace(/ \S+$/, ''))
+    }
+  }
+}
+
 export interface BuiltKernel {
   readonly build: KernelBuild
   readonly image: string

@@ -141,6 +141,27 @@ function twoSmmuArgs(second: 'nested' | '2'): string[] {
   ]
 }
 
+const VIRT10_ACPI: Machine = {
+  // virt10 (QEMU 10) booted through EDK2 with ACPI: QEMU's IORT, upgraded by the
+  // kernel's ACPI table upgrade so that the PCI root complex node says CANWBS (memory access
+  // flags bit 2), which arm-smmu-v3 needs (with FEAT_NESTING, lacking S2FWB) for a vIOMMU.
+  name: 'virt10-acpi',
+  arch: 'arm64',
+  qemuLine: '10',
+  qemu: 'qemu-system-aarch64',
+  machineArgs: ['-M', 'virt,iommu=smmuv3,gic-version=3', ...ARM_VIRT_TAIL],
+  kernelArgs: ['acpi=force'],
+  console: 'ttyAMA0',
+  fixture: 'qemu-smmuv3-10.0-acpi-canwbs',
+  transcriptsOf: ['virt10-acpi'],
+  iommu: 'smmuv3',
+  groups: { 1: '0000:00:01.0' },
+  kvmCapable: false,
+  firmware: 'edk2',
+  iortCanwbs: true,
+  iommufdOnly: true,
+}
+
 export const MACHINES: readonly Machine[] = [
   {
     name: 'virt',
@@ -244,44 +265,13 @@ export const MACHINES: readonly Machine[] = [
     groups: { 1: '0000:00:02.0', 2: '0000:81:00.0' },
     kvmCapable: false,
   },
-  {
-    // virt10 (QEMU 10) booted through EDK2 with ACPI: QEMU's IORT, upgraded by the
-    // kernel's ACPI table upgrade so that the PCI root complex node says CANWBS (memory access
-    // flags bit 2), which arm-smmu-v3 needs (with FEAT_NESTING, lacking S2FWB) for a vIOMMU.
-    name: 'virt10-acpi',
-    arch: 'arm64',
-    qemuLine: '10',
-    qemu: 'qemu-system-aarch64',
-    machineArgs: ['-M', 'virt,iommu=smmuv3,gic-version=3', ...ARM_VIRT_TAIL],
-    kernelArgs: ['acpi=force'],
-    console: 'ttyAMA0',
-    fixture: 'qemu-smmuv3-10.0-acpi-canwbs',
-    transcriptsOf: ['virt10-acpi'],
-    iommu: 'smmuv3',
-    groups: { 1: '0000:00:01.0' },
-    kvmCapable: false,
-    firmware: 'edk2',
-    iortCanwbs: true,
-    iommufdOnly: true,
-  },
+  VIRT10_ACPI,
   {
     // virt10-acpi with EL2 for its guest (virtualization=on): KVM runs inside the TCG guest, for
     // a VMM that gives its own guest -accel kvm (realkernel/vmm.ts qemu11-accel).
+    ...VIRT10_ACPI,
     name: 'virt10-acpi-el2',
-    arch: 'arm64',
-    qemuLine: '10',
-    qemu: 'qemu-system-aarch64',
     machineArgs: ['-M', 'virt,iommu=smmuv3,gic-version=3,virtualization=on', ...ARM_VIRT_TAIL],
-    kernelArgs: ['acpi=force'],
-    console: 'ttyAMA0',
-    fixture: 'qemu-smmuv3-10.0-acpi-canwbs',
-    transcriptsOf: ['virt10-acpi'],
-    iommu: 'smmuv3',
-    groups: { 1: '0000:00:01.0' },
-    kvmCapable: false,
-    firmware: 'edk2',
-    iortCanwbs: true,
-    iommufdOnly: true,
   },
   {
     // virt-9.1 with its default SMMUv3 stage: stage 1 only (no S2P, so no nest parent).

@@ -8,7 +8,7 @@
  * and the replies are matched back to transcript lines by sequence number.
  */
 import { isErrno } from '../model/errno'
-import type { Call, ParsedTranscript, TranscriptLine } from '../model/transcript'
+import { isVmmCall, type Call, type ParsedTranscript, type TranscriptLine } from '../model/transcript'
 import { extensionValue, type UapiTable } from '../model/vfio/uapi'
 
 /** One transcript line as the agent will run it. */
@@ -46,6 +46,7 @@ export function compileSession(transcript: ParsedTranscript, uapi: UapiTable, al
 }
 
 function compileCall(call: Call, uapi: UapiTable): string | { problem: string } {
+  if (isVmmCall(call)) return { problem: `${call.op} is a VMM's line (docs/transcript-vmm.md), recorded from a capture, not run by the agent` }
   const ext = (ref: { kind: 'name'; name: string } | { kind: 'number'; value: number }): number | undefined =>
     ref.kind === 'number' ? ref.value : extensionValue(uapi, ref.name)
   switch (call.op) {
@@ -71,15 +72,6 @@ function compileCall(call: Call, uapi: UapiTable): string | { problem: string } 
       // Without group=N the device is the one group opened so far, as in the replay; only the
       // agent knows which opens succeeded, so it picks ("-").
       return `dma ${call.direction} ${hex(call.iova)} ${hex(call.size)} ${call.group ?? '-'}`
-    case 'close':
-    case 'exit':
-    case 'device_io':
-    case 'iommufd_open':
-    case 'iommufd_close':
-    case 'iommufd_change_process':
-    case 'device_open':
-    case 'ioas_iova_ranges':
-      return { problem: `${call.op} is a VMM's line (docs/transcript-vmm.md), recorded from a capture, not run by the agent` }
     case 'device':
     case 'object':
     case 'destroy':
@@ -146,6 +138,7 @@ export type KernelResult = { readonly ok: true; readonly text: string; readonly 
 export function resultText(call: Call, reply: AgentReply | undefined): KernelResult {
   if (reply === undefined) return { ok: false, problem: 'the agent printed no reply (the guest stopped before it)' }
   if (reply.kind === '!') return { ok: false, problem: `the agent could not run it: ${reply.text}` }
+  if (isVmmCall(call)) return { ok: false, problem: `${call.op} is a VMM's line: the agent does not run it` }
   if (reply.ret < 0n) {
     const errno = reply.errno ?? ''
     return isErrno(errno) ? { ok: true, text: errno } : { ok: false, problem: `the kernel answered ${errno}, which transcripts have no name for` }
@@ -166,15 +159,6 @@ export function resultText(call: Call, reply: AgentReply | undefined): KernelRes
       const names = [flags & 1 ? 'viable' : '', flags & 2 ? 'container_set' : ''].filter((f) => f !== '')
       return { ok: true, text: names.length === 0 ? 'none' : names.join(',') }
     }
-    case 'close':
-    case 'exit':
-    case 'device_io':
-    case 'iommufd_open':
-    case 'iommufd_close':
-    case 'iommufd_change_process':
-    case 'device_open':
-    case 'ioas_iova_ranges':
-      return { ok: false, problem: `${call.op} is a VMM's line: the agent does not run it` }
     case 'get_info': {
       const pgsizes = d.get('pgsizes')
       if (pgsizes === undefined) return { ok: false, problem: `no pgsizes in "${reply.text}"` }

@@ -17,7 +17,7 @@ import { compareWithModel, formatRow, loadKnownDifferences } from './compare'
 import { chooseAccel, kernelAppend, qemuVersion, runGuest, STAGE_TEXT, THIS_HOST, type AccelHost, type AccelMode, type BootPlan } from './guest'
 import { EXIT, machineLines, RECORDED_DIR } from './harness'
 import { kernelByName, kernelLabel, machineByName, machineFixtures, type KernelLine } from './machines'
-import { buildKernel, kernelBuildByName, KernelBuildError, type BuiltKernel } from './kernel-build'
+import { buildKernel, kernelBuildByName, KernelBuildError, tenthsLog, type BuiltKernel } from './kernel-build'
 import { iommufdCommand, iommufdExpectationHolds, parseResultReplies, splitTranscript } from './iommufd-lines'
 import { buildAgent, buildInitramfs, CACHE, edk2Firmware, fetchGuestPackages, guestKernel, installHostPackages, otherGuestKernel, qemu10Dir, ROOT, SetupError, type GuestKernel } from './prepare'
 import { iortFromFact, iortWithCanwbs, IortError, tableUpgradeCpio } from './iort'
@@ -80,17 +80,7 @@ export async function runVmmRuns(opts: VmmHarnessOptions): Promise<number> {
       if (k.build === undefined) continue
       const build = kernelBuildByName(k.build)
       if (build === undefined) throw new SetupError(`no kernel build named ${k.build}`)
-      let shown = -1
-      const b = await buildKernel(build, {
-        cache: CACHE,
-        install: opts.install,
-        log: (line) => {
-          const pct = /\((\d+)%\)/.exec(line)
-          if (pct === null) return log(line)
-          if (Math.floor(Number(pct[1]) / 10) !== shown) log(line.replace(/ \S+$/, ''))
-          shown = Math.floor(Number(pct[1]) / 10)
-        },
-      })
+      const b = await buildKernel(build, { cache: CACHE, install: opts.install, log: tenthsLog(log, log) })
       built.set(k.name, b)
     }
     if (pairs.some((p) => machineByName(p.run.machine)?.qemuLine === '10')) qemu10 = await qemu10Dir({ install: opts.install, log })

@@ -10,6 +10,7 @@ import type { DmaMapRequest, DmaUnmapRequest, IovaRange, MigrationCap } from '..
 import type { VmmCall, VmmGroupAction } from './vmm-syntax'
 
 export type { DeviceIoAction, VmmCall, VmmGroupAction } from './vmm-syntax'
+export { isVmmCall } from './vmm-syntax'
 
 /** An extension or IOMMU type as written: a uapi name (any spelling) or a raw number. */
 export type ExtensionRef = { readonly kind: 'name'; readonly name: string } | { readonly kind: 'number'; readonly value: number }

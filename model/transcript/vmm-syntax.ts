@@ -45,6 +45,13 @@ export const DEVICE_IO_ACTIONS: readonly DeviceIoAction[] = [
   'mmap',
 ]
 
+/** The ops of VmmCall: lines recorded from a capture, which the guest agent never runs. */
+export const VMM_OPS = ['close', 'exit', 'iommufd_open', 'iommufd_close', 'iommufd_change_process', 'device_open', 'ioas_iova_ranges', 'device_io'] as const
+
+export function isVmmCall(call: { readonly op: string }): call is VmmCall {
+  return (VMM_OPS as readonly string[]).includes(call.op)
+}
+
 export type VmmCall =
   /** close() of the container fd. */
   | { readonly op: 'close' }
