@@ -23,11 +23,8 @@ import { formatRecording, type RecordingHeader } from './record'
 
 export const RECORDED_DIR = path.join(ROOT, 'transcripts', 'recorded')
 
-export interface HarnessOptions {
-  /** The guests to boot (options.ts chooseGuests). */
-  readonly guests: readonly GuestChoice[]
-  /** The kernel of --kernel-image, when the guests run it. */
-  readonly image?: ImageKernel
+/** What every guest run takes: the syscall-client harness here and the VMM harness (vmm-harness.ts). */
+export interface GuestRunOptions {
   /** Write the recordings to transcripts/recorded/ (always written under .cache/realkernel/recorded/). */
   readonly record: boolean
   readonly install: boolean
@@ -37,9 +34,16 @@ export interface HarnessOptions {
   readonly quiet: boolean
   readonly out: (line: string) => void
   readonly err: (line: string) => void
+  readonly host?: AccelHost
+}
+
+export interface HarnessOptions extends GuestRunOptions {
+  /** The guests to boot (options.ts chooseGuests). */
+  readonly guests: readonly GuestChoice[]
+  /** The kernel of --kernel-image, when the guests run it. */
+  readonly image?: ImageKernel
   /** Progress on one updating line (a terminal) instead of plain lines. */
   readonly tty?: boolean
-  readonly host?: AccelHost
 }
 
 /** One guest: a machine booting a kernel line. */

@@ -14,8 +14,8 @@ import { printable } from '../model/textfile'
 import { parseTranscript, type TranscriptLine } from '../model/transcript'
 import { convertCapture, formatConverted, parseCapture, type Conversion } from './capture/convert'
 import { compareWithModel, formatRow, loadKnownDifferences } from './compare'
-import { chooseAccel, kernelAppend, qemuVersion, runGuest, STAGE_TEXT, THIS_HOST, type AccelHost, type AccelMode, type BootPlan } from './guest'
-import { EXIT, machineLines, RECORDED_DIR } from './harness'
+import { chooseAccel, kernelAppend, qemuVersion, runGuest, STAGE_TEXT, THIS_HOST, type BootPlan } from './guest'
+import { EXIT, machineLines, RECORDED_DIR, type GuestRunOptions } from './harness'
 import { kernelByName, kernelLabel, machineByName, machineFixtures, type KernelLine } from './machines'
 import { buildKernel, kernelBuildByName, KernelBuildError, tenthsLog, type BuiltKernel } from './kernel-build'
 import { iommufdCommand, iommufdExpectationHolds, parseResultReplies, splitTranscript } from './iommufd-lines'
@@ -28,18 +28,10 @@ import { AFTER_EXIT, AFTER_EXIT_IOMMUFD, buildCaptureLibrary, closurePackage, pa
 /** Raw capture logs of the committed VMM recordings. */
 export const CAPTURES_DIR = path.join(RECORDED_DIR, 'captures')
 
-export interface VmmHarnessOptions {
+export interface VmmHarnessOptions extends GuestRunOptions {
   readonly runs: readonly VmmRun[]
   /** The kernel lines to run every run on; empty: each run's own (VmmRun.kernels). */
   readonly kernels: readonly KernelLine[]
-  readonly record: boolean
-  readonly install: boolean
-  readonly timeoutSeconds: number
-  readonly accel: AccelMode
-  readonly quiet: boolean
-  readonly out: (line: string) => void
-  readonly err: (line: string) => void
-  readonly host?: AccelHost
 }
 
 interface VmmSummary {
