@@ -52,23 +52,11 @@ command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null || die "apt-get 
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 [ -r "$keyring" ] || die "$keyring missing (package debian-archive-keyring)"
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-mkdir -p "$cache/apt/lists/partial" "$cache/apt/archives/partial" "$cache/apt/parts"
+source "$(dirname "${BASH_SOURCE[0]}")/apt-empty-status.sh"
 cat > "$cache/apt/sources.list" <<EOF
 deb [signed-by=$keyring] $mirror trixie main
 deb [signed-by=$keyring] $mirror trixie-backports main
 EOF
-: > "$cache/apt/status"
-: > "$cache/apt/preferences"
-apt_opts=(
-  -o "Dir::Etc::sourcelist=$cache/apt/sources.list" -o "Dir::Etc::sourceparts=$cache/apt/parts"
-  -o "Dir::Etc::preferences=$cache/apt/preferences" -o "Dir::Etc::preferencesparts=$cache/apt/parts"
-  -o "Dir::State::Lists=$cache/apt/lists" -o "Dir::State::status=$cache/apt/status"
-  -o "Dir::State::extended_states=$cache/apt/extended_states"
-  -o "Dir::Cache=$cache/apt" -o "Dir::Cache::archives=$cache/apt/archives"
-  -o "Dir::Cache::pkgcache=" -o "Dir::Cache::srcpkgcache="
-  -o "APT::Architecture=$arch" -o "APT::Architectures::=$arch" -o Debug::NoLocking=1
-  -o "APT::Sandbox::User=$(id -un)" -o APT::Install-Recommends=false -q
-)
 
 stamp="$cache/apt/updated"
 if [ ! -f "$stamp" ] || [ -n "$(find "$stamp" -mmin +1440)" ] || ! cmp -s "$cache/apt/sources.list" "$stamp"; then

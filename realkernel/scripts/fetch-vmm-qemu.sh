@@ -42,23 +42,12 @@ case $line in
 esac
 for tool in apt-get apt-cache dpkg-deb readelf; do command -v $tool >/dev/null || die "$tool is needed"; done
 
-mkdir -p "$cache/apt/lists/partial" "$cache/apt/archives/partial" "$cache/apt/parts"
+arch=arm64
+source "$(dirname "${BASH_SOURCE[0]}")/apt-empty-status.sh"
 {
   for s in $suites; do echo "deb [signed-by=$keyring] $mirror $s main"; done
   echo "deb [signed-by=$keyring] $security $sec main"
 } > "$cache/apt/sources.list"
-: > "$cache/apt/status"
-: > "$cache/apt/preferences"
-apt_opts=(
-  -o "Dir::Etc::sourcelist=$cache/apt/sources.list" -o "Dir::Etc::sourceparts=$cache/apt/parts"
-  -o "Dir::Etc::preferences=$cache/apt/preferences" -o "Dir::Etc::preferencesparts=$cache/apt/parts"
-  -o "Dir::State::Lists=$cache/apt/lists" -o "Dir::State::status=$cache/apt/status"
-  -o "Dir::State::extended_states=$cache/apt/extended_states"
-  -o "Dir::Cache=$cache/apt" -o "Dir::Cache::archives=$cache/apt/archives"
-  -o "Dir::Cache::pkgcache=" -o "Dir::Cache::srcpkgcache="
-  -o APT::Architecture=arm64 -o APT::Architectures::=arm64 -o Debug::NoLocking=1
-  -o "APT::Sandbox::User=$(id -un)" -o APT::Install-Recommends=false -q
-)
 
 closure="$cache/closure"
 stamp="$cache/apt/updated"
