@@ -12,8 +12,9 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { ROOT } from '../model/root'
-import { decodeSte, encodeV3Event, eventName, QEMU_10_SMMUV3_ID, steFields, type V3Event } from '../model/smmu/v3'
-import { PATTERN, predict, type DmaObservation, type OracleCase, type Prediction, type Step } from './case'
+import { loadFixture } from '../model'
+import { decodeEventRecord, decodeSte, encodeV3Event, eventName, STE_CONFIG, steFields, v3Id, type V3Event } from '../model/smmu/v3'
+import { ORACLE_FIXTURE, PATTERN, predict, type DmaObservation, type OracleCase, type Prediction, type Step } from './case'
 
 export interface KnownDifference {
   readonly id: string
@@ -39,9 +40,9 @@ const IPA_MASK = ((1n << 52n) - 1n) & ~0xfffn
 const FETCH_MASK = ((1n << 52n) - 1n) & ~7n
 
 export function describePrediction(p: Prediction): string {
-  if (p.outcome.kind === 'fault' && p.event !== undefined) return describeEvent(p.event)
-  if (p.outcome.kind === 'translated' || p.outcome.kind === 'bypass') return `${p.outcome.kind} to PA ${hex(p.outcome.pa)}`
-  return `terminated, no record (${p.outcome.kind === 'aborted' ? p.outcome.reason : ''})`
+  if (p.event !== undefined) return `${describeEvent(p.event)} (${p.reason ?? ''})`
+  if (p.pa !== undefined) return `to PA ${hex(p.pa)}`
+  return `terminated, no record (${p.reason ?? ''})`
 }
 
 function describeEvent(e: V3Event): string {
@@ -55,10 +56,10 @@ function describeEvent(e: V3Event): string {
 export function describeObservation(o: DmaObservation): string {
   const parts: string[] = []
   if (o.count > 0) {
-    const [w0, w1, w2, w3] = o.events[0]
-    const cls = Number((w1 >> 40n) & 3n)
+    const r = decodeEventRecord(o.events[0])
+    const bit = (b: boolean) => (b ? 1 : 0)
     parts.push(
-      `${eventName(Number(w0 & 0xffn)) ?? hex(w0 & 0xffn)} x${o.count}, RnW ${(w1 >> 35n) & 1n}, S2 ${(w1 >> 39n) & 1n}, CLASS ${['CD', 'TT', 'IN', '?'][cls]}, InputAddr ${hex(w2)}, dw3 ${hex(w3)}`,
+      `${eventName(r.eventId) ?? hex(r.eventId)} x${o.count}, RnW ${bit(r.rnw)}, S2 ${bit(r.s2)}, CLASS ${['CD', 'TT', 'IN', '?'][r.class]}, InputAddr ${hex(r.inputAddr)}, dw3 ${hex(o.events[0][3])}`,
     )
   } else parts.push('no event')
   if (o.data !== undefined) parts.push(`read ${hex(o.data)}`)
@@ -68,15 +69,15 @@ export function describeObservation(o: DmaObservation): string {
 
 export function compareDma(c: OracleCase, step: Extract<Step, { op: 'dma' }>, p: Prediction, o: DmaObservation): Verdict {
   const problems: string[] = []
-  if (p.outcome.kind === 'fault' && p.event !== undefined) {
+  if (p.event !== undefined) {
     if (o.count === 0) problems.push('QEMU recorded no event')
     else problems.push(...compareRecord(p.event, o.events[0]))
   } else {
     if (o.count > 0) problems.push(`QEMU recorded ${o.count} event(s)`)
-    if (p.outcome.kind === 'translated' || p.outcome.kind === 'bypass') {
+    if (p.pa !== undefined) {
       if (step.dir === 'read' && o.data !== p.data) problems.push(`read ${hex(o.data)}, model ${hex(p.data)}`)
-      if (step.dir === 'write' && step.peek !== undefined && step.peek === p.outcome.pa && o.peek !== PATTERN) problems.push(`write did not land at ${hex(step.peek)}`)
-      if (step.dir === 'write' && step.peek !== undefined && step.peek !== p.outcome.pa && o.peek !== p.peek) problems.push(`memory at ${hex(step.peek)} is ${hex(o.peek)}, model ${hex(p.peek)}`)
+      if (step.dir === 'write' && step.peek !== undefined && step.peek === p.pa && o.peek !== PATTERN) problems.push(`write did not land at ${hex(step.peek)}`)
+      if (step.dir === 'write' && step.peek !== undefined && step.peek !== p.pa && o.peek !== p.peek) problems.push(`memory at ${hex(step.peek)} is ${hex(o.peek)}, model ${hex(p.peek)}`)
     } else if (step.dir === 'write' && o.peek !== undefined && o.peek !== p.peek) {
       problems.push(`terminated write changed memory: ${hex(o.peek)}, model ${hex(p.peek)}`)
     }
@@ -120,9 +121,9 @@ function classify(c: OracleCase, step: Extract<Step, { op: 'dma' }>, p: Predicti
   // F_CD_FETCH: QEMU writes the fetch address into InputAddr (dw2), not FetchAddr (dw3).
   if (e?.name === 'F_CD_FETCH' && o.count > 0 && (o.events[0][0] & 0xffn) === 0x09n && (o.events[0][2] & FETCH_MASK) === BigInt(e.fetchAddr ?? -1) && o.events[0][3] === 0n) return 'qemu-cd-fetch-addr-in-inputaddr'
   // Stage 1 bypassed, input beyond the IAS: QEMU terminates without a record.
-  if (e?.name === 'F_ADDR_SIZE' && e.s2 === false && o.count === 0 && steFields(c.ste).config === 0b110) return 'qemu-s1-bypass-addr-size-not-recorded'
+  if (e?.name === 'F_ADDR_SIZE' && e.s2 === false && o.count === 0 && steFields(c.ste).config === STE_CONFIG.S2_TRANS) return 'qemu-s1-bypass-addr-size-not-recorded'
   // A write hitting a read-only S2-only IOTLB entry filled by an earlier DMA of the case.
-  if (e?.name === 'F_PERMISSION' && e.s2 === true && o.count === 0 && steFields(c.ste).config === 0b110 && c.steps.indexOf(step) > 0) return 'qemu-tlb-hit-s2-write-as-s1'
+  if (e?.name === 'F_PERMISSION' && e.s2 === true && o.count === 0 && steFields(c.ste).config === STE_CONFIG.S2_TRANS && c.steps.indexOf(step) > 0) return 'qemu-tlb-hit-s2-write-as-s1'
   // A stage-2 walk that needs a concatenated start table other than the first.
   if (usesLaterConcatenatedTable(c, step, p, o)) return 'qemu-s2-concat-first-table-only'
   return undefined
@@ -155,11 +156,11 @@ function descriptorFaultDeviations(c: OracleCase, step: Extract<Step, { op: 'dma
 function usesLaterConcatenatedTable(c: OracleCase, step: Extract<Step, { op: 'dma' }>, p: Prediction, o: DmaObservation): boolean {
   const q = o.events[0]
   const qemuIpa = q !== undefined && ((q[1] >> 39n) & 1n) === 1n ? Number(q[3] & IPA_MASK) : undefined
-  const ste = decodeSte(c.ste, QEMU_10_SMMUV3_ID)
+  const ste = decodeSte(c.ste, v3Id(loadFixture(ORACLE_FIXTURE)))
   if (ste.kind !== 'translate' || ste.stage2 === undefined || ste.stage2.geometry.concatenatedTables < 2) return false
   const g = ste.stage2.geometry
   const span = g.blockSize[g.startLevel] * g.entriesPerTable
-  const ipas = [p.event?.ipa, p.outcome.kind === 'translated' ? p.outcome.translation.ipa : undefined, qemuIpa]
+  const ipas = [p.event?.ipa, p.ipa, qemuIpa]
   if (ste.stage1) ipas.push(ste.ste.s1ContextPtr, ste.ste.s1ContextPtr - 0x200_0000)
   else ipas.push(step.iova)
   return ipas.some((ipa) => ipa !== undefined && ipa >= span && ipa < g.inputLimit)

@@ -10,19 +10,22 @@
  *   OP_PEEK addr            prints "P <word>"
  *   OP_END
  */
-import type { V3Command } from '../model/smmu/v3'
-import { DMA_LEN, type OracleCase } from './case'
+import { DMA_LEN, type Command, type OracleCase } from './case'
 
 export const SCRIPT_MAGIC = 0x3143_524f_554d_4d53n // "SMMUORC1"
 export const OP = { END: 0, CASE: 1, W64: 2, STE: 3, CMD: 4, DMA_RD: 5, DMA_WR: 6, PEEK: 7 } as const
 
 /** Command encodings (IHI 0070 4.x opcodes; fields as Linux's CMDQ_*). */
-export function encodeCommand(cmd: V3Command, sid: number): [bigint, bigint] {
+export function encodeCommand(cmd: Command): [bigint, bigint] {
   switch (cmd.op) {
     case 'CFGI_STE':
       return [0x03n | (BigInt(cmd.sid) << 32n), 1n]
     case 'CFGI_ALL':
       return [0x04n, 31n]
+    case 'CFGI_CD':
+      return [0x05n | (BigInt(cmd.ssid) << 12n) | (BigInt(cmd.sid) << 32n), 1n]
+    case 'CFGI_CD_ALL':
+      return [0x06n | (BigInt(cmd.sid) << 32n), 0n]
     case 'TLBI_NH_ASID':
       return [0x11n | (BigInt(cmd.vmid) << 32n) | (BigInt(cmd.asid) << 48n), 0n]
     case 'TLBI_NH_VA':
@@ -36,7 +39,6 @@ export function encodeCommand(cmd: V3Command, sid: number): [bigint, bigint] {
     case 'SYNC':
       return [0x46n, 0n]
   }
-  void sid
 }
 
 export function buildScript(cases: readonly OracleCase[]): Buffer {
@@ -45,11 +47,11 @@ export function buildScript(cases: readonly OracleCase[]): Buffer {
     words.push(BigInt(OP.CASE), BigInt(c.id))
     for (const [addr, value] of c.memory) words.push(BigInt(OP.W64), BigInt(addr), value)
     // Each case starts with an empty TLB, as the model's does.
-    words.push(BigInt(OP.CMD), ...encodeCommand({ op: 'TLBI_NSNH_ALL' }, 0))
+    words.push(BigInt(OP.CMD), ...encodeCommand({ op: 'TLBI_NSNH_ALL' }))
     words.push(BigInt(OP.STE), ...c.ste)
     for (const s of c.steps) {
       if (s.op === 'patch') words.push(BigInt(OP.W64), BigInt(s.addr), s.value)
-      else if (s.op === 'cmd') words.push(BigInt(OP.CMD), ...encodeCommand(s.cmd, 0))
+      else if (s.op === 'cmd') words.push(BigInt(OP.CMD), ...encodeCommand(s.cmd))
       else {
         words.push(BigInt(s.dir === 'read' ? OP.DMA_RD : OP.DMA_WR), BigInt.asUintN(64, BigInt(s.iova)), BigInt(DMA_LEN))
         if (s.dir === 'write' && s.peek !== undefined) words.push(BigInt(OP.PEEK), BigInt(s.peek))

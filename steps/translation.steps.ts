@@ -116,6 +116,13 @@ Given(
   },
 )
 
+Given(
+  'the guest of stream {addr} has installed stage 1 with TTB {addr}, T0SZ {int}, granule {granule}, IPS {int} bits, ASID {int}, its CD at IPA {addr}',
+  function (this: TckWorld, sid: number, ttbr: number, t0sz: number, granule: Granule, oas: number, asid: number, cdIpa: number) {
+    this.each((run) => check.equal(run.translationSmmu().installGuestStage1(sid, { ttbr, t0sz, granule, oas }, asid, { cdIpa }).ok, true))
+  },
+)
+
 When(
   'the guest of stream {addr} installs stage 1 with TTB {addr}, T0SZ {int}, granule {granule}, IPS {int} bits, ASID {int}, its CD at IPA {addr}',
   function (this: TckWorld, sid: number, ttbr: number, t0sz: number, granule: Granule, oas: number, asid: number, cdIpa: number) {

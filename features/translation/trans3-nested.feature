@@ -4,7 +4,8 @@ Feature: Trans3 - Nested translation
   stage-1 tables (IOVA -> IPA) in its memory and asks for them to be nested: the host pairs the
   guest's stage 1 with the domain's stage-2 context (on SMMUv1/v2 a stage-1 bank of CBAR type
   S1_TRANS_S2_TRANS tagged with the stage-2 bank's VMID, as the out-of-tree vSMMU did; on SMMUv3
-  an STE with both stages and a context descriptor holding the guest's TTB, T0SZ and ASID).
+  an STE with both stages whose S1ContextPtr is the IPA of the guest's context descriptor, which
+  holds its TTB, T0SZ and ASID: with stage 2 on, IHI 0070 5.2 makes that pointer an IPA).
   Every stage-1 table address is an IPA: the SMMU translates it through stage 2 before it reads
   the descriptor, then translates the final IPA through stage 2 as well.
 
@@ -181,9 +182,11 @@ Feature: Trans3 - Nested translation
     @linux-6.1
     Scenario: [8] The same guest tables through an STE with both stages; the NESTED domain's VMID is 1
       IAS 44: the host's stage 2 starts at level 0 with 2^(44 - 39) = 32 entries, and the
-      indices of IPA 0x4000_0000 are those of the 48-bit case. No bank: the STE carries the
-      guest's context descriptor (ASID 1) beside the stage-2 fields (VMID 1, the first VMID).
-      Given the guest of stream 0x10 has installed stage 1 with TTB 0x4000_0000, T0SZ 25, granule 4K, IPS 40 bits, ASID 1
+      indices of IPA 0x4000_0000 are those of the 48-bit case. No bank: the guest writes its
+      context descriptor (ASID 1) in its own RAM, at IPA 0x4000_3000 after its three tables, and
+      the STE's S1ContextPtr is that IPA beside the stage-2 fields (VMID 1, the first VMID); the
+      SMMU reads the CD at the PA stage 2 gives (IHI 0070 5.2, 3.3.2), so the walk is unchanged.
+      Given the guest of stream 0x10 has installed stage 1 with TTB 0x4000_0000, T0SZ 25, granule 4K, IPS 40 bits, ASID 1, its CD at IPA 0x4000_3000
       Then the guest stage 1 of stream 0x10 should be:
         | context | STE with S1 and S2 |
         | VMID    | 1                  |

@@ -121,7 +121,7 @@ Feature: Trans4 - Translation faults and how the SMMU reports them
       And the guest of stream 0x10 has written 0x0000_0000_4000_1003 at IPA 0x4000_0010
       And the guest of stream 0x10 has written 0x0000_0000_4000_2003 at IPA 0x4000_1010
       And the guest of stream 0x10 has written 0x0000_0000_4010_0F47 at IPA 0x4000_2018
-      And the guest of stream 0x10 has installed stage 1 with TTB 0x4000_0000, T0SZ 25, granule 4K, IPS 40 bits, ASID 1
+      And the guest of stream 0x10 has installed stage 1 with TTB 0x4000_0000, T0SZ 25, granule 4K, IPS 40 bits, ASID 1, its CD at IPA 0x4000_3000
 
     Scenario Outline: [4] <case>: event <event>, S2 <s2>, CLASS <class>
       The host's stage 2 has IAS 44 here (L0 with 32 entries); the indices and levels of these

@@ -3,12 +3,12 @@
  * smmu-common.c: SmmuInstance (instance.ts) does what every architecture shares (streams bound to
  * contexts, the regimes programmed into them, guest stage 1s, the IOTLB, the walks), and asks its
  * ContextModel for what differs:
- *   - SMMUv1/v2 (context-banks.ts): context banks (CBAR types, bank ranges by stage), a nested
+ *   - SMMUv1/v2 (v2/context-banks.ts): context banks (CBAR types, bank ranges by stage), a nested
  *     guest's stage 1 in a bank of its own, faults in the banks' CB_FSR/FSYNR0/FAR;
  *   - SMMUv3 (v3/contexts.ts): ASIDs/VMIDs, the stream table with STEs and CDs in memory that the
- *     driver writes and every lookup decodes, the IAS check of a stage-1-bypass input, and the
- *     event queue;
- *   - Intel VT-d (vtd-contexts.ts): a domain ID per domain, second-level translation only.
+ *     driver writes and every lookup decodes (the SMMU's configuration is what memory holds, not
+ *     what the driver meant), the IAS check of a stage-1-bypass input, and the event queue;
+ *   - Intel VT-d (vtd/contexts.ts): a domain ID per domain, second-level translation only.
  */
 import type { Result } from '../errno'
 import type { Access, Fault, S1Context, S1Regs, TranslationContext } from '../pgtable'
@@ -17,6 +17,7 @@ import type { ContextBankFault, EventRecord } from './events'
 import type { GuestStage1 } from './guest'
 import type { DomainStage } from './stage'
 import type { StreamFault } from './translate'
+import type { CfgiCommand } from './v3/stream-table'
 
 export interface BankRange {
   readonly first: number
@@ -32,10 +33,31 @@ export interface TlbTags {
 /** A stream's configuration as the SMMU sees it on a transaction. */
 export interface Resolved {
   readonly kind: 'resolved'
-  readonly ctx: SmmuContext
+  /** The driver's context for the stream, where there is one (SMMUv3 reads its STE without one). */
+  readonly ctx?: SmmuContext
   readonly regime: TranslationContext
   readonly guest?: GuestStage1
   readonly tags: TlbTags
+  /** SMMUv3 STE.PRIVCFG: the privilege the transaction is given; undefined: its own. */
+  readonly privileged?: boolean
+  /** SMMUv3: whether a stage's faults are recorded (CD.R, STE.S2R); undefined: always. */
+  readonly record?: { readonly s1: boolean; readonly s2: boolean }
+}
+
+/** SMMUv3 STE.Config = bypass: the input address is the output address. */
+export interface Bypassed {
+  readonly kind: 'bypass'
+}
+
+/** What a transaction's configuration lookup gives. */
+export type Resolution = Resolved | Bypassed | StreamFault | Fault
+
+/** What the driver programmed for a stream: its context, the regime in it, a guest's stage 1. */
+export interface DriverView {
+  readonly ctx: SmmuContext
+  /** Undefined until the driver writes the context's translation registers. */
+  readonly regime?: TranslationContext
+  readonly guest?: GuestStage1
 }
 
 /** What a guest's stage 1 is, before the architecture gives it a place. */
@@ -44,7 +66,7 @@ export interface GuestFields {
   readonly vmid: number
   readonly regs: S1Regs
   readonly context: S1Context
-  /** SMMUv3: the guest's CD is at this IPA (the guest writes it there); absent: the host's copy. */
+  /** SMMUv3 (required there): the IPA where the guest writes its CD, STE.S1ContextPtr. */
   readonly cdIpa?: number
 }
 
@@ -66,16 +88,23 @@ export interface ContextModel {
   unnestGuest(guest: GuestStage1): void
   /** The driver rewrites what it keeps for stream `sid` (SMMUv3: STE and CD bytes, then CFGI_STE). */
   syncStream(sid: number, ctx: SmmuContext | undefined, regime: TranslationContext | undefined, guest: GuestStage1 | undefined): void
+  /** The tags the IOTLB entries of a context's translations carry (what the driver's flushes name). */
+  tags(ctx: SmmuContext): TlbTags
   /** SMMUv3: where stream `sid`'s STE is. */
   steAddress(sid: number): number | undefined
-  /** SMMUv3 CMD_CFGI_STE. */
-  configInvalidate(sid: number): void
+  /** SMMUv3 configuration-cache invalidation (CMD_CFGI_STE / _CD / _CD_ALL / _ALL). */
+  configInvalidate(cmd: CfgiCommand): void
+  /** SMMUv3: write stream `sid`'s STE words as given, then CMD_CFGI_STE; undefined elsewhere (no STE). */
+  writeSte(sid: number, words: readonly bigint[]): void
+  /** SMMUv3: stream `sid`'s STE words as memory holds them; undefined on other architectures. */
+  readSte(sid: number): bigint[] | undefined
   /**
-   * The configuration a transaction of stream `sid` meets (its context has a regime). `at`: the
-   * transaction, when one is under way: a fault met while fetching the configuration (SMMUv3: stage
-   * 2 on the guest CD's IPA) is then reported and returned.
+   * The configuration a transaction of stream `sid` meets: what the driver programmed (`view`,
+   * undefined for a stream it never attached) on register-programmed SMMUs, the STE and CD in
+   * memory on SMMUv3. `at`: the transaction, when one is under way: what the lookup meets (SMMUv3:
+   * configuration errors, fetch aborts, stage 2 on the CD's IPA) is then recorded.
    */
-  resolve(sid: number, ctx: SmmuContext, regime: TranslationContext, guest: GuestStage1 | undefined, at?: Transaction): Resolved | StreamFault | Fault
+  resolve(sid: number, view: DriverView | undefined, at?: Transaction): Resolution
   /** With stage 1 bypassed: the fault the input address meets before stage 2, if any. */
   stage1BypassFault(iova: number): Fault | undefined
   /** Report a fault the way the architecture does. */
@@ -93,8 +122,8 @@ export interface Transaction {
   readonly access: Access
 }
 
-/** A context's IOTLB tags as the driver programmed it. */
-export function tagsOf(ctx: SmmuContext): TlbTags {
+/** A register-programmed context's IOTLB tags as the driver programmed it. */
+function tagsOf(ctx: SmmuContext): TlbTags {
   if (ctx.kind === 'vtd-context') return { vmid: ctx.domainId, asid: -1 }
   return { vmid: ctx.vmid ?? -1, asid: ctx.asid ?? -1 }
 }
@@ -107,14 +136,30 @@ export function tagsOf(ctx: SmmuContext): TlbTags {
 export abstract class RegisterProgrammedContexts {
   syncStream(): void {}
 
+  tags(ctx: SmmuContext): TlbTags {
+    return tagsOf(ctx)
+  }
+
   steAddress(): undefined {
     return undefined
   }
 
   configInvalidate(): void {}
 
-  resolve(_sid: number, ctx: SmmuContext, regime: TranslationContext, guest: GuestStage1 | undefined): Resolved {
-    return resolveProgrammed(ctx, regime, guest)
+  writeSte(): void {
+    throw new Error('this architecture has no stream table entries')
+  }
+
+  readSte(): undefined {
+    return undefined
+  }
+
+  resolve(sid: number, view: DriverView | undefined): Resolved | StreamFault {
+    if (view?.regime === undefined) {
+      const reason = view === undefined ? 'no context for the stream (transactions abort)' : 'context has no translation programmed'
+      return { kind: 'streamNotTranslated', sid, reason }
+    }
+    return resolveProgrammed(view.ctx, view.regime, view.guest)
   }
 
   stage1BypassFault(): undefined {
@@ -123,7 +168,7 @@ export abstract class RegisterProgrammedContexts {
 }
 
 /** Resolution where the driver's view is the SMMU's (SMMUv1/v2 registers, VT-d context entries). */
-export function resolveProgrammed(ctx: SmmuContext, regime: TranslationContext, guest: GuestStage1 | undefined): Resolved {
+function resolveProgrammed(ctx: SmmuContext, regime: TranslationContext, guest: GuestStage1 | undefined): Resolved {
   if (guest !== undefined) return { kind: 'resolved', ctx, regime, guest, tags: { vmid: guest.vmid, asid: guest.asid } }
   return { kind: 'resolved', ctx, regime, tags: tagsOf(ctx) }
 }

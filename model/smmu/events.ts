@@ -1,5 +1,5 @@
 /**
- * How an SMMU reports a translation fault (facts §4).
+ * How an SMMU reports a translation fault (fault-codes.ts: the event or CB_FSR bit of each kind).
  *
  * SMMUv3: an event record in the event queue. There is one encoder for SMMUv3 event records,
  * model/smmu/v3/events.ts (Arm IHI 0070 7.3); this module re-exports it under the names the
@@ -23,7 +23,8 @@
  * not modelled) and records a nested context's fault in the bank the stream's S2CR points at (the
  * stage-1 bank once a guest stage 1 is installed) — which bank real hardware uses is unverified.
  */
-import type { Access, Fault, FaultKind } from '../pgtable'
+import type { Access, Fault } from '../pgtable'
+import { FAULT_CODES } from './fault-codes'
 import { encodeV3Event, faultEvent, V3_CLASS, V3_EVENT_ID, type V3Class, type V3Event, type V3EventName } from './v3/events'
 
 /** SMMUv3 event IDs (IHI 0070 7.3). */
@@ -54,13 +55,6 @@ export const CB_FSR = {
 } as const
 export type FsrBit = keyof typeof CB_FSR
 
-const FSR_OF: Readonly<Record<FaultKind, FsrBit>> = {
-  translation: 'TF',
-  accessFlag: 'AFF',
-  permission: 'PF',
-  externalAbort: 'EF',
-  addressSize: 'ASF',
-}
 
 /** SMMUv1/v2 CB_FSYNR0 fields. */
 export const CB_FSYNR0 = {
@@ -81,5 +75,5 @@ export function contextBankFaultFor(fault: Fault, bank: number, iova: number, ac
   let fsynr0 = fault.level & CB_FSYNR0.PLVL_MASK
   if (access.kind === 'write') fsynr0 |= CB_FSYNR0.WNR
   if (fault.onS1TableWalk) fsynr0 |= CB_FSYNR0.PTWF
-  return { bank, fsr: CB_FSR[FSR_OF[fault.kind]], fsynr0, far: iova }
+  return { bank, fsr: CB_FSR[FAULT_CODES[fault.kind].fsr], fsynr0, far: iova }
 }

@@ -8,8 +8,10 @@
  * - SMMUv1/v2: a second context bank, searched like any stage-1 bank (from IDR1.NUMS2CB up),
  *   of CBAR type S1_TRANS_S2_TRANS, tagged with the stage-2 bank's VMID; the stream's S2CR points
  *   at it. Its TTBR0/TCR hold the guest's TTB, T0SZ, granule and IPS; its ASID is the guest's.
- * - SMMUv3: the stream's STE gets both stages: a context descriptor with the guest's TTB0, T0SZ,
- *   TG0, IPS and ASID beside the stage-2 fields the host already wrote. No bank is needed.
+ * - SMMUv3: the stream's STE gets both stages: beside the stage-2 fields the host already wrote,
+ *   S1ContextPtr is the IPA of the guest's context descriptor (its TTB0, T0SZ, TG0, IPS and
+ *   ASID), which the guest writes in its own memory; with stage 2 enabled that pointer is an IPA
+ *   the SMMU translates through stage 2 before reading the CD (IHI 0070 5.2). No bank is needed.
  * The guest's TTB and every table address below it are IPAs (walkNested translates them).
  *
  * The guest's memory: what the guest reads and writes at an IPA lands at the PA the host's stage-2
@@ -43,7 +45,7 @@ export interface BankGuestStage1 extends GuestStage1Common {
 /** SMMUv3: an STE with a stage-1 context descriptor beside the stage-2 configuration. */
 export interface SteGuestStage1 extends GuestStage1Common {
   readonly kind: 'stream-table'
-  /** The guest's CD is at this IPA (fetched through stage 2); absent: the host keeps a copy at a PA. */
+  /** The IPA of the guest's CD in its memory (STE.S1ContextPtr; the SMMU reads it through stage 2). */
   readonly cdIpa?: number
 }
 

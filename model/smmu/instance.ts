@@ -4,8 +4,8 @@
  * nothing of iommu domains or VFIO.
  *
  * What differs between architectures is a ContextModel (arch.ts), one per architecture:
- * context-banks.ts (SMMUv1/v2), v3/contexts.ts (SMMUv3: stream table, STEs and CDs in memory,
- * event queue), vtd-contexts.ts (VT-d). This class holds what they share.
+ * v2/context-banks.ts (SMMUv1/v2), v3/contexts.ts (SMMUv3: stream table, STEs and CDs in memory,
+ * event queue), vtd/contexts.ts (VT-d). This class holds what they share.
  *
  * Translation (a device's transaction on stream `sid`):
  *   stream -> context (S2CR / STE) -> IOTLB, tagged (VMID, ASID) -> on a miss, a walk over memory:
@@ -14,8 +14,13 @@
  *     stage-2 context + guest stage 1     walkNested (every stage-1 table address is an IPA)
  *   -> a Translation, cached; or a Fault, reported (SMMUv3 event queue, SMMUv1/v2 bank registers).
  *
+ * The SMMUv3 configuration a transaction meets is what its STE and CD in memory say (written by
+ * the driver side, or raw with writeSte), not what the driver meant: a stream the driver never
+ * wrote reads a zeroed STE (V = 0, C_BAD_STE).
+ *
  * IOTLB tags: a context's (VMID, ASID) as the driver programmed them, -1 where there is none
- * (stage-1 contexts without a VMID, stage-2 contexts without an ASID); a guest stage 1 is tagged
+ * (stage-2 contexts without an ASID; SMMUv1/v2 stage-1 contexts without a VMID, while an SMMUv3
+ * stage-1 STE tags with its S2VMID 0 when stage 2 is implemented); a guest stage 1 is tagged
  * (VMID of the stage-2 context, the guest's ASID); a VT-d context (DID, -1). Entries are only made
  * by successful walks. A hit whose permissions deny the access is walked again (the architecture
  * also allows a fault from the cached entry), so a stale entry can keep granting what it granted,
@@ -25,7 +30,7 @@
  */
 import { fail, ok, type Result } from '../errno'
 import type { FeatureSet } from '../hw/features'
-import type { DescriptorReader, PhysMemory } from '../memory'
+import { PAGE_SIZE, type DescriptorReader, type PhysMemory } from '../memory'
 import {
   isFault,
   Iotlb,
@@ -37,24 +42,26 @@ import {
   type Fault,
   type IotlbEntry,
   type IotlbStats,
+  type Perm,
   type S1Regs,
   type Translation,
   type TranslationContext,
   type WalkResult,
 } from '../pgtable'
 import type { SmmuDriverBehaviour } from '../profiles'
-import { tagsOf, type BankRange, type ContextModel, type Resolved, type TlbTags, type Transaction } from './arch'
-import { ContextBankModel } from './context-banks'
+import { type BankRange, type ContextModel, type Resolution, type Resolved, type TlbTags, type Transaction } from './arch'
+import { ContextBankModel } from './v2/context-banks'
 import type { SmmuContext } from './context'
 import type { ContextBankFault, EventRecord } from './events'
 import { TracingReader, type DescriptorRead } from './explain'
 import { GuestMemory, type GuestStage1 } from './guest'
 import type { DomainStage } from './stage'
-import { performDma, type DmaResult, type StreamFault, type TranslateResult } from './translate'
+import { performDma, type DmaResult, type TranslateResult } from './translate'
 import { StreamTableModel } from './v3/contexts'
-import { VtdContextModel } from './vtd-contexts'
+import type { CfgiCommand } from './v3/stream-table'
+import { VtdContextModel } from './vtd/contexts'
 
-export { tagsOf, type BankRange, type TlbTags } from './arch'
+export type { BankRange, TlbTags } from './arch'
 
 /** What a guest's TLB invalidation names (TLBIASID / CMD_TLBI_NH_ASID, TLBIVA / CMD_TLBI_NH_VA). */
 export interface GuestTlbi {
@@ -157,9 +164,31 @@ export class SmmuInstance {
     return this.arch.steAddress(sid)
   }
 
-  /** SMMUv3 CMD_CFGI_STE: forget the cached configuration of `sid`; the next lookup reads the STE again. */
-  configInvalidate(sid: number): void {
-    this.arch.configInvalidate(sid)
+  /**
+   * SMMUv3 configuration-cache invalidation: CMD_CFGI_STE (a number: its StreamID) forgets the
+   * cached configuration of the stream, so the next lookup reads the STE (and CD) again; also
+   * CMD_CFGI_CD, CMD_CFGI_CD_ALL and CMD_CFGI_ALL. Nothing on other architectures.
+   */
+  configInvalidate(cmd: CfgiCommand | number): void {
+    this.arch.configInvalidate(typeof cmd === 'number' ? { op: 'CFGI_STE', sid: cmd } : cmd)
+  }
+
+  /**
+   * SMMUv3: the driver writes stream `sid`'s STE as the eight words given (a nested domain's
+   * physical STE, an oracle case's), then CMD_CFGI_STE. ENXIO for a stream not behind this SMMU,
+   * EOPNOTSUPP on an architecture without stream table entries.
+   */
+  writeSte(sid: number, words: readonly bigint[]): Result<void> {
+    if (!this.hasStream(sid)) return fail('ENXIO', `stream ${hex(sid)} is not behind SMMU ${this.name}`)
+    if (this.features.arch !== 'smmuv3') return fail('EOPNOTSUPP', `SMMU ${this.name} (${this.features.arch}) has no stream table entries`)
+    if (words.length !== 8) return fail('EINVAL', `an STE is 8 64-bit words, not ${words.length}`)
+    this.arch.writeSte(sid, words)
+    return ok()
+  }
+
+  /** SMMUv3: stream `sid`'s STE words as memory holds them; undefined on other architectures. */
+  readSte(sid: number): bigint[] | undefined {
+    return this.hasStream(sid) ? this.arch.readSte(sid) : undefined
   }
 
   streamContext(sid: number): SmmuContext | undefined {
@@ -185,8 +214,10 @@ export class SmmuInstance {
    * not a NESTED domain's, or for registers or an ASID the context cannot hold; EOPNOTSUPP when
    * the hardware cannot nest (no IDR0.NTS, or not both S1P and S2P); ENOSPC when no stage-1 bank
    * is free (SMMUv1/v2). Installing again replaces the configuration (same bank).
-   * SMMUv3 `opts.cdIpa`: the guest writes its CD at that IPA and the STE points there (the SMMU
-   * fetches it through stage 2); EFAULT where the host mapped nothing writable; EINVAL elsewhere.
+   * SMMUv3 needs `opts.cdIpa` (EINVAL without): a nested STE's S1ContextPtr is an IPA (IHI 0070
+   * 5.2), so the guest writes its CD at that IPA of its memory and the STE points there (the SMMU
+   * fetches it through stage 2); EFAULT where the host mapped nothing writable there. Other
+   * architectures have no CD: EINVAL with one.
    */
   installGuestStage1(sid: number, regs: S1Regs, asid: number, opts: { readonly cdIpa?: number } = {}): Result<GuestStage1> {
     const ctx = this.streams.get(sid)
@@ -237,14 +268,20 @@ export class SmmuInstance {
 
   // ---- translation ---------------------------------------------------------------------------
 
-  /** One transaction of stream `sid` at `iova`: IOTLB, else a walk; faults are reported. */
+  /**
+   * One transaction of stream `sid` at `iova`: the stream's configuration (SMMUv3: its STE and CD
+   * in memory), then the IOTLB, else a walk; faults are reported. SMMUv3 STE.PRIVCFG overrides the
+   * access's privilege for the lookup and the walk; the report keeps the transaction's access.
+   */
   translate(sid: number, iova: number, access: Access = READ): TranslateResult {
     const r = this.resolve(sid, { iova, access })
+    if (r.kind === 'bypass') return bypassed(iova)
     if (r.kind !== 'resolved') return r
-    const privileged = access.privileged === true
+    const effective = effectiveAccess(r, access)
+    const privileged = effective.privileged === true
     const hit = this.tlb.lookup(r.tags.vmid, r.tags.asid, privileged, iova)
     if (hit !== undefined && hit.perm[access.kind]) return fromEntry(hit, iova)
-    const t = this.walkFor(this.memory, r, iova, access)
+    const t = this.walkFor(this.memory, r, iova, effective)
     if (isFault(t)) {
       this.report(sid, r, t, iova, access)
       return t
@@ -256,9 +293,10 @@ export class SmmuInstance {
   /** The walk `translate` would do on a miss, with every descriptor it fetched; no IOTLB, no report. */
   explainWalk(sid: number, iova: number, access: Access = READ): WalkExplanation {
     const r = this.resolve(sid)
+    if (r.kind === 'bypass') return { result: bypassed(iova), reads: [] }
     if (r.kind !== 'resolved') return { result: r, reads: [] }
     const reader = new TracingReader(this.memory)
-    return { result: this.walkFor(reader, r, iova, access), reads: reader.reads }
+    return { result: this.walkFor(reader, r, iova, effectiveAccess(r, access)), reads: reader.reads }
   }
 
   /** The stream's device performs DMA: `length` bytes read, or `data` (a pattern if absent) written. */
@@ -318,14 +356,14 @@ export class SmmuInstance {
    * stage-1 context, by IPA within the VMID for a stage-2 (S2 or NESTED) context.
    */
   flushRange(ctx: SmmuContext, iova: number, length: number): number {
-    const tags = tagsOf(ctx)
+    const tags = this.arch.tags(ctx)
     if (ctx.translation === 'stage 1') return this.tlb.invalidateVa(iova, length, tags)
     return this.tlb.invalidateIpa(tags.vmid, iova, length)
   }
 
   /** The driver's tlb_flush_all for a context (io-pgtable free): its ASID, or its whole VMID. */
   flushContext(ctx: SmmuContext): number {
-    const tags = tagsOf(ctx)
+    const tags = this.arch.tags(ctx)
     if (ctx.translation === 'stage 1') return this.tlb.invalidateAsid(tags.asid, tags.vmid)
     return this.tlb.invalidateVmid(tags.vmid)
   }
@@ -361,14 +399,10 @@ export class SmmuInstance {
 
   // ---- internals -----------------------------------------------------------------------------
 
-  private resolve(sid: number, at?: Transaction): Resolved | StreamFault | Fault {
+  private resolve(sid: number, at?: Transaction): Resolution {
     const ctx = this.streams.get(sid)
-    const regime = ctx === undefined ? undefined : this.regimes.get(ctx)
-    if (ctx === undefined || regime === undefined) {
-      const reason = ctx === undefined ? 'no context for the stream (transactions abort)' : 'context has no translation programmed'
-      return { kind: 'streamNotTranslated', sid, reason }
-    }
-    return this.arch.resolve(sid, ctx, regime, this.guests.get(sid), at)
+    const view = ctx === undefined ? undefined : { ctx, regime: this.regimes.get(ctx), guest: this.guests.get(sid) }
+    return this.arch.resolve(sid, view, at)
   }
 
   /** The driver rewrites what it keeps for the stream (SMMUv3: its STE and CD, then CFGI_STE). */
@@ -408,6 +442,18 @@ function contextModelFor(features: FeatureSet, driver: SmmuDriverBehaviour, memo
     default:
       return new ContextBankModel(features, driver)
   }
+}
+
+const ALL: Perm = { read: true, write: true, exec: true }
+
+/** The access as the walk sees it: SMMUv3 STE.PRIVCFG may override its privilege. */
+function effectiveAccess(r: Resolved, access: Access): Access {
+  return r.privileged === undefined ? access : { ...access, privileged: r.privileged }
+}
+
+/** SMMUv3 STE.Config = bypass: the input address is the PA, with every permission (page by page). */
+function bypassed(iova: number): Translation {
+  return { kind: 'ok', input: iova, oa: iova, level: 3, size: PAGE_SIZE, perm: ALL }
 }
 
 /** The translation a cached entry gives for `iova` (inside its block). */

@@ -1,15 +1,16 @@
 /**
  * The recorded QEMU 10 oracle run (oracle/recorded/), replayed against the model: every DMA must
  * agree with what QEMU's SMMUv3 did, or differ only in a documented QEMU deviation. No QEMU here.
- * Plus the v3 configuration decoder's ILLEGAL rules on hand-written STEs and CDs.
  */
 import assert from 'node:assert/strict'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { describe, it } from 'node:test'
-import { createMemory } from '../../model/memory'
 import { ROOT } from '../../model/root'
-import { decodeCd, decodeSte, encodeCd, encodeSte, QEMU_10_SMMUV3_ID, SmmuV3, STE_CONFIG, encodeV3Event } from '../../model/smmu/v3'
+import { decodeSte, encodeSte, QEMU_10_SMMUV3_ID, STE_CONFIG, encodeV3Event } from '../../model/smmu/v3'
+import { caseMemory, caseSmmu, predict } from '../../oracle/case'
+import { getProfile, loadFixture } from '../../model'
+import { SmmuInstance } from '../../model/smmu/instance'
 import { judge, knownDifferences } from '../../oracle/compare'
 import { loadRun } from '../../oracle/record'
 import { parseAgentOutput } from '../../oracle/qemu'
@@ -27,6 +28,19 @@ describe('SMMUv3 oracle: recorded QEMU 10 runs replayed against the model', () =
       assert.deepEqual(unexplained.flatMap((r) => r.lines), [])
       for (const r of results) for (const k of r.known?.split('+') ?? []) assert.ok(ids.has(k), `unknown deviation ${k}`)
       assert.ok(results.filter((r) => r.agree).length > results.length / 2, 'most cases agree outright')
+    })
+
+    it(`${file}: each bad-t0sz / bad-s2t0sz case is refused by the T0SZ / S2T0SZ rule, not another`, () => {
+      const run = loadRun(fs.readFileSync(path.join(RECORDED, file), 'utf8'))
+      const expected = { 'bad-t0sz': 'C_BAD_CD by CD.T0SZ:', 'bad-s2t0sz': 'C_BAD_STE by STE.S2T0SZ:' } as const
+      let seen = 0
+      for (const c of run.cases) {
+        const mutation = (Object.keys(expected) as (keyof typeof expected)[]).find((m) => c.name.endsWith(` ${m}`))
+        if (mutation === undefined) continue
+        seen++
+        for (const p of predict(c)) assert.ok(p.event !== undefined && p.reason?.startsWith(expected[mutation]), `case ${c.id}: ${p.reason}`)
+      }
+      assert.ok(seen > 0, 'the run has such cases')
     })
   }
 
@@ -67,44 +81,52 @@ describe('SMMUv3 configuration from memory (IHI 0070 5.2, 5.4)', () => {
     }
   })
 
-  for (const [why, f] of [
-    ['V = 0', { ...s2, valid: false }],
-    ['S2T0SZ above 39', { ...s2, s2T0sz: 40 }],
-    ['S2T0SZ below 64 - PS', { ...s2, s2T0sz: 23 }],
-    ['S2SL0 = 3', { ...s2, s2Sl0: 3 }],
-    ['S2TTB beyond PS', { ...s2, s2Ttb: 2 ** 40 }],
-    ['S2AA64 = 0', { ...s2, s2Aa64: false }],
-    ['S2S = 1', { ...s2, s2S: true }],
-    ['S1CDMax above SSIDSIZE', { config: STE_CONFIG.S1_TRANS, s1CdMax: 1 }],
-  ] as const) {
-    it(`C_BAD_STE: ${why}`, () => assert.equal(ste(f).kind, 'C_BAD_STE'))
-  }
+  it('abort and bypass STEs written raw: no event, and the input address passes untranslated; V = 0 and a StreamID beyond SIDSIZE are recorded', () => {
+    const smmu = caseSmmu(caseMemory())
+    // By hand (IHI 0070 5.2): V [0] = 1, Config [3:1] = 0b000 abort / 0b100 bypass.
+    const ste = (w0: bigint) => [w0, 0n, 0n, 0n, 0n, 0n, 0n, 0n]
+    assert.ok(smmu.writeSte(3, ste(0x1n)).ok)
+    const aborted = smmu.translate(3, 0x4000_5000)
+    assert.equal(aborted.kind === 'streamNotTranslated' ? aborted.reason : aborted.kind, 'the STE aborts the stream')
+    assert.deepEqual(smmu.drainEvents(), [])
+    assert.ok(smmu.writeSte(3, ste(0x9n)).ok)
+    const bypassed = smmu.translate(3, 0x4000_5000, { kind: 'write' })
+    assert.equal(bypassed.kind === 'ok' ? bypassed.oa : bypassed.kind, 0x4000_5000)
+    assert.deepEqual(smmu.drainEvents(), [])
+    assert.ok(smmu.writeSte(3, ste(0x8n)).ok) // V = 0
+    assert.equal(smmu.translate(3, 0x4000_5000).kind, 'streamNotTranslated')
+    // C_BAD_STE (0x04) with StreamID 3 (7.3.5).
+    assert.deepEqual(smmu.drainEvents().map(encodeV3Event), [[0x0000_0003_0000_0004n, 0n, 0n, 0n]])
+    // qemu-smmuv3-10.0 has SIDSIZE 16: StreamID 0x1_0000 is C_BAD_STREAMID (0x02, 7.3.3).
+    assert.equal(smmu.translate(0x1_0000, 0).kind, 'streamNotTranslated')
+    assert.deepEqual(smmu.drainEvents().map(encodeV3Event), [[0x0001_0000_0000_0002n, 0n, 0n, 0n]])
+  })
 
-  for (const [why, f] of [
-    ['V = 0', { valid: false }],
-    ['A = 0', { a: false }],
-    ['AA64 = 0', { aa64: false }],
-    ['T0SZ 15', { t0sz: 15 }],
-    ['T0SZ 40', { t0sz: 40 }],
-    ['TTB0 beyond IPS', { ips: 0, ttb0: 2 ** 32 }],
-  ] as const) {
-    it(`C_BAD_CD: ${why}`, () => assert.equal('kind' in decodeCd(encodeCd({ ttb0: 0x4a00_0000, ...f }), QEMU_10_SMMUV3_ID), true))
-  }
-
-  it('abort and bypass STEs: no event, and the input address passes untranslated', () => {
-    const mem = createMemory({ oas: 48 })
-    assert.ok(mem.ok)
-    const smmu = new SmmuV3(mem.value)
-    smmu.setStreamTable(0x1000, 4)
-    const put = (words: bigint[]) => words.forEach((w, i) => mem.value.write(smmu.steAddress(3) + 8 * i, new Uint8Array(new BigUint64Array([w]).buffer)))
-    put(encodeSte({ config: STE_CONFIG.ABORT }))
-    assert.equal(smmu.translate(3, 0x5000).kind, 'aborted')
-    put(encodeSte({ config: STE_CONFIG.BYPASS }))
-    assert.deepEqual(smmu.translate(3, 0x5000), { kind: 'bypass', pa: 0x5000 })
-    put(encodeSte({ valid: false }))
-    const out = smmu.translate(3, 0x5000)
-    assert.equal(out.kind, 'fault')
-    if (out.kind === 'fault') assert.deepEqual(encodeV3Event(out.event), [0x0000_0003_0000_0004n, 0n, 0n, 0n])
-    assert.equal(smmu.translate(16, 0).kind, 'fault')
+  it('CD.EPD0 = 1 is a stage-1 Translation fault, recorded under CD.R; a CD or an STE the bus cannot read is F_CD_FETCH / F_STE_FETCH', () => {
+    const mem = caseMemory()
+    const smmu = caseSmmu(mem)
+    // By hand: STE V | Config 0b101 (stage 1) | S1ContextPtr 0x4800_0000 (IHI 0070 5.2).
+    const ste = (w0: bigint) => [w0, 0n, 0n, 0n, 0n, 0n, 0n, 0n]
+    // CD: T0SZ 25 | EPD0 [14] | EPD1 [30] | V [31] | AA64 [41] | R [45] | A [46] (5.4).
+    const cd = (w0: bigint) => mem.write(0x4800_0000, new Uint8Array(new BigUint64Array([w0, 0n, 0n, 0n, 0n, 0n, 0n, 0n]).buffer))
+    cd(0x0000_6200_c000_4019n)
+    assert.ok(smmu.writeSte(8, ste(0x4800_000bn)).ok)
+    const t = smmu.translate(8, 0x1000)
+    assert.deepEqual(t.kind === 'translation' ? [t.stage, t.level] : t.kind, [1, 0])
+    // F_TRANSLATION (0x10), StreamID 8; RnW 1 [35], CLASS IN (2) [41:40]; InputAddr 0x1000 (7.3.13).
+    assert.deepEqual(smmu.drainEvents().map(encodeV3Event), [[0x0000_0008_0000_0010n, 0x0000_0208_0000_0000n, 0x1000n, 0n]])
+    cd(0x0000_4200_c000_4019n) // R = 0: terminated, not recorded (3.12)
+    smmu.configInvalidate({ op: 'CFGI_CD', sid: 8, ssid: 0 })
+    assert.equal(smmu.translate(8, 0x1000).kind, 'translation')
+    assert.deepEqual(smmu.drainEvents(), [])
+    // S1ContextPtr 0x8_0000_0000: no RAM there. F_CD_FETCH (0x09), FetchAddr [51:3] in dword 3 (7.3.9).
+    assert.ok(smmu.writeSte(8, ste(0x8_0000_000bn)).ok)
+    assert.equal(smmu.translate(8, 0x1000).kind, 'streamNotTranslated')
+    assert.deepEqual(smmu.drainEvents().map(encodeV3Event), [[0x0000_0008_0000_0009n, 0n, 0n, 0x8_0000_0000n]])
+    // A stream table where the bus has nothing: F_STE_FETCH (0x03) at base + 8 * 64 (7.3.4).
+    const holed = SmmuInstance.probe('holed', loadFixture('qemu-smmuv3-10.0'), getProfile('linux-6.12').smmu, mem, 0x8_0000_0000)
+    assert.ok(holed.ok)
+    assert.equal(holed.value.translate(8, 0x1000).kind, 'streamNotTranslated')
+    assert.deepEqual(holed.value.drainEvents().map(encodeV3Event), [[0x0000_0008_0000_0003n, 0n, 0n, 0x8_0000_0200n]])
   })
 })

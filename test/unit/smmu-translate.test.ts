@@ -69,7 +69,8 @@ function workedExample(fixture = 'synthetic-nested', profile: ProfileName = 'mer
   value(guest.write64(0x4000_0010, 0x0000_0000_4000_1003n))
   value(guest.write64(0x4000_1010, 0x0000_0000_4000_2003n))
   value(guest.write64(0x4000_2018, 0x0000_0000_4010_0f47n))
-  value(env.smmu.installGuestStage1(0x10, GUEST, 1))
+  // SMMUv3: the guest's CD is in its RAM, after its three tables (a nested STE points at its IPA).
+  value(env.smmu.installGuestStage1(0x10, GUEST, 1, env.smmu.features.arch === 'smmuv3' ? { cdIpa: 0x4000_3000 } : {}))
   return { ...env, guest }
 }
 
@@ -187,7 +188,12 @@ describe('nested translation with a guest stage 1', () => {
     assert.deepEqual(n.smmu.banksInUse(), [0])
     assert.equal(n.smmu.guestStage1(0x10), undefined)
     const v3 = attached('synthetic-smmuv3-nested', 'NESTED', 'linux-6.1') // 16 ASID bits
-    assert.equal(errnoOf(v3.smmu.installGuestStage1(0x10, GUEST, 0xffff)), 'ok')
+    value(v3.domain.map(0x4000_0000n, 0x8000_0000, 0x20_0000n, RW))
+    // IHI 0070 5.2: a nested STE's S1ContextPtr is an IPA; the guest names where its CD is.
+    assert.equal(errnoOf(v3.smmu.installGuestStage1(0x10, GUEST, 0xffff)), 'EINVAL')
+    assert.equal(errnoOf(v3.smmu.installGuestStage1(0x10, GUEST, 0xffff, { cdIpa: 0x4000_3000 })), 'ok')
+    // A context bank holds the guest's stage 1 itself: no CD to place.
+    assert.equal(errnoOf(n.smmu.installGuestStage1(0x10, GUEST, 1, { cdIpa: 0x4000_3000 })), 'EINVAL')
   })
 
   it('installing again keeps the bank; removing frees it; detaching the stream removes it too', () => {

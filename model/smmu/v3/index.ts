@@ -2,4 +2,6 @@
 export * from './structures'
 export * from './config'
 export * from './events'
-export * from './smmuv3'
+export * from './fields'
+export * from './stream-table'
+export * from './contexts'

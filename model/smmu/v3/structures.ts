@@ -1,23 +1,19 @@
 /**
- * SMMUv3 configuration structures as bytes in memory (Arm IHI 0070, 5.2 Stream Table Entry and
- * 5.4 Context Descriptor): field positions, an encoder (what a driver or the oracle harness writes)
- * and a decoder that validates what it reads the way the architecture's ILLEGAL rules do:
- * an ILLEGAL STE is C_BAD_STE, an ILLEGAL CD is C_BAD_CD.
+ * SMMUv3 configuration structures as bytes in memory (Arm IHI 0070 G.b, 5.2 Stream Table Entry and
+ * 5.4 Context Descriptor): each structure is one table of fields (fields.ts) that drives both the
+ * encoder (what a driver or the oracle harness writes) and the decoder (what the SMMU reads);
+ * config.ts validates what is read the way the architecture's ILLEGAL rules do (an ILLEGAL STE is
+ * C_BAD_STE, an ILLEGAL CD is C_BAD_CD).
  *
- * Both are eight 64-bit little-endian words (64 bytes). Field positions (bit numbers inside the
- * 64-bit word):
- *   STE dw0: V 0, Config [3:1], S1Fmt [5:4], S1ContextPtr [51:6], S1CDMax [63:59]
- *       dw1: S1DSS [1:0], S1STALLD 27, PRIVCFG [49:48]
- *       dw2: S2VMID [15:0], S2T0SZ [37:32], S2SL0 [39:38], S2TG [47:46], S2PS [50:48],
- *            S2AA64 51, S2ENDI 52, S2AFFD 53, S2S 57, S2R 58
- *       dw3: S2TTB [51:4]
- *   CD  dw0: T0SZ [5:0], TG0 [7:6], EPD0 14, ENDI 15, T1SZ [21:16], TG1 [23:22], EPD1 30, V 31,
- *            IPS [34:32], AFFD 35, TBI [39:38], AA64 41, HD 42, HA 43, S 44, R 45, A 46,
- *            ASID [63:48]
- *       dw1: HAD0 1, TTB0 [51:4];  dw2: HAD1 1, TTB1 [51:4];  dw3: MAIR0
- * (The same positions as Linux's STRTAB_STE_* / CTXDESC_CD_* and QEMU's STE_* / CD_* macros.)
+ * Both are eight 64-bit little-endian words (64 bytes). In the tables, `word, lo, width` are the
+ * position inside the 64-bit word; the comment gives IHI 0070's bit numbers over the whole
+ * structure (word * 64 + bit). Linux's STRTAB_STE_* / CTXDESC_CD_* macros
+ * (drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.h) name the same positions for the fields they use;
+ * S1ContextPtr is [55:6] in G.b (Linux's mask stops at bit 51: bits above the OAS are RES0), the
+ * VMSAv8-64 S2TTB / TTB0 / TTB1 are [51:4] (bits [55:52] are the VMSAv9-128 extension).
  */
 import type { Granule } from '../../pgtable'
+import { address, decodeFields, encodeFields, flag, uint, zeroFields, type FieldsOf } from './fields'
 
 export const STE_WORDS = 8
 export const CD_WORDS = 8
@@ -47,219 +43,140 @@ export function addressSizeEncoding(bits: number): number {
   return e
 }
 
-const field = (word: bigint, lo: number, width: number): number => Number((word >> BigInt(lo)) & ((1n << BigInt(width)) - 1n))
-const bit = (word: bigint, n: number): boolean => ((word >> BigInt(n)) & 1n) === 1n
-const place = (value: number | bigint | boolean, lo: number, width: number): bigint => {
-  const v = typeof value === 'boolean' ? (value ? 1n : 0n) : BigInt(value)
-  const mask = (1n << BigInt(width)) - 1n
-  if (v < 0n || v > mask) throw new Error(`field value ${v} does not fit ${width} bits`)
-  return v << BigInt(lo)
-}
-/** Address bits [51:lo] of a word. */
-const addressField = (word: bigint, lo: number): number => Number(word & (((1n << 52n) - 1n) & ~((1n << BigInt(lo)) - 1n)))
-const placeAddress = (addr: number, lo: number): bigint => {
-  const a = BigInt(addr)
-  if (a % (1n << BigInt(lo)) !== 0n || a >= 1n << 52n) throw new Error(`address 0x${addr.toString(16)} does not fit bits [51:${lo}]`)
-  return a
-}
+// ---- Stream table entry (IHI 0070 5.2) ---------------------------------------------------------
 
-// ---- Stream table entry ------------------------------------------------------------------------
-
-export interface SteFields {
-  readonly valid: boolean
-  readonly config: number
-  /** PA of the CD (stage 1 only) or its IPA (nested). */
-  readonly s1ContextPtr: number
-  readonly s1CdMax: number
-  readonly s1StallD: boolean
-  readonly privCfg: number
-  readonly s2Vmid: number
-  readonly s2T0sz: number
-  readonly s2Sl0: number
+export const STE_LAYOUT = {
+  valid: flag('V', 0, 0), //                      [0]
+  config: uint('Config', 0, 1, 3), //             [3:1]
+  s1Fmt: uint('S1Fmt', 0, 4, 2), //               [5:4]
+  /** The CD's PA (stage 1 only) or IPA (stage 2 also enabled: translated by stage 2). */
+  s1ContextPtr: address('S1ContextPtr', 0, 55, 6), // [55:6]
+  s1CdMax: uint('S1CDMax', 0, 59, 5), //          [63:59]
+  s1Dss: uint('S1DSS', 1, 0, 2), //               [65:64]
+  s1Cir: uint('S1CIR', 1, 2, 2), //               [67:66]
+  s1Cor: uint('S1COR', 1, 4, 2), //               [69:68]
+  s1Csh: uint('S1CSH', 1, 6, 2), //               [71:70]
+  s2Hwu59: flag('S2HWU59', 1, 8), //              [72]
+  s2Hwu60: flag('S2HWU60', 1, 9), //              [73]
+  s2Hwu61: flag('S2HWU61', 1, 10), //             [74]
+  s2Hwu62: flag('S2HWU62', 1, 11), //             [75]
+  dre: flag('DRE', 1, 12), //                     [76]
+  cont: uint('CONT', 1, 13, 4), //                [80:77]
+  dcp: flag('DCP', 1, 17), //                     [81]
+  ppar: flag('PPAR', 1, 18), //                   [82]
+  mev: flag('MEV', 1, 19), //                     [83]
+  s2Fwb: flag('S2FWB', 1, 25), //                 [89]
+  s1StallD: flag('S1STALLD', 1, 27), //           [91]
+  eats: uint('EATS', 1, 28, 2), //                [93:92]
+  strw: uint('STRW', 1, 30, 2), //                [95:94]
+  memAttr: uint('MemAttr', 1, 32, 4), //          [99:96]
+  mtCfg: flag('MTCFG', 1, 36), //                 [100]
+  allocCfg: uint('ALLOCCFG', 1, 37, 4), //        [104:101]
+  shCfg: uint('SHCFG', 1, 44, 2), //              [109:108]
+  nsCfg: uint('NSCFG', 1, 46, 2), //              [111:110]
+  privCfg: uint('PRIVCFG', 1, 48, 2), //          [113:112]
+  instCfg: uint('INSTCFG', 1, 50, 2), //          [115:114]
+  s2Vmid: uint('S2VMID', 2, 0, 16), //            [143:128]
+  s2T0sz: uint('S2T0SZ', 2, 32, 6), //            [165:160]
+  s2Sl0: uint('S2SL0', 2, 38, 2), //              [167:166]
+  s2Ir0: uint('S2IR0', 2, 40, 2), //              [169:168]
+  s2Or0: uint('S2OR0', 2, 42, 2), //              [171:170]
+  s2Sh0: uint('S2SH0', 2, 44, 2), //              [173:172]
   /** S2TG encoding (0b00 4K, 0b01 64K, 0b10 16K, 0b11 reserved). */
-  readonly s2Tg: number
-  /** S2PS encoding. */
-  readonly s2Ps: number
-  readonly s2Aa64: boolean
-  readonly s2Endi: boolean
-  readonly s2Affd: boolean
-  readonly s2S: boolean
-  readonly s2R: boolean
-  readonly s2Ttb: number
-}
+  s2Tg: uint('S2TG', 2, 46, 2), //                [175:174]
+  /** S2PS encoding (ADDRESS_SIZE_BITS). */
+  s2Ps: uint('S2PS', 2, 48, 3), //                [178:176]
+  s2Aa64: flag('S2AA64', 2, 51), //               [179]
+  s2Endi: flag('S2ENDI', 2, 52), //               [180]
+  s2Affd: flag('S2AFFD', 2, 53), //               [181]
+  s2Ptw: flag('S2PTW', 2, 54), //                 [182]
+  s2Hd: flag('S2HD', 2, 55), //                   [183]
+  s2Ha: flag('S2HA', 2, 56), //                   [184]
+  s2S: flag('S2S', 2, 57), //                     [185]
+  s2R: flag('S2R', 2, 58), //                     [186]
+  s2Ttb: address('S2TTB', 3, 51, 4), //           [243:196]
+} as const
 
-export const STE_DEFAULTS: SteFields = {
-  valid: true,
-  config: STE_CONFIG.ABORT,
-  s1ContextPtr: 0,
-  s1CdMax: 0,
-  s1StallD: false,
-  privCfg: PRIVCFG.INCOMING,
-  s2Vmid: 0,
-  s2T0sz: 0,
-  s2Sl0: 0,
-  s2Tg: 0,
-  s2Ps: 0,
-  s2Aa64: true,
-  s2Endi: false,
-  s2Affd: false,
-  s2S: false,
-  s2R: true,
-  s2Ttb: 0,
-}
+export type SteFields = FieldsOf<typeof STE_LAYOUT>
 
+/** Every STE field zero: an invalid STE (V = 0). */
+export const STE_ZERO: SteFields = zeroFields(STE_LAYOUT)
+
+/** What encodeSte starts from: valid, abort, AArch64 stage 2 recording its faults (S2R). */
+export const STE_DEFAULTS: SteFields = { ...STE_ZERO, valid: true, config: STE_CONFIG.ABORT, s2Aa64: true, s2R: true }
+
+/** The words of an STE: STE_DEFAULTS with `f` over them. */
 export function encodeSte(f: Partial<SteFields>): bigint[] {
-  const s = { ...STE_DEFAULTS, ...f }
-  const words = new Array<bigint>(STE_WORDS).fill(0n)
-  words[0] = place(s.valid, 0, 1) | place(s.config, 1, 3) | placeAddress(s.s1ContextPtr, 6) | place(s.s1CdMax, 59, 5)
-  words[1] = place(s.s1StallD, 27, 1) | place(s.privCfg, 48, 2)
-  words[2] =
-    place(s.s2Vmid, 0, 16) |
-    place(s.s2T0sz, 32, 6) |
-    place(s.s2Sl0, 38, 2) |
-    place(s.s2Tg, 46, 2) |
-    place(s.s2Ps, 48, 3) |
-    place(s.s2Aa64, 51, 1) |
-    place(s.s2Endi, 52, 1) |
-    place(s.s2Affd, 53, 1) |
-    place(s.s2S, 57, 1) |
-    place(s.s2R, 58, 1)
-  words[3] = placeAddress(s.s2Ttb, 4)
-  return words
+  return encodeFields(STE_LAYOUT, STE_WORDS, { ...STE_DEFAULTS, ...f })
 }
 
 export function steFields(words: readonly bigint[]): SteFields {
-  const [w0, w1, w2, w3] = words
-  return {
-    valid: bit(w0, 0),
-    config: field(w0, 1, 3),
-    s1ContextPtr: addressField(w0, 6),
-    s1CdMax: field(w0, 59, 5),
-    s1StallD: bit(w1, 27),
-    privCfg: field(w1, 48, 2),
-    s2Vmid: field(w2, 0, 16),
-    s2T0sz: field(w2, 32, 6),
-    s2Sl0: field(w2, 38, 2),
-    s2Tg: field(w2, 46, 2),
-    s2Ps: field(w2, 48, 3),
-    s2Aa64: bit(w2, 51),
-    s2Endi: bit(w2, 52),
-    s2Affd: bit(w2, 53),
-    s2S: bit(w2, 57),
-    s2R: bit(w2, 58),
-    s2Ttb: addressField(w3, 4),
-  }
+  return decodeFields(STE_LAYOUT, words)
 }
 
-// ---- Context descriptor ------------------------------------------------------------------------
+// ---- Context descriptor (IHI 0070 5.4) ---------------------------------------------------------
 
-export interface CdFields {
-  readonly valid: boolean
-  readonly t0sz: number
+export const CD_LAYOUT = {
+  t0sz: uint('T0SZ', 0, 0, 6), //                 [5:0]
   /** TG0 encoding (0b00 4K, 0b01 64K, 0b10 16K, 0b11 reserved). */
-  readonly tg0: number
-  readonly epd0: boolean
-  readonly endi: boolean
-  readonly t1sz: number
-  readonly tg1: number
-  readonly epd1: boolean
-  /** IPS encoding. */
-  readonly ips: number
-  readonly affd: boolean
-  readonly tbi: number
-  readonly aa64: boolean
-  readonly hd: boolean
-  readonly ha: boolean
-  readonly s: boolean
-  readonly r: boolean
-  readonly a: boolean
-  readonly asid: number
-  readonly had0: boolean
-  readonly ttb0: number
-  readonly ttb1: number
-  readonly mair0: bigint
-}
+  tg0: uint('TG0', 0, 6, 2), //                   [7:6]
+  ir0: uint('IR0', 0, 8, 2), //                   [9:8]
+  or0: uint('OR0', 0, 10, 2), //                  [11:10]
+  sh0: uint('SH0', 0, 12, 2), //                  [13:12]
+  epd0: flag('EPD0', 0, 14), //                   [14]
+  endi: flag('ENDI', 0, 15), //                   [15]
+  t1sz: uint('T1SZ', 0, 16, 6), //                [21:16]
+  tg1: uint('TG1', 0, 22, 2), //                  [23:22]
+  ir1: uint('IR1', 0, 24, 2), //                  [25:24]
+  or1: uint('OR1', 0, 26, 2), //                  [27:26]
+  sh1: uint('SH1', 0, 28, 2), //                  [29:28]
+  epd1: flag('EPD1', 0, 30), //                   [30]
+  valid: flag('V', 0, 31), //                     [31]
+  /** IPS encoding (ADDRESS_SIZE_BITS). */
+  ips: uint('IPS', 0, 32, 3), //                  [34:32]
+  affd: flag('AFFD', 0, 35), //                   [35]
+  wxn: flag('WXN', 0, 36), //                     [36]
+  uwxn: flag('UWXN', 0, 37), //                   [37]
+  tbi0: flag('TBI0', 0, 38), //                   [38]
+  tbi1: flag('TBI1', 0, 39), //                   [39]
+  pan: flag('PAN', 0, 40), //                     [40]
+  aa64: flag('AA64', 0, 41), //                   [41]
+  hd: flag('HD', 0, 42), //                       [42]
+  ha: flag('HA', 0, 43), //                       [43]
+  s: flag('S', 0, 44), //                         [44]
+  r: flag('R', 0, 45), //                         [45]
+  a: flag('A', 0, 46), //                         [46]
+  aset: flag('ASET', 0, 47), //                   [47]
+  asid: uint('ASID', 0, 48, 16), //               [63:48]
+  nsCfg0: flag('NSCFG0', 1, 0), //                [64]
+  had0: flag('HAD0', 1, 1), //                    [65]
+  e0pd0: flag('E0PD0', 1, 2), //                  [66]
+  ttb0: address('TTB0', 1, 51, 4), //             [115:68]
+  nsCfg1: flag('NSCFG1', 2, 0), //                [128]
+  had1: flag('HAD1', 2, 1), //                    [129]
+  e0pd1: flag('E0PD1', 2, 2), //                  [130]
+  ttb1: address('TTB1', 2, 51, 4), //             [179:132]
+  mair0: uint('MAIR0', 3, 0, 32), //              [223:192]
+  mair1: uint('MAIR1', 3, 32, 32), //             [255:224]
+  amair0: uint('AMAIR0', 4, 0, 32), //            [287:256]
+  amair1: uint('AMAIR1', 4, 32, 32), //           [319:288]
+} as const
+
+export type CdFields = FieldsOf<typeof CD_LAYOUT>
+
+/** Every CD field zero: an invalid CD (V = 0). */
+export const CD_ZERO: CdFields = zeroFields(CD_LAYOUT)
 
 /** What Linux writes for a stage-1 CD (EPD1 set: no TTB1; A, R, AA64 set; MAIR as Linux's). */
-export const CD_DEFAULTS: CdFields = {
-  valid: true,
-  t0sz: 25,
-  tg0: 0,
-  epd0: false,
-  endi: false,
-  t1sz: 0,
-  tg1: 0,
-  epd1: true,
-  ips: 0,
-  affd: false,
-  tbi: 0,
-  aa64: true,
-  hd: false,
-  ha: false,
-  s: false,
-  r: true,
-  a: true,
-  asid: 0,
-  had0: false,
-  ttb0: 0,
-  ttb1: 0,
-  mair0: 0xf404ff44n,
-}
+export const CD_DEFAULTS: CdFields = { ...CD_ZERO, valid: true, t0sz: 25, epd1: true, aa64: true, r: true, a: true, mair0: 0xf404ff44 }
 
+/** The words of a CD: CD_DEFAULTS with `f` over them. */
 export function encodeCd(f: Partial<CdFields>): bigint[] {
-  const c = { ...CD_DEFAULTS, ...f }
-  const words = new Array<bigint>(CD_WORDS).fill(0n)
-  words[0] =
-    place(c.t0sz, 0, 6) |
-    place(c.tg0, 6, 2) |
-    place(c.epd0, 14, 1) |
-    place(c.endi, 15, 1) |
-    place(c.t1sz, 16, 6) |
-    place(c.tg1, 22, 2) |
-    place(c.epd1, 30, 1) |
-    place(c.valid, 31, 1) |
-    place(c.ips, 32, 3) |
-    place(c.affd, 35, 1) |
-    place(c.tbi, 38, 2) |
-    place(c.aa64, 41, 1) |
-    place(c.hd, 42, 1) |
-    place(c.ha, 43, 1) |
-    place(c.s, 44, 1) |
-    place(c.r, 45, 1) |
-    place(c.a, 46, 1) |
-    place(c.asid, 48, 16)
-  words[1] = place(c.had0, 1, 1) | placeAddress(c.ttb0, 4)
-  words[2] = placeAddress(c.ttb1, 4)
-  words[3] = c.mair0
-  return words
+  return encodeFields(CD_LAYOUT, CD_WORDS, { ...CD_DEFAULTS, ...f })
 }
 
 export function cdFields(words: readonly bigint[]): CdFields {
-  const [w0, w1, w2, w3] = words
-  return {
-    t0sz: field(w0, 0, 6),
-    tg0: field(w0, 6, 2),
-    epd0: bit(w0, 14),
-    endi: bit(w0, 15),
-    t1sz: field(w0, 16, 6),
-    tg1: field(w0, 22, 2),
-    epd1: bit(w0, 30),
-    valid: bit(w0, 31),
-    ips: field(w0, 32, 3),
-    affd: bit(w0, 35),
-    tbi: field(w0, 38, 2),
-    aa64: bit(w0, 41),
-    hd: bit(w0, 42),
-    ha: bit(w0, 43),
-    s: bit(w0, 44),
-    r: bit(w0, 45),
-    a: bit(w0, 46),
-    asid: field(w0, 48, 16),
-    had0: bit(w1, 1),
-    ttb0: addressField(w1, 4),
-    ttb1: addressField(w2, 4),
-    mair0: w3,
-  }
+  return decodeFields(CD_LAYOUT, words)
 }
 
 export function tg0Granule(tg0: number): Granule | undefined {

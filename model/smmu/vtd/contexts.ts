@@ -2,14 +2,30 @@
  * The Intel VT-d context model (for VFIO comparisons): a domain ID per domain, second-level
  * translation whatever stage was asked, no fault records the features read.
  */
-import { fail, ok, type Result } from '../errno'
-import type { TranslationContext } from '../pgtable'
-import { RegisterProgrammedContexts, type ContextModel, type GuestFields } from './arch'
-import { V2_ASID_BITS } from './context-banks'
-import { DomainIdAllocator, type SmmuContext } from './context'
-import type { ContextBankFault, EventRecord } from './events'
-import type { GuestStage1 } from './guest'
-import type { DomainStage } from './stage'
+import { fail, ok, type Result } from '../../errno'
+import type { TranslationContext } from '../../pgtable'
+import { RegisterProgrammedContexts, type ContextModel, type GuestFields } from '../arch'
+import { V2_ASID_BITS } from '../v2/context-banks'
+import { lowestFree, type SmmuContext, type VtdContext } from '../context'
+import type { ContextBankFault, EventRecord } from '../events'
+import type { GuestStage1 } from '../guest'
+import type { DomainStage } from '../stage'
+
+/** VT-d domain identifiers (DID 0 is reserved by the architecture when caching mode is set). */
+export class DomainIdAllocator {
+  private readonly used = new Set<number>()
+
+  allocate(): Result<VtdContext> {
+    const domainId = lowestFree(this.used, 1, 0xffff)
+    if (domainId === undefined) return fail('ENOSPC', 'all VT-d domain identifiers are in use')
+    this.used.add(domainId)
+    return ok({ kind: 'vtd-context', stage: 'S2', translation: 'stage 2', domainId })
+  }
+
+  release(ctx: VtdContext): void {
+    this.used.delete(ctx.domainId)
+  }
+}
 
 export class VtdContextModel extends RegisterProgrammedContexts implements ContextModel {
   readonly asidBits = V2_ASID_BITS
