@@ -138,6 +138,30 @@ describe('time: unknown keys, aliases', () => {
   })
 })
 
+describe('__proto__ is a key like any other', () => {
+  // toJS keeps `__proto__` as an own key; copying it by assignment would set the prototype of the
+  // object it is in instead, and the fields under it would be read as that object's own (under
+  // `vfio:`, the fixture's groups), with no error at all.
+  const base = fixtureText('proto')
+  const cases: [string, string, string][] = [
+    ['at the top level', `${base}__proto__:\n  vfio: { groups: [{ id: 1, streams: [1] }] }\n`, '15:1 __proto__'],
+    ['under vfio', `${base}vfio:\n  __proto__:\n    groups: [{ id: 1, streams: [1] }]\n`, '16:3 vfio.__proto__'],
+    ['in a list item', `${base}vfio:\n  groups:\n    - id: 1\n      streams: [1]\n      __proto__: { viable: false }\n`, '19:7 vfio.groups.0.__proto__'],
+    ['under translation', base.replace('translation:\n', 'translation:\n  __proto__: { nested: true }\n'), '6:3 translation.__proto__'],
+    ['under id_registers', `${base}id_registers:\n  __proto__: { idr0: 0 }\n`, '16:3 id_registers.__proto__'],
+  ]
+  for (const [where, text, at] of cases) {
+    it(`${where}: unknown field "__proto__" at its line, and no fixture`, () => {
+      const r = parseFixture(text, 'proto.yaml')
+      assert.deepEqual(
+        r.errors.map((e) => `${e.line}:${e.column} ${e.field} ${e.message} [${e.code}]`),
+        [`${at} unknown field "__proto__" [UNKNOWN_KEY]`],
+      )
+      assert.equal(r.fixture, undefined)
+    })
+  }
+})
+
 describe('exact integers', () => {
   it('a reserved region at 0xfffffffffffff001 keeps every bit', () => {
     const text = `${fixtureText('exact')}vfio:\n  reserved_regions:\n    - start: 0xfffffffffffff001\n      end: 0xffffffffffffffff\n      type: reserved\n`
