@@ -83,6 +83,9 @@ export type TranscriptErrorCode =
   | 'NO_GROUP'
   /** The backend threw instead of answering: a bug in it, reported against the line. */
   | 'BACKEND_EXCEPTION'
+  /** From the reading layer (./read.ts): a line over the length limit, or not UTF-8. */
+  | 'TOO_LARGE'
+  | 'ENCODING'
 
 export interface TranscriptError {
   readonly code: TranscriptErrorCode
