@@ -61,13 +61,12 @@ Feature: Nest1 - Stage selection
     Then the domain should use context bank <bank> of type <cbar>
 
     # synthetic-nested and synthetic-s1-s2 have 2 stage-2-only banks, so a stage-1 bank starts at 2.
-    @since-rfc-v2
     Examples:
       | requested | fixture           | bank | cbar               |
       | stage 1   | synthetic-nested  | 2    | S1_TRANS_S2_BYPASS |
       | stage 1   | synthetic-s2-only | 0    | S2_TRANS           |
 
-    @since-rfc-v2 @until-linux-6.12
+    @until-linux-6.12
     Examples: nested requests (until 6.12)
       | requested | fixture           | bank | cbar               |
       | nested    | synthetic-nested  | 0    | S2_TRANS           |
@@ -93,7 +92,6 @@ Feature: Nest1 - Stage selection
       | 2     | NESTED |
       | -1    | NESTED |
 
-  @since-rfc-v2
   Scenario: [4] A domain that asks for nothing is a stage-1 domain, even on hardware with both stages
     Given an SMMU from fixture "synthetic-s1-s2"
     When a stage 1 domain is attached to stream 0x10
@@ -108,12 +106,11 @@ Feature: Nest1 - Stage selection
     And the domain should have stage <stage>
     And the domain should translate at <translation>
 
-    @since-rfc-v2
     Examples: Arm CoreLink parts (SMMUv1/v2)
       | requested | fixture | stage  | translation |
       | stage 1   | mmu-500 | S1     | stage 1     |
 
-    @since-rfc-v2 @until-linux-6.12
+    @until-linux-6.12
     Examples: Arm CoreLink parts, nested requests (set_attr / iommu_enable_nesting until 6.12)
       | requested | fixture | stage  | translation |
       | nested    | mmu-500 | NESTED | stage 2     |

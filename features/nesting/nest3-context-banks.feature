@@ -39,7 +39,7 @@ Feature: Nest3 - Context banks and identifiers
       | requested | fixture           | bank | cbar               | asid | vmid |
       | nested    | synthetic-nested  | 0    | S2_TRANS           | none | 0    |
 
-  @since-rfc-v2 @until-linux-6.12
+  @until-linux-6.12
   Scenario: [2] Stage-1 and nested domains fill the banks from different starting points
     Given an SMMU from fixture "synthetic-nested"
     When a stage 1 domain "A" is attached to stream 0x10
@@ -51,7 +51,7 @@ Feature: Nest3 - Context banks and identifiers
     And domain "C" should use context bank 3 of type S1_TRANS_S2_BYPASS
     And domain "D" should use context bank 1 of type S2_TRANS
 
-  @since-rfc-v2 @until-linux-6.12
+  @until-linux-6.12
   Scenario: [3] A nested domain may take a bank above the stage-2-only ones once those are used
     Given an SMMU from fixture "synthetic-all-banks-s2-only"
     When a nested domain "A" is attached to stream 0x10
@@ -60,7 +60,6 @@ Feature: Nest3 - Context banks and identifiers
     When a nested domain "C" is attached to stream 0x12
     Then the operation should fail with ENOSPC
 
-  @since-rfc-v2
   Scenario: [4] A stage-1 domain cannot use stage-2-only banks: ENOSPC while they are free
     Given an SMMU from fixture "synthetic-all-banks-s2-only"
     When a stage 1 domain is attached to stream 0x10
@@ -68,7 +67,7 @@ Feature: Nest3 - Context banks and identifiers
     And the domain should have no context
     And the SMMU should have context banks "" in use
 
-  @since-rfc-v2 @until-linux-6.12
+  @until-linux-6.12
   Scenario: [5] No bank left: the second domain's attach fails with ENOSPC
     Given an SMMU from fixture "synthetic-one-bank"
     When a nested domain "A" is attached to stream 0x10
@@ -77,7 +76,6 @@ Feature: Nest3 - Context banks and identifiers
     Then the operation should fail with ENOSPC
     And domain "B" should have no context
 
-  @since-rfc-v2
   Scenario: [6] Detach alone keeps the bank; freeing the domain gives it back
     Given an SMMU from fixture "synthetic-one-bank"
     When a stage 1 domain "A" is attached to stream 0x10
@@ -89,7 +87,6 @@ Feature: Nest3 - Context banks and identifiers
     Then the operation should succeed
     And domain "C" should use context bank 0 of type S1_TRANS_S2_BYPASS
 
-  @since-rfc-v2
   Scenario: [7] A freed bank is the first one reused
     Given an SMMU from fixture "synthetic-nested"
     When a stage 1 domain "A" is attached to stream 0x10
@@ -99,7 +96,6 @@ Feature: Nest3 - Context banks and identifiers
     Then domain "C" should use context bank 2 of type S1_TRANS_S2_BYPASS
     And the SMMU should have context banks "2, 3" in use
 
-  @since-rfc-v2
   Scenario: [8] Two streams of one domain share its bank
     Given an SMMU from fixture "synthetic-nested"
     And a new domain
@@ -108,7 +104,6 @@ Feature: Nest3 - Context banks and identifiers
     Then the operation should succeed
     And the SMMU should have context banks "2" in use
 
-  @since-rfc-v2
   Scenario: [9] A stream already attached cannot be attached again: EEXIST
     Given an SMMU from fixture "synthetic-nested"
     When a stage 1 domain "A" is attached to stream 0x10
@@ -116,7 +111,6 @@ Feature: Nest3 - Context banks and identifiers
     Then the operation should fail with EEXIST
     And the SMMU should have context banks "2" in use
 
-  @since-rfc-v2
   Scenario: [10] A stream the SMMU does not have: ENXIO
     synthetic-nested has 15 stream ID bits: stream 0x8000 is outside them.
     Given an SMMU from fixture "synthetic-nested"

@@ -42,7 +42,6 @@ Feature: Trans1 - Stage 1 translation
     When the device at stream 0x10 reads 4 bytes at IOVA 0x4020_1234
     Then the DMA should have read "de ad be ef"
 
-    @since-rfc-v2
     Examples: SMMUv2, stage-1 bank
       | fixture          |
       | synthetic-nested |
@@ -52,7 +51,6 @@ Feature: Trans1 - Stage 1 translation
       | fixture         |
       | qemu-smmuv3-7.2 |
 
-  @since-rfc-v2
   Scenario: [2] A 2M block: the kernel selftest's IOVA 1G -> PA 1G
     arm_lpae_run_tests maps 1G -> 1G with a 2M block: L0 index 0, L1 index 1, L2 index 0, so the
     block is the first entry of the level-2 table at 0x1_0000_2000:
@@ -94,7 +92,6 @@ Feature: Trans1 - Stage 1 translation
       | how                | level 1 entry         | last level 2 entry    |
       | one 1G block       | 0x0000_0000_C000_0E41 | 0x0                   |
 
-  @since-rfc-v2
   Scenario: [4] A read-only page: the device may read it, a write is a stage-1 permission fault at level 3
     IOVA 0x10_0000: L0, L1, L2 index 0, L3 index 0x100 -> 0x1_0000_3000 + 0x800. READ without WRITE
     sets AP[2]: 0x9000_0000 | 0xEC3 = 0x0000_0000_9000_0EC3.
@@ -107,7 +104,6 @@ Feature: Trans1 - Stage 1 translation
     When the device at stream 0x10 writes 16 bytes at IOVA 0x10_0000
     Then the DMA should take a permission fault at stage 1, level 3
 
-  @since-rfc-v2
   Scenario: [5] Unmap clears the leaf and invalidates the IOTLB: the next DMA faults at level 3
     The first DMA fills the IOTLB with the page. iommu_unmap clears the level-3 entry (the tables
     stay) and the driver invalidates the range by ASID and VA (arm_smmu_tlb_inv_range_s1), so the
@@ -132,7 +128,6 @@ Feature: Trans1 - Stage 1 translation
     And the domain has mapped IOVA 0x4020_1000 to PA 0x8000_5000 size 0x1000 with READ|WRITE
     Then IOVA <iova> on stream 0x10 should take a translation fault at stage 1, level <level>
 
-    @since-rfc-v2
     Examples:
       | where                                   | iova                | level |
       | beyond the 48-bit input range           | 0x1_0000_0000_0000  | 0     |

@@ -30,12 +30,11 @@ Feature: Trans2 - Stage 2 translation
     When the device at stream 0x10 writes "01 23 45 67" at IOVA 0x4020_1234
     Then physical memory at PA 0x8000_5234 should hold "01 23 45 67"
 
-    @since-rfc-v2
     Examples:
       | requested | fixture           |
       | stage 1   | synthetic-s2-only |
 
-    @since-rfc-v2 @until-linux-6.12
+    @until-linux-6.12
     Examples: a nested domain (until 6.12)
       | requested | fixture           |
       | nested    | synthetic-nested  |
@@ -50,7 +49,7 @@ Feature: Trans2 - Stage 2 translation
     When the device at stream 0x10 writes 8 bytes at IOVA 0x4020_1000
     Then the DMA should <write>
 
-    @since-rfc-v2 @until-linux-6.12
+    @until-linux-6.12
     Examples:
       | prot               | descriptor            | read    | write   |
       | READ\|WRITE\|CACHE | 0x0000_0000_8000_57FF | succeed | succeed |
@@ -58,7 +57,7 @@ Feature: Trans2 - Stage 2 translation
       | READ               | 0x0000_0000_8000_5657 | succeed | fault   |
       | WRITE              | 0x0000_0000_8000_5697 | fault   | succeed |
 
-  @since-rfc-v2 @until-linux-6.12
+  @until-linux-6.12
   Scenario: [3] A write to a read-only stage-2 page is a stage-2 permission fault at level 3
     Given an SMMU from fixture "synthetic-nested"
     And a nested domain is attached to stream 0x10
@@ -69,7 +68,7 @@ Feature: Trans2 - Stage 2 translation
       | IPA           | 0x4020_1008 |
       | S1 table walk | no          |
 
-  @since-rfc-v2 @until-linux-6.12
+  @until-linux-6.12
   Scenario: [4] Concatenated start tables: a 40-bit IPA on MMU-400 starts at level 1 with two tables
     IAS 40, 4K: 28 bits above the page offset need 4 levels, the level-0 table would have
     2^(28 - 27) = 2 entries (<= 16), so the walk starts at level 1 with 2^(1 + 9) = 1024 entries:
@@ -96,7 +95,7 @@ Feature: Trans2 - Stage 2 translation
     And a nested domain is attached to stream 0x10
     Then IOVA <ipa> on stream 0x10 should take a <kind> fault at stage <stage>, level 0
 
-    @since-rfc-v2 @until-linux-6.12
+    @until-linux-6.12
     Examples: SMMUv2, 48-bit IPA
       | fixture          | ipa                | kind        | stage |
       | synthetic-nested | 0x1_0000_0000_0000 | translation | 2     |
@@ -107,7 +106,7 @@ Feature: Trans2 - Stage 2 translation
       | synthetic-smmuv3-nested | 0x1000_0000_0000   | address size | 1     |
       | synthetic-smmuv3-nested | 0xfff_ffff_f000    | translation  | 2     |
 
-  @since-rfc-v2 @until-linux-6.12
+  @until-linux-6.12
   Scenario: [6] A 2M stage-2 block: the IPA keeps its low 21 bits
     IPA 0x4000_0000: L0 0, L1 1, L2 0 -> the block 0x8000_0000 | 0x6D5 at 0x1_0000_2000.
     Given an SMMU from fixture "synthetic-nested"

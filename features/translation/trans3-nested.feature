@@ -54,7 +54,7 @@ Feature: Trans3 - Nested translation
         | block                 |
         | 0x0000_0000_8000_07FD |
 
-    @since-rfc-v2 @until-linux-6.12
+    @until-linux-6.12
     Scenario: [2] IOVA -> guest IPA -> PA: the device's bytes land in the VMM's buffer at offset 0x10_0010
       Before the guest's stage 1 is installed the context translates at stage 2 only: the device's
       address is an IPA, and IPA 0x8040_3010 is not mapped (L1 index 2 is empty).
@@ -125,7 +125,7 @@ Feature: Trans3 - Nested translation
         | vmid |
         | 0    |
 
-    @since-rfc-v2 @until-linux-6.12
+    @until-linux-6.12
     Scenario: [5] The guest's memory is what the host mapped: an IPA outside it is EFAULT
       IPA 0x5000_0000 is outside IPA 0x4000_0000 + 2M: the host's stage 2 has nothing there.
       When the guest of stream 0x10 writes 0x0000_0000_4000_1003 at IPA 0x5000_0000
@@ -133,7 +133,7 @@ Feature: Trans3 - Nested translation
       When the guest of stream 0x10 writes 0x0000_0000_4000_1003 at IPA 0x401f_fff8
       Then the operation should succeed
 
-    @since-rfc-v2 @until-linux-6.12
+    @until-linux-6.12
     Scenario: [6] Removing the guest's stage 1: the stream translates at stage 2 only again
       Given the guest of stream 0x10 has installed stage 1 with TTB 0x4000_0000, T0SZ 25, granule 4K, IPS 40 bits, ASID 1
       When the device at stream 0x10 reads 4 bytes at IOVA 0x8040_3010
@@ -159,7 +159,7 @@ Feature: Trans3 - Nested translation
       And the device at stream 0x10 writes "99 aa bb cc" at IOVA 0x8040_3000
       Then the DMA should have reached PA <pa>
 
-      @since-rfc-v2 @until-linux-6.12
+      @until-linux-6.12
       Examples:
         | tlbi                       | pa          |
         | ASID 1 at IOVA 0x8040_3000 | 0x8010_1000 |
@@ -207,12 +207,11 @@ Feature: Trans3 - Nested translation
       When the guest of stream 0x10 installs stage 1 with TTB 0x4000_0000, T0SZ 25, granule 4K, IPS 40 bits, ASID 1
       Then the operation should fail with <errno>
 
-      @since-rfc-v2
       Examples: every kernel (a stage-1 domain)
         | requested | fixture                     | why                                      | errno  |
         | stage 1   | synthetic-nested            | a stage-1 domain                         | EINVAL |
 
-      @since-rfc-v2 @until-linux-6.12
+      @until-linux-6.12
       Examples: every kernel until 6.12 (a nested request)
         | requested | fixture                     | why                                      | errno  |
         | nested    | synthetic-s1-only           | NESTED falls back to stage 1             | EINVAL |

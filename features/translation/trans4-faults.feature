@@ -56,7 +56,7 @@ Feature: Trans4 - Translation faults and how the SMMU reports them
         | IOVA          | 0x8040_3010     |
         | IPA           | <ipa>           |
 
-      @since-rfc-v2 @until-linux-6.12
+      @until-linux-6.12
       Examples: stage 1 (the guest's tables)
         | case                                        | entry       | descriptor            | op     | kind         | stage | level | on table walk | ipa  |
         | L1 entry invalid                            | 0x4000_0010 | 0x0                   | reads  | translation  | 1     | 1     | no            | none |
@@ -70,7 +70,7 @@ Feature: Trans4 - Translation faults and how the SMMU reports them
         | L3 page beyond IPS 40                       | 0x4000_2018 | 0x0000_0100_0000_0F47 | reads  | address size | 1     | 3     | no            | none |
         | L2 table address beyond IPS 40              | 0x4000_1010 | 0x0000_0100_0000_0003 | reads  | address size | 1     | 2     | no            | none |
 
-      @since-rfc-v2 @until-linux-6.12
+      @until-linux-6.12
       Examples: stage 2 (the host's tables), on the final IPA or on a stage-1 table address
         | case                                   | entry       | descriptor            | op     | kind        | stage | level | on table walk | ipa            |
         | page at an IPA the host did not map    | 0x4000_2018 | 0x0000_0000_5000_0F47 | reads  | translation | 2     | 2     | no            | 0x5000_0010    |
@@ -81,7 +81,7 @@ Feature: Trans4 - Translation faults and how the SMMU reports them
         | L2 table at an IPA the host did not map | 0x4000_0010 | 0x0000_0000_5000_0003 | reads  | translation | 2     | 2     | yes           | 0x5000_0010    |
         | L3 table in write-only guest RAM       | 0x4000_1010 | 0x0000_0000_4040_0003 | reads  | permission  | 2     | 2     | yes           | 0x4040_0018    |
 
-    @since-rfc-v2 @until-linux-6.12
+    @until-linux-6.12
     Scenario: [2] A read-only stage-2 page: the guest's stage 1 allows the write, stage 2 refuses it; reads go through
       When the guest of stream 0x10 writes 0x0000_0000_4020_0F47 at IPA 0x4000_2018
       And the device at stream 0x10 reads 4 bytes at IOVA 0x8040_3010
@@ -99,7 +99,7 @@ Feature: Trans4 - Translation faults and how the SMMU reports them
         | CB_FSYNR0.PTWF | <ptwf>      |
         | CB_FAR         | 0x8040_3010 |
 
-      @since-rfc-v2 @until-linux-6.12
+      @until-linux-6.12
       Examples:
         | case                            | entry       | descriptor            | op     | fsr      | plvl | wnr | ptwf |
         | stage-1 translation             | 0x4000_2018 | 0x0                   | reads  | 0x2 TF   | 3    | 0   | 0    |

@@ -24,7 +24,6 @@ Feature: Vfio2 - VFIO_CHECK_EXTENSION
     Then CHECK_EXTENSION(<extension>) should answer <after>
 
     # synthetic-nested has no coherent table walk: DMA_CC stays 0.
-    @since-rfc-v2
     Examples:
       | extension                | before | after |
       | VFIO_TYPE1_IOMMU         | 1      | 1     |
@@ -80,13 +79,11 @@ Feature: Vfio2 - VFIO_CHECK_EXTENSION
     When the container's IOMMU is set to VFIO_TYPE1v2_IOMMU
     Then CHECK_EXTENSION(VFIO_DMA_CC_IOMMU) should answer 0
 
-  @since-rfc-v2
   Scenario: [5] Unknown extensions answer 0
     Given an SMMU from fixture "synthetic-nested" with VFIO group 0 at stream 0x10
     Then CHECK_EXTENSION(2) should answer 0
     And CHECK_EXTENSION(42) should answer 0
 
-  @since-rfc-v2
   Scenario: [6] The nesting type (6) before any group and after SET_IOMMU(TYPE1v2), kernel by kernel
     A TYPE1v2 container's domains are stage 1, so the RFC's per-domain check says no nesting after
     SET_IOMMU; the review's probe and the merged kernels say 1 either way; 6.13 dropped the type.

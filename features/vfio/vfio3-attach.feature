@@ -142,7 +142,6 @@ Feature: Vfio3 - Attaching a nesting container when the hardware cannot nest
       | linux-6.12                    | <6.12>      |
       | linux-7.3 and later           | <7.3>       |
 
-    @since-rfc-v2
     Examples: arm-smmu (v1/v2) and VT-d
       | fixture           | supported | rfc | enforcing  | merged | 6.12   | 7.3    |
       | synthetic-nested  | N         | ok  | ok         | ok     | ok     | ENODEV |

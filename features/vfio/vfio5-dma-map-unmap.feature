@@ -13,7 +13,6 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
   Background:
     Given an SMMU from fixture "synthetic-nested" with VFIO group 0 at stream 0x10
 
-  @since-rfc-v2
   Scenario: [1] A mapping is translated for the device; after UNMAP its DMA faults
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1v2_IOMMU
@@ -26,7 +25,6 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     When the device of group 0 reads 64 bytes at iova 0x101000
     Then the DMA should fault
 
-  @since-rfc-v2
   Scenario: [2] A read-only mapping: the device may read, not write
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1v2_IOMMU
@@ -36,7 +34,7 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     When the device of group 0 writes 16 bytes at iova 0x200000
     Then the DMA should fault
 
-  @since-rfc-v2 @until-linux-6.12
+  @until-linux-6.12
   Scenario: [3] A nesting container's mappings go into the stage-2 tables and translate
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1_NESTING_IOMMU
@@ -52,7 +50,6 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     When the VMM maps iova <iova> size <size> with flags <flags>
     Then the operation should fail with <errno>
 
-    @since-rfc-v2
     Examples:
       | case                          | iova               | size   | flags | errno  |
       | size 0                        | 0x100000           | 0      | 3     | EINVAL |
@@ -61,7 +58,7 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
       | neither READ nor WRITE        | 0x100000           | 0x1000 | 0     | EINVAL |
       | an unknown flag               | 0x100000           | 0x1000 | 0x83  | EINVAL |
 
-    @since-rfc-v2 @until-linux-6.12
+    @until-linux-6.12
     Examples: a wrapping range, until 6.12
       | case                          | iova               | size   | flags | errno  |
       | an iova range that wraps      | 0xfffffffffffff000 | 0x2000 | 3     | EINVAL |
@@ -72,14 +69,12 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
       | case                          | iova               | size   | flags | errno     |
       | an iova range that wraps      | 0xfffffffffffff000 | 0x2000 | 3     | EOVERFLOW |
 
-  @since-rfc-v2
   Scenario: [5] A vaddr not aligned to the smallest page: EINVAL
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1v2_IOMMU
     When the VMM maps iova 0x800000 size 0x1000 read-write from a misaligned vaddr
     Then the operation should fail with EINVAL
 
-  @since-rfc-v2
   Scenario: [6] A vaddr with nothing mapped: pinning fails, EFAULT
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1v2_IOMMU
@@ -88,7 +83,6 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     When the device of group 0 reads 16 bytes at iova 0x800000
     Then the DMA should fault
 
-  @since-rfc-v2
   Scenario: [7] Overlapping an existing mapping: EEXIST, and the existing mapping is untouched
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1v2_IOMMU
@@ -109,25 +103,22 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     When the device of group 0 reads 16 bytes at iova 0x100000
     Then the DMA should succeed
 
-    @since-rfc-v2
     Examples:
       | case                                 | type                     | iova     | size   |
       | starts inside the mapping            | VFIO_TYPE1v2_IOMMU       | 0x101000 | 0x1000 |
       | ends inside the mapping              | VFIO_TYPE1v2_IOMMU       | 0x0ff000 | 0x2000 |
 
-    @since-rfc-v2 @until-linux-6.12
+    @until-linux-6.12
     Examples: a nesting container (until 6.12)
       | case                                 | type                     | iova     | size   |
       | nesting implies v2                   | VFIO_TYPE1_NESTING_IOMMU | 0x101000 | 0x3000 |
 
-  @since-rfc-v2
   Scenario: [9] UNMAP of a range with nothing in it succeeds and reports 0 bytes
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1v2_IOMMU
     When the VMM unmaps iova 0x900000 size 0x1000
     Then the operation should succeed, unmapping 0x0 bytes
 
-  @since-rfc-v2
   Scenario: [10] UNMAP covering several whole mappings reports their total size
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1v2_IOMMU
@@ -136,7 +127,6 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     When the VMM unmaps iova 0x0 size 0x1000000
     Then the operation should succeed, unmapping 0x5000 bytes
 
-  @since-rfc-v2
   Scenario: [11] v1 (TYPE1): UNMAP starting inside a mapping stops there and unmaps nothing
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1_IOMMU
@@ -146,7 +136,6 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     When the device of group 0 reads 16 bytes at iova 0x101000
     Then the DMA should succeed
 
-  @since-rfc-v2
   Scenario: [12] v1 (TYPE1): UNMAP that covers a mapping's start removes the whole mapping
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1_IOMMU
@@ -229,7 +218,7 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     When the VMM unmaps iova 0x0 size 0x0 with flags 2
     Then the operation should fail with EINVAL
 
-  @since-rfc-v2 @until-linux-6.12
+  @until-linux-6.12
   Scenario: [20] A failed MAP leaves nothing behind: an ordinary MAP after it succeeds
     vfio_dma_do_map returns EINVAL when vaddr + size - 1 wraps (any user vaddr of 0x2000 or more
     does with size 2^64 - 4K); the VMM unmaps the buffer it made, and nothing of the call remains.
