@@ -89,10 +89,10 @@ Feature: Vfio4 - One container, several SMMUs
     And the container is set to VFIO_TYPE1v2_IOMMU
     And the VMM has mapped iova 0x100000 size 0x2000 read-write
     When group 1 is added to the container
-    And the device of group 1 writes 32 bytes at iova 0x101000
+    And the device of group 1 writes 32 bytes at IOVA 0x101000
     Then the DMA should succeed
     When the VMM unmaps iova 0x100000 size 0x2000
-    And the device of group 1 reads 32 bytes at iova 0x101000
+    And the device of group 1 reads 32 bytes at IOVA 0x101000
     Then the DMA should fault
 
   @since-linux-6.1

@@ -18,20 +18,20 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     And the container is set to VFIO_TYPE1v2_IOMMU
     When the VMM maps iova 0x100000 size 0x4000 read-write
     Then the operation should succeed
-    When the device of group 0 writes 64 bytes at iova 0x101000
+    When the device of group 0 writes 64 bytes at IOVA 0x101000
     Then the DMA should succeed
     When the VMM unmaps iova 0x100000 size 0x4000
     Then the operation should succeed, unmapping 0x4000 bytes
-    When the device of group 0 reads 64 bytes at iova 0x101000
+    When the device of group 0 reads 64 bytes at IOVA 0x101000
     Then the DMA should fault
 
   Scenario: [2] A read-only mapping: the device may read, not write
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1v2_IOMMU
     And the VMM has mapped iova 0x200000 size 0x1000 read-only
-    When the device of group 0 reads 16 bytes at iova 0x200000
+    When the device of group 0 reads 16 bytes at IOVA 0x200000
     Then the DMA should succeed
-    When the device of group 0 writes 16 bytes at iova 0x200000
+    When the device of group 0 writes 16 bytes at IOVA 0x200000
     Then the DMA should fault
 
   @until-linux-6.12
@@ -41,7 +41,7 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     When the VMM maps iova 0x40000000 size 0x200000 read-write
     Then the operation should succeed
     And the domain of group 0 should have stage NESTED
-    When the device of group 0 writes 4096 bytes at iova 0x401ff000
+    When the device of group 0 writes 4096 bytes at IOVA 0x401ff000
     Then the DMA should succeed
 
   Scenario Outline: [4] MAP_DMA refuses <case>: <errno>
@@ -80,7 +80,7 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     And the container is set to VFIO_TYPE1v2_IOMMU
     When the VMM maps iova 0x800000 size 0x1000 read-write from an unmapped vaddr
     Then the operation should fail with EFAULT
-    When the device of group 0 reads 16 bytes at iova 0x800000
+    When the device of group 0 reads 16 bytes at IOVA 0x800000
     Then the DMA should fault
 
   Scenario: [7] Overlapping an existing mapping: EEXIST, and the existing mapping is untouched
@@ -89,9 +89,9 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     And the VMM has mapped iova 0x100000 size 0x4000 read-write
     When the VMM maps iova 0x103000 size 0x2000 read-write
     Then the operation should fail with EEXIST
-    When the device of group 0 writes 16 bytes at iova 0x103000
+    When the device of group 0 writes 16 bytes at IOVA 0x103000
     Then the DMA should succeed
-    When the device of group 0 reads 16 bytes at iova 0x104000
+    When the device of group 0 reads 16 bytes at IOVA 0x104000
     Then the DMA should fault
 
   Scenario Outline: [8] v2 UNMAP that would split a mapping: EINVAL (<case>)
@@ -100,7 +100,7 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     And the VMM has mapped iova 0x100000 size 0x4000 read-write
     When the VMM unmaps iova <iova> size <size>
     Then the operation should fail with EINVAL
-    When the device of group 0 reads 16 bytes at iova 0x100000
+    When the device of group 0 reads 16 bytes at IOVA 0x100000
     Then the DMA should succeed
 
     Examples:
@@ -133,7 +133,7 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     And the VMM has mapped iova 0x100000 size 0x4000 read-write
     When the VMM unmaps iova 0x101000 size 0x1000
     Then the operation should succeed, unmapping 0x0 bytes
-    When the device of group 0 reads 16 bytes at iova 0x101000
+    When the device of group 0 reads 16 bytes at IOVA 0x101000
     Then the DMA should succeed
 
   Scenario: [12] v1 (TYPE1): UNMAP that covers a mapping's start removes the whole mapping
@@ -142,7 +142,7 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     And the VMM has mapped iova 0x100000 size 0x4000 read-write
     When the VMM unmaps iova 0x100000 size 0x1000
     Then the operation should succeed, unmapping 0x4000 bytes
-    When the device of group 0 reads 16 bytes at iova 0x103000
+    When the device of group 0 reads 16 bytes at IOVA 0x103000
     Then the DMA should fault
 
   @rfc-v2 @enforcing @merged
@@ -247,7 +247,7 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     Then the operation should fail with EINVAL
     When the VMM unmaps iova 0x100000 size 0x1000 with flags 4
     Then the operation should succeed, unmapping 0x1000 bytes
-    When the device of group 0 reads 16 bytes at iova 0x200000
+    When the device of group 0 reads 16 bytes at IOVA 0x200000
     Then the DMA should succeed
 
   @rfc-v2 @enforcing @merged @linux-6.1
@@ -263,5 +263,5 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     And the VMM has mapped iova 0x100000 size 0x4000 read-write
     When the VMM unmaps iova 0x1000 size 0xfffffffffffff000
     Then the operation should succeed, unmapping 0x0 bytes
-    When the device of group 0 reads 16 bytes at iova 0x100000
+    When the device of group 0 reads 16 bytes at IOVA 0x100000
     Then the DMA should succeed
