@@ -101,7 +101,7 @@ When('the VMM maps iova {u64} size {u64} {access}', function (this: TckWorld, io
   mapStep.call(this, iova, size, flags, { kind: 'buffer' })
 })
 
-When('the VMM maps iova {u64} size {u64} with flags {addr}', function (this: TckWorld, iova: bigint, size: bigint, flags: number) {
+When('the VMM maps iova {u64} size {u64} with flags {mapFlags}', function (this: TckWorld, iova: bigint, size: bigint, flags: number) {
   mapStep.call(this, iova, size, flags, { kind: 'buffer' })
 })
 
@@ -121,7 +121,7 @@ When('the VMM unmaps iova {u64} size {u64}', function (this: TckWorld, iova: big
   this.each((run) => (run.last = run.container().unmapDma({ iova, size, flags: 0 })))
 })
 
-When('the VMM unmaps iova {u64} size {u64} with flags {addr}', function (this: TckWorld, iova: bigint, size: bigint, flags: number) {
+When('the VMM unmaps iova {u64} size {u64} with flags {unmapFlags}', function (this: TckWorld, iova: bigint, size: bigint, flags: number) {
   this.each((run) => (run.last = run.container().unmapDma({ iova, size, flags })))
 })
 

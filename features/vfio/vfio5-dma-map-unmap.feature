@@ -51,23 +51,23 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     Then the operation should fail with <errno>
 
     Examples:
-      | case                          | iova               | size   | flags | errno  |
-      | size 0                        | 0x100000           | 0      | 3     | EINVAL |
-      | an iova not 4K aligned        | 0x100800           | 0x1000 | 3     | EINVAL |
-      | a size not 4K aligned         | 0x100000           | 0x1800 | 3     | EINVAL |
-      | neither READ nor WRITE        | 0x100000           | 0x1000 | 0     | EINVAL |
-      | an unknown flag               | 0x100000           | 0x1000 | 0x83  | EINVAL |
+      | case                          | iova               | size   | flags             | errno     |
+      | size 0                        | 0x100000           | 0      | READ\|WRITE       | EINVAL    |
+      | an iova not 4K aligned        | 0x100800           | 0x1000 | READ\|WRITE       | EINVAL    |
+      | a size not 4K aligned         | 0x100000           | 0x1800 | READ\|WRITE       | EINVAL    |
+      | neither READ nor WRITE        | 0x100000           | 0x1000 | none              | EINVAL    |
+      | an unknown flag               | 0x100000           | 0x1000 | READ\|WRITE\|0x80 | EINVAL    |
 
     @until-linux-6.12
     Examples: a wrapping range, until 6.12
-      | case                          | iova               | size   | flags | errno  |
-      | an iova range that wraps      | 0xfffffffffffff000 | 0x2000 | 3     | EINVAL |
+      | case                          | iova               | size   | flags             | errno     |
+      | an iova range that wraps      | 0xfffffffffffff000 | 0x2000 | READ\|WRITE       | EINVAL    |
 
     # 7.3 answers a wrapping range with EOVERFLOW (transcripts/recorded/*-type1-container-rules-linux-7.3.vfio).
     @since-linux-7.3
     Examples: a wrapping range, 7.3
-      | case                          | iova               | size   | flags | errno     |
-      | an iova range that wraps      | 0xfffffffffffff000 | 0x2000 | 3     | EOVERFLOW |
+      | case                          | iova               | size   | flags             | errno     |
+      | an iova range that wraps      | 0xfffffffffffff000 | 0x2000 | READ\|WRITE       | EOVERFLOW |
 
   Scenario: [5] A vaddr not aligned to the smallest page: EINVAL
     Given group 0 is in the container
@@ -194,7 +194,7 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
 
   @since-linux-6.1
   Scenario: [17] 6.1: UNMAP_ALL removes everything and reports the total
-    # history: UNMAP_DMA with flag 2 (VFIO_DMA_UNMAP_FLAG_ALL) => removes every mapping
+    # history: UNMAP_DMA with VFIO_DMA_UNMAP_FLAG_ALL => removes every mapping
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1v2_IOMMU
     And the VMM has mapped iova 0x100000 size 0x4000 read-write
@@ -207,15 +207,15 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
   Scenario: [18] 6.1: UNMAP_ALL with an iova or a size: EINVAL
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1v2_IOMMU
-    When the VMM unmaps iova 0x100000 size 0x0 with flags 2
+    When the VMM unmaps iova 0x100000 size 0x0 with flags ALL
     Then the operation should fail with EINVAL
 
   @rfc-v2 @enforcing @merged
   Scenario: [19] 3.x UNMAP accepts no flags: EINVAL
-    # history: UNMAP_DMA with flag 2 (VFIO_DMA_UNMAP_FLAG_ALL) => EINVAL (no flags in 3.x)
+    # history: UNMAP_DMA with VFIO_DMA_UNMAP_FLAG_ALL => EINVAL (no flags in 3.x)
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1v2_IOMMU
-    When the VMM unmaps iova 0x0 size 0x0 with flags 2
+    When the VMM unmaps iova 0x0 size 0x0 with flags ALL
     Then the operation should fail with EINVAL
 
   @until-linux-6.12
@@ -225,7 +225,7 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     # history: map iova=0x0 size=0xfffffffffffff000, then an ordinary map => EINVAL, then ok
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1v2_IOMMU
-    When the VMM maps iova 0x0 size 0xfffffffffffff000 with flags 3
+    When the VMM maps iova 0x0 size 0xfffffffffffff000 with flags READ|WRITE
     Then the operation should fail with EINVAL
     When the VMM maps iova 0x100000 size 0x1000 read-write
     Then the operation should succeed
@@ -241,11 +241,11 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     And the container is set to VFIO_TYPE1v2_IOMMU
     And the VMM has mapped iova 0x100000 size 0x1000 read-write
     And the VMM has mapped iova 0x200000 size 0x1000 read-write
-    When the VMM unmaps iova 0x200000 size 0x1000 with flags 4
+    When the VMM unmaps iova 0x200000 size 0x1000 with flags VADDR
     Then the operation should succeed, unmapping 0x1000 bytes
-    When the VMM unmaps iova 0x0 size 0x1000000 with flags 4
+    When the VMM unmaps iova 0x0 size 0x1000000 with flags VADDR
     Then the operation should fail with EINVAL
-    When the VMM unmaps iova 0x100000 size 0x1000 with flags 4
+    When the VMM unmaps iova 0x100000 size 0x1000 with flags VADDR
     Then the operation should succeed, unmapping 0x1000 bytes
     When the device of group 0 reads 16 bytes at IOVA 0x200000
     Then the DMA should succeed
