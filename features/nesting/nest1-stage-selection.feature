@@ -5,17 +5,16 @@ Feature: Nest1 - Stage selection
     1. the SMMU has no stage 1            -> S2
     2. the SMMU has no stage 2            -> S1
     3. RFC only: the SMMU cannot nest and the request is NESTED -> S2
-  Linux as merged (and every later arm-smmu and arm-smmu-v3) has steps 1 and 2 only, so on an
-  SMMU with both stages but no nesting a NESTED request keeps the NESTED stage.
-  A stage-1 domain gets a stage-1 context bank (CBAR type S1_TRANS_S2_BYPASS); stage-2 and nested
-  domains both get a stage-2 context bank (CBAR type S2_TRANS): the RFC notes this "will likely
-  change when KVM gets involved", and it never did in mainline.
+  Linux as merged (and every later arm-smmu and arm-smmu-v3) has steps 1 and 2 only, so a NESTED
+  request on an SMMU with both stages but no nesting stays NESTED. A stage-1 domain gets a context
+  bank of CBAR type S1_TRANS_S2_BYPASS; stage-2 and nested domains one of type S2_TRANS (the RFC:
+  this "will likely change when KVM gets involved"; in mainline it never did).
 
-  From 6.13 (the linux-7.3 profile) no call asks an unmanaged domain to nest (Nest2), so only the
-  stage-1 rows hold there.
-
-  Hardware (fixtures): synthetic-nested = S1+S2 with NTS ("N" in the RFC's table), synthetic-s1-s2 =
-  both stages without nesting ("S1+S2"), synthetic-s2-only ("S2"), synthetic-s1-only ("S1").
+  Background: The hardware, and the kernels without a nesting request
+    Fixtures: synthetic-nested = S1+S2 with NTS ("N" in the RFC's table), synthetic-s1-s2 = both
+    stages without nesting ("S1+S2"), synthetic-s2-only ("S2"), synthetic-s1-only ("S1").
+    From 6.13 (the linux-7.3 profile) no call asks an unmanaged domain to nest (Nest2), so only the
+    stage-1 rows hold there.
 
   Scenario Outline: [1] A <requested> request on <supported> hardware gives stage <stage>
     # history: a <requested> request on <fixture> (<supported>) => <stage>

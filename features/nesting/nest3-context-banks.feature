@@ -2,17 +2,16 @@ Feature: Nest3 - Context banks and identifiers
   On SMMUv1/v2 an attached domain occupies one context bank. The lowest IDR1.NUMS2CB banks can
   only translate at stage 2, so a stage-1 domain searches from bank NUMS2CB upward, while stage-2
   and nested domains search from bank 0 (first free bank wins). No free bank: ENOSPC, and the
-  attach fails. The bank is the domain's until the domain is freed.
+  attach fails. The bank is the domain's until the domain is freed. In 3.x every bank has ASID =
+  bank index and VMID = bank index + 1; from 4.x the two share a union: stage-2 domains store
+  VMID = bank + 1, every other stage ASID = bank, so a nested domain's stage-2 bank carries
+  VMID = bank and a stage-1 bank no VMID. On SMMUv3 there are no banks: a stage-1 domain takes an
+  ASID (never 0) for its context descriptor, a stage-2 or nested domain a VMID (0 is kept for
+  bypass STEs).
 
-  Identifiers: in 3.x every bank has ASID = bank index and VMID = bank index + 1. From 4.x the two
-  share a union: stage-2 domains store VMID = bank + 1, every other stage stores ASID = bank, so a
-  nested domain's stage-2 bank carries VMID = bank and a stage-1 bank carries no VMID.
-
-  On SMMUv3 there are no banks: a stage-1 domain takes an ASID (never 0) for its context
-  descriptor, a stage-2 or nested domain a VMID (0 is kept for bypass STEs).
-
-  Fixtures: synthetic-nested has 8 banks, banks 0 and 1 stage-2-only; synthetic-all-banks-s2-only
-  has 2 banks, both stage-2-only; synthetic-one-bank has a single bank usable by every stage.
+  Background: The fixtures' banks
+    synthetic-nested has 8 banks, banks 0 and 1 stage-2-only; synthetic-all-banks-s2-only has 2
+    banks, both stage-2-only; synthetic-one-bank has a single bank usable by every stage.
 
   Scenario Outline: [1] A <requested> domain on <fixture> takes bank <bank> (<cbar>), ASID <asid>, VMID <vmid>
     # history: context of a <requested> domain on <fixture> => bank <bank>, ASID <asid>, VMID <vmid>

@@ -3,24 +3,26 @@ Feature: Trans1 - Stage 1 translation
   long descriptors from memory. The tables are the domain's io-pgtable: 4 KiB granule, 48-bit
   IOVA (Linux VA_BITS), so the walk starts at level 0 and every level indexes 9 bits:
     L0 = IOVA[47:39], L1 = IOVA[38:30], L2 = IOVA[29:21], L3 = IOVA[20:12]; descriptor = table + 8 * index.
-  A table descriptor is the next table's PA | 0b11. A leaf's attributes for IOMMU prot flags
-  (arm_lpae_prot_to_pte): nG 0x800 always, AF 0x400 always, SH inner 0x300 with CACHE else outer
-  0x200, AP[1] (unprivileged access) 0x40 unless PRIV, AP[2] (read-only) 0x80 for READ without
-  WRITE, AttrIndx 1 (0x4) for CACHE else 0, PXN|UXN (bits 53, 54: 0x0060_0000_0000_0000) for
-  NOEXEC; bits [1:0] are 0b11 for a level-3 page, 0b01 for a block.
-    READ|WRITE|CACHE|NOEXEC: 0x800|0x400|0x300|0x40|0x4 = 0xF44 -> page 0xF47, block 0xF45, + XN
-    READ|WRITE:              0x800|0x400|0x200|0x40     = 0xE40 -> page 0xE43, block 0xE41
-    READ:                    0x800|0x400|0x200|0x80|0x40 = 0xEC0 -> page 0xEC3
-
-  Where the tables are: the simulated machine hands out page-table pages from a pool at PA
-  0x1_0000_0000, first fit, one 4 KiB page per table in the order the builder needs them, so the
-  first domain's level-0 table is at 0x1_0000_0000 and the tables a first map creates follow at
-  0x1_0000_1000, 0x1_0000_2000, ... The PAs mapped below are chosen by the scenario (iommu_map
-  takes any PA), so every value is worked out here by hand.
-
   The architecture is the same under every profile; only the page sizes a domain may use differ
   (3.x arm-smmu: 4K|64K|2M; io-pgtable from 4.x: 4K|2M|1G), which decides between one 1G block
   and 512 2M blocks.
+
+  Background: How the expected descriptors are worked out
+    A table descriptor is the next table's PA | 0b11. A leaf's attributes for IOMMU prot flags
+    (arm_lpae_prot_to_pte): nG 0x800 always, AF 0x400 always, SH inner 0x300 with CACHE else outer
+    0x200, AP[1] (unprivileged access) 0x40 unless PRIV, AP[2] (read-only) 0x80 for READ without
+    WRITE, AttrIndx 1 (0x4) for CACHE else 0, PXN|UXN (bits 53, 54: 0x0060_0000_0000_0000) for
+    NOEXEC; bits [1:0] are 0b11 for a level-3 page, 0b01 for a block.
+
+        READ|WRITE|CACHE|NOEXEC: 0x800|0x400|0x300|0x40|0x4 = 0xF44 -> page 0xF47, block 0xF45, + XN
+        READ|WRITE:              0x800|0x400|0x200|0x40     = 0xE40 -> page 0xE43, block 0xE41
+        READ:                    0x800|0x400|0x200|0x80|0x40 = 0xEC0 -> page 0xEC3
+
+    Where the tables are: the simulated machine hands out page-table pages from a pool at PA
+    0x1_0000_0000, first fit, one 4 KiB page per table in the order the builder needs them, so the
+    first domain's level-0 table is at 0x1_0000_0000 and the tables a first map creates follow at
+    0x1_0000_1000, 0x1_0000_2000, ... The PAs mapped below are chosen by the scenario (iommu_map
+    takes any PA), so every value is worked out here by hand.
 
   Scenario Outline: [1] A 4K page: IOVA 0x4020_1000 -> PA 0x8000_5000 on <fixture>
     IOVA 0x4020_1000 = bit 30 + bit 21 + bit 12: L0 index 0, L1 index 1, L2 index 1, L3 index 1.

@@ -1,17 +1,22 @@
 Feature: Trans2 - Stage 2 translation
   A stage-2 context takes the device's address as an IPA and translates it to a PA. Its tables
-  differ from stage 1 in the leaf attributes (no nG, no AP; S2AP read 0x40 / write 0x80; MemAttr
-  in bits [5:2]: Normal write-back 0b1111 = 0x3C with CACHE, Normal non-cacheable 0b0101 = 0x14
-  without) and in the start level: the stage-2 start table may be up to 16 tables concatenated,
-  indexed by the extra high IPA bits. Linux (older io-pgtable rule) concatenates when a walk
-  would otherwise start at level 0 with at most 16 entries.
-    READ|WRITE|CACHE: AF 0x400 | SH inner 0x300 | S2AP 0xC0 | 0x3C = 0x7FC -> page 0x7FF, block 0x7FD
-    READ|WRITE:       AF 0x400 | SH outer 0x200 | S2AP 0xC0 | 0x14 = 0x6D4 -> page 0x6D7, block 0x6D5
-    READ:             0x400 | 0x200 | 0x40 | 0x14 = 0x654 -> page 0x657
-    WRITE:            0x400 | 0x200 | 0x80 | 0x14 = 0x694 -> page 0x697
-  A domain translates at stage 2 when it is NESTED (an S2_TRANS bank, or on SMMUv3 an STE with
-  stage 2 only, until a guest stage 1 is nested in it: Trans3) or when the SMMU has no stage 1.
-  Tables come from the pool at PA 0x1_0000_0000 as in Trans1.
+  differ from stage 1 in the leaf attributes (no nG, no AP; S2AP and MemAttr instead) and in the
+  start level: the stage-2 start table may be up to 16 tables concatenated, indexed by the extra
+  high IPA bits. Linux (older io-pgtable rule) concatenates when a walk would otherwise start at
+  level 0 with at most 16 entries. A domain translates at stage 2 when it is NESTED (an S2_TRANS
+  bank, or on SMMUv3 an STE with stage 2 only, until a guest stage 1 is nested in it: Trans3) or
+  when the SMMU has no stage 1.
+
+  Background: How the expected descriptors are worked out
+    S2AP is read 0x40 / write 0x80; MemAttr in bits [5:2] is Normal write-back 0b1111 = 0x3C with
+    CACHE, Normal non-cacheable 0b0101 = 0x14 without; SH inner 0x300 with CACHE, else outer 0x200.
+
+        READ|WRITE|CACHE: AF 0x400 | SH inner 0x300 | S2AP 0xC0 | 0x3C = 0x7FC -> page 0x7FF, block 0x7FD
+        READ|WRITE:       AF 0x400 | SH outer 0x200 | S2AP 0xC0 | 0x14 = 0x6D4 -> page 0x6D7, block 0x6D5
+        READ:             0x400 | 0x200 | 0x40 | 0x14 = 0x654 -> page 0x657
+        WRITE:            0x400 | 0x200 | 0x80 | 0x14 = 0x694 -> page 0x697
+
+    Tables come from the pool at PA 0x1_0000_0000 as in Trans1.
 
   Scenario Outline: [1] A 4K stage-2 page for a <requested> domain on <fixture>: IPA 0x4020_1000 -> PA 0x8000_5000
     IPA 48 bits, 4K granule: start level 0 with 512 entries (no concatenation). Indices as in

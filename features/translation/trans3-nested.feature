@@ -8,13 +8,16 @@ Feature: Trans3 - Nested translation
   Every stage-1 table address is an IPA: the SMMU translates it through stage 2 before it reads
   the descriptor, then translates the final IPA through stage 2 as well.
 
-  The worked example (used by Trans3, Trans4 and Trans5):
-    Host: the guest's RAM is IPA 0x4000_0000 + 2M, MAP_DMA'd read-write from the VMM's first
+  Rule: A guest behind VFIO on an SMMUv2 with nesting (synthetic-nested)
+
+    Background: The worked example (used by Trans3, Trans4 and Trans5)
+      Host: the guest's RAM is IPA 0x4000_0000 + 2M, MAP_DMA'd read-write from the VMM's first
       buffer; the machine's RAM starts at PA 0x8000_0000 and a buffer of 2M or more is 2M-aligned,
       so IPA 0x4000_0000 + x is PA 0x8000_0000 + x. In the host's stage 2 (L0 at 0x1_0000_0000)
       that is one 2M block: L0 index 0 -> L1 table at 0x1_0000_1000, index 1 -> L2 table at
       0x1_0000_2000, index 0 holds the block.
-    Guest: TTB = IPA 0x4000_0000, T0SZ 25 (39-bit IOVA), 4K granule, so the walk starts at level
+
+      Guest: TTB = IPA 0x4000_0000, T0SZ 25 (39-bit IOVA), 4K granule, so the walk starts at level
       4 - ceil((39 - 12) / 9) = 1. IOVA 0x8040_3010 = 0x8000_0000 + 0x40_0000 + 0x3000 + 0x10:
       L1 index IOVA[38:30] = 2, L2 index IOVA[29:21] = 2, L3 index IOVA[20:12] = 3. The guest writes
         IPA 0x4000_0010 (L1 table + 8 * 2): 0x0000_0000_4000_1003  (table at IPA 0x4000_1000)
@@ -23,9 +26,6 @@ Feature: Trans3 - Nested translation
           nG | AF | inner shareable | AP[1] | AttrIndx 1 | page = 0xF47)
       so IOVA 0x8040_3010 -> IPA 0x4010_0010 -> PA 0x8010_0010 (offset 0x10_0010 in the buffer).
 
-  Rule: A guest behind VFIO on an SMMUv2 with nesting (synthetic-nested)
-
-    Background:
       Given an SMMU from fixture "synthetic-nested" with VFIO group 0 at stream 0x10
       And group 0 is in the container
       And the container is set to VFIO_TYPE1_NESTING_IOMMU
@@ -169,7 +169,7 @@ Feature: Trans3 - Nested translation
 
   Rule: A guest behind VFIO on an SMMUv3 with both stages (synthetic-smmuv3-nested, Linux 6.1)
 
-    Background:
+    Background: The same worked example, through an STE with both stages
       Given an SMMU from fixture "synthetic-smmuv3-nested" with VFIO group 0 at stream 0x10
       And group 0 is in the container
       And the container is set to VFIO_TYPE1_NESTING_IOMMU

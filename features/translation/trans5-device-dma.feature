@@ -8,9 +8,7 @@ Feature: Trans5 - Device DMA end to end
 
   The VMM's buffers come from the machine's RAM at PA 0x8000_0000, first fit, each buffer
   physically contiguous: a first buffer smaller than 2M starts at 0x8000_0000; buffers of 2M or
-  more are 2M-aligned. The guest's tables in Rule 2 are Trans3's layout (TTB IPA 0x4000_0000,
-  T0SZ 25, so levels 1 to 3) with L1[0] -> IPA 0x4000_1000, L2[0] -> IPA 0x4000_2000 and two
-  pages swapped: L3[1] (IOVA 0x1000) -> IPA 0x4010_1000, L3[2] (IOVA 0x2000) -> IPA 0x4010_0000.
+  more are 2M-aligned.
 
   Rule: A TYPE1v2 container: the device's IOVA goes through the domain's stage 1
 
@@ -44,7 +42,11 @@ Feature: Trans5 - Device DMA end to end
 
   Rule: A nesting container with a guest's stage 1 over the host's stage 2
 
-    Background:
+    Background: Trans3's layout with two pages swapped
+      The guest's tables are Trans3's layout (TTB IPA 0x4000_0000, T0SZ 25, so levels 1 to 3) with
+      L1[0] -> IPA 0x4000_1000, L2[0] -> IPA 0x4000_2000 and two pages swapped: L3[1] (IOVA 0x1000)
+      -> IPA 0x4010_1000, L3[2] (IOVA 0x2000) -> IPA 0x4010_0000.
+
       Given an SMMU from fixture "synthetic-nested" with VFIO group 0 at stream 0x10
       And group 0 is in the container
       And the container is set to VFIO_TYPE1_NESTING_IOMMU

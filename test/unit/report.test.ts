@@ -227,6 +227,15 @@ describe('report: features as documents (Gherkin)', () => {
     assert.equal((html.match(/<h2>Rule: /g) ?? []).length, 2, 'one heading per Rule')
   })
 
+  it('every feature states its rule in at most ten lines of description (worked examples go in a Background)', () => {
+    const files = fs.readdirSync('features', { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.feature'))
+    for (const file of files) {
+      const doc = parseFeature(fs.readFileSync(path.join('features', file), 'utf8'), `features/${file}`).feature as FeatureDoc
+      const lines = doc.description.split('\n').length
+      assert.ok(lines <= 10, `${file}: ${lines} lines of description`)
+    }
+  })
+
   it('a history comment gives one claim per Examples row, placeholders filled in; a Scenario gives its own', () => {
     assert.deepEqual(historyClaims(f).map((c) => [c.question, c.answer, c.key.split(':')[1]]), [
       ['a nested request on synthetic-s1-s2', 'S2', '17'],
