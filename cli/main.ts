@@ -18,7 +18,7 @@ import { addFixturesCommand } from './fixtures'
 import { EXIT, runReplay, type Io } from './replay'
 
 const GRAMMAR = `
-Transcript lines (README.md, "Replaying VFIO transcripts", has the whole grammar):
+Transcript lines (docs/transcripts.md has the whole grammar):
   open                                   = ok
   api_version                            = 0
   check_extension TYPE1_NESTING          = 1

@@ -9,8 +9,8 @@
  *     # history: <question> => <answer>
  *
  * inside a scenario declares that the scenario answers a kernel-history question; in a Scenario
- * Outline, <placeholders> in either side take each Examples row's values (see README, "Kernel
- * history").
+ * Outline, <placeholders> in either side take each Examples row's values (see docs/report.md,
+ * "Kernel history").
  */
 import * as fs from 'node:fs'
 import { generateMessages } from '@cucumber/gherkin'
