@@ -40,6 +40,15 @@ export function recordingSetup(text: string): { profile: string; fixture: string
   return m === null ? undefined : { profile: m[1] as string, fixture: m[2] as string }
 }
 
+/**
+ * Every fixture a recording's header names: `Fixture: A` or, for a machine with several SMMUs,
+ * `Fixture: A B` (one SMMU each); undefined without a Profile/Fixture line.
+ */
+export function recordingFixtures(text: string): string[] | undefined {
+  const m = /^#\s+Profile:\s+\S+\s+Fixture:[ \t]+(\S[^\n]*?)[ \t]*$/m.exec(text)
+  return m === null ? undefined : (m[1] as string).split(/[ \t]+/)
+}
+
 export type RowVerdict = 'agree' | 'differ' | 'known' | 'error'
 
 export interface Row {
@@ -56,6 +65,7 @@ export interface Row {
 export interface Comparison {
   readonly file: string
   readonly profile: string
+  /** The fixture, or the fixtures separated by blanks (a machine with several SMMUs). */
   readonly fixture: string
   readonly rows: readonly Row[]
 }
@@ -65,12 +75,16 @@ export function compareWithModel(text: string, file: string, known: readonly Kno
   const setup = recordingSetup(text)
   if (setup === undefined) throw new Error(`${file}: no "Profile: ... Fixture: ..." line in the header`)
   if (!isProfileName(setup.profile)) throw new Error(`${file}: unknown profile ${setup.profile}`)
-  const { fixture, errors } = loadFixtureFile(resolveFixturePath(setup.fixture))
-  if (fixture === undefined) throw new Error(`${file}: fixture ${setup.fixture} does not load: ${errors.map(formatFixtureError).join('; ')}`)
-  const report = replayTranscript(parseTranscript(text, file), createModelBackend({ profile: setup.profile, fixtures: [fixture] }))
+  const names = recordingFixtures(text) ?? [setup.fixture]
+  const fixtures = names.map((name) => {
+    const { fixture, errors } = loadFixtureFile(resolveFixturePath(name))
+    if (fixture === undefined) throw new Error(`${file}: fixture ${name} does not load: ${errors.map(formatFixtureError).join('; ')}`)
+    return fixture
+  })
+  const report = replayTranscript(parseTranscript(text, file), createModelBackend({ profile: setup.profile, fixtures }))
   const base = path.basename(file)
   const rows = report.verdicts.map((v) => row(v, base, known))
-  return { file, profile: setup.profile, fixture: setup.fixture, rows }
+  return { file, profile: setup.profile, fixture: names.join(' '), rows }
 }
 
 function row(v: Verdict, recording: string, known: readonly KnownDifference[]): Row {

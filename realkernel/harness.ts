@@ -11,8 +11,8 @@ import { getProfile, isProfileName } from '../model/profiles'
 import { parseTranscript, type ParsedTranscript } from '../model/transcript'
 import { compareWithModel, formatRow, loadKnownDifferences, type Comparison } from './compare'
 import { chooseAccel, DEFAULT_TIMEOUT_SECONDS, kernelAppend, qemuArgs, qemuVersion, runGuest, STAGE_TEXT, THIS_HOST, type AccelHost, type AccelMode, type BootPlan, type BootProgress } from './guest'
-import { kernelLabel, transcriptsFor, type KernelLine, type Machine } from './machines'
-import { buildAgent, buildInitramfs, CACHE, fetchGuestPackages, guestKernel, installHostPackages, qemu10Dir, ROOT, SetupError, type GuestKernel } from './prepare'
+import { kernelLabel, machineFixtures, transcriptsFor, type KernelLine, type Machine } from './machines'
+import { buildAgent, buildInitramfs, CACHE, fetchGuestPackages, guestKernel, installHostPackages, qemu10Dir, qemu11Dir, ROOT, SetupError, type GuestKernel } from './prepare'
 import { compileSession, parseFacts, parseReplies, resultText, type CompiledSession, type KernelResult } from './protocol'
 import { formatRecording } from './record'
 
@@ -126,11 +126,14 @@ export async function runRealKernel(opts: HarnessOptions): Promise<number> {
     }
   }
   let qemu10: string | undefined
+  let qemu11: string | undefined
+  const wantsQemu11 = guests.some((g) => g.machine.qemuLine === '11')
   try {
     await stage(1, `install: host packages${opts.install ? '' : ' (--no-install: checking only)'}`, (log) => installHostPackages({ install: opts.install, log }))
-    await stage(2, `fetch: guest kernels (${specs.map((s) => `${s.arch} ${s.kernel}`).join(', ')})${guests.some((g) => g.machine.qemuLine === '10') ? ' and QEMU 10' : ''}`, async (log) => {
+    await stage(2, `fetch: guest kernels (${specs.map((s) => `${s.arch} ${s.kernel}`).join(', ')})${guests.some((g) => g.machine.qemuLine === '10') ? ' and QEMU 10' : ''}${wantsQemu11 ? ' and QEMU 11' : ''}`, async (log) => {
       await fetchGuestPackages(specs, { install: opts.install, log })
       if (guests.some((g) => g.machine.qemuLine === '10')) qemu10 = await qemu10Dir({ install: opts.install, log })
+      if (wantsQemu11) qemu11 = await qemu11Dir({ install: opts.install, log })
     })
   } catch (e) {
     if (e instanceof SetupError) {
@@ -145,7 +148,7 @@ export async function runRealKernel(opts: HarnessOptions): Promise<number> {
   const prepared: (PreparedGuest | GuestSummary)[] = await stage(3, `build: agents and ${guests.length} initramfs`, async () => {
     const all: (PreparedGuest | GuestSummary)[] = []
     for (const g of guests) {
-      all.push(prepareGuest(g, qemu10))
+      all.push(prepareGuest(g, qemu10, qemu11))
       await new Promise((r) => setImmediate(r)) // let the progress line tick between guests
     }
     return all
@@ -207,7 +210,7 @@ function guestName(g: Guest, label?: string): string {
   return `${g.machine.name} ${label ?? `linux-${g.kernelLine.name}`}`
 }
 
-function prepareGuest(g: Guest, qemu10: string | undefined): PreparedGuest | GuestSummary {
+function prepareGuest(g: Guest, qemu10: string | undefined, qemu11?: string): PreparedGuest | GuestSummary {
   const { machine, kernelLine } = g
   try {
     const kernel = guestKernel(machine.arch, kernelLine.name)
@@ -238,7 +241,7 @@ function prepareGuest(g: Guest, qemu10: string | undefined): PreparedGuest | Gue
     const agent = buildAgent(machine.arch)
     const initrd = path.join(CACHE, 'build', `initrd-${machine.name}-${kernelLine.name}.gz`)
     fs.writeFileSync(initrd, buildInitramfs(kernel, agent, commands))
-    const qemu = machine.qemuLine === '10' ? path.join(qemu10 as string, machine.qemu) : machine.qemu
+    const qemu = machine.qemuLine === '10' ? path.join(qemu10 as string, machine.qemu) : machine.qemuLine === '11' ? path.join(qemu11 as string, machine.qemu) : machine.qemu
     return {
       name: guestName(g, label),
       guest: g,
@@ -330,6 +333,7 @@ async function runPrepared(p: PreparedGuest, n: number, total: number, opts: Har
         groups: describeGroups(machine, src.aliasSeq, replies),
         profile: p.profile,
         fixture: machine.fixture,
+        ...(machine.moreFixtures === undefined ? {} : { moreFixtures: machine.moreFixtures }),
         recordingPath: recordingRel,
       },
       src.parsed,
@@ -349,7 +353,8 @@ async function runPrepared(p: PreparedGuest, n: number, total: number, opts: Har
       const r = results.get(l.line.line)
       if (r !== undefined && !r.ok) opts.out(`  ERROR  ${src.rel}:${l.line.line}  ${l.line.callText}: not run on the kernel: ${r.problem}`)
     }
-    const missing = !isProfileName(p.profile) ? `profile ${p.profile}` : !fs.existsSync(resolveFixturePath(machine.fixture)) ? `fixture ${machine.fixture}` : undefined
+    const absent = machineFixtures(machine).find((f) => !fs.existsSync(resolveFixturePath(f)))
+    const missing = !isProfileName(p.profile) ? `profile ${p.profile}` : absent !== undefined ? `fixture ${absent}` : undefined
     if (missing !== undefined) {
       const note = `${base}: recorded${opts.record ? ` to ${recordingRel}` : ''}, not compared: the model has no ${missing} yet`
       opts.out(`-- ${src.rel}: ${note}`)

@@ -10,8 +10,11 @@ import * as path from 'node:path'
 
 export type GuestArch = 'arm64' | 'amd64'
 
-/** Which QEMU: the system's (7.2 on bookworm) or QEMU 10 unpacked by scripts/fetch-qemu10.sh. */
-export type QemuLine = '7.2' | '10'
+/**
+ * Which QEMU: the system's (7.2 on bookworm), QEMU 10 unpacked by scripts/fetch-qemu10.sh, or
+ * QEMU 11 (trixie-backports) on its own trixie libraries, by realkernel/scripts/fetch-qemu11.sh.
+ */
+export type QemuLine = '7.2' | '10' | '11'
 
 export interface RunTranscript {
   /** Repository-relative path of the transcript whose calls are run. */
@@ -51,6 +54,11 @@ export interface Machine {
   /** Fixture the recordings are replayed with. */
   readonly fixture: string
   /**
+   * Fixtures of the machine's further SMMUs, one each, after `fixture` in the order of the
+   * machine's -device lines; the recordings replay with all of them (see machineFixtures).
+   */
+  readonly moreFixtures?: readonly string[]
+  /**
    * Whose hand-written transcript this machine runs when it has none of its own for a kernel:
    * transcripts/qemu-<name>-<iommu>-linux-X.Y.vfio for each name in turn.
    */
@@ -63,6 +71,20 @@ export interface Machine {
 }
 
 const ARM_VIRT_TAIL = ['-cpu', 'max', '-nodefaults', '-device', 'edu,addr=01.0']
+
+/**
+ * QEMU 11's two-SMMU machine: a stage-1-only SMMUv3 in front of pcie.0 (edu at 00:02.0) and one of
+ * stage `second` in front of a pxb-pcie bus (bus 0x80; edu behind a root port, at 81:00.0), booted
+ * through EDK2 (Debian's QEMU_EFI.fd, found in QEMU 11's data directory).
+ */
+function twoSmmuArgs(second: 'nested' | '2'): string[] {
+  return [
+    ...['-M', 'virt,gic-version=3', '-cpu', 'max', '-nodefaults', '-bios', 'QEMU_EFI.fd'],
+    ...['-device', 'pxb-pcie,id=pxb1,bus_nr=0x80,bus=pcie.0,addr=01.0', '-device', 'pcie-root-port,id=rp1,bus=pxb1,chassis=1'],
+    ...['-device', 'arm-smmuv3,primary-bus=pcie.0,stage=1', '-device', `arm-smmuv3,primary-bus=pxb1,stage=${second}`],
+    ...['-device', 'edu,bus=pcie.0,addr=02.0', '-device', 'edu,bus=rp1,addr=00.0'],
+  ]
+}
 
 export const MACHINES: readonly Machine[] = [
   {
@@ -127,7 +149,52 @@ export const MACHINES: readonly Machine[] = [
     groups: { 1: '0000:00:01.0' },
     kvmCapable: false,
   },
+  {
+    // QEMU 11.1's pluggable SMMUv3 (-device arm-smmuv3, refused by QEMU 10): two SMMUs of
+    // different capability, each in front of its own PCI bus with an edu behind it - stage 1 only
+    // on pcie.0 (edu at 00:02.0, stream 0x10), both stages on a pxb-pcie bus (bus 0x80, a root port,
+    // edu at 81:00.0, stream 0x8100). The device tree describes only pcie.0's SMMU, so the guest boots
+    // through EDK2 (Debian's qemu-efi-aarch64) with ACPI: QEMU's IORT maps each bus to its SMMU.
+    // docs/real-kernel-two-smmu.md says how it was found and what each kernel does on it.
+    name: 'virt11-2smmu',
+    arch: 'arm64',
+    qemuLine: '11',
+    qemu: 'qemu-system-aarch64',
+    machineArgs: twoSmmuArgs('nested'),
+    kernelArgs: ['acpi=force'],
+    console: 'ttyAMA0',
+    fixture: 'qemu-smmuv3-11.1-s1',
+    moreFixtures: ['qemu-smmuv3-11.1-nested'],
+    transcriptsOf: ['virt11-2smmu'],
+    iommu: 'smmuv3',
+    // Group 1 behind the stage-1-only SMMU, group 2 behind the nesting one (as in the fixtures).
+    groups: { 1: '0000:00:02.0', 2: '0000:81:00.0' },
+    kvmCapable: false,
+  },
+  {
+    // virt11-2smmu with a stage-2-only SMMU on the pxb-pcie bus: its domains are stage 2 (aperture
+    // 2^44) whatever the container type, so the two apertures differ on every kernel, not only on
+    // 6.1's nesting containers.
+    name: 'virt11-2smmu-s2',
+    arch: 'arm64',
+    qemuLine: '11',
+    qemu: 'qemu-system-aarch64',
+    machineArgs: twoSmmuArgs('2'),
+    kernelArgs: ['acpi=force'],
+    console: 'ttyAMA0',
+    fixture: 'qemu-smmuv3-11.1-s1',
+    moreFixtures: ['qemu-smmuv3-11.1-s2'],
+    transcriptsOf: ['virt11-2smmu-s2'],
+    iommu: 'smmuv3',
+    groups: { 1: '0000:00:02.0', 2: '0000:81:00.0' },
+    kvmCapable: false,
+  },
 ]
+
+/** Every fixture a machine's recordings replay with: one per SMMU. */
+export function machineFixtures(machine: Machine): readonly string[] {
+  return [machine.fixture, ...(machine.moreFixtures ?? [])]
+}
 
 /** Memory and CPUs every guest gets; not part of what the fixtures describe. */
 export const GUEST_RESOURCES: readonly string[] = ['-m', '1024', '-smp', '2']

@@ -119,6 +119,24 @@ export async function qemu10Dir(opts: PrepareOptions): Promise<string> {
   return dir
 }
 
+/**
+ * QEMU 11 (Debian trixie-backports) with Debian's arm64 UEFI firmware, unpacked with its trixie
+ * libraries under .cache/realkernel/qemu-11/ by realkernel/scripts/fetch-qemu11.sh (it prints the
+ * wrapper's directory last). With install false, only the cached wrapper is looked at.
+ */
+export async function qemu11Dir(opts: PrepareOptions): Promise<string> {
+  const cache = path.join(CACHE, 'qemu-11')
+  const cached = path.join(cache, 'bin')
+  if (!opts.install) {
+    if (fs.existsSync(path.join(cached, 'qemu-system-aarch64'))) return cached
+    throw new SetupError(`no QEMU 11 in ${path.relative(ROOT, cached)} (run without --no-install, or bash realkernel/scripts/fetch-qemu11.sh ${path.relative(ROOT, cache)})`)
+  }
+  const out = await run('bash', [path.join(SCRIPTS, 'fetch-qemu11.sh'), cache], 'fetching QEMU 11 (realkernel/scripts/fetch-qemu11.sh)', 20 * 60_000, opts.log, 'stdout')
+  const dir = out.trim().split('\n').pop()?.trim() ?? ''
+  if (dir === '' || !fs.existsSync(path.join(dir, 'qemu-system-aarch64'))) throw new SetupError(`realkernel/scripts/fetch-qemu11.sh printed no directory holding qemu-system-aarch64 (last line: "${dir}")`)
+  return dir
+}
+
 export interface GuestKernel {
   readonly arch: GuestArch
   /** The kernel line asked for: 6.1, 6.12, 7.x. */

@@ -16,6 +16,8 @@ export interface RecordingHeader {
   readonly groups: string
   readonly profile: string
   readonly fixture: string
+  /** The machine's further SMMUs' fixtures (a machine with several SMMUs). */
+  readonly moreFixtures?: readonly string[]
   readonly recordingPath: string
 }
 
@@ -23,6 +25,7 @@ export interface RecordingHeader {
 const CALL_WIDTH = 45
 
 export function formatRecording(header: RecordingHeader, source: ParsedTranscript, sourceText: string, results: ReadonlyMap<number, KernelResult>): string {
+  const fixtures = [header.fixture, ...(header.moreFixtures ?? [])]
   const out: string[] = [
     `# Recorded on a real kernel: the calls of ${header.source}, run in a QEMU guest by`,
     '# realkernel/agent/agent.c, each with the result that kernel gave. Written by',
@@ -36,8 +39,8 @@ export function formatRecording(header: RecordingHeader, source: ParsedTranscrip
     `#   Groups:  ${header.groups}`,
     '#   DMA:     by edu\'s DMA engine; "fault" means the guest kernel logged an IOMMU fault report for it',
     '#',
-    `#   Profile: ${header.profile}          Fixture: ${header.fixture}`,
-    `#   Replay:  npx smmu-nesting-tck replay --profile ${header.profile} --fixture ${header.fixture} ${header.recordingPath}`,
+    `#   Profile: ${header.profile}          Fixture: ${fixtures.join(' ')}`,
+    `#   Replay:  npx smmu-nesting-tck replay --profile ${header.profile} ${fixtures.map((f) => `--fixture ${f}`).join(' ')} ${header.recordingPath}`,
     '',
   ]
   const byLine = new Map(source.lines.map((l) => [l.line, l]))

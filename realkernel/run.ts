@@ -4,7 +4,9 @@
  *
  *   --machine NAME     virt (QEMU 7.2 arm64, SMMUv3 stage 1), q35 (QEMU 7.2 x86, VT-d), virt10 (QEMU 10
  *                      arm64, SMMUv3 with both stages), virt10-9.1-s2 (QEMU 10 -M virt-9.1, SMMUv3
- *                      stage 2 only); repeatable; default: all
+ *                      stage 2 only), virt11-2smmu (QEMU 11 arm64, two SMMUv3s: stage 1 only and
+ *                      nested, EDK2 + ACPI), virt11-2smmu-s2 (the same with stage 1 only and stage 2
+ *                      only); repeatable; default: all
  *   --kernel LINE      6.1 (bookworm), 6.12 (bookworm-backports), 7.x (newest in trixie-backports);
  *                      repeatable; default: all
  *   --accel MODE       auto (default: KVM when /dev/kvm opens, the guest shares the host's

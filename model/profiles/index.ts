@@ -4,7 +4,8 @@
  * A profile is a kernel; a fixture is a machine. Layers never test a profile's name: each reads
  * the part of the profile object that concerns it (`smmu`, `iommu`, ...).
  *
- * Facts: ../shared/reference/kernel-semantics.md (sections 1, 2, 4 and 6) and the seed.
+ * Facts: docs/facts/kernel-semantics.md (#rfc, #merged, #enable_nesting, #removal, #profiles)
+ * and the seed.
  */
 import type { Errno } from '../errno'
 import type { SmmuArch } from '../hw/features'
@@ -219,7 +220,7 @@ export function driverFamily(arch: SmmuArch): DriverFamily {
 }
 
 
-/** VFIO type1 and the VFIO core (kernel-semantics.md sections 1, 2, 5 and 6). */
+/** VFIO type1 and the VFIO core (docs/facts/kernel-semantics.md #rfc, #merged, #map_dma, #unmap_dma, #container-and-set_iommu). */
 export interface VfioBehaviour {
   readonly uapi: UapiTable
   /**
@@ -331,7 +332,7 @@ const VFIO_3X = {
 const KERNEL_3X_DRIVERS: readonly SmmuArch[] = ['smmuv1', 'smmuv2', 'intel-vtd']
 
 /**
- * arm-smmu-v3 identifiers (kernel-semantics.md section 3): ASIDs from xa_alloc over
+ * arm-smmu-v3 identifiers (docs/facts/kernel-semantics.md#arm-smmu-v3): ASIDs from xa_alloc over
  * 1 .. 2^asid_bits - 1 (-EBUSY when full); VMIDs from 1 (VMID 0 is kept for bypass STEs),
  * a bitmap in 6.1 and ida_alloc_range later, -ENOSPC when full either way.
  */
@@ -419,7 +420,7 @@ const DRIVERS_7_3: Readonly<Record<IommuDriver, DriverFacts>> = {
 
 /**
  * io-pgtable-arm from 6.14: no split on partial unmap (33729a5fc0ca, 6.13), -EINVAL for a map
- * without access (facts §2, current mainline), concatenation only where mandatory
+ * without access (docs/facts/smmu-translation.md#io-pgtable, current mainline), concatenation only where mandatory
  * (arm_lpae_concat_mandatory; its fix b7b8a63055 is in the 6.14 iommu pull).
  */
 const IO_PGTABLE_FROM_6_14: IoPgtableBehaviour = { partialUnmap: 'refuse', noAccessMap: 'EINVAL', s2Concatenation: 'when-mandatory' }
@@ -427,7 +428,7 @@ const IO_PGTABLE_FROM_6_14: IoPgtableBehaviour = { partialUnmap: 'refuse', noAcc
 /** The SMMU drivers of 6.x kernels (arm-smmu v1/v2 with the asid/vmid union, arm-smmu-v3, intel-iommu). */
 const SMMU_6X: SmmuDriverBehaviour = { drives: ['smmuv1', 'smmuv2', 'smmuv3', 'intel-vtd'], nestedNeedsNestingFeature: false, contextIds: 'union-by-stage', v3Ids: V3_IDS }
 
-/** VFIO type1 of 6.1 (kernel-semantics section 5). */
+/** VFIO type1 of 6.1 (docs/facts/kernel-semantics.md#map_dma and #unmap_dma). */
 const VFIO_6_1: VfioBehaviour = {
   uapi: UAPI_6_1,
   domainAlloc: 'bus',

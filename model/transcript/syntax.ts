@@ -2,7 +2,7 @@
  * What a transcript line says, once parsed: a VFIO call and the result that was observed.
  *
  * A transcript is text a person writes (or a VMM's trace is turned into); the grammar is in
- * README.md ("Replaying VFIO transcripts") and ./parse.ts. Extension names stay names here: which
+ * docs/transcripts.md and ./parse.ts. Extension names stay names here: which
  * value a name has depends on the kernel, so ./replay.ts resolves them through the backend.
  */
 import type { Errno } from '../errno'
@@ -160,6 +160,9 @@ export type TranscriptErrorCode =
   | 'NO_GUEST_RAM'
   /** `veventq N read` of a vEVENTQ the transcript did not allocate. */
   | 'NO_VEVENTQ'
+  /** From the reading layer (./read.ts): a line over the length limit, or not UTF-8. */
+  | 'TOO_LARGE'
+  | 'ENCODING'
 
 export interface TranscriptError {
   readonly code: TranscriptErrorCode

@@ -26,7 +26,7 @@ import { makeS2DomainSte } from '../../model/iommufd/drivers/arm-smmu-v3'
 import { steFields } from '../../model/smmu/v3/structures'
 import type { IommufdFile, VfioDeviceFile } from '../../model/vfio/backend'
 import { ModelIommufdFile } from '../../model/vfio/model-iommufd'
-import { prng } from '../../bench/measure'
+import { prng } from '../../lib/prng'
 
 const RAM_IPA = 0x4000_0000n
 const RAM_SIZE = 0x20_0000n

@@ -16,7 +16,7 @@ import { parseTranscript } from '../../model/transcript'
 import { UAPI_6_1 } from '../../model/vfio/uapi'
 import { resolveFixturePath } from '../../model/hw'
 import { isProfileName } from '../../model/profiles'
-import { compareWithModel, formatRow, loadKnownDifferences, recordingSetup } from '../../realkernel/compare'
+import { compareWithModel, formatRow, loadKnownDifferences, recordingFixtures, recordingSetup } from '../../realkernel/compare'
 import { KERNELS, MACHINES, transcriptsFor } from '../../realkernel/machines'
 import { compileSession, parseReplies, resultText, type KernelResult } from '../../realkernel/protocol'
 import { formatRecording } from '../../realkernel/record'
@@ -39,7 +39,7 @@ describe('recorded real-kernel transcripts replay against the model', () => {
   for (const file of recordings) {
     const text = fs.readFileSync(path.join(RECORDED, file), 'utf8')
     const setup = recordingSetup(text)
-    const inModel = setup !== undefined && isProfileName(setup.profile) && fs.existsSync(resolveFixturePath(setup.fixture))
+    const inModel = setup !== undefined && isProfileName(setup.profile) && (recordingFixtures(text) ?? [setup.fixture]).every((f) => fs.existsSync(resolveFixturePath(f)))
     const title = inModel ? `${file}: 0 differ beyond realkernel/known-differences.json` : `${file}: a well-formed recording (the model has no ${setup !== undefined && isProfileName(setup.profile) ? `fixture ${setup.fixture}` : `profile ${setup?.profile}`} to replay it on yet)`
     it(title, () => {
       assert.match(text, /^# {3}Kernel: {2}Linux \S+/m, 'the header names the kernel')
@@ -165,5 +165,50 @@ describe('real-kernel harness: agent protocol and recording format', () => {
     assert.match(text, /^get_info +=  ?pgsizes=0x1000 dma_avail=65535 ranges=none$/m, 'get_info keeps every key, and agrees with the source on the one it names')
     assert.match(text, /^# not run: map iova=0x1000 size=0x1000 w vaddr=unmapped \(not run\)$/m)
     assert.match(text, /^dma read iova=0x1000 size=0x40 += fault {3}# transcript: ok$/m)
+  })
+
+  it('names the fixture of every SMMU of a machine with several, and replays with all of them', () => {
+    const two = [
+      'open                                          = ok',
+      'group 1 set_container                         = ok',
+      'group 2 set_container                         = ok',
+      'set_iommu TYPE1v2_IOMMU                       = ok',
+      'map iova=0x100000 size=0x1000 rw              = ok',
+      'dma read iova=0x100000 size=0x40 group=1      = ok',
+      'dma read iova=0x100000 size=0x40 group=2      = ok',
+      'unmap all                                     = ok unmapped=0x1000',
+      'dma read iova=0x100000 size=0x40 group=2      = fault',
+      'group 2 status                                = viable,container_set',
+      'group 1 unset_container                       = ok',
+      'group 2 unset_container                       = ok',
+    ].join('\n')
+    const parsedTwo = parseTranscript(two, 'two.vfio')
+    const text = formatRecording(
+      {
+        source: 'two.vfio',
+        kernel: 'Linux 6.12.0-test',
+        qemu: 'QEMU emulator version 11.1.3, TCG',
+        machineLines: ['qemu-system-aarch64 -M virt'],
+        guest: ['test'],
+        groups: 'group 1 = edu; group 2 = edu',
+        profile: 'linux-6.12',
+        fixture: 'qemu-smmuv3-11.1-s1',
+        moreFixtures: ['qemu-smmuv3-11.1-nested'],
+        recordingPath: 'transcripts/recorded/two.vfio',
+      },
+      parsedTwo,
+      two,
+      new Map<number, KernelResult>(parsedTwo.lines.map((l) => [l.line, { ok: true, text: l.expectedText }])),
+    )
+    assert.match(text, /^# {3}Profile: linux-6\.12 +Fixture: qemu-smmuv3-11\.1-s1 qemu-smmuv3-11\.1-nested$/m)
+    assert.match(text, /--fixture qemu-smmuv3-11\.1-s1 --fixture qemu-smmuv3-11\.1-nested transcripts\/recorded\/two\.vfio$/m)
+    assert.deepEqual(recordingFixtures(text), ['qemu-smmuv3-11.1-s1', 'qemu-smmuv3-11.1-nested'])
+    assert.deepEqual(recordingFixtures('#   Profile: linux-6.1          Fixture: qemu-smmuv3-7.2\n'), ['qemu-smmuv3-7.2'])
+    assert.equal(recordingFixtures('no header\n'), undefined)
+    // Groups 1 and 2 come from the two fixtures (one SMMU each): every call agrees.
+    const comparison = compareWithModel(text, 'two.vfio', [])
+    assert.equal(comparison.fixture, 'qemu-smmuv3-11.1-s1 qemu-smmuv3-11.1-nested')
+    assert.deepEqual(comparison.rows.filter((r) => r.verdict !== 'agree').map((r) => formatRow('two.vfio', r)), [])
+    assert.equal(comparison.rows.length, parsedTwo.lines.length)
   })
 })
