@@ -10,7 +10,7 @@ import { ModelIommufdFile } from '../model/vfio/model-iommufd'
 import { HwptNested } from '../model/iommufd/objects'
 import { formatVerdict, parseTranscript, TranscriptSession, type Observed } from '../model/transcript'
 import { runNestingRequest, type NestingOutcome } from '../model/transcript/nesting-request'
-import type { Call, Expected } from '../model/transcript'
+import type { Expected } from '../model/transcript'
 import { STE_LAYOUT, steFields } from '../model/smmu/v3/structures'
 import type { Result } from '../model'
 import { check } from './expect'
@@ -98,12 +98,10 @@ Then('the result should be, by kernel:', function (this: TckWorld, table: DataTa
   })
 })
 
+/** The device's DMA as the model did it (a refusal is a fault even when it recorded no event). */
 When('VFIO device {int} {dmaOp} {int} bytes at IOVA {addr}', function (this: TckWorld, device: number, op: 'read' | 'write', size: number, iova: number) {
   this.each((run) => {
-    const call: Call = { op: 'device', device, action: { kind: 'dma', direction: op, iova: BigInt(iova), size } }
-    const produced = session(run).runCall(call)
-    lastCalls.set(run, { callText: `device ${device} dma ${op} iova=${hexOf(iova)} size=${size}`, produced })
-    run.last = produced.result.ok && produced.result.value.kind === 'dma' ? ok(produced.result.value.outcome) : produced.result
+    run.last = session(run).deviceFile(device).dma(op, BigInt(iova), size, op === 'write' ? new Uint8Array(size) : undefined)
   })
 })
 

@@ -49,7 +49,8 @@ Feature: Iommufd6 - Which events reach the guest's vEVENTQ
     Then the result should be "empty"
 
   Scenario: [3] Without a vEVENTQ the host logs the guest's fault
-    When the VMM runs 'destroy veventq 1'
+    When the VMM runs 'veventq 1 close'
+    And the VMM runs 'destroy veventq 1'
     And VFIO device 1 reads 16 bytes at IOVA 0x20_0000
     Then the host should have logged 1 event
     And the host's last logged event should be F_TRANSLATION for stream 0x8

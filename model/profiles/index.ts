@@ -124,6 +124,23 @@ export interface IommufdDriverFacts {
   readonly reportsVevents: boolean
   /** IOMMU_GET_HW_INFO has the driver's data (arm_smmu_hw_info, 6.13; VT-d's since 6.6). */
   readonly hwInfo: boolean
+  /**
+   * Each guest command is checked before it is converted (arm_vsmmu_validate_user_cmd: only the
+   * opcode's own fields may be set, ATC_INV needs FEAT_ATS, range fields need FEAT_RANGE_INV and
+   * no reserved combination; anything else EIO). In Debian's 7.3.4 source; not in the 7.1 tree.
+   */
+  readonly validatesUserCmds: boolean
+  /**
+   * IOMMU_VDEVICE_ALLOC for a device with more than one StreamID: EOPNOTSUPP
+   * (arm_vsmmu_vdevice_init, as validatesUserCmds).
+   */
+  readonly vdeviceOneStream: boolean
+  /**
+   * Which Arm MMU-700s arm_smmu_device_iidr_probe takes FEAT_NESTING from (errata 2268618,
+   * 2812531, with OPT_CMDQ_FORCE_SYNC): 'every' (the 7.1 tree), or 'r0-or-p0' (7.3.4: only
+   * variant 0 or revision 0, so r1p1 and later keep nesting).
+   */
+  readonly mmu700NestingErrata: 'every' | 'r0-or-p0'
 }
 
 /** A driver with no iommufd nesting at all (kernels before iommufd, and arm-smmu v1/v2). */
@@ -135,6 +152,9 @@ export const NO_IOMMUFD_DRIVER: IommufdDriverFacts = {
   mergeEvents: false,
   reportsVevents: false,
   hwInfo: false,
+  validatesUserCmds: false,
+  vdeviceOneStream: false,
+  mmu700NestingErrata: 'every',
 }
 
 /** The ioctls of /dev/iommu (include/uapi/linux/iommufd.h, IOMMUFD_CMD_*), by name. */
@@ -176,7 +196,7 @@ export interface IommufdBehaviour {
   readonly hwInfoInputType: boolean
   /**
    * IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED (bit 3) in out_capabilities when the device cannot use ATS
-   * (!IOMMU_CAP_PCI_ATS_SUPPORTED; 7.1's iommufd_get_hw_info). No device in the model has ATS.
+   * (!IOMMU_CAP_PCI_ATS_SUPPORTED; iommufd_get_hw_info, 7.1 and 7.3). No device in the model has ATS.
    */
   readonly hwCapAtsNotSupported: boolean
 }
@@ -308,8 +328,11 @@ const IOMMUFD_6_12: IommufdBehaviour = {
   hwCapAtsNotSupported: false,
 }
 
-/** 7.1's iommufd (nearest tree to 7.3): every ioctl modelled, the 6.17 vIOMMU order, one vDEVICE per device. */
-const IOMMUFD_7_1: IommufdBehaviour = {
+/**
+ * 7.3's iommufd (Debian's linux-source-7.3 7.3.4; first read from the 7.1 tree): every ioctl
+ * modelled, the 6.17 vIOMMU order, one vDEVICE per device.
+ */
+const IOMMUFD_7_3: IommufdBehaviour = {
   ioctls: IOMMUFD_IOCTLS,
   viommuAlloc: 'size-then-init',
   oneVdevicePerDevice: true,
@@ -392,11 +415,13 @@ const DRIVERS_6_12: Readonly<Record<IommuDriver, DriverFacts>> = {
 }
 
 /**
- * arm-smmu-v3's iommufd side as in 7.1 (the nearest tree to 7.3; drivers/iommu/arm/arm-smmu-v3/
- * arm-smmu-v3-iommufd.c and arm-smmu-v3.c): nest parent, S2FWB detection, the vIOMMU, vDEVICE
- * needed only for a translating vSTE (6.19), MEV, vEVENTQ, hw_info.
+ * arm-smmu-v3's iommufd side in 7.3 (Debian's linux-source-7.3 7.3.4, drivers/iommu/arm/
+ * arm-smmu-v3/arm-smmu-v3-iommufd.c and arm-smmu-v3.c): nest parent, S2FWB detection, the vIOMMU,
+ * vDEVICE needed only for a translating vSTE (6.19), MEV, vEVENTQ, hw_info, and the guest's
+ * commands checked field by field, a vDEVICE only for a one-stream device, MMU-700 r1p1 and later
+ * nesting.
  */
-const ARM_SMMU_V3_IOMMUFD_7_1: IommufdDriverFacts = {
+const ARM_SMMU_V3_IOMMUFD_7_3: IommufdDriverFacts = {
   nestParent: true,
   detectsS2fwb: true,
   viommu: true,
@@ -404,6 +429,9 @@ const ARM_SMMU_V3_IOMMUFD_7_1: IommufdDriverFacts = {
   mergeEvents: true,
   reportsVevents: true,
   hwInfo: true,
+  validatesUserCmds: true,
+  vdeviceOneStream: true,
+  mmu700NestingErrata: 'r0-or-p0',
 }
 
 /**
@@ -414,7 +442,7 @@ const ARM_SMMU_V3_IOMMUFD_7_1: IommufdDriverFacts = {
  */
 const DRIVERS_7_3: Readonly<Record<IommuDriver, DriverFacts>> = {
   'arm-smmu': { ...DRIVERS_6_12['arm-smmu'], enableNestingOp: false },
-  'arm-smmu-v3': { ...DRIVERS_6_12['arm-smmu-v3'], enableNestingOp: false, iommufd: ARM_SMMU_V3_IOMMUFD_7_1 },
+  'arm-smmu-v3': { ...DRIVERS_6_12['arm-smmu-v3'], enableNestingOp: false, iommufd: ARM_SMMU_V3_IOMMUFD_7_3 },
   'intel-iommu': { ...DRIVERS_6_12['intel-iommu'], enableNestingOp: false, writeImpliesRead: false },
 }
 
@@ -493,7 +521,7 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
     // 6.18+ (ef270ec44637): wrapping ranges are EOVERFLOW, an UNMAP range ends inclusively; seen in
     // every transcripts/recorded/*-type1-container-rules-linux-7.3.vfio (MAP EOVERFLOW).
     vfio: { ...VFIO_6_12, uapi: UAPI_6_13, nestingExtension: 'removed', rangeWrap: { map: 'EOVERFLOW', unmap: 'EOVERFLOW' }, unmapEnd: 'inclusive' },
-    iommufd: IOMMUFD_7_1,
+    iommufd: IOMMUFD_7_3,
   },
 }
 

@@ -316,7 +316,9 @@ function describe(result: Result<Observed>, expected: Expected, entryNum: number
 
 function noteOf(result: Result<Observed>): string | undefined {
   if (!result.ok) return result.error.message
-  return result.value.kind === 'dma' && result.value.outcome.kind === 'fault' ? result.value.outcome.detail : undefined
+  const o = result.value
+  if (o.kind !== 'dma') return undefined
+  return o.outcome.kind === 'fault' ? o.outcome.detail : o.note
 }
 
 function describeInfo(info: IommuInfo, expected: Expected): string {

@@ -80,6 +80,8 @@ export type ObjectAction =
   | { readonly kind: 'alloc_veventq'; readonly viommu: ObjectRef; readonly type: number; readonly depth: number; readonly flags: number }
   | { readonly kind: 'invalidate'; readonly entries: InvalidateEntries }
   | { readonly kind: 'read' }
+  /** `veventq N close`: close() of the queue's fd. */
+  | { readonly kind: 'close' }
 
 /** Which guest line wrote the words (for messages). */
 export type GuestForm = 'write64' | 'cd' | 'table' | 'page' | 'block'
