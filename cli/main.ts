@@ -5,6 +5,7 @@
  *   smmu-nesting-tck replay --profile linux-6.1 --fixture qemu-smmuv3-7.2 transcripts/x.vfio
  *   smmu-nesting-tck fixtures validate | fixtures list
  *   smmu-nesting-tck explain --fixture mmu-500 [--profile merged]
+ *   smmu-nesting-tck trace -o vmm.vfio -- qemu-system-aarch64 ... -device vfio-pci,host=...
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
@@ -16,6 +17,7 @@ import { BACKENDS, backendNames } from './backends'
 import { addExplainCommand } from './explain'
 import { addFixturesCommand } from './fixtures'
 import { EXIT, runReplay, type Io } from './replay'
+import { addTraceCommand } from './trace'
 
 const GRAMMAR = `
 Transcript lines (docs/transcripts.md has the whole grammar):
@@ -63,6 +65,7 @@ export async function main(argv: readonly string[], io: Io = consoleIo()): Promi
       'after',
       `\nExamples:\n  smmu-nesting-tck replay --profile linux-6.1 --fixture qemu-smmuv3-7.2 transcripts/qemu-virt-smmuv3-linux-6.1.vfio` +
         `\n  smmu-nesting-tck fixtures validate my-smmu.yaml\n  smmu-nesting-tck explain --fixture mmu-500 --profile merged` +
+        `\n  smmu-nesting-tck trace -o vmm.vfio -- qemu-system-aarch64 ... -device vfio-pci,host=0000:01:00.0` +
         `\n\nExit status: 0 success, 1 a transcript line differs or a fixture is invalid, 2 usage error (each command's --help says more).`,
     )
 
@@ -90,6 +93,7 @@ export async function main(argv: readonly string[], io: Io = consoleIo()): Promi
 
   addFixturesCommand(program, io, (code) => (status = code))
   addExplainCommand(program, io, (code) => (status = code))
+  addTraceCommand(program, io, (code) => (status = code))
 
   try {
     await program.parseAsync([...argv], { from: 'user' })

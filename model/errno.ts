@@ -28,6 +28,8 @@ export const ERRNO = {
   ERANGE: 34,
   ENOSYS: 38,
   EOVERFLOW: 75,
+  /** IOMMU_IOAS_IOVA_RANGES: more ranges than the caller's array holds (the count is written back). */
+  EMSGSIZE: 90,
   EOPNOTSUPP: 95,
   EADDRINUSE: 98,
 } as const

@@ -49,7 +49,7 @@ export function recordingFixtures(text: string): string[] | undefined {
   return m === null ? undefined : (m[1] as string).split(/[ \t]+/)
 }
 
-export type RowVerdict = 'agree' | 'differ' | 'known' | 'error'
+export type RowVerdict = 'agree' | 'differ' | 'known' | 'error' | 'outside'
 
 export interface Row {
   readonly line: number
@@ -89,6 +89,7 @@ export function compareWithModel(text: string, file: string, known: readonly Kno
 
 function row(v: Verdict, recording: string, known: readonly KnownDifference[]): Row {
   if (v.kind === 'error') return { line: v.error.line, call: '', kernel: '', model: `error: ${v.error.message}`, verdict: 'error' }
+  if (v.kind === 'outside') return { line: v.line, call: v.callText, kernel: v.expectedText, model: 'outside the model', verdict: 'outside' }
   if (v.kind === 'agree') return { line: v.line, call: v.callText, kernel: v.expectedText, model: v.expectedText, verdict: 'agree' }
   const k = known.find((d) => d.recording === recording && d.call === v.callText && d.kernel === v.expectedText && d.model === v.actual)
   return {
@@ -104,9 +105,9 @@ function row(v: Verdict, recording: string, known: readonly KnownDifference[]): 
 
 /** One printed line per row: `file:line  verdict  call  kernel: X  model: Y`. */
 export function formatRow(file: string, r: Row): string {
-  const tag = { agree: 'agree ', differ: 'DIFFER', known: 'known ', error: 'ERROR ' }[r.verdict]
+  const tag = { agree: 'agree ', differ: 'DIFFER', known: 'known ', error: 'ERROR ', outside: 'device' }[r.verdict]
   if (r.verdict === 'error') return `  ${tag} ${file}:${r.line}  ${r.model}`
-  const same = r.verdict === 'agree'
+  const same = r.verdict === 'agree' || r.verdict === 'outside'
   const tail = r.known !== undefined ? `  [${r.known.id}]` : r.note !== undefined && !same ? `  (model: ${r.note})` : ''
   return `  ${tag} ${file}:${r.line}  ${r.call.padEnd(44)} kernel: ${r.kernel}${same ? '' : `  model: ${r.model}`}${tail}`
 }

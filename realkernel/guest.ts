@@ -77,12 +77,15 @@ export interface BootPlan {
   readonly kernel: string
   readonly initrd: string
   readonly append: string
+  /** Firmware for -bios (EDK2 for an ACPI boot); none: QEMU boots the kernel itself. */
+  readonly bios?: string
 }
 
 /** The QEMU command line: the fixture's machine arguments, then the harness's own. */
 export function qemuArgs(plan: BootPlan): string[] {
   return [
     ...plan.machine.machineArgs,
+    ...(plan.bios === undefined ? [] : ['-bios', plan.bios]),
     '-accel',
     plan.accel,
     ...GUEST_RESOURCES,
@@ -129,14 +132,14 @@ export const STAGE_TEXT: Readonly<Record<Stage, string>> = {
 
 /** What the guest printed so far says how far it got and how many of the agent's calls are done. */
 export function progressOf(output: string): { stage: Stage; calls: number } {
-  const calls = (output.match(/^@@ \d+ [=!]/gm) ?? []).length
+  const calls = (output.match(/^@@ \d+ [=!>]/gm) ?? []).length
   let stage: Stage = 'qemu'
   if (output.includes('@@ agent exit')) stage = 'end'
   else if (output.includes('@@ agent start')) stage = 'agent'
   else if (output.includes('@@ fact ')) stage = 'init'
   // x86: the kernel's real-mode setup ("Probing EDD"), its decompressor, or SeaBIOS handing over
   // to the -kernel option ROM; any timestamped kernel message.
-  else if (/Probing EDD|Decompressing Linux|Booting the kernel|Booting from ROM|^\[\s*\d+\.\d+\]/m.test(output)) stage = 'kernel'
+  else if (/Probing EDD|Decompressing Linux|Booting the kernel|Booting from ROM|EFI stub: |^\[\s*\d+\.\d+\]/m.test(output)) stage = 'kernel'
   else if (output.trim() !== '') stage = 'firmware'
   return { stage, calls }
 }

@@ -25,18 +25,49 @@ export interface RunTranscript {
 
 /** A kernel line: which Debian package, which behaviour profile its recordings replay with. */
 export interface KernelLine {
-  /** --kernel 6.1|6.12|7.x, and realkernel/scripts/fetch-guest-packages.sh's name for it. */
+  /** --kernel 6.1|6.12|7.x|7.3-iommufd, and realkernel/scripts/fetch-guest-packages.sh's name for it. */
   readonly name: string
   /** The behaviour profile of the model the recordings replay against. */
   readonly profile: string
   /** Where Debian has it. */
   readonly suite: string
+  /**
+   * Built here from Debian's source by realkernel/kernel-build.ts (its KERNEL_BUILDS name), with
+   * every option built in; undefined: Debian's packaged kernel and modules.
+   */
+  readonly build?: string
+  /** The architectures it exists for (a built kernel: the one it is built for). */
+  readonly arches: readonly GuestArch[]
+  /**
+   * Which transcripts it runs: the VFIO container (type1) ones, the iommufd ones, or (a kernel
+   * given as an image) both, the iommufd ones only when the guest has /dev/iommu.
+   */
+  readonly transcripts: 'type1' | 'iommufd' | 'any'
+  /** The machines it boots on when no --machine is given. */
+  readonly machines: readonly string[]
+  /** Part of a run without --kernel (a built kernel is not: it takes minutes to build). */
+  readonly byDefault: boolean
 }
 
+const DEBIAN_MACHINES = ['virt', 'q35', 'virt10', 'virt10-9.1-s2', 'virt11-2smmu', 'virt11-2smmu-s2']
+const IOMMUFD_MACHINES = ['virt10', 'virt10-acpi', 'virt10-9.1']
+
 export const KERNELS: readonly KernelLine[] = [
-  { name: '6.1', profile: 'linux-6.1', suite: 'bookworm' },
-  { name: '6.12', profile: 'linux-6.12', suite: 'bookworm-backports' },
-  { name: '7.x', profile: 'linux-7.3', suite: 'trixie-backports' },
+  { name: '6.1', profile: 'linux-6.1', suite: 'bookworm', arches: ['arm64', 'amd64'], transcripts: 'type1', machines: DEBIAN_MACHINES, byDefault: true },
+  { name: '6.12', profile: 'linux-6.12', suite: 'bookworm-backports', arches: ['arm64', 'amd64'], transcripts: 'type1', machines: DEBIAN_MACHINES, byDefault: true },
+  { name: '7.x', profile: 'linux-7.3', suite: 'trixie-backports', arches: ['arm64', 'amd64'], transcripts: 'type1', machines: DEBIAN_MACHINES, byDefault: true },
+  {
+    // Debian's kernels are built without CONFIG_IOMMUFD: this one is built from Debian's
+    // linux-source-7.3 with realkernel/kernel/iommufd.config (realkernel/kernel-build.ts).
+    name: '7.3-iommufd',
+    profile: 'linux-7.3',
+    suite: 'trixie-backports (linux-source-7.3, built here)',
+    build: '7.3-iommufd',
+    arches: ['arm64'],
+    transcripts: 'iommufd',
+    machines: IOMMUFD_MACHINES,
+    byDefault: false,
+  },
 ]
 
 export interface Machine {
@@ -68,6 +99,18 @@ export interface Machine {
   readonly groups: Readonly<Record<number, string>>
   /** KVM can run it when the guest has the host's architecture (and KVM works: see guest.ts). */
   readonly kvmCapable: boolean
+  /**
+   * Boots through EDK2 (Debian's qemu-efi-aarch64, `-bios QEMU_EFI.fd`) with ACPI instead of a
+   * device tree; the kernel is started by the firmware as an EFI stub.
+   */
+  readonly firmware?: 'edk2'
+  /**
+   * The IORT QEMU writes is upgraded (the kernel's ACPI table upgrade from the initrd) so that
+   * the PCI root complex says CANWBS: realkernel/iort.ts.
+   */
+  readonly iortCanwbs?: boolean
+  /** Only for kernels with IOMMUFD (it exists for the iommufd transcripts). */
+  readonly iommufdOnly?: boolean
 }
 
 const ARM_VIRT_TAIL = ['-cpu', 'max', '-nodefaults', '-device', 'edu,addr=01.0']
@@ -189,6 +232,42 @@ export const MACHINES: readonly Machine[] = [
     groups: { 1: '0000:00:02.0', 2: '0000:81:00.0' },
     kvmCapable: false,
   },
+  {
+    // virt10 (QEMU 10) booted through EDK2 with ACPI: QEMU's IORT, upgraded by the
+    // kernel's ACPI table upgrade so that the PCI root complex node says CANWBS (memory access
+    // flags bit 2), which arm-smmu-v3 needs (with FEAT_NESTING, lacking S2FWB) for a vIOMMU.
+    name: 'virt10-acpi',
+    arch: 'arm64',
+    qemuLine: '10',
+    qemu: 'qemu-system-aarch64',
+    machineArgs: ['-M', 'virt,iommu=smmuv3,gic-version=3', ...ARM_VIRT_TAIL],
+    kernelArgs: ['acpi=force'],
+    console: 'ttyAMA0',
+    fixture: 'qemu-smmuv3-10.0-acpi-canwbs',
+    transcriptsOf: ['virt10-acpi'],
+    iommu: 'smmuv3',
+    groups: { 1: '0000:00:01.0' },
+    kvmCapable: false,
+    firmware: 'edk2',
+    iortCanwbs: true,
+    iommufdOnly: true,
+  },
+  {
+    // virt-9.1 with its default SMMUv3 stage: stage 1 only (no S2P, so no nest parent).
+    name: 'virt10-9.1',
+    arch: 'arm64',
+    qemuLine: '10',
+    qemu: 'qemu-system-aarch64',
+    machineArgs: ['-M', 'virt-9.1,iommu=smmuv3,gic-version=3', ...ARM_VIRT_TAIL],
+    kernelArgs: [],
+    console: 'ttyAMA0',
+    fixture: 'qemu-smmuv3-10.0-virt-9.1',
+    transcriptsOf: ['virt10-9.1'],
+    iommu: 'smmuv3',
+    groups: { 1: '0000:00:01.0' },
+    kvmCapable: false,
+    iommufdOnly: true,
+  },
 ]
 
 /** Every fixture a machine's recordings replay with: one per SMMU. */
@@ -208,6 +287,15 @@ export function machineByName(name: string): Machine | undefined {
 
 export function kernelByName(name: string): KernelLine | undefined {
   return KERNELS.find((k) => k.name === name || `linux-${k.name}` === name || (k.name === '7.x' && /^7(\.\d+)?$/.test(name)))
+}
+
+/**
+ * The iommufd transcript a machine runs on a kernel (transcripts/qemu-<machine>-iommufd-<label>.vfio),
+ * recorded under the same name; none when the machine has no such transcript.
+ */
+export function iommufdTranscriptsFor(machine: Machine, label: string, root: string): RunTranscript[] {
+  const source = `transcripts/qemu-${machine.name}-iommufd-${label}.vfio`
+  return fs.existsSync(path.join(root, source)) ? [{ source, recording: path.basename(source) }] : []
 }
 
 /** "linux-6.12" from a kernel release such as "6.12.95+deb12-arm64" or "7.3.4+deb13-amd64". */

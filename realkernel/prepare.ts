@@ -60,6 +60,11 @@ function run(cmd: string, args: readonly string[], what: string, timeoutMs: numb
   })
 }
 
+/** Runs one of realkernel/scripts/ with bash (20 minutes at most); returns its stdout. */
+export function runScript(name: string, args: readonly string[], what: string, log: (line: string) => void): Promise<string> {
+  return run('bash', [path.join(SCRIPTS, name), ...args], what, 20 * 60_000, log, 'stdout')
+}
+
 /** Runs a command to its end (for quick local steps: compiling the agent). */
 function runSync(cmd: string, args: readonly string[], what: string, timeoutMs: number): void {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 << 20 })
@@ -72,6 +77,8 @@ export interface PrepareOptions {
   /** Install missing host packages with apt-get (default); false: only check they are there. */
   readonly install: boolean
   readonly log: (line: string) => void
+  /** Also the tools of a kernel build (make, flex, bison, bc: realkernel/kernel-build.ts). */
+  readonly kernelBuild?: boolean
 }
 
 const HOST_COMMANDS = ['qemu-system-aarch64', 'qemu-system-x86_64', 'gcc', 'aarch64-linux-gnu-gcc', 'dpkg-deb', 'apt-get', 'xz', 'zstd']
@@ -80,16 +87,20 @@ function haveCommand(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).status === 0
 }
 
-/** A guest kernel to fetch: its architecture and kernel line (6.1, 6.12, 7.x). */
+/** A guest kernel to fetch: its architecture and kernel line (6.1, 6.12, 7.x; or busybox, edk2 alone). */
 export interface KernelSpec {
   readonly arch: GuestArch
   readonly kernel: string
 }
 
 /** Step 1: host tools (apt-get install); the caller says which step it is on. */
+/** Debian packages a kernel build needs beyond the agent's compilers. */
+const KERNEL_BUILD_PACKAGES = ['make', 'flex', 'bison', 'bc']
+
 export async function installHostPackages(opts: PrepareOptions): Promise<void> {
-  if (opts.install) await run('bash', [path.join(SCRIPTS, 'install-host-packages.sh')], 'installing host packages', 15 * 60_000, opts.log)
-  const missing = HOST_COMMANDS.filter((c) => !haveCommand(c))
+  const extra = opts.kernelBuild === true ? KERNEL_BUILD_PACKAGES : []
+  if (opts.install) await run('bash', [path.join(SCRIPTS, 'install-host-packages.sh'), ...extra], 'installing host packages', 15 * 60_000, opts.log)
+  const missing = [...HOST_COMMANDS, ...extra].filter((c) => !haveCommand(c))
   if (missing.length > 0) throw new SetupError(`missing host commands: ${missing.join(', ')} (run without --no-install, or realkernel/scripts/install-host-packages.sh)`)
 }
 
@@ -98,7 +109,7 @@ export async function fetchGuestPackages(specs: readonly KernelSpec[], opts: Pre
   if (opts.install) {
     await run('bash', [path.join(SCRIPTS, 'fetch-guest-packages.sh'), CACHE, ...specs.map((s) => `${s.arch}:${s.kernel}`)], 'fetching guest packages', 20 * 60_000, opts.log)
   }
-  for (const s of specs) guestKernel(s.arch, s.kernel)
+  for (const s of specs) if (s.kernel !== 'busybox' && s.kernel !== 'edk2') guestKernel(s.arch, s.kernel)
 }
 
 /**
@@ -139,11 +150,12 @@ export async function qemu11Dir(opts: PrepareOptions): Promise<string> {
 
 export interface GuestKernel {
   readonly arch: GuestArch
-  /** The kernel line asked for: 6.1, 6.12, 7.x. */
+  /** The kernel line asked for: 6.1, 6.12, 7.x, 7.3-iommufd, image. */
   readonly line: string
   readonly vmlinuz: string
   readonly release: string
-  readonly modulesDir: string
+  /** lib/modules/<release> of the kernel; undefined: everything it needs is built in. */
+  readonly modulesDir?: string
   readonly busybox: string
   /** "linux-image-6.1.0-56-arm64 6.1.192-2", "busybox-static 1:1.35.0-4+deb12u1+b1". */
   readonly packages: readonly string[]
@@ -190,19 +202,51 @@ export function guestKernel(arch: GuestArch, line: string): GuestKernel {
   return { arch, line, vmlinuz, release, modulesDir, busybox, packages: [...packagesOf(root), ...packagesOf(path.dirname(path.dirname(busybox)))] }
 }
 
+/**
+ * A guest kernel that is not a Debian package: one built here (kernel-build.ts) or a user's
+ * image (--kernel-image), with busybox from Debian (fetchGuestPackages with <arch>:busybox) and
+ * its modules in `modulesDir` (lib/modules/<release>) or built in.
+ */
+export function otherGuestKernel(arch: GuestArch, line: string, image: string, release: string, packages: readonly string[], modulesDir?: string): GuestKernel {
+  const busyboxRoot = path.join(CACHE, `busybox-${arch}`)
+  const busybox = path.join(busyboxRoot, 'bin', 'busybox')
+  if (!fs.existsSync(busybox)) throw new SetupError(`no unpacked ${arch} busybox in ${path.relative(ROOT, busyboxRoot)} (run realkernel/scripts/fetch-guest-packages.sh ${path.relative(ROOT, CACHE)} ${arch}:busybox)`)
+  return { arch, line, vmlinuz: image, release, ...(modulesDir === undefined ? {} : { modulesDir }), busybox, packages: [...packages, ...packagesOf(busyboxRoot)] }
+}
+
+/** EDK2 for arm64 (Debian's qemu-efi-aarch64, fetched with arm64:edk2): the firmware of an ACPI boot. */
+export function edk2Firmware(): string {
+  const fd = path.join(CACHE, 'edk2-arm64', 'usr', 'share', 'qemu-efi-aarch64', 'QEMU_EFI.fd')
+  if (!fs.existsSync(fd)) throw new SetupError(`no ${path.relative(ROOT, fd)} (run realkernel/scripts/fetch-guest-packages.sh ${path.relative(ROOT, CACHE)} arm64:edk2)`)
+  return fd
+}
+
+/**
+ * A modules directory as given to --modules: lib/modules/<release> itself, or a root holding
+ * lib/modules/<release> (make modules_install INSTALL_MOD_PATH=DIR).
+ */
+export function resolveModulesDir(dir: string, release: string): string {
+  const nested = path.join(dir, 'lib', 'modules', release)
+  if (fs.existsSync(path.join(nested, 'kernel'))) return nested
+  if (fs.existsSync(path.join(dir, 'kernel'))) return dir
+  throw new SetupError(`--modules ${dir}: neither ${dir}/kernel nor ${dir}/lib/modules/${release}/kernel exists (modules of kernel ${release})`)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Agent
 
 const COMPILERS: Readonly<Record<GuestArch, string>> = { amd64: 'gcc', arm64: 'aarch64-linux-gnu-gcc' }
 
-/** Compiles realkernel/agent/agent.c statically for the guest (once per run); returns the binary's path. */
+/** Compiles realkernel/agent/*.c statically for the guest (once per run); returns the binary's path. */
 const agents = new Map<GuestArch, string>()
 export function buildAgent(arch: GuestArch): string {
   const done = agents.get(arch)
   if (done !== undefined) return done
   const out = path.join(CACHE, 'build', `agent-${arch}`)
   fs.mkdirSync(path.dirname(out), { recursive: true })
-  runSync(COMPILERS[arch], ['-static', '-O2', '-Wall', '-Wextra', '-Werror', '-o', out, path.join(ROOT, 'realkernel', 'agent', 'agent.c')], `compiling the ${arch} agent`, 120_000)
+  const dir = path.join(ROOT, 'realkernel', 'agent')
+  const sources = fs.readdirSync(dir).filter((f) => f.endsWith('.c')).sort().map((f) => path.join(dir, f))
+  runSync(COMPILERS[arch], ['-static', '-O2', '-Wall', '-Wextra', '-Werror', '-o', out, ...sources], `compiling the ${arch} agent`, 120_000)
   agents.set(arch, out)
   return out
 }
@@ -251,16 +295,18 @@ function moduleDepends(file: string): string[] {
   return m === null || m[1] === '' ? [] : (m[1] as string).split(',').map(modName)
 }
 
-/** The wanted modules and their dependencies, each after what it depends on. */
+/** The wanted modules and their dependencies, each after what it depends on; none for a kernel without modules. */
 export function modulesInLoadOrder(kernel: GuestKernel, wanted: readonly string[] = GUEST_MODULES): { name: string; file: string }[] {
-  const all = findModules(path.join(kernel.modulesDir, 'kernel'))
+  if (kernel.modulesDir === undefined) return []
+  const modulesDir = kernel.modulesDir
+  const all = findModules(path.join(modulesDir, 'kernel'))
   const order: { name: string; file: string }[] = []
   const visit = (name: string, chain: readonly string[]): void => {
     if (order.some((o) => o.name === name)) return
     if (chain.includes(name)) throw new SetupError(`module dependency cycle: ${[...chain, name].join(' -> ')}`)
     const file = all.get(name)
     if (file === undefined) {
-      throw new SetupError(`module ${name} is not in ${path.relative(ROOT, kernel.modulesDir)} (built into this kernel? then drop it from GUEST_MODULES)`)
+      throw new SetupError(`module ${name} is not in ${path.relative(ROOT, modulesDir)} (built into this kernel? then give no modules directory)`)
     }
     for (const dep of moduleDepends(file)) visit(dep, [...chain, name])
     order.push({ name, file })
@@ -272,11 +318,13 @@ export function modulesInLoadOrder(kernel: GuestKernel, wanted: readonly string[
 // ---------------------------------------------------------------------------------------------
 // Initramfs
 
-const APPLETS = ['sh', 'mount', 'insmod', 'cat', 'echo', 'ls', 'readlink', 'basename', 'poweroff', 'dmesg', 'sed', 'grep', 'mkdir', 'uname', 'sleep']
+const APPLETS = ['sh', 'mount', 'insmod', 'cat', 'echo', 'ls', 'readlink', 'basename', 'poweroff', 'dmesg', 'sed', 'grep', 'mkdir', 'uname', 'sleep', 'od', 'tr']
 
 /**
- * /init: mount, load the VFIO modules, bind every edu (1234:11e8) to vfio-pci through
- * driver_override, report facts, run the agent on the commands, power off.
+ * /init: mount, load the VFIO modules (none when they are built in), bind every edu (1234:11e8)
+ * to vfio-pci through driver_override, report facts (with ACPI: the IORT the kernel uses, in hex,
+ * and whether the initrd upgraded a table; whether there is an iommufd), run the agent on the
+ * commands, power off.
  */
 export function initScript(modules: readonly string[]): string {
   return `#!/bin/sh
@@ -288,10 +336,14 @@ fact() { echo "@@ fact $*"; }
 fact release "$(uname -r)"
 fact version "$(uname -v)"
 fact cmdline "$(cat /proc/cmdline)"
-for m in ${modules.join(' ')}; do
+${
+    modules.length === 0
+      ? ''
+      : `for m in ${modules.join(' ')}; do
   insmod /lib/modules/$m.ko || fact insmod-failed $m
 done
-fact modules $(sed 's/ .*//' /proc/modules)
+`
+  }fact modules $(sed 's/ .*//' /proc/modules)
 for d in /sys/bus/pci/devices/*; do
   [ "$(cat $d/vendor):$(cat $d/device)" = "0x1234:0x11e8" ] || continue
   echo vfio-pci > $d/driver_override
@@ -303,7 +355,12 @@ for d in /sys/bus/pci/devices/*; do
   fact device \${d##*/} $(cat $d/vendor):$(cat $d/device) group=$g driver=$drv
 done
 dmesg | grep -q 'Enabled IRQ remapping' && fact irq-remapping enabled
+[ -e /sys/firmware/acpi/tables/IORT ] && fact iort $(od -An -v -tx1 /sys/firmware/acpi/tables/IORT | tr -d ' \n')
+dmesg | grep 'Table Upgrade: override' | sed 's/^.*ACPI: /@@ fact acpi-upgrade /'
+[ -e /dev/iommu ] && fact iommufd /dev/iommu
 fact vfio $(ls /dev/vfio)
+# A VMM run's second archive (realkernel/vmm.ts) brings /etc/vmm.sh: the VMM runs before the agent.
+[ -x /etc/vmm.sh ] && /etc/vmm.sh
 echo "@@ agent start"
 /agent /etc/commands
 echo "@@ agent exit $?"
@@ -312,8 +369,11 @@ poweroff -f
 `
 }
 
-/** The guest's initramfs (gzip'd newc cpio) running `commands`. */
-export function buildInitramfs(kernel: GuestKernel, agent: string, commands: readonly string[]): Buffer {
+/**
+ * The guest's initramfs (gzip'd newc cpio) running `commands`; `prefix` (an uncompressed cpio, the
+ * ACPI table upgrade's) goes in front of it.
+ */
+export function buildInitramfs(kernel: GuestKernel, agent: string, commands: readonly string[], prefix?: Buffer): Buffer {
   const modules = modulesInLoadOrder(kernel)
   const entries: CpioEntry[] = [
     ...['bin', 'dev', 'proc', 'sys', 'etc', 'lib', 'lib/modules', 'tmp'].map((p): CpioEntry => ({ kind: 'dir', path: p })),
@@ -324,5 +384,6 @@ export function buildInitramfs(kernel: GuestKernel, agent: string, commands: rea
     { kind: 'file', path: 'init', data: initScript(modules.map((m) => m.name)), mode: 0o755 },
     { kind: 'file', path: 'etc/commands', data: `${commands.join('\n')}\n` },
   ]
-  return zlib.gzipSync(cpioArchive(entries), { level: 6 })
+  const archive = zlib.gzipSync(cpioArchive(entries), { level: 6 })
+  return prefix === undefined ? archive : Buffer.concat([prefix, archive])
 }

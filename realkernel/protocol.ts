@@ -61,6 +61,7 @@ function compileCall(call: Call, uapi: UapiTable): string | { problem: string } 
       return `${call.op} ${value}`
     }
     case 'group':
+      if (call.action !== 'status' && call.action !== 'set_container' && call.action !== 'unset_container') return { problem: `group ${call.action} is a VMM's line (docs/transcript-vmm.md): the agent opens groups when first named and never closes them` }
       return `group ${call.group} ${call.action}`
     case 'map':
       return `map ${hex(call.request.iova)} ${hex(call.request.size)} ${hex(call.request.flags)} ${call.request.vaddr.kind}`
@@ -70,6 +71,14 @@ function compileCall(call: Call, uapi: UapiTable): string | { problem: string } 
       // Without group=N the device is the one group opened so far, as in the replay; only the
       // agent knows which opens succeeded, so it picks ("-").
       return `dma ${call.direction} ${hex(call.iova)} ${hex(call.size)} ${call.group ?? '-'}`
+    case 'close':
+    case 'exit':
+    case 'device_io':
+    case 'iommufd_open':
+    case 'iommufd_close':
+    case 'device_open':
+    case 'ioas_iova_ranges':
+      return { problem: `${call.op} is a VMM's line (docs/transcript-vmm.md), recorded from a capture, not run by the agent` }
     case 'device':
     case 'object':
     case 'destroy':
@@ -156,6 +165,14 @@ export function resultText(call: Call, reply: AgentReply | undefined): KernelRes
       const names = [flags & 1 ? 'viable' : '', flags & 2 ? 'container_set' : ''].filter((f) => f !== '')
       return { ok: true, text: names.length === 0 ? 'none' : names.join(',') }
     }
+    case 'close':
+    case 'exit':
+    case 'device_io':
+    case 'iommufd_open':
+    case 'iommufd_close':
+    case 'device_open':
+    case 'ioas_iova_ranges':
+      return { ok: false, problem: `${call.op} is a VMM's line: the agent does not run it` }
     case 'get_info': {
       const pgsizes = d.get('pgsizes')
       if (pgsizes === undefined) return { ok: false, problem: `no pgsizes in "${reply.text}"` }

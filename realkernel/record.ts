@@ -19,51 +19,78 @@ export interface RecordingHeader {
   /** The machine's further SMMUs' fixtures (a machine with several SMMUs). */
   readonly moreFixtures?: readonly string[]
   readonly recordingPath: string
+  /** For a kernel given as an image (--kernel-image): its version string and checksum. */
+  readonly image?: readonly string[]
+  /** What a DMA's result means on this machine (default: edu's DMA, fault = a fault report logged). */
+  readonly dma?: string
 }
 
 /** Call column width, as in the hand-written transcripts. */
 const CALL_WIDTH = 45
 
-export function formatRecording(header: RecordingHeader, source: ParsedTranscript, sourceText: string, results: ReadonlyMap<number, KernelResult>): string {
+/** The header lines of a recording, up to and including the blank line after it. */
+export function recordingHeader(header: RecordingHeader): string[] {
   const fixtures = [header.fixture, ...(header.moreFixtures ?? [])]
-  const out: string[] = [
+  return [
     `# Recorded on a real kernel: the calls of ${header.source}, run in a QEMU guest by`,
     '# realkernel/agent/agent.c, each with the result that kernel gave. Written by',
     '# `npm run real-kernel -- --record`, not by hand; why each call does what it does is explained in',
     '# the source transcript. "# transcript: X" marks a line where the source expected X instead.',
     '#',
     `#   Kernel:  ${header.kernel}`,
+    ...(header.image ?? []).map((l, i) => `#   ${i === 0 ? 'Image:   ' : '         '}${l}`),
     `#   QEMU:    ${header.qemu}`,
     ...header.machineLines.map((l, i) => `#   ${i === 0 ? 'Machine: ' : '         '}${l}`),
     ...header.guest.map((l, i) => `#   ${i === 0 ? 'Guest:   ' : '         '}${l}`),
     `#   Groups:  ${header.groups}`,
-    '#   DMA:     by edu\'s DMA engine; "fault" means the guest kernel logged an IOMMU fault report for it',
+    `#   DMA:     ${header.dma ?? 'by edu\'s DMA engine; "fault" means the guest kernel logged an IOMMU fault report for it'}`,
     '#',
     `#   Profile: ${header.profile}          Fixture: ${fixtures.join(' ')}`,
     `#   Replay:  npx smmu-nesting-tck replay --profile ${header.profile} ${fixtures.map((f) => `--fixture ${f}`).join(' ')} ${header.recordingPath}`,
     '',
   ]
-  const byLine = new Map(source.lines.map((l) => [l.line, l]))
-  const broken = new Set(source.errors.map((e) => e.line))
+}
+
+/**
+ * A recording: the header, then the source's lines in order, each line with a call written by
+ * `render` (undefined: no call on that line), blank lines kept (one at a time), comments dropped,
+ * lines that did not parse (`broken`) marked.
+ */
+export function recordingText(header: RecordingHeader, sourceText: string, broken: ReadonlySet<number>, render: (lineNo: number) => string | undefined): string {
+  const out: string[] = recordingHeader(header)
   sourceText.split(/\r?\n/).forEach((raw, i) => {
     const lineNo = i + 1
-    const line = byLine.get(lineNo)
-    if (line === undefined) {
-      if (broken.has(lineNo)) out.push(`# not run: source line ${lineNo} does not parse`)
-      else if (raw.trim() === '' && out[out.length - 1] !== '' && out.length > 0) out.push('')
-      return
-    }
-    const result = results.get(lineNo)
-    if (result === undefined || !result.ok) {
-      out.push(`# not run: ${line.callText} (${result === undefined ? 'no result' : result.problem})`)
-      return
-    }
-    const expected = parseExpected(line.callText, result.text)
-    const holds = expected !== undefined && expectationHolds(line.expected, expected)
-    out.push(`${line.callText.padEnd(CALL_WIDTH)} = ${result.text}${holds ? '' : `   # transcript: ${line.expectedText}`}`)
+    const line = render(lineNo)
+    if (line !== undefined) out.push(line)
+    else if (broken.has(lineNo)) out.push(`# not run: source line ${lineNo} does not parse`)
+    else if (raw.trim() === '' && out[out.length - 1] !== '' && out.length > 0) out.push('')
   })
   while (out[out.length - 1] === '') out.pop()
   return `${out.join('\n')}\n`
+}
+
+/** A call with the kernel's result, or why it did not run; "# transcript: X" where the source expected X. */
+export function recordedLine(callText: string, result: { ok: true; text: string } | { ok: false; problem: string } | undefined, holds: (kernel: string) => boolean, expectedText: string, width: number): string {
+  if (result === undefined || !result.ok) return `# not run: ${callText} (${result === undefined ? 'no result' : result.problem})`
+  return `${callText.padEnd(width)} = ${result.text}${holds(result.text) ? '' : `   # transcript: ${expectedText}`}`
+}
+
+export function formatRecording(header: RecordingHeader, source: ParsedTranscript, sourceText: string, results: ReadonlyMap<number, KernelResult>): string {
+  const byLine = new Map(source.lines.map((l) => [l.line, l]))
+  return recordingText(header, sourceText, new Set(source.errors.map((e) => e.line)), (lineNo) => {
+    const line = byLine.get(lineNo)
+    if (line === undefined) return undefined
+    return recordedLine(
+      line.callText,
+      results.get(lineNo),
+      (kernel) => {
+        const expected = parseExpected(line.callText, kernel)
+        return expected !== undefined && expectationHolds(line.expected, expected)
+      },
+      line.expectedText,
+      CALL_WIDTH,
+    )
+  })
 }
 
 /** The kernel's result as the parser reads it, for comparing with the source's expectation. */
@@ -95,6 +122,10 @@ export function expectationHolds(source: Expected, kernel: Expected): boolean {
       return kernel.kind === 'status' && kernel.viable === source.viable && kernel.containerSet === source.containerSet
     case 'unmapped':
       return kernel.kind === 'unmapped' && kernel.size === source.size
+    case 'raw':
+      return kernel.kind === 'raw' && kernel.text === source.text
+    case 'iova_ranges':
+      return kernel.kind === 'iova_ranges' && kernel.errno === source.errno && (source.numIovas === undefined || kernel.numIovas === source.numIovas)
     case 'info': {
       if (kernel.kind !== 'info') return false
       if (source.pgsizes !== undefined && source.pgsizes !== kernel.pgsizes) return false

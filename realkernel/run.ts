@@ -1,14 +1,31 @@
 /**
  * npm run real-kernel [-- options]: run the VFIO transcripts on Linux booted in QEMU and compare
- * every call's result with the model's. Not part of `npm test` (it boots twelve guests: every kernel on every machine).
+ * every call's result with the model's. Not part of `npm test` (by default it boots twelve guests:
+ * every Debian kernel on every machine of its own).
  *
  *   --machine NAME     virt (QEMU 7.2 arm64, SMMUv3 stage 1), q35 (QEMU 7.2 x86, VT-d), virt10 (QEMU 10
  *                      arm64, SMMUv3 with both stages), virt10-9.1-s2 (QEMU 10 -M virt-9.1, SMMUv3
  *                      stage 2 only), virt11-2smmu (QEMU 11 arm64, two SMMUv3s: stage 1 only and
  *                      nested, EDK2 + ACPI), virt11-2smmu-s2 (the same with stage 1 only and stage 2
- *                      only); repeatable; default: all
- *   --kernel LINE      6.1 (bookworm), 6.12 (bookworm-backports), 7.x (newest in trixie-backports);
- *                      repeatable; default: all
+ *                      only), virt10-acpi (virt10 booted through EDK2 with ACPI, the IORT
+ *                      saying CANWBS), virt10-9.1 (QEMU 10 -M virt-9.1, SMMUv3 stage 1 only; the
+ *                      last two only for kernels with iommufd); repeatable; default: each kernel's own
+ *   --kernel LINE      6.1 (bookworm), 6.12 (bookworm-backports), 7.x (newest in trixie-backports),
+ *                      7.3-iommufd (built here from Debian's linux-source-7.3 with
+ *                      realkernel/kernel/iommufd.config: runs the iommufd transcripts on virt10,
+ *                      virt10-acpi and virt10-9.1); repeatable; default: the three Debian lines
+ *   --kernel-image PATH  a kernel of your own (arm64 Image, plain, gzip'd or EFI zboot; or an x86
+ *                      bzImage for q35), with --profile PROFILE (the behaviour it is held to, e.g.
+ *                      linux-7.3) and --machine; --modules DIR gives its modules (lib/modules/<release>,
+ *                      or the INSTALL_MOD_PATH of make modules_install), else VFIO is taken to be
+ *                      built in. Runs the machine's transcripts for the profile (the iommufd ones only
+ *                      when the kernel has /dev/iommu); recordings end in -image.vfio
+ *   --vmm NAME         instead of the agent's transcripts: a real VMM (Debian's arm64 QEMU) runs in
+ *                      the guest under the capture library and its calls are replayed
+ *                      (realkernel/vmm.ts, docs/transcript-vmm.md): qemu7.2, qemu10, qemu11
+ *                      (legacy container, kernel 7.x), qemu10-iommufd, qemu11-iommufd (the iommufd
+ *                      backend, kernel 7.3-iommufd on virt10), or all; repeatable; --kernel
+ *                      overrides each run's kernels
  *   --accel MODE       auto (default: KVM when /dev/kvm opens, the guest shares the host's
  *                      architecture and KVM proves itself by reaching /init quickly; else TCG),
  *                      kvm, or tcg
@@ -21,56 +38,43 @@
  * realkernel/known-differences.json), 1 when they differ otherwise, 2 when a guest could not be
  * prepared or booted.
  */
-import { ACCEL_MODES, DEFAULT_TIMEOUT_SECONDS, type AccelMode } from './guest'
 import { EXIT, runRealKernel } from './harness'
-import { KERNELS, kernelByName, MACHINES, machineByName, type KernelLine, type Machine } from './machines'
-
-function usage(message: string): number {
-  process.stderr.write(`real-kernel: ${message}\nusage: npm run real-kernel -- [--machine ${MACHINES.map((m) => m.name).join('|')}]... [--kernel ${KERNELS.map((k) => k.name).join('|')}]... [--accel ${ACCEL_MODES.join('|')}] [--record] [--timeout SECONDS] [--no-install] [--quiet]\n`)
-  return EXIT.SETUP
-}
+import { chooseGuests, parseRunArgs, usageLine } from './options'
+import { runVmmRuns } from './vmm-harness'
 
 async function main(argv: readonly string[]): Promise<number> {
-  const machines: Machine[] = []
-  const kernels: KernelLine[] = []
-  let accel: AccelMode = 'auto'
-  let record = false
-  let install = true
-  let quiet = false
-  let timeoutSeconds = DEFAULT_TIMEOUT_SECONDS
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] as string
-    if (a === '--record') record = true
-    else if (a === '--no-install') install = false
-    else if (a === '--quiet') quiet = true
-    else if (a === '--machine' || a === '--timeout' || a === '--kernel' || a === '--accel') {
-      const v = argv[++i]
-      if (v === undefined) return usage(`${a} needs a value`)
-      if (a === '--timeout') {
-        timeoutSeconds = Number(v)
-        if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) return usage(`--timeout ${v}: not a number of seconds`)
-      } else if (a === '--kernel') {
-        const k = kernelByName(v)
-        if (k === undefined) return usage(`unknown kernel ${v} (kernels: ${KERNELS.map((x) => x.name).join(', ')})`)
-        if (!kernels.includes(k)) kernels.push(k)
-      } else if (a === '--accel') {
-        if (!(ACCEL_MODES as readonly string[]).includes(v)) return usage(`--accel ${v}: one of ${ACCEL_MODES.join(', ')}`)
-        accel = v as AccelMode
-      } else {
-        const m = machineByName(v)
-        if (m === undefined) return usage(`unknown machine ${v} (machines: ${MACHINES.map((x) => x.name).join(', ')})`)
-        if (!machines.includes(m)) machines.push(m)
-      }
-    } else return usage(`unknown option ${a}`)
+  const opts = parseRunArgs(argv)
+  if ('error' in opts) {
+    process.stderr.write(`real-kernel: ${opts.error}\n${usageLine()}\n`)
+    return EXIT.SETUP
+  }
+  if (opts.vmms.length > 0) {
+    return runVmmRuns({
+      runs: opts.vmms,
+      kernels: opts.kernels,
+      accel: opts.accel,
+      record: opts.record,
+      install: opts.install,
+      quiet: opts.quiet,
+      timeoutSeconds: opts.timeoutSeconds,
+      out: (l) => process.stdout.write(`${l}\n`),
+      err: (l) => process.stderr.write(`${l}\n`),
+    })
+  }
+  const { guests, skipped } = chooseGuests(opts)
+  for (const s of skipped) process.stdout.write(`real-kernel: not booting ${s}\n`)
+  if (guests.length === 0) {
+    process.stderr.write('real-kernel: no guest to boot (see the lines above)\n')
+    return EXIT.SETUP
   }
   return runRealKernel({
-    machines: machines.length > 0 ? machines : MACHINES,
-    kernels: kernels.length > 0 ? kernels : KERNELS,
-    accel,
-    record,
-    install,
-    quiet,
-    timeoutSeconds,
+    guests,
+    ...(opts.image === undefined ? {} : { image: opts.image }),
+    accel: opts.accel,
+    record: opts.record,
+    install: opts.install,
+    quiet: opts.quiet,
+    timeoutSeconds: opts.timeoutSeconds,
     tty: process.stdout.isTTY === true,
     out: (l) => process.stdout.write(`${l}\n`),
     err: (l) => process.stderr.write(`${l}\n`),

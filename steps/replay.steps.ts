@@ -27,6 +27,7 @@ function verdictAt(run: ProfileRun, line: number): Verdict {
 function spelled(v: Verdict): { verdict: string; detail: string } {
   if (v.kind === 'agree') return { verdict: 'agree', detail: '' }
   if (v.kind === 'differ') return { verdict: 'differ', detail: v.actual }
+  if (v.kind === 'outside') return { verdict: 'outside', detail: '' }
   return { verdict: 'error', detail: v.error.code }
 }
 
@@ -67,6 +68,10 @@ Then('lines {int} to {int} should agree', function (this: TckWorld, from: number
 
 Then('line {int} should {verdict}', function (this: TckWorld, line: number, expected: { verdict: string; detail: string }) {
   this.each((run) => check.deepEqual(spelled(verdictAt(run, line)), expected))
+})
+
+Then('line {int} should be outside the model', function (this: TckWorld, line: number) {
+  this.each((run) => check.deepEqual(spelled(verdictAt(run, line)), { verdict: 'outside', detail: '' }))
 })
 
 Then('the replay should report:', function (this: TckWorld, table: DataTable) {

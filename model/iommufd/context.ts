@@ -110,6 +110,17 @@ export interface InvalidateRequest {
   readonly reserved?: number
 }
 
+/** IOMMU_IOAS_IOVA_RANGES: what the kernel wrote back, and the ioctl's return. */
+export interface IovaRangesOutcome {
+  /** 0, EMSGSIZE (more ranges than the caller's num_iovas) or an errno before the walk. */
+  readonly result: Result<void>
+  /** num_iovas written back: how many ranges there are (0 when the call failed before the walk). */
+  readonly numIovas: number
+  readonly alignment: bigint
+  /** The ranges copied to the caller's array (at most its num_iovas), inclusive. */
+  readonly ranges: readonly { readonly start: bigint; readonly last: bigint }[]
+}
+
 export interface InvalidateOutcome {
   readonly result: Result<void>
   /** entry_num as the kernel wrote it back (on every path). */
@@ -259,6 +270,25 @@ export class IommufdCtx {
     if (iova === 0n && length === U64_MAX) return ioas.value.iopt.unmapAll(removed)
     if (iova >= ULONG_MAX || length >= ULONG_MAX) return fail('EOVERFLOW', 'iova or length is ULONG_MAX or more')
     return ioas.value.iopt.unmap(iova, length, removed)
+  }
+
+  /**
+   * IOMMU_IOAS_IOVA_RANGES (ioas.c iommufd_ioas_iova_ranges): __reserved: EOPNOTSUPP; the IOAS
+   * (ENOENT); then every hole of the reserved IOVA in [0, ULONG_MAX] is counted into num_iovas and
+   * copied while the caller's array (num_iovas in) has room; the struct is written back (num_iovas,
+   * out_iova_alignment) and, when there were more ranges than room, the call returns EMSGSIZE - the
+   * caller learns the count and asks again (as a VMM does).
+   */
+  ioasIovaRanges(ioasId: number, maxIovas: number, reserved = 0): IovaRangesOutcome {
+    const none = (result: Result<void>): IovaRangesOutcome => ({ result, numIovas: 0, alignment: 0n, ranges: [] })
+    const r = this.ioctl('IOAS_IOVA_RANGES')
+    if (!r.ok) return none(r)
+    if (reserved !== 0) return none(fail('EOPNOTSUPP', '__reserved is not 0'))
+    const ioas = this.getIoas(ioasId)
+    if (!ioas.ok) return none(ioas)
+    const all = ioas.value.iopt.allowedRanges()
+    const result: Result<void> = all.length > maxIovas ? fail('EMSGSIZE', `${all.length} ranges, room for ${maxIovas}`) : ok()
+    return { result, numIovas: all.length, alignment: ioas.value.iopt.iovaAlignment, ranges: all.slice(0, maxIovas) }
   }
 
   // ---- IOMMU_HWPT_ALLOC ------------------------------------------------------------------------

@@ -197,6 +197,23 @@ export class IoPagetable {
     this.alignment = a
   }
 
+  /**
+   * The IOVA not reserved, as IOMMU_IOAS_IOVA_RANGES reports it: the holes of the reserved
+   * intervals within [0, ULONG_MAX] (interval_tree_for_each_span over reserved_itree), ascending.
+   */
+  allowedRanges(): { start: bigint; last: bigint }[] {
+    const taken = [...this.reserved].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0))
+    const holes: { start: bigint; last: bigint }[] = []
+    let next = 0n
+    for (const r of taken) {
+      if (r.start > next) holes.push({ start: next, last: r.start - 1n })
+      if (r.last >= next) next = r.last + 1n
+      if (next > U64_MAX) return holes
+    }
+    holes.push({ start: next, last: U64_MAX })
+    return holes
+  }
+
   /** iopt_reserve_iova: EADDRINUSE when an area meets [start, last]. */
   reserve(start: bigint, last: bigint, owner: object): Result<void> {
     if (this.areas.overlapping(start, last - start + 1n).length > 0) {

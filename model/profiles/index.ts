@@ -163,6 +163,7 @@ export const IOMMUFD_IOCTLS = [
   'IOAS_ALLOC',
   'IOAS_MAP',
   'IOAS_UNMAP',
+  'IOAS_IOVA_RANGES',
   'HWPT_ALLOC',
   'GET_HW_INFO',
   'HWPT_INVALIDATE',
@@ -282,6 +283,13 @@ export interface VfioBehaviour {
   readonly iovaList: boolean
   /** GET_INFO carries a capability chain (IOVA_RANGE, MIGRATION, DMA_AVAIL). */
   readonly infoCaps: boolean
+  /**
+   * What each capability's size is rounded up to in an info chain: 1 (packed, up to 6.5) or 8
+   * (6.6+, "vfio: align capability structures": vfio_info_cap_add does ALIGN(size, sizeof(u64)),
+   * so the 12-byte DMA_AVAIL capability takes 16). Seen in GET_INFO's argsz: 0x74 on 6.1, 0x78 on
+   * 7.3 for the same chain (transcripts/recorded/vmm-*).
+   */
+  readonly infoCapAlign: 1 | 8
   /** UNMAP_DMA flags this kernel accepts (VFIO_DMA_UNMAP_FLAG_*); 3.x accepts none. */
   readonly unmapFlags: number
   /** MAP_DMA / UNMAP_DMA VADDR flags (UPDATE_VADDR, 5.12+). */
@@ -321,7 +329,7 @@ export interface Profile {
  * (6.8); no vIOMMU, vDEVICE or vEVENTQ (6.13, 6.13, 6.15): those numbers are ENOTTY.
  */
 const IOMMUFD_6_12: IommufdBehaviour = {
-  ioctls: ['DESTROY', 'IOAS_ALLOC', 'IOAS_MAP', 'IOAS_UNMAP', 'HWPT_ALLOC', 'GET_HW_INFO', 'HWPT_INVALIDATE'],
+  ioctls: ['DESTROY', 'IOAS_ALLOC', 'IOAS_MAP', 'IOAS_UNMAP', 'IOAS_IOVA_RANGES', 'HWPT_ALLOC', 'GET_HW_INFO', 'HWPT_INVALIDATE'],
   viommuAlloc: 'viommu_alloc-op',
   oneVdevicePerDevice: false,
   hwInfoInputType: false,
@@ -346,6 +354,7 @@ const VFIO_3X = {
   mapCache: 'if-coherent',
   iovaList: false,
   infoCaps: false,
+  infoCapAlign: 1,
   unmapFlags: 0,
   updateVaddr: false,
   rangeWrap: { map: 'EINVAL', unmap: 'unchecked' },
@@ -467,14 +476,18 @@ const VFIO_6_1: VfioBehaviour = {
   dmaEntryLimit: 65535,
   iovaList: true,
   infoCaps: true,
+  infoCapAlign: 1,
   unmapFlags: 0b111, // GET_DIRTY_BITMAP | ALL | VADDR
   updateVaddr: true,
   rangeWrap: { map: 'EINVAL', unmap: 'EINVAL' },
   unmapEnd: 'wrapping-exclusive',
 }
 
-/** VFIO type1 of 6.12: 6.1's, with the domain allocated for the group's device (60ffc4501722, 6.11). */
-const VFIO_6_12: VfioBehaviour = { ...VFIO_6_1, domainAlloc: 'device' }
+/**
+ * VFIO type1 of 6.12: 6.1's, with the domain allocated for the group's device (60ffc4501722,
+ * 6.11) and info capabilities 8-byte aligned (6.6).
+ */
+const VFIO_6_12: VfioBehaviour = { ...VFIO_6_1, domainAlloc: 'device', infoCapAlign: 8 }
 
 export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
   'rfc-v2': {

@@ -3,8 +3,8 @@
  * error a line that cannot run throws. Shared by the VFIO replay (replay.ts) and its iommufd part
  * (replay-iommufd.ts).
  */
-import type { Result } from '../errno'
-import type { DmaOutcome, GroupStatus, IommuInfo } from '../vfio/backend'
+import type { Errno, Result } from '../errno'
+import type { DmaOutcome, GroupStatus, IommuInfo, IovaRange } from '../vfio/backend'
 import type { TranscriptErrorCode } from './syntax'
 
 /** One vEVENTQ record as read: its name and every field. */
@@ -24,6 +24,11 @@ export type Observed =
   | { readonly kind: 'dma'; readonly outcome: DmaOutcome; readonly misplaced?: boolean; readonly note?: string }
   | { readonly kind: 'hwinfo'; readonly fields: ReadonlyMap<string, bigint> }
   | { readonly kind: 'records'; readonly records: readonly ObservedRecord[] }
+  /**
+   * IOMMU_IOAS_IOVA_RANGES: the ioctl's errno (EMSGSIZE too: the count is written back all the
+   * same) and what it wrote back; `numIovas`/`alignment` undefined when it failed before writing.
+   */
+  | { readonly kind: 'iova_ranges'; readonly errno?: Errno; readonly numIovas?: number; readonly alignment?: bigint; readonly ranges: readonly IovaRange[] }
 
 /** A line the session cannot run. */
 export class Unrunnable {

@@ -115,10 +115,16 @@ function parseDevice(verb: Word, args: readonly Word[]): Call {
       break
     }
     case 'hw_info': {
-      const { values, bare } = keyValues(rest, ['type'], 'device hw_info')
-      if (bare[0] !== undefined) throw problem('BAD_ARGUMENT', bare[0], 'device hw_info takes [type=]')
+      const { values, bare } = keyValues(rest, ['type', 'data_len'], 'device hw_info')
+      if (bare[0] !== undefined) throw problem('BAD_ARGUMENT', bare[0], 'device hw_info takes [type=] [data_len=]')
       const t = values.get('type')
-      a = t === undefined ? { kind: 'hw_info' } : { kind: 'hw_info', type: enumValue(t, HW_INFO_TYPES, 'hw_info type') }
+      // data_len= (docs/transcript-vmm.md): the buffer a VMM gave, instead of 64 bytes.
+      const len = values.get('data_len')
+      a = {
+        kind: 'hw_info',
+        ...(t === undefined ? {} : { type: enumValue(t, HW_INFO_TYPES, 'hw_info type') }),
+        ...(len === undefined ? {} : { dataLen: Number(number(len, 4096n)) }),
+      }
       break
     }
     case 'dma': {

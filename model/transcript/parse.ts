@@ -14,6 +14,7 @@ import { closest, suggestion } from '../suggest'
 import { printable } from '../textfile'
 import { EXTENSION_NAMES, isKnownExtensionName, VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_WRITE, VFIO_DMA_UNMAP_FLAG_ALL } from '../vfio/uapi'
 import type { IovaRange, VaddrSpec } from '../vfio/backend'
+import { INFO_VMM_KEYS, parseGetInfo, parseInfoVmmKeys, parseIovaRangesResult, parseRawResult, parseVmmCall, VMM_CALLS, VMM_RESULTS } from './parse-vmm'
 import { IOMMUFD_CALLS, IOMMUFD_RESULTS, parseIommufdCall, parseIommufdResult } from './parse-iommufd'
 import { textLines, type SourceLine } from './read'
 import type { Call, CallOp, Expected, ExpectedKind, ExtensionRef, GroupAction, ParsedTranscript, TranscriptError, TranscriptLine } from './syntax'
@@ -34,6 +35,7 @@ const RESULTS: Readonly<Record<CallOp, readonly ExpectedKind[]>> = {
   unmap: ['unmapped', 'ok', 'errno'],
   dma: ['ok', 'fault', 'errno'],
   ...IOMMUFD_RESULTS,
+  ...VMM_RESULTS,
 }
 
 function resultKinds(call: Call): readonly ExpectedKind[] {
@@ -51,6 +53,8 @@ const RESULT_SHAPES: Readonly<Record<ExpectedKind, string>> = {
   misplaced: 'misplaced',
   hwinfo: 'ok with key=value fields (type=, idr0=, ...)',
   records: 'empty or vEVENTQ records (F_TRANSLATION sid=0x8 ...)',
+  raw: 'the kernel\'s answer as key=value words, a number or ok',
+  iova_ranges: 'ok or an errno, then num_iovas= alignment= ranges=',
 }
 
 /** Parse a whole transcript. `file` names it in errors. */
@@ -131,9 +135,10 @@ function parseCall(words: readonly Word[]): Call {
   switch (verb.text) {
     case 'open':
     case 'api_version':
-    case 'get_info':
       noArguments(verb, args)
       return { op: verb.text }
+    case 'get_info':
+      return parseGetInfo(args)
     case 'check_extension':
       return { op: 'check_extension', extension: oneExtension(verb, args) }
     case 'set_iommu':
@@ -147,6 +152,8 @@ function parseCall(words: readonly Word[]): Call {
     case 'dma':
       return parseDma(verb, args)
     default: {
+      const vmm = parseVmmCall(verb, args)
+      if (vmm !== undefined) return vmm
       const iommufd = parseIommufdCall(verb, args)
       if (iommufd !== undefined) return iommufd
       throw problem('UNKNOWN_CALL', verb, `unknown call "${verb.text}"${suggestion(verb.text, CALLS, 'calls')}`)
@@ -154,7 +161,7 @@ function parseCall(words: readonly Word[]): Call {
   }
 }
 
-const CALLS: readonly string[] = ['open', 'api_version', 'check_extension', 'group', 'set_iommu', 'get_info', 'map', 'unmap', 'dma', ...IOMMUFD_CALLS]
+const CALLS: readonly string[] = ['open', 'api_version', 'check_extension', 'group', 'set_iommu', 'get_info', 'map', 'unmap', 'dma', ...VMM_CALLS, ...IOMMUFD_CALLS]
 
 function noArguments(verb: Word, args: readonly Word[]): void {
   const extra = args[0]
@@ -178,7 +185,7 @@ function oneExtension(verb: Word, args: readonly Word[]): ExtensionRef {
 /** Extension names as a line may write them: with and without `_IOMMU` (`VFIO_` is dropped first). */
 const EXTENSION_SPELLINGS: readonly string[] = EXTENSION_NAMES.flatMap((n) => (n.endsWith('_IOMMU') ? [n, n.slice(0, -'_IOMMU'.length)] : [n]))
 
-const GROUP_ACTIONS: readonly GroupAction[] = ['status', 'set_container', 'unset_container']
+const GROUP_ACTIONS: readonly GroupAction[] = ['status', 'set_container', 'unset_container', 'open', 'close', 'get_device']
 
 function parseGroup(verb: Word, args: readonly Word[]): Call {
   const [id, action, extra] = args
@@ -263,6 +270,8 @@ function parseDma(verb: Word, args: readonly Word[]): Call {
 // Results
 
 function parseResult(call: Call, words: readonly Word[]): Expected {
+  if (call.op === 'device_io') return parseRawResult(words)
+  if (call.op === 'ioas_iova_ranges') return parseIovaRangesResult(words, parseRanges)
   if (call.op === 'device' || call.op === 'object' || call.op === 'destroy' || call.op === 'guest') return parseIommufdResult(call, words)
   const kinds = resultKinds(call)
   const first = words[0] as Word
@@ -313,9 +322,9 @@ function parseStatus(word: Word): Expected {
 }
 
 function parseInfo(words: readonly Word[]): Expected {
-  const { values, bare } = keyValues(words, ['pgsizes', 'dma_avail', 'ranges'], 'get_info')
+  const { values, bare } = keyValues(words, ['pgsizes', 'dma_avail', 'ranges', ...INFO_VMM_KEYS], 'get_info')
   const stray = bare[0]
-  if (stray !== undefined) throw problem('BAD_RESULT', stray, `unexpected "${stray.text}" (get_info results are pgsizes= dma_avail= ranges=)`)
+  if (stray !== undefined) throw problem('BAD_RESULT', stray, `unexpected "${stray.text}" (get_info results are pgsizes= dma_avail= ranges= ${INFO_VMM_KEYS.map((k) => `${k}=`).join(' ')})`)
   const pgsizes = values.get('pgsizes')
   const dmaAvail = values.get('dma_avail')
   const ranges = values.get('ranges')
@@ -324,6 +333,7 @@ function parseInfo(words: readonly Word[]): Expected {
     ...(pgsizes === undefined ? {} : { pgsizes: number(pgsizes, U64_MAX) }),
     ...(dmaAvail === undefined ? {} : { dmaAvail: dmaAvail.text === 'none' ? 'none' : Number(number(dmaAvail, U32_MAX)) }),
     ...(ranges === undefined ? {} : { ranges: ranges.text === 'none' ? 'none' : parseRanges(ranges) }),
+    ...parseInfoVmmKeys(values),
   }
 }
 

@@ -67,6 +67,56 @@ export class IommufdSession {
     }
   }
 
+  // ---- what a VMM adds (docs/transcript-vmm.md) -----------------------------------------------
+
+  /** `iommufd open`: open("/dev/iommu") now (EBUSY-free: every open is a new iommufd context). */
+  openIommufd(): Result<Observed> {
+    this.file = undefined
+    return mapResult(this.iommufdFile(), () => ({ kind: 'ok' }))
+  }
+
+  /**
+   * `iommufd close`, and /dev/iommu at `exit` (after the cdevs): iommufd_fops_release destroys
+   * every object of the context; the transcript's names keep their old IDs (ID 0 from now on, as
+   * for any name: a new context has none of them).
+   */
+  closeIommufd(): void {
+    this.file = undefined
+    this.ids.clear()
+    this.veventqs.clear()
+    this.ioasNames.length = 0
+  }
+
+  /** `device N open`: the cdev opened now; a failed open is the line's result. */
+  openDeviceLine(n: number): Result<Observed> {
+    return mapResult(this.deviceFile(n), () => ({ kind: 'ok' }))
+  }
+
+  /** At `exit`: every device cdev closed (each unbound: vfio_iommufd_physical_unbind), then /dev/iommu. */
+  closeAll(): void {
+    for (const [n, d] of this.devices) {
+      d.close()
+      this.devices.delete(n)
+    }
+    this.closeIommufd()
+  }
+
+  /** `ioas N iova_ranges num_iovas=K`: IOMMU_IOAS_IOVA_RANGES with room for K ranges. */
+  iovaRanges(n: number, maxIovas: number): Result<Observed> {
+    const f = this.iommufdFile()
+    if (!f.ok) return f
+    const out = f.value.ioasIovaRanges(this.ids.get(`ioas:${n}`) ?? 0, maxIovas)
+    const ranges = out.ranges.map((r) => ({ start: r.start, end: r.last }))
+    // The struct is written back when the walk ran: on success and on EMSGSIZE.
+    const wrote = out.result.ok || out.result.error.errno === 'EMSGSIZE'
+    return observed({
+      kind: 'iova_ranges',
+      ...(out.result.ok ? {} : { errno: out.result.error.errno }),
+      ...(wrote ? { numIovas: out.numIovas, alignment: out.alignment } : {}),
+      ranges,
+    })
+  }
+
   // ---- files -----------------------------------------------------------------------------------
 
   private iommufdFile(): Result<IommufdFile> {
@@ -135,16 +185,16 @@ export class IommufdSession {
         return mapResult(r, () => ({ kind: 'ok' }))
       }
       case 'hw_info':
-        return this.hwInfo(n, action.type)
+        return this.hwInfo(n, action.type, action.dataLen)
       case 'dma':
         return this.dma(d, action)
     }
   }
 
-  private hwInfo(n: number, type: number | undefined): Result<Observed> {
+  private hwInfo(n: number, type: number | undefined, dataLen = HW_INFO_BUFFER): Result<Observed> {
     const f = this.iommufdFile()
     if (!f.ok) return f
-    const r = f.value.getHwInfo({ flags: type === undefined ? 0 : IOMMU_HW_INFO_FLAG_INPUT_TYPE, devId: this.ids.get(`device:${n}`) ?? 0, dataLen: HW_INFO_BUFFER, inDataType: type ?? 0 })
+    const r = f.value.getHwInfo({ flags: type === undefined ? 0 : IOMMU_HW_INFO_FLAG_INPUT_TYPE, devId: this.ids.get(`device:${n}`) ?? 0, dataLen, inDataType: type ?? 0 })
     return mapResult(r, (info) => {
       const fields = new Map<string, bigint>([
         ['type', BigInt(info.type)],
@@ -152,8 +202,13 @@ export class IommufdSession {
         ['caps', BigInt(info.capabilities)],
         ['max_pasid_log2', BigInt(info.maxPasidLog2)],
       ])
-      const view = new DataView(info.data.buffer, info.data.byteOffset, info.data.byteLength)
-      if (info.type === IOMMU_HW_INFO_TYPE_ARM_SMMUV3) {
+      // A field counts only when the caller's buffer held it (a short data_len: docs/transcript-vmm.md).
+      const data = new Uint8Array(64)
+      data.set(info.data.subarray(0, Math.min(info.data.byteLength, 64)))
+      const view = new DataView(data.buffer)
+      if (info.data.byteLength < (info.type === IOMMU_HW_INFO_TYPE_ARM_SMMUV3 ? 40 : 24)) {
+        // The driver data did not fit whole: only the lengths and type are compared.
+      } else if (info.type === IOMMU_HW_INFO_TYPE_ARM_SMMUV3) {
         fields.set('flags', BigInt(view.getUint32(0, true)))
         for (let i = 0; i < 6; i++) fields.set(`idr${i}`, BigInt(view.getUint32(8 + 4 * i, true)))
         fields.set('iidr', BigInt(view.getUint32(32, true)))

@@ -7,10 +7,10 @@
  * differs, later lines run against the backend's state.
  */
 import type { Result } from '../errno'
-import type { IommufdFile, IommuInfo, IovaRange, VfioBackend, VfioContainer, VfioDeviceFile, VfioGroup } from '../vfio/backend'
+import type { IommufdFile, IommuInfo, IovaRange, MigrationCap, VfioBackend, VfioContainer, VfioDeviceFile, VfioGroup } from '../vfio/backend'
 import { mapResult as map, observed, Unrunnable, type Observed } from './observed'
 import { IommufdSession, describeIommufd, iommufdAgrees } from './replay-iommufd'
-import type { Call, Expected, ExtensionRef, ParsedTranscript, TranscriptError, TranscriptLine } from './syntax'
+import type { Call, Expected, ExtensionRef, GroupAction, ParsedTranscript, TranscriptError, TranscriptLine } from './syntax'
 
 export type Verdict =
   | { readonly kind: 'agree'; readonly file: string; readonly line: number; readonly callText: string; readonly expectedText: string }
@@ -27,6 +27,11 @@ export type Verdict =
     }
   /** The line could not be replayed (it does not parse, or the state does not allow it). */
   | { readonly kind: 'error'; readonly error: TranscriptError }
+  /**
+   * A device-level call (docs/transcript-vmm.md): kept as the kernel answered it, outside the
+   * model; counted, neither agreeing nor differing.
+   */
+  | { readonly kind: 'outside'; readonly file: string; readonly line: number; readonly callText: string; readonly expectedText: string }
 
 export interface ReplayReport {
   readonly file: string
@@ -35,6 +40,8 @@ export interface ReplayReport {
   readonly agree: number
   /** Lines that differ plus lines in error. */
   readonly differ: number
+  /** Device-level lines, outside the model. */
+  readonly outside: number
 }
 
 
@@ -43,7 +50,7 @@ export function replayTranscript(transcript: ParsedTranscript, backend: VfioBack
   const replay = new Replay(transcript.file, backend)
   const items: (TranscriptLine | TranscriptError)[] = [...transcript.lines, ...transcript.errors].sort((a, b) => a.line - b.line)
   const verdicts = items.map((item) => replay.verdict(item))
-  return { file: transcript.file, verdicts, agree: replay.agree, differ: replay.differ }
+  return { file: transcript.file, verdicts, agree: replay.agree, differ: replay.differ, outside: replay.outside }
 }
 
 /**
@@ -55,6 +62,8 @@ export class Replay {
   agree = 0
   /** Lines that differ plus lines in error. */
   differ = 0
+  /** Lines outside the model (a VMM's device-level calls), counted, never compared. */
+  outside = 0
 
   constructor(
     readonly file: string,
@@ -67,6 +76,7 @@ export class Replay {
   verdict(item: TranscriptLine | TranscriptError): Verdict {
     const v: Verdict = 'code' in item ? { kind: 'error', error: item } : judge(this.file, item, this.session)
     if (v.kind === 'agree') this.agree++
+    else if (v.kind === 'outside') this.outside++
     else this.differ++
     return v
   }
@@ -120,6 +130,7 @@ export class TranscriptSession {
 }
 
 function judge(file: string, line: TranscriptLine, session: Session): Verdict {
+  if (line.call.op === 'device_io') return { kind: 'outside', file, line: line.line, callText: line.callText, expectedText: line.expectedText }
   let result: Result<Observed>
   try {
     result = session.run(line.call)
@@ -135,10 +146,12 @@ function judge(file: string, line: TranscriptLine, session: Session): Verdict {
   return { kind: 'differ', ...base, actual: describe(result, line.expected, entryNum), ...(note === undefined || note === '' ? {} : { note }) }
 }
 
-/** The open container and groups of one transcript. */
+/** The open container, groups and devices of one transcript. */
 class Session {
   private container: VfioContainer | undefined
   private readonly groups = new Map<number, VfioGroup>()
+  /** Devices open through `group N get_device`, by N: the group that gave each. */
+  private readonly groupDevices = new Map<number, VfioGroup>()
   private readonly iommufd: IommufdSession
 
   constructor(private readonly backend: VfioBackend) {
@@ -168,10 +181,27 @@ class Session {
     this.iommufd.lastEntryNum = undefined
     switch (call.op) {
       case 'device':
+        // `device N close` of a device a group handed out (docs/transcript-vmm.md); else the cdev's.
+        if (call.action.kind === 'close' && this.groupDevices.has(call.device)) return this.vmmCall({ op: 'device_close', device: call.device })
+        return this.iommufd.run(call)
       case 'object':
       case 'destroy':
       case 'guest':
         return this.iommufd.run(call)
+      case 'close':
+      case 'exit':
+        return this.vmmCall(call)
+      case 'iommufd_open':
+        return this.iommufd.openIommufd()
+      case 'iommufd_close':
+        this.iommufd.closeIommufd()
+        return observed({ kind: 'ok' })
+      case 'device_open':
+        return this.iommufd.openDeviceLine(call.device)
+      case 'ioas_iova_ranges':
+        return this.iommufd.iovaRanges(call.n, call.numIovas)
+      case 'device_io':
+        throw new Error('device-level lines are not run (judge() counts them outside the model)')
       case 'open': {
         const opened = this.backend.openContainer()
         if (!opened.ok) return opened
@@ -189,7 +219,7 @@ class Session {
         return map(container.setIommu(this.extension(call.type)), () => ({ kind: 'ok' }))
       }
       case 'get_info':
-        return map(this.theContainer().getInfo(), (info) => ({ kind: 'info', info }))
+        return map(this.theContainer().getInfo(call.argsz), (info) => ({ kind: 'info', info }))
       case 'map':
         return map(this.theContainer().mapDma(call.request), () => ({ kind: 'ok' }))
       case 'unmap':
@@ -204,7 +234,63 @@ class Session {
     }
   }
 
-  private groupCall(id: number, action: 'status' | 'set_container' | 'unset_container'): Result<Observed> {
+  // ---- What a VMM adds (docs/transcript-vmm.md) ----
+
+  private vmmCall(call: { readonly op: 'close' } | { readonly op: 'exit' } | { readonly op: 'device_close'; readonly device: number }): Result<Observed> {
+    switch (call.op) {
+      case 'close':
+        this.theContainer().close()
+        this.container = undefined
+        return observed({ kind: 'ok' })
+      case 'exit':
+        // The kernel closes every fd the process still has; a device file keeps its group's file
+        // until it goes, so the order does not change what is released.
+        for (const [id, group] of this.groupDevices) {
+          group.closeDevice()
+          this.groupDevices.delete(id)
+        }
+        for (const [id, group] of this.groups) {
+          group.close()
+          this.groups.delete(id)
+        }
+        this.container?.close()
+        this.container = undefined
+        this.iommufd.closeAll()
+        return observed({ kind: 'ok' })
+      case 'device_close': {
+        const group = this.groupDevices.get(call.device) as VfioGroup
+        group.closeDevice()
+        this.groupDevices.delete(call.device)
+        return observed({ kind: 'ok' })
+      }
+    }
+  }
+
+  /** `group N open`: open("/dev/vfio/N") again, explicitly; `group N close`; `group N get_device`. */
+  private vmmGroupCall(id: number, action: 'open' | 'close' | 'get_device'): Result<Observed> {
+    if (action === 'open') {
+      const opened = this.backend.openGroup(id)
+      if (!opened.ok) return opened
+      this.groups.set(id, opened.value)
+      return observed({ kind: 'ok' })
+    }
+    if (action === 'close') {
+      const group = this.groups.get(id)
+      if (group === undefined) throw new Unrunnable('NO_GROUP', `group ${id} is not open`)
+      group.close()
+      this.groups.delete(id)
+      return observed({ kind: 'ok' })
+    }
+    const group = this.group(id)
+    if (!group.ok) return group
+    if (this.groupDevices.has(id)) throw new Unrunnable('NO_DEVICE', `device ${id} is open already (one device a group in a transcript; "device ${id} close" first)`)
+    const got = group.value.getDevice()
+    if (got.ok) this.groupDevices.set(id, group.value)
+    return map(got, () => ({ kind: 'ok' }))
+  }
+
+  private groupCall(id: number, action: GroupAction): Result<Observed> {
+    if (action === 'open' || action === 'close' || action === 'get_device') return this.vmmGroupCall(id, action)
     if (action === 'set_container') {
       const container = this.theContainer()
       const group = this.group(id)
@@ -273,12 +359,32 @@ function agrees(expected: Expected, result: Result<Observed>, entryNum: number |
       return o.kind === 'unmapped' && o.size === expected.size
     case 'info':
       return o.kind === 'info' && infoAgrees(expected, o.info)
+    case 'raw':
+      return false // device-level lines are outside the model (judge() never compares them)
+    case 'iova_ranges':
+      return o.kind === 'iova_ranges' && iovaRangesAgree(expected, o)
   }
 }
 
-function infoAgrees(expected: Extract<Expected, { kind: 'info' }>, info: IommuInfo): boolean {
+function iovaRangesAgree(e: Extract<Expected, { kind: 'iova_ranges' }>, o: Extract<Observed, { kind: 'iova_ranges' }>): boolean {
+  if (e.errno !== o.errno) return false
+  if (e.numIovas !== undefined && e.numIovas !== o.numIovas) return false
+  if (e.alignment !== undefined && e.alignment !== o.alignment) return false
+  if (e.ranges !== undefined) {
+    if (e.ranges === 'none') return o.ranges.length === 0
+    return e.ranges.length === o.ranges.length && e.ranges.every((r, i) => r.start === o.ranges[i]?.start && r.end === o.ranges[i]?.end)
+  }
+  return true
+}
+
+function infoAgrees(expected: Extract<Expected, { kind: 'info' }>, full: IommuInfo): boolean {
+  const info = visibleInfo(full)
   if (expected.pgsizes !== undefined && expected.pgsizes !== info.iovaPgsizes) return false
   if (expected.dmaAvail !== undefined && expected.dmaAvail !== (info.dmaAvail ?? 'none')) return false
+  if (expected.argsz !== undefined && expected.argsz !== info.argsz) return false
+  if (expected.flags !== undefined && expected.flags !== info.flags) return false
+  if (expected.caps !== undefined && describeCaps(info) !== (expected.caps === 'none' ? 'none' : expected.caps.join(','))) return false
+  if (expected.migration !== undefined && describeMigration(info) !== (expected.migration === 'none' ? 'none' : migrationText(expected.migration))) return false
   if (expected.ranges !== undefined) {
     const actual = info.iovaRanges === undefined || info.iovaRanges.length === 0 ? 'none' : info.iovaRanges
     if (expected.ranges === 'none' || actual === 'none') return expected.ranges === actual
@@ -309,6 +415,14 @@ function describe(result: Result<Observed>, expected: Expected, entryNum: number
       return `ok unmapped=${hex(o.size)}`
     case 'dma':
       return o.misplaced === true ? 'misplaced' : o.outcome.kind
+    case 'iova_ranges': {
+      const named = expected.kind === 'iova_ranges'
+      const parts = [o.errno ?? 'ok']
+      if (!named || expected.numIovas !== undefined) parts.push(`num_iovas=${o.numIovas ?? 'none'}`)
+      if (!named || expected.alignment !== undefined) parts.push(`alignment=${o.alignment === undefined ? 'none' : hex(o.alignment)}`)
+      if (!named || expected.ranges !== undefined) parts.push(`ranges=${describeRanges(o.ranges)}`)
+      return parts.join(' ')
+    }
     case 'info':
       return describeInfo(o.info, expected)
   }
@@ -321,14 +435,40 @@ function noteOf(result: Result<Observed>): string | undefined {
   return o.outcome.kind === 'fault' ? o.outcome.detail : o.note
 }
 
-function describeInfo(info: IommuInfo, expected: Expected): string {
+function describeInfo(full: IommuInfo, expected: Expected): string {
+  const info = visibleInfo(full)
   const named = expected.kind === 'info'
-  const want = (key: 'pgsizes' | 'dmaAvail' | 'ranges'): boolean => !named || expected[key] !== undefined
+  const want = (key: 'pgsizes' | 'dmaAvail' | 'ranges' | 'argsz' | 'flags' | 'caps' | 'migration'): boolean => (named ? expected[key] !== undefined : ['pgsizes', 'dmaAvail', 'ranges'].includes(key))
   const parts: string[] = []
+  if (want('argsz')) parts.push(`argsz=${info.argsz === undefined ? 'none' : `0x${info.argsz.toString(16)}`}`)
+  if (want('flags')) parts.push(`flags=0x${info.flags.toString(16)}`)
   if (want('pgsizes')) parts.push(`pgsizes=${hex(info.iovaPgsizes)}`)
+  if (want('caps')) parts.push(`caps=${describeCaps(info)}`)
+  if (want('migration')) parts.push(`migration=${describeMigration(info)}`)
   if (want('dmaAvail')) parts.push(`dma_avail=${info.dmaAvail ?? 'none'}`)
   if (want('ranges')) parts.push(`ranges=${describeRanges(info.iovaRanges)}`)
   return parts.join(' ')
+}
+
+/**
+ * What the caller's buffer holds: when a call with argsz did not fit the chain, none of the
+ * capabilities reached it (docs/transcript-vmm.md, "get_info argsz=N").
+ */
+function visibleInfo(info: IommuInfo): IommuInfo {
+  if (info.capsCopied !== false) return info
+  return { flags: info.flags, iovaPgsizes: info.iovaPgsizes, caps: [], ...(info.argsz === undefined ? {} : { argsz: info.argsz }), capsCopied: false }
+}
+
+function describeCaps(info: IommuInfo): string {
+  return info.caps === undefined || info.caps.length === 0 ? 'none' : info.caps.join(',')
+}
+
+function describeMigration(info: IommuInfo): string {
+  return info.migration === undefined ? 'none' : migrationText(info.migration)
+}
+
+function migrationText(m: MigrationCap): string {
+  return `flags:0x${m.flags.toString(16)},pgsizes:${hex(m.pgsizeBitmap)},max_bitmap:${hex(m.maxDirtyBitmapSize)}`
 }
 
 function describeRanges(ranges: readonly IovaRange[] | undefined): string {
@@ -352,9 +492,12 @@ export function formatVerdict(v: Verdict, backendName = 'model'): string {
       return `${v.file}:${v.line}: differ: ${v.callText} = ${v.expectedText} (${backendName}: ${v.actual}${v.note === undefined ? '' : `: ${v.note}`})`
     case 'error':
       return `${v.error.file}:${v.error.line}: error: ${v.error.message}`
+    case 'outside':
+      return `${v.file}:${v.line}: outside the model: ${v.callText} = ${v.expectedText}`
   }
 }
 
-export function formatSummary(totals: { readonly agree: number; readonly differ: number }): string {
-  return `${totals.agree} agree, ${totals.differ} differ`
+/** `N agree, N differ`, and `, N outside the model` when device-level lines were replayed. */
+export function formatSummary(totals: { readonly agree: number; readonly differ: number; readonly outside?: number }): string {
+  return `${totals.agree} agree, ${totals.differ} differ${totals.outside ? `, ${totals.outside} outside the model` : ''}`
 }

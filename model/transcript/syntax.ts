@@ -6,12 +6,15 @@
  * value a name has depends on the kernel, so ./replay.ts resolves them through the backend.
  */
 import type { Errno } from '../errno'
-import type { DmaMapRequest, DmaUnmapRequest, IovaRange } from '../vfio/backend'
+import type { DmaMapRequest, DmaUnmapRequest, IovaRange, MigrationCap } from '../vfio/backend'
+import type { VmmCall, VmmGroupAction } from './vmm-syntax'
+
+export type { DeviceIoAction, VmmCall, VmmGroupAction } from './vmm-syntax'
 
 /** An extension or IOMMU type as written: a uapi name (any spelling) or a raw number. */
 export type ExtensionRef = { readonly kind: 'name'; readonly name: string } | { readonly kind: 'number'; readonly value: number }
 
-export type GroupAction = 'status' | 'set_container' | 'unset_container'
+export type GroupAction = 'status' | 'set_container' | 'unset_container' | VmmGroupAction
 
 export type Call =
   /** open("/dev/vfio/vfio"). */
@@ -21,7 +24,8 @@ export type Call =
   /** A group ioctl; the group is opened (open("/dev/vfio/N")) the first time a line names it. */
   | { readonly op: 'group'; readonly group: number; readonly action: GroupAction }
   | { readonly op: 'set_iommu'; readonly type: ExtensionRef }
-  | { readonly op: 'get_info' }
+  /** VFIO_IOMMU_GET_INFO; `argsz`: the caller's buffer size (docs/transcript-vmm.md), else a buffer that holds everything. */
+  | { readonly op: 'get_info'; readonly argsz?: number }
   | { readonly op: 'map'; readonly request: DmaMapRequest }
   | { readonly op: 'unmap'; readonly request: DmaUnmapRequest }
   /** The device of a group does DMA through the IOMMU; `group` absent: the one group in use. */
@@ -35,6 +39,8 @@ export type Call =
   | { readonly op: 'destroy'; readonly target: ObjectRef }
   /** The VMM writes 64-bit words into its guest's memory (an IOAS's buffers) at `ipa`. */
   | { readonly op: 'guest'; readonly form: GuestForm; readonly ipa: bigint; readonly words: readonly bigint[]; readonly ioas?: number }
+  // ---- what a real VMM adds (docs/transcript-vmm.md) ----
+  | VmmCall
 
 export type CallOp = Call['op']
 
@@ -50,8 +56,8 @@ export type DeviceAction =
   | { readonly kind: 'attach'; readonly pt: ObjectRef }
   | { readonly kind: 'detach' }
   | { readonly kind: 'close' }
-  /** IOMMU_GET_HW_INFO; `type` given: flags INPUT_TYPE. */
-  | { readonly kind: 'hw_info'; readonly type?: number }
+  /** IOMMU_GET_HW_INFO; `type` given: flags INPUT_TYPE; `dataLen`: the user buffer's length (default 64). */
+  | { readonly kind: 'hw_info'; readonly type?: number; readonly dataLen?: number }
   | { readonly kind: 'dma'; readonly direction: 'read' | 'write'; readonly iova: bigint; readonly size: number; readonly ipa?: bigint; readonly ioas?: number }
 
 /** IOMMU_HWPT_INVALIDATE entries as written: the data type and entry length, and the entries' bytes. */
@@ -108,6 +114,12 @@ export type Expected =
       readonly pgsizes?: bigint
       readonly dmaAvail?: number | 'none'
       readonly ranges?: readonly IovaRange[] | 'none'
+      /** The argsz the kernel wrote back (docs/transcript-vmm.md). */
+      readonly argsz?: number
+      readonly flags?: number
+      /** The capability chain as copied to the caller, in order; `none`: no chain was copied. */
+      readonly caps?: readonly string[] | 'none'
+      readonly migration?: MigrationCap | 'none'
     }
   /** unmap: success, with the size the kernel wrote back. */
   | { readonly kind: 'unmapped'; readonly size: bigint }
@@ -119,6 +131,22 @@ export type Expected =
   | { readonly kind: 'hwinfo'; readonly fields: ReadonlyMap<string, bigint> }
   /** veventq read: the records in order (`empty`: none). */
   | { readonly kind: 'records'; readonly records: readonly ExpectedRecord[] }
+  /**
+   * A device-level call's answer (docs/transcript-vmm.md), kept as the kernel gave it: the words
+   * after `=`. Outside the model: replayed lines with it are counted, not compared.
+   */
+  | { readonly kind: 'raw'; readonly text: string }
+  /**
+   * ioas N iova_ranges (docs/transcript-vmm.md): `ok` or an errno (EMSGSIZE: more ranges than
+   * room), with what the kernel wrote back; only the keys written are compared.
+   */
+  | {
+      readonly kind: 'iova_ranges'
+      readonly errno?: Errno
+      readonly numIovas?: number
+      readonly alignment?: bigint
+      readonly ranges?: readonly IovaRange[] | 'none'
+    }
 
 export type ExpectedKind = Expected['kind']
 

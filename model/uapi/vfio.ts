@@ -16,6 +16,30 @@ export const VFIO_GROUP_FLAGS_CONTAINER_SET = 1 << 1
 export const VFIO_IOMMU_INFO_PGSIZES = 1 << 0
 export const VFIO_IOMMU_INFO_CAPS = 1 << 1
 
+/**
+ * VFIO_IOMMU_GET_INFO's struct and capability chain (include/uapi/linux/vfio.h): the fixed part
+ * is struct vfio_iommu_type1_info (argsz, flags, iova_pgsizes, cap_offset: 24 bytes with its
+ * padding); the kernel reads the first 16 (offsetofend(iova_pgsizes)) and refuses less. Each
+ * capability starts with struct vfio_info_cap_header (u16 id, u16 version, u32 next).
+ */
+export const VFIO_IOMMU_TYPE1_INFO_SIZE = 24
+export const VFIO_IOMMU_TYPE1_INFO_MINSZ = 16
+export const VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE = 1
+export const VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION = 2
+export const VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL = 3
+/** struct vfio_iommu_type1_info_cap_migration: header, u32 flags, u64 pgsize_bitmap, u64 max_dirty_bitmap_size. */
+export const SIZEOF_CAP_MIGRATION = 32
+/** struct vfio_iommu_type1_info_dma_avail: header, u32 avail. */
+export const SIZEOF_CAP_DMA_AVAIL = 12
+/** struct vfio_iommu_type1_info_cap_iova_range: header, u32 nr_iovas, u32 reserved, then 16 bytes a range. */
+export const SIZEOF_CAP_IOVA_RANGE = 16
+export const SIZEOF_IOVA_RANGE = 16
+/**
+ * The migration capability's max_dirty_bitmap_size: DIRTY_BITMAP_SIZE_MAX of
+ * drivers/vfio/vfio_iommu_type1.c, DIRTY_BITMAP_BYTES(INT_MAX pages) = ALIGN(2^31 - 1, 64) / 8.
+ */
+export const DIRTY_BITMAP_SIZE_MAX = 0x1000_0000n
+
 /** VFIO_IOMMU_MAP_DMA flags (READ/WRITE are from the device's point of view). */
 export const VFIO_DMA_MAP_FLAG_READ = 1 << 0
 export const VFIO_DMA_MAP_FLAG_WRITE = 1 << 1

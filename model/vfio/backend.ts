@@ -6,7 +6,7 @@
  * Integers that are __u64 in the uapi are bigint here.
  */
 import type { Result } from '../errno'
-import type { HwInfoOut, HwInfoRequest, HwptAllocRequest, InvalidateOutcome, InvalidateRequest, VeventqAllocRequest, ViommuAllocRequest } from '../iommufd/context'
+import type { HwInfoOut, HwInfoRequest, HwptAllocRequest, InvalidateOutcome, InvalidateRequest, IovaRangesOutcome, VeventqAllocRequest, ViommuAllocRequest } from '../iommufd/context'
 
 /** Where MAP_DMA's vaddr points, said abstractly so that any backend can produce it. */
 export type VaddrSpec =
@@ -38,6 +38,14 @@ export interface IovaRange {
   readonly end: bigint
 }
 
+/** VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION. */
+export interface MigrationCap {
+  readonly flags: number
+  /** The smallest page size dirty pages are tracked at. */
+  readonly pgsizeBitmap: bigint
+  readonly maxDirtyBitmapSize: bigint
+}
+
 /** VFIO_IOMMU_GET_INFO, with the capability chain decoded. */
 export interface IommuInfo {
   readonly flags: number
@@ -46,6 +54,20 @@ export interface IommuInfo {
   readonly dmaAvail?: number
   /** VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE, when the kernel reports it. */
   readonly iovaRanges?: readonly IovaRange[]
+  /** VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION, when the kernel reports it. */
+  readonly migration?: MigrationCap
+  /**
+   * The capability chain as it was laid out (names in chain order: iova_range, migration,
+   * dma_avail), whether or not it was copied.
+   */
+  readonly caps?: readonly string[]
+  /**
+   * For a call that gave its argsz (getInfo(argsz)): the argsz the kernel wrote back (the size the
+   * whole chain needs when it did not fit), and whether the chain was copied (it fitted). The
+   * capabilities above are what the kernel has; a caller sees them only when `capsCopied`.
+   */
+  readonly argsz?: number
+  readonly capsCopied?: boolean
 }
 
 export interface GroupStatus {
@@ -67,7 +89,13 @@ export interface VfioContainer {
   getApiVersion(): Result<number>
   checkExtension(extension: number): Result<number>
   setIommu(type: number): Result<void>
-  getInfo(): Result<IommuInfo>
+  /**
+   * VFIO_IOMMU_GET_INFO. With `argsz`, as a caller whose buffer holds that many bytes: EINVAL below
+   * the struct's first 16 bytes; the chain is copied only when it fits (IommuInfo.argsz, capsCopied).
+   */
+  getInfo(argsz?: number): Result<IommuInfo>
+  /** close() of the container fd: the container lives on while a group holds it. */
+  close(): void
   mapDma(req: DmaMapRequest): Result<void>
   /** Success carries the size the kernel wrote back. */
   unmapDma(req: DmaUnmapRequest): Result<{ readonly unmapped: bigint }>
@@ -79,6 +107,18 @@ export interface VfioGroup {
   setContainer(container: VfioContainer): Result<void>
   unsetContainer(): Result<void>
   /**
+   * VFIO_GROUP_GET_DEVICE_FD for the group's device: needs the group in a container whose IOMMU
+   * is set (vfio_df_group_open: EINVAL otherwise). The device stays open until closeDevice().
+   */
+  getDevice(): Result<void>
+  /** close() of a device fd the group gave. */
+  closeDevice(): void
+  /**
+   * close() of the group fd: the group leaves its container (vfio_group_fops_release) once no
+   * device of it is open any more (a device file holds the group file), and may be opened again.
+   */
+  close(): void
+  /**
    * The group's (first) device performs DMA at `iova` through the IOMMU: a read of `size` bytes,
    * or a write of `data` (or of `size` bytes of a test pattern).
    */
@@ -89,7 +129,7 @@ export interface VfioBackend {
   readonly name: string
   /** open("/dev/vfio/vfio"). */
   openContainer(): Result<VfioContainer>
-  /** open("/dev/vfio/N"). */
+  /** open("/dev/vfio/N"); EBUSY while the group is open already (vfio_group_fops_open). */
   openGroup(id: number): Result<VfioGroup>
   /** open("/dev/iommu"); undefined: this backend has no iommufd at all. */
   openIommufd?(): Result<IommufdFile>
@@ -104,7 +144,7 @@ export interface VfioBackend {
 // numbers and bytes, kernel object IDs included (the transcript replay names objects by its own
 // numbers and keeps their IDs).
 
-export type { HwInfoOut, HwInfoRequest, HwptAllocRequest, InvalidateOutcome, InvalidateRequest, VeventqAllocRequest, ViommuAllocRequest } from '../iommufd/context'
+export type { HwInfoOut, HwInfoRequest, HwptAllocRequest, InvalidateOutcome, InvalidateRequest, IovaRangesOutcome, VeventqAllocRequest, ViommuAllocRequest } from '../iommufd/context'
 
 export interface IoasMapUserRequest {
   readonly ioasId: number
@@ -133,6 +173,8 @@ export interface IommufdFile {
   ioasMap(req: IoasMapUserRequest): Result<void>
   /** Success carries the length written back (bytes unmapped). */
   ioasUnmap(ioasId: number, iova: bigint, length: bigint): Result<bigint>
+  /** IOMMU_IOAS_IOVA_RANGES with room for `maxIovas` ranges (docs/transcript-vmm.md). */
+  ioasIovaRanges(ioasId: number, maxIovas: number): IovaRangesOutcome
   hwptAlloc(req: HwptAllocRequest): Result<number>
   viommuAlloc(req: ViommuAllocRequest): Result<number>
   vdeviceAlloc(viommuId: number, devId: number, virtId: bigint): Result<number>

@@ -51,8 +51,17 @@ export class ContainerModel implements VfioContainer {
     return ok()
   }
 
-  getInfo(): Result<IommuInfo> {
-    return this.driver === undefined ? noDriver() : this.driver.getInfo()
+  getInfo(argsz?: number): Result<IommuInfo> {
+    return this.driver === undefined ? noDriver() : this.driver.getInfo(argsz)
+  }
+
+  /**
+   * close() of the container fd (vfio_fops_release): each group in the container holds a
+   * reference, so the container, its IOMMU driver and its mappings stay until the last group
+   * leaves (removeGroup releases the driver then); with no group, nothing is left to release.
+   */
+  close(): void {
+    // Nothing to do: a container without groups has no driver (the last group out took it).
   }
 
   /**
@@ -94,6 +103,12 @@ export class ContainerModel implements VfioContainer {
 
 export class GroupModel implements VfioGroup, Type1Group {
   private containerOf?: ContainerModel
+  /** The group file is open (vfio_group_fops_open allows one at a time). */
+  private opened = false
+  /** Device files open through VFIO_GROUP_GET_DEVICE_FD (each holds the group file). */
+  private devicesOpen = 0
+  /** The group file was closed while a device was open: released when the last device closes. */
+  private closePending = false
 
   constructor(
     private readonly spec: VfioGroupSpec,
@@ -132,9 +147,52 @@ export class GroupModel implements VfioGroup, Type1Group {
 
   unsetContainer(): Result<void> {
     if (this.containerOf === undefined) return fail('EINVAL', `group ${this.id} is not in a container`)
+    // vfio_group_ioctl_unset_container: container_users counts the group and each open device.
+    if (this.devicesOpen > 0) return fail('EBUSY', `group ${this.id} has ${this.devicesOpen} device file(s) open`)
     this.containerOf.removeGroup(this)
     this.containerOf = undefined
     return ok()
+  }
+
+  /** open("/dev/vfio/N"): one open file at a time (vfio_group_fops_open: EBUSY). */
+  open(): Result<void> {
+    if (this.opened) return fail('EBUSY', `group ${this.id} is open already (a group is opened once at a time)`)
+    this.opened = true
+    this.closePending = false
+    return ok()
+  }
+
+  /**
+   * VFIO_GROUP_GET_DEVICE_FD (vfio_df_group_open, and through it vfio_group_use_container): EINVAL
+   * unless the group is in a container whose IOMMU driver is set.
+   */
+  getDevice(): Result<void> {
+    if (this.containerOf === undefined) return fail('EINVAL', `group ${this.id} is in no container`)
+    if (this.containerOf.iommu === undefined) return fail('EINVAL', `group ${this.id}'s container has no IOMMU driver yet (VFIO_SET_IOMMU first)`)
+    this.devicesOpen++
+    return ok()
+  }
+
+  closeDevice(): void {
+    if (this.devicesOpen === 0) throw new Error(`group ${this.id} has no device open`)
+    this.devicesOpen--
+    if (this.devicesOpen === 0 && this.closePending) this.release()
+  }
+
+  /** close() of the group file; a device file still open keeps the group file until it closes. */
+  close(): void {
+    if (this.devicesOpen > 0) this.closePending = true
+    else this.release()
+  }
+
+  /** vfio_group_fops_release: out of its container, and the group may be opened again. */
+  private release(): void {
+    if (this.containerOf !== undefined) {
+      this.containerOf.removeGroup(this)
+      this.containerOf = undefined
+    }
+    this.opened = false
+    this.closePending = false
   }
 
   dma(op: 'read' | 'write', iova: bigint, size: number, data?: Uint8Array): Result<DmaOutcome> {

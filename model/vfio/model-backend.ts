@@ -79,7 +79,9 @@ export class ModelBackend implements VfioBackend {
 
   openGroup(id: number): Result<VfioGroup> {
     const g = this.groups.get(id)
-    return g === undefined ? fail('ENOENT', `/dev/vfio/${id} does not exist: ${this.describeGroups()}`) : ok(g)
+    if (g === undefined) return fail('ENOENT', `/dev/vfio/${id} does not exist: ${this.describeGroups()}`)
+    const opened = g.open()
+    return opened.ok ? ok(g) : opened
   }
 
   /** `the machine's groups: 1 (qemu-smmuv3-7.2), 2 (mmu-500)`, for a group that is not there. */

@@ -3,7 +3,7 @@
  * (the buffers it makes for IOMMU_IOAS_MAP, its reads and writes of guest memory).
  */
 import { fail, ok, type Result } from '../errno'
-import type { HwInfoOut, HwInfoRequest, HwptAllocRequest, IommufdCtx, InvalidateOutcome, InvalidateRequest, VeventqAllocRequest, ViommuAllocRequest } from '../iommufd/context'
+import type { HwInfoOut, HwInfoRequest, HwptAllocRequest, IommufdCtx, InvalidateOutcome, InvalidateRequest, IovaRangesOutcome, VeventqAllocRequest, ViommuAllocRequest } from '../iommufd/context'
 import type { Ioas, Veventq } from '../iommufd/objects'
 import type { IoasMapUserRequest, IommufdFile, VeventqFile } from './backend'
 import type { ProcessMemory } from './process'
@@ -32,6 +32,10 @@ export class ModelIommufdFile implements IommufdFile {
 
   ioasUnmap(ioasId: number, iova: bigint, length: bigint): Result<bigint> {
     return this.ctx.ioasUnmap(ioasId, iova, length)
+  }
+
+  ioasIovaRanges(ioasId: number, maxIovas: number): IovaRangesOutcome {
+    return this.ctx.ioasIovaRanges(ioasId, maxIovas)
   }
 
   hwptAlloc(req: HwptAllocRequest): Result<number> {

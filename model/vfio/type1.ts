@@ -26,6 +26,13 @@ import {
   VFIO_DMA_UNMAP_FLAG_VADDR,
   VFIO_IOMMU_INFO_CAPS,
   VFIO_IOMMU_INFO_PGSIZES,
+  VFIO_IOMMU_TYPE1_INFO_MINSZ,
+  VFIO_IOMMU_TYPE1_INFO_SIZE,
+  SIZEOF_CAP_DMA_AVAIL,
+  SIZEOF_CAP_IOVA_RANGE,
+  SIZEOF_CAP_MIGRATION,
+  SIZEOF_IOVA_RANGE,
+  DIRTY_BITMAP_SIZE_MAX,
   extensionValue,
 } from './uapi'
 
@@ -232,17 +239,37 @@ export class Type1Iommu {
     return ranges
   }
 
-  /** VFIO_IOMMU_GET_INFO. */
-  getInfo(): Result<IommuInfo> {
+  /**
+   * VFIO_IOMMU_GET_INFO (vfio_iommu_type1_get_info). The capability chain is built in the order
+   * migration (5.8+), dma_avail (5.10+), iova_range (5.4+; left out when the IOVA list is empty),
+   * each capability's size rounded up to profile.vfio.infoCapAlign (8 from 6.6, "vfio: align
+   * capability structures"), after the 24-byte struct. A caller's argsz below 16 is EINVAL; when
+   * the chain does not fit the kernel copies none of it, sets VFIO_IOMMU_INFO_CAPS all the same and
+   * writes the size it needs into argsz (a VMM then calls again with that size).
+   */
+  getInfo(argsz?: number): Result<IommuInfo> {
     const v = this.env.profile.vfio
-    const info: IommuInfo = { flags: VFIO_IOMMU_INFO_PGSIZES, iovaPgsizes: this.pgsizeBitmap() }
-    if (!v.infoCaps) return ok(info)
+    if (argsz !== undefined && argsz < VFIO_IOMMU_TYPE1_INFO_MINSZ) return fail('EINVAL', `argsz ${argsz} is below the ${VFIO_IOMMU_TYPE1_INFO_MINSZ} bytes GET_INFO reads`)
+    const pgsizes = this.pgsizeBitmap()
+    const info: IommuInfo = { flags: VFIO_IOMMU_INFO_PGSIZES, iovaPgsizes: pgsizes }
+    if (!v.infoCaps) return ok(argsz === undefined ? info : { ...info, argsz, capsCopied: false })
     const ranges = this.iovaRanges()
+    const hasDmaAvail = Number.isFinite(this.dmaAvail)
+    const chain: [string, number][] = [
+      ['migration', SIZEOF_CAP_MIGRATION],
+      ...(hasDmaAvail ? [['dma_avail', SIZEOF_CAP_DMA_AVAIL] as [string, number]] : []),
+      ...(ranges.length > 0 ? [['iova_range', SIZEOF_CAP_IOVA_RANGE + ranges.length * SIZEOF_IOVA_RANGE] as [string, number]] : []),
+    ]
+    const need = chain.reduce((sum, [, size]) => sum + Math.ceil(size / v.infoCapAlign) * v.infoCapAlign, VFIO_IOMMU_TYPE1_INFO_SIZE)
+    const copied = argsz === undefined || argsz >= need
     return ok({
-      ...info,
       flags: VFIO_IOMMU_INFO_PGSIZES | VFIO_IOMMU_INFO_CAPS,
-      ...(Number.isFinite(this.dmaAvail) ? { dmaAvail: this.dmaAvail } : {}),
+      iovaPgsizes: pgsizes,
+      migration: { flags: 0, pgsizeBitmap: lowestBit(pgsizes), maxDirtyBitmapSize: DIRTY_BITMAP_SIZE_MAX },
+      ...(hasDmaAvail ? { dmaAvail: this.dmaAvail } : {}),
       ...(ranges.length > 0 ? { iovaRanges: ranges } : {}),
+      caps: chain.map(([name]) => name),
+      ...(argsz === undefined ? {} : { argsz: copied ? argsz : need, capsCopied: copied }),
     })
   }
 

@@ -49,31 +49,14 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/vfio.h>
+#include "agent.h"
 
 #define MAX_GROUPS 16
 #define MAX_MAPPINGS 256
 
-/* QEMU's edu device (docs/specs/edu.txt): BAR0 registers and its 4 KiB DMA buffer. */
-#define EDU_IDENT 0x00
-#define EDU_DMA_SRC 0x80
-#define EDU_DMA_DST 0x88
-#define EDU_DMA_COUNT 0x90
-#define EDU_DMA_CMD 0x98
-#define EDU_CMD_RUN 0x1
-#define EDU_CMD_TO_RAM 0x2 /* direction: 0 = RAM -> edu buffer, 1 = edu buffer -> RAM */
-#define EDU_BUFFER 0x40000
-#define EDU_BUFFER_SIZE 0x1000
-
 struct group {
 	int id;
 	int fd;
-};
-
-/* The group's first device (edu), opened for one DMA and closed after it. */
-struct device {
-	int fd;
-	volatile uint8_t *bar0;
-	size_t bar_size;
 };
 
 struct mapping {
@@ -83,8 +66,8 @@ struct mapping {
 	size_t length;
 };
 
-/* Transcript group numbers -> this guest's group numbers ("alias"). */
-static struct { int name, real; } aliases[MAX_GROUPS];
+/* Transcript group numbers -> this guest's group numbers and devices ("alias"). */
+static struct { int name, real; char device[32]; } aliases[MAX_GROUPS];
 static int naliases;
 
 static int container = -1;
@@ -92,9 +75,9 @@ static struct group groups[MAX_GROUPS];
 static int ngroups;
 static struct mapping mappings[MAX_MAPPINGS];
 static int nmappings;
-static long seq;
+long seq;
 
-static const char *errno_name(int e)
+const char *errno_name(int e)
 {
 	switch (e) {
 	case EPERM: return "EPERM";
@@ -116,6 +99,10 @@ static const char *errno_name(int e)
 	case EOPNOTSUPP: return "EOPNOTSUPP";
 	case E2BIG: return "E2BIG";
 	case EAGAIN: return "EAGAIN";
+	case EIO: return "EIO";
+	case ETIMEDOUT: return "ETIMEDOUT";
+	case EMFILE: return "EMFILE";
+	case EPIPE: return "EPIPE";
 	default: {
 		static char buf[16];
 		snprintf(buf, sizeof buf, "E%d", e);
@@ -132,7 +119,7 @@ static void reply(long ret, int err, const char *details)
 	fflush(stdout);
 }
 
-static void agent_error(const char *fmt, const char *arg)
+void agent_error(const char *fmt, const char *arg)
 {
 	printf("@@ %ld ! ", seq);
 	printf(fmt, arg);
@@ -140,7 +127,7 @@ static void agent_error(const char *fmt, const char *arg)
 	fflush(stdout);
 }
 
-static int parse_u64(const char *s, uint64_t *out)
+int parse_u64(const char *s, uint64_t *out)
 {
 	char *end;
 	if (!s || !*s)
@@ -150,12 +137,12 @@ static int parse_u64(const char *s, uint64_t *out)
 	return errno || *end ? -1 : 0;
 }
 
-static long page_size(void)
+long page_size(void)
 {
 	return sysconf(_SC_PAGESIZE);
 }
 
-static uint64_t round_up(uint64_t n, uint64_t to)
+uint64_t round_up(uint64_t n, uint64_t to)
 {
 	return (n + to - 1) / to * to;
 }
@@ -179,6 +166,14 @@ static int real_group(int name)
 	return name;
 }
 
+const char *alias_device(int name)
+{
+	for (int i = 0; i < naliases; i++)
+		if (aliases[i].name == name)
+			return aliases[i].device;
+	return NULL;
+}
+
 /* alias G DEVICE: group G in later commands means DEVICE's IOMMU group in this guest. */
 static void do_alias(int name, const char *device)
 {
@@ -194,6 +189,7 @@ static void do_alias(int name, const char *device)
 	slash = strrchr(target, '/');
 	aliases[naliases].name = name;
 	aliases[naliases].real = atoi(slash ? slash + 1 : target);
+	snprintf(aliases[naliases].device, sizeof aliases[naliases].device, "%s", device);
 	snprintf(details, sizeof details, "group=%d", aliases[naliases].real);
 	naliases++;
 	reply(0, 0, details);
@@ -224,7 +220,7 @@ static struct group *open_group(int name)
 	return g;
 }
 
-static void close_device(struct device *dev)
+void close_device(struct device *dev)
 {
 	if (dev->bar0)
 		munmap((void *)dev->bar0, dev->bar_size);
@@ -244,10 +240,6 @@ static const char *open_device(struct group *g, struct device *dev)
 	char dir[64], name[256] = "";
 	struct dirent *d;
 	DIR *dp;
-	struct vfio_region_info bar = { .argsz = sizeof bar, .index = VFIO_PCI_BAR0_REGION_INDEX };
-	struct vfio_region_info cfg = { .argsz = sizeof cfg, .index = VFIO_PCI_CONFIG_REGION_INDEX };
-	uint16_t command;
-	void *p;
 
 	snprintf(dir, sizeof dir, "/sys/kernel/iommu_groups/%d/devices", g->id);
 	dp = opendir(dir);
@@ -263,6 +255,17 @@ static const char *open_device(struct group *g, struct device *dev)
 	dev->fd = ioctl(g->fd, VFIO_GROUP_GET_DEVICE_FD, name);
 	if (dev->fd < 0)
 		return "VFIO_GROUP_GET_DEVICE_FD failed";
+	return edu_setup(dev);
+}
+
+/* Maps the open device's BAR0, checks it is edu and enables memory space and bus mastering. */
+const char *edu_setup(struct device *dev)
+{
+	struct vfio_region_info bar = { .argsz = sizeof bar, .index = VFIO_PCI_BAR0_REGION_INDEX };
+	struct vfio_region_info cfg = { .argsz = sizeof cfg, .index = VFIO_PCI_CONFIG_REGION_INDEX };
+	uint16_t command;
+	void *p;
+
 	if (ioctl(dev->fd, VFIO_DEVICE_GET_REGION_INFO, &bar) < 0 || bar.size < 0x100 ||
 	    ioctl(dev->fd, VFIO_DEVICE_GET_REGION_INFO, &cfg) < 0)
 		return "VFIO_DEVICE_GET_REGION_INFO failed";
@@ -292,7 +295,7 @@ static uint64_t read64(volatile uint8_t *bar, unsigned off)
 	return *(volatile uint64_t *)(bar + off);
 }
 
-static void sleep_ms(long ms)
+void sleep_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 	nanosleep(&ts, NULL);
@@ -416,36 +419,19 @@ static struct mapping *buffer_at(uint64_t iova, uint64_t size)
 	return NULL;
 }
 
-static void do_dma(int to_ram, uint64_t iova, uint64_t size, int group_id, int is_real)
+/*
+ * One DMA by edu (mapped by edu_setup) at `iova`: to_ram 1 moves its buffer to memory (the
+ * device writes), 0 memory to its buffer (the device reads). Returns the number of IOMMU fault
+ * reports and event interrupts seen while it ran (-1: the kernel log could not be read); sets
+ * *problem when the DMA did not finish.
+ */
+int edu_dma(struct device *dev, int to_ram, uint64_t iova, uint64_t size, const char **problem)
 {
-	static unsigned pattern = 0x11;
-	struct group *g = find_group(is_real ? group_id : real_group(group_id));
-	struct device dev = { .fd = -1 };
-	volatile uint8_t *bar;
-	struct mapping *m;
-	const char *problem;
-	char details[96];
-	int kmsg, faults, waited, running;
+	volatile uint8_t *bar = dev->bar0;
 	long started, irqs_before, irqs_after;
-	uint8_t fill;
+	int kmsg, faults, waited;
 
-	if (!g)
-		return agent_error("%s", "that group is not open (no group line named it yet)");
-	if (size == 0 || size > EDU_BUFFER_SIZE)
-		return agent_error("%s", "edu moves 1 to 4096 bytes");
-	if ((problem = open_device(g, &dev))) {
-		close_device(&dev);
-		return agent_error("%s", problem);
-	}
-	bar = dev.bar0;
-
-	/* A write should overwrite a fill edu's buffer does not hold: change it every time. */
-	pattern = (pattern * 37 + 11) & 0xff;
-	fill = (uint8_t)pattern;
-	m = to_ram ? buffer_at(iova, size) : NULL;
-	if (m)
-		memset(m->data + (iova - m->iova), fill, size);
-
+	*problem = NULL;
 	irqs_before = fault_irqs();
 	if (irqs_before < 0)
 		wait_for_fault_budget();
@@ -460,18 +446,54 @@ static void do_dma(int to_ram, uint64_t iova, uint64_t size, int group_id, int i
 	write64(bar, EDU_DMA_CMD, EDU_CMD_RUN | (to_ram ? EDU_CMD_TO_RAM : 0));
 	for (waited = 0; (read64(bar, EDU_DMA_CMD) & EDU_CMD_RUN) && waited < 10000; waited += 5)
 		sleep_ms(5);
-	running = read64(bar, EDU_DMA_CMD) & EDU_CMD_RUN;
-	close_device(&dev);
-	if (running)
-		return agent_error("%s", "edu's DMA did not finish within 10 s");
+	if (read64(bar, EDU_DMA_CMD) & EDU_CMD_RUN) {
+		if (kmsg >= 0)
+			close(kmsg);
+		*problem = "edu's DMA did not finish within 10 s";
+		return -1;
+	}
 	sleep_ms(200); /* let the IOMMU's fault interrupt thread log what it saw */
 	faults = kmsg >= 0 ? count_faults(kmsg) : -1;
 	irqs_after = fault_irqs();
 	if (irqs_before >= 0 && irqs_after > irqs_before && faults < (int)(irqs_after - irqs_before))
-		faults = (int)(irqs_after - irqs_before); /* reports suppressed by the rate limit */
+		faults = (int)(irqs_after - irqs_before); /* reports suppressed by the rate limit, or events not logged */
 	if (kmsg >= 0)
 		close(kmsg);
 	count_fault_reports(started, faults);
+	return faults;
+}
+
+static void do_dma(int to_ram, uint64_t iova, uint64_t size, int group_id, int is_real)
+{
+	static unsigned pattern = 0x11;
+	struct group *g = find_group(is_real ? group_id : real_group(group_id));
+	struct device dev = { .fd = -1 };
+	struct mapping *m;
+	const char *problem;
+	char details[96];
+	int faults;
+	uint8_t fill;
+
+	if (!g)
+		return agent_error("%s", "that group is not open (no group line named it yet)");
+	if (size == 0 || size > EDU_BUFFER_SIZE)
+		return agent_error("%s", "edu moves 1 to 4096 bytes");
+	if ((problem = open_device(g, &dev))) {
+		close_device(&dev);
+		return agent_error("%s", problem);
+	}
+
+	/* A write should overwrite a fill edu's buffer does not hold: change it every time. */
+	pattern = (pattern * 37 + 11) & 0xff;
+	fill = (uint8_t)pattern;
+	m = to_ram ? buffer_at(iova, size) : NULL;
+	if (m)
+		memset(m->data + (iova - m->iova), fill, size);
+
+	faults = edu_dma(&dev, to_ram, iova, size, &problem);
+	close_device(&dev);
+	if (problem)
+		return agent_error("%s", problem);
 
 	if (!m) {
 		snprintf(details, sizeof details, "fault=%d landed=unknown", faults);
@@ -576,6 +598,7 @@ static void do_unmap(uint64_t iova, uint64_t size, uint32_t flags)
 
 static void end_session(void)
 {
+	iommufd_end_session();
 	for (int i = 0; i < ngroups; i++) {
 		close(groups[i].fd);
 	}
@@ -596,6 +619,12 @@ static void run(char *line)
 	int n = 0;
 	uint64_t a, b, c;
 	long ret;
+
+	if (!strncmp(line, "ifd ", 4) || !strncmp(line, "require ", 8)) {
+		seq++;
+		line[strcspn(line, "\r\n")] = 0;
+		return iommufd_command(line);
+	}
 
 	for (char *tok = strtok(line, " \t\r\n"); tok && n < 8; tok = strtok(NULL, " \t\r\n"))
 		w[n++] = tok;
@@ -667,7 +696,7 @@ static void run(char *line)
 int main(int argc, char **argv)
 {
 	FILE *in = stdin;
-	char line[512];
+	char line[4096];
 
 	if (argc > 1 && !(in = fopen(argv[1], "r"))) {
 		perror(argv[1]);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Guest kernels and busybox, as Debian packages downloaded (not installed) into the cache and
 # unpacked there with dpkg-deb. apt runs with its own sources list and package lists under
-# <cache>/apt/ (the system's sources, lists and dpkg architectures are left alone; no root needed):
+# <cache>/apt/ (debian-apt.sh; the system's sources, lists and architectures are left alone):
 #   6.1   bookworm (+ bookworm-security)   linux-image-6.1.0-N-<arch>       /boot, /lib/modules
 #   6.12  bookworm-backports               linux-image-6.12.*+deb12-<arch>  /boot, /lib/modules
 #   7.x   trixie-backports (newest 7.x)    linux-binary-7.*+deb13-<arch> + linux-modules-7.*+deb13-<arch>
@@ -10,46 +10,18 @@
 #   <cache>/debs/*.deb
 #   <cache>/kernel-<arch>-<kernel>/   (the unpacked kernel; .packages names what is in it)
 #   <cache>/busybox-<arch>/           (bin/busybox from bookworm's busybox-static)
+# Two more names fetch no kernel: <arch>:busybox (busybox only, for a kernel built here or given
+# with --kernel-image) and arm64:edk2 (bookworm's qemu-efi-aarch64, the firmware of an ACPI boot,
+# unpacked into <cache>/edk2-arm64/: usr/share/qemu-efi-aarch64/QEMU_EFI.fd).
 # Usage: fetch-guest-packages.sh <cache-dir> <arch>:<kernel>...   e.g. arm64:6.12 amd64:7.x
 set -euo pipefail
 
 cache=${1:?usage: fetch-guest-packages.sh <cache-dir> <amd64|arm64>:<6.1|6.12|7.x>...}
 shift
-mkdir -p "$cache/debs" "$cache/apt/lists/partial" "$cache/apt/cache/archives/partial"
-cache=$(cd "$cache" && pwd)
-
-keyring=/usr/share/keyrings/debian-archive-keyring.gpg
-mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-security=${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
-cat > "$cache/apt/sources.list" <<EOF
-deb [signed-by=$keyring] $mirror bookworm main
-deb [signed-by=$keyring] $security bookworm-security main
-deb [signed-by=$keyring] $mirror bookworm-backports main
-deb [signed-by=$keyring] $mirror trixie-backports main
-EOF
-apt_opts=(
-  -o "Dir::Etc::sourcelist=$cache/apt/sources.list" -o Dir::Etc::sourceparts=/nonexistent
-  -o "Dir::State::Lists=$cache/apt/lists" -o "Dir::Cache=$cache/apt/cache"
-  -o APT::Architectures::=amd64 -o APT::Architectures::=arm64 -o Debug::NoLocking=1
-  -o "APT::Sandbox::User=$(id -un)" -q
-)
-
-# The package lists, fetched again when older than a day.
-stamp="$cache/apt/updated"
-if [ ! -f "$stamp" ] || [ -n "$(find "$stamp" -mmin +1440)" ] || ! cmp -s "$cache/apt/sources.list" "$stamp"; then
-  echo "guest packages: apt-get update (bookworm, bookworm-security, bookworm-backports, trixie-backports)"
-  apt-get "${apt_opts[@]}" update 2>&1 | grep -E '^(E:|W: Failed)' >&2 || true
-  cp "$cache/apt/sources.list" "$stamp"
-fi
-
-download() { # download <pkg:arch>... into $cache/debs (kept: a second run downloads nothing)
-  local need=()
-  for p in "$@"; do
-    ls "$cache/debs/${p%%:*}_"*"_${p##*:}.deb" >/dev/null 2>&1 || need+=("$p")
-  done
-  [ ${#need[@]} -eq 0 ] && return 0
-  (cd "$cache/debs" && apt-get "${apt_opts[@]}" download "${need[@]}" 2>&1 | grep -Ev 'unsandboxed|^Get:|^Fetched' || true)
-}
+cache=$(mkdir -p "$cache" && cd "$cache" && pwd)
+# shellcheck source=debian-apt.sh
+. "$(dirname "${BASH_SOURCE[0]}")/debian-apt.sh"
+apt_lists_update "guest packages"
 
 unpack() { # unpack <dir> <want-stamp> <pkg>... (arch in $arch)
   local dir=$1 want=$2
@@ -69,10 +41,21 @@ for spec in "$@"; do
   arch=${spec%%:*}
   kernel=${spec#*:}
   case $kernel in
+    busybox|edk2)
+      if [ "$kernel" = edk2 ]; then dir="$cache/edk2-$arch" pkg=qemu-efi-aarch64 deb_arch=all; else dir="$cache/busybox-$arch" pkg=busybox-static deb_arch=$arch; fi
+      if [ -f "$dir/.unpacked" ]; then
+        echo "guest packages ($arch): $pkg (cached)"
+      else
+        echo "guest packages ($arch): downloading $pkg"
+        download "$pkg:$deb_arch"
+        (arch=$deb_arch; unpack "$dir" "$pkg" "$pkg")
+      fi
+      continue
+      ;;
     6.1) pattern='linux-image-6\.1\.0-[0-9]+-'"$arch" ;;
     6.12) pattern='linux-image-6\.12\.[0-9]+\+deb12-'"$arch" ;;
     7.x) pattern='linux-image-7\.[0-9]+\.[0-9]+\+deb13-'"$arch" ;;
-    *) echo "guest packages: unknown kernel $kernel (6.1, 6.12 or 7.x)" >&2; exit 1 ;;
+    *) echo "guest packages: unknown kernel $kernel (6.1, 6.12, 7.x, busybox or edk2)" >&2; exit 1 ;;
   esac
   dir="$cache/kernel-$arch-$kernel"
   # Unpacked since the lists were last fetched: nothing can have changed.

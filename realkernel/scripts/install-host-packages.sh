@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Host tools for `npm run real-kernel`, all from Debian's archive: QEMU for both guests, compilers
 # for the guest agent (native gcc for x86_64, gcc-aarch64-linux-gnu for arm64), cpio for the
-# initramfs. Installs only what is missing; needs root (or sudo) the first time.
+# initramfs. Installs only what is missing; needs root (or sudo) the first time. Package names
+# given as arguments are installed too (a kernel build's: make flex bison bc).
 set -euo pipefail
 
 packages=(
@@ -11,6 +12,7 @@ packages=(
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross   # the arm64 agent, linked static
   cpio                   # initramfs archives (newc)
   xz-utils zstd          # compressed kernel modules, whichever the kernel package uses
+  "$@"
 )
 
 missing=()

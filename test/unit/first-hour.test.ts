@@ -135,7 +135,7 @@ describe('did you mean', () => {
     assert.deepEqual(
       t.errors.map((e) => `${e.line}:${e.column}: ${e.message} [${e.code}]`),
       [
-        '1:1: unknown call "opne" (did you mean "open"? calls: open, api_version, check_extension, group, set_iommu, get_info, map, unmap, dma, device, ioas, hwpt, viommu, vdevice, veventq, destroy, guest) [UNKNOWN_CALL]',
+        '1:1: unknown call "opne" (did you mean "open"? calls: open, api_version, check_extension, group, set_iommu, get_info, map, unmap, dma, close, exit, iommufd, device, ioas, hwpt, viommu, vdevice, veventq, destroy, guest) [UNKNOWN_CALL]',
         '2:8: unknown errno name "EINAVL" (did you mean "EINVAL"?) [UNKNOWN_ERRNO]',
         '3:17: no kernel has an extension named "TYPE1_NESTNG" (did you mean "TYPE1_NESTING"?) [UNKNOWN_EXTENSION]',
       ],

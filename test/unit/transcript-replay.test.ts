@@ -82,6 +82,9 @@ class FakeBackend implements VfioBackend {
         for (const g of gone) this.mappings.splice(this.mappings.indexOf(g), 1)
         return ok({ unmapped: gone.reduce((n, m) => n + m.size, 0n) })
       },
+      close: (): void => {
+        this.log.push('closeContainer')
+      },
     }
   }
 
@@ -97,6 +100,17 @@ class FakeBackend implements VfioBackend {
       unsetContainer: (): Result<void> => {
         if (!this.attached.delete(id)) return fail('EINVAL', 'not set')
         return ok()
+      },
+      getDevice: (): Result<void> => {
+        this.log.push(`getDevice ${id}`)
+        return this.attached.has(id) && this.iommuType !== undefined ? ok() : fail('EINVAL', 'no container with an iommu')
+      },
+      closeDevice: (): void => {
+        this.log.push(`closeDevice ${id}`)
+      },
+      close: (): void => {
+        this.log.push(`closeGroup ${id}`)
+        this.attached.delete(id)
       },
       dma: (op: 'read' | 'write', iova: bigint, size: number): Result<DmaOutcome> => {
         this.log.push(`dma ${id} ${op} ${iova.toString(16)} ${size}`)
@@ -317,7 +331,7 @@ describe('transcript replay', () => {
 
   it('parse errors are verdicts in line order and count as differing', () => {
     const report = replay(['open = ok', 'opne = ok', 'api_version = 0'].join('\n'))
-    assert.deepEqual(printed(report), ['t.vfio:1: agree: open = ok', 't.vfio:2: error: unknown call "opne" (did you mean "open"? calls: open, api_version, check_extension, group, set_iommu, get_info, map, unmap, dma, device, ioas, hwpt, viommu, vdevice, veventq, destroy, guest)', 't.vfio:3: agree: api_version = 0'])
+    assert.deepEqual(printed(report), ['t.vfio:1: agree: open = ok', 't.vfio:2: error: unknown call "opne" (did you mean "open"? calls: open, api_version, check_extension, group, set_iommu, get_info, map, unmap, dma, close, exit, iommufd, device, ioas, hwpt, viommu, vdevice, veventq, destroy, guest)', 't.vfio:3: agree: api_version = 0'])
     assert.deepEqual({ agree: report.agree, differ: report.differ }, { agree: 2, differ: 1 })
   })
 

@@ -1,0 +1,210 @@
+/**
+ * A real VMM as the client (`npm run real-kernel -- --vmm NAME`): Debian's arm64 QEMU runs inside
+ * the arm64 guest against edu bound to vfio-pci, under the capture library
+ * (realkernel/capture/capture.c, LD_PRELOAD), and the capture becomes a recorded transcript
+ * (realkernel/capture/convert.ts) that the model replays. After the VMM has exited, the guest
+ * agent runs a short transcript of its own (AFTER_EXIT): what the kernel released when the VMM's
+ * descriptors were closed.
+ *
+ * The VMM's files reach the guest in a second gzip'd cpio archive appended to the initramfs (the
+ * kernel unpacks concatenated archives in turn): QEMU's library closure under /vmm (by
+ * scripts/fetch-vmm-qemu.sh), the capture library, and /etc/vmm.sh, which /init runs before the
+ * agent. The guest prints the VMM's output as `@@ vmm-out` lines and the capture as `@@ cap`
+ * lines.
+ */
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import * as zlib from 'node:zlib'
+import { spawnSync } from 'node:child_process'
+import { cpioArchive, type CpioEntry } from './cpio'
+import { CACHE, ROOT, SetupError, runScript, type PrepareOptions } from './prepare'
+
+/** Debian's arm64 QEMU lines a VMM run can use (scripts/fetch-vmm-qemu.sh). */
+export type VmmQemuLine = '7.2' | '10' | '11'
+
+export interface VmmRun {
+  /** --vmm NAME. */
+  readonly name: string
+  readonly qemu: VmmQemuLine
+  /** legacy: /dev/vfio/vfio and the group; iommufd: -object iommufd and the device's cdev. */
+  readonly backend: 'legacy' | 'iommufd'
+  /** The outer machine (realkernel/machines.ts) the VMM runs on. */
+  readonly machine: string
+  /** The kernel lines it runs on without --kernel. */
+  readonly kernels: readonly string[]
+  /** The host device the VMM is given (edu, bound to vfio-pci by /init). */
+  readonly device: string
+  /** The transcript group the device's group stands for (as in the machine's `groups`). */
+  readonly group: number
+}
+
+export const VMM_RUNS: readonly VmmRun[] = [
+  { name: 'qemu7.2', qemu: '7.2', backend: 'legacy', machine: 'virt', kernels: ['7.x'], device: '0000:00:01.0', group: 1 },
+  { name: 'qemu10', qemu: '10', backend: 'legacy', machine: 'virt', kernels: ['7.x'], device: '0000:00:01.0', group: 1 },
+  { name: 'qemu11', qemu: '11', backend: 'legacy', machine: 'virt', kernels: ['7.x'], device: '0000:00:01.0', group: 1 },
+  // The iommufd backend needs IOMMUFD and VFIO_DEVICE_CDEV, which Debian's kernels lack: the
+  // kernel built from Debian's source (realkernel/kernel-build.ts), on QEMU 10's nesting SMMUv3.
+  { name: 'qemu10-iommufd', qemu: '10', backend: 'iommufd', machine: 'virt10', kernels: ['7.3-iommufd'], device: '0000:00:01.0', group: 1 },
+  { name: 'qemu11-iommufd', qemu: '11', backend: 'iommufd', machine: 'virt10', kernels: ['7.3-iommufd'], device: '0000:00:01.0', group: 1 },
+]
+
+export function vmmRunByName(name: string): VmmRun | undefined {
+  return VMM_RUNS.find((r) => r.name === name)
+}
+
+/**
+ * The VMM's command line (after the executable): a virt machine with 64 MiB of RAM that realizes
+ * the vfio-pci device and stops before running anything (-S), its monitor on stdio (the guest
+ * feeds it `quit`). The RAM is two NUMA nodes of 32 MiB, each its own memory backend, so that the
+ * VMM maps two regions (its memory listener sees two RAM sections: 0x40000000 and 0x42000000).
+ */
+export function vmmArgs(run: VmmRun): string[] {
+  const ram = ['-m', '64', '-object', 'memory-backend-ram,id=m0,size=32M', '-object', 'memory-backend-ram,id=m1,size=32M', '-numa', 'node,memdev=m0', '-numa', 'node,memdev=m1']
+  const base = ['-M', 'virt', '-cpu', 'max', ...ram, '-nodefaults', '-display', 'none', '-S', '-monitor', 'stdio']
+  return run.backend === 'legacy'
+    ? [...base, '-device', `vfio-pci,host=${run.device}`]
+    : [...base, '-object', 'iommufd,id=fd0', '-device', `vfio-pci,host=${run.device},iommufd=fd0`]
+}
+
+/** The recording's file name under transcripts/recorded/. */
+export function vmmRecordingName(run: VmmRun, label: string): string {
+  return `vmm-${run.name.replace(/-iommufd$/, '')}-${run.backend}-${run.machine}-${label}.vfio`
+}
+
+/**
+ * What the agent runs once a VMM of the iommufd backend has exited: the device's cdev opens and
+ * binds to a new iommufd (the VMM's files are gone: vfio_iommufd_physical_unbind ran at its
+ * close, and iommufd_fops_release destroyed its objects), attaches to a new IOAS, maps and lets the
+ * device read through it.
+ */
+export const AFTER_EXIT_IOMMUFD = `# After the VMM's exit (run by the guest agent, not by the VMM)
+device 1 bind                                 = ok
+ioas 1 alloc                                  = ok
+device 1 attach pt=ioas:1                     = ok
+ioas 1 map iova=0x100000 size=0x200000 rw     = ok
+device 1 dma read iova=0x100000 size=0x40     = ok
+device 1 detach                               = ok
+`
+
+/**
+ * What the agent runs once the VMM has exited: the group opens again (the VMM's group file is
+ * gone: a group is open once at a time, vfio_group_fops_open), sits in no container
+ * (vfio_group_fops_release detached it), and a new container can take it, map, and let the device
+ * read through it. (The IOVA is below 2^28: edu's DMA engine masks addresses to 28 bits, QEMU
+ * hw/misc/edu.c dma_mask, so the VMM's guest RAM at 0x40000000 is out of its reach.)
+ */
+export const AFTER_EXIT = `# After the VMM's exit (run by the guest agent, not by the VMM)
+group 1 status                                = viable
+open                                          = ok
+group 1 set_container                         = ok
+set_iommu TYPE1v2_IOMMU                       = ok
+map iova=0x100000 size=0x200000 rw            = ok
+dma read iova=0x100000 size=0x40              = ok
+unmap all                                     = ok unmapped=0x200000
+group 1 unset_container                       = ok
+`
+
+// ---------------------------------------------------------------------------------------------
+// Preparing
+
+/** The closure of Debian's arm64 QEMU of one line (scripts/fetch-vmm-qemu.sh prints its directory last). */
+export async function vmmQemuClosure(line: VmmQemuLine, opts: PrepareOptions): Promise<string> {
+  const cache = path.join(CACHE, `vmm-qemu-${line}`)
+  const closure = path.join(cache, 'closure')
+  if (!opts.install) {
+    if (fs.existsSync(path.join(closure, 'bin', 'qemu-system-aarch64'))) return closure
+    throw new SetupError(`no arm64 QEMU ${line} in ${path.relative(ROOT, closure)} (run without --no-install, or bash realkernel/scripts/fetch-vmm-qemu.sh ${path.relative(ROOT, cache)} ${line})`)
+  }
+  const out = await runScript('fetch-vmm-qemu.sh', [cache, line], `fetching the arm64 QEMU ${line} for the VMM`, opts.log)
+  const dir = out.trim().split('\n').pop()?.trim() ?? ''
+  if (!fs.existsSync(path.join(dir, 'bin', 'qemu-system-aarch64'))) throw new SetupError(`fetch-vmm-qemu.sh printed no closure directory (last line: "${dir}")`)
+  return dir
+}
+
+/** Compiles the capture library for arm64 (realkernel/capture/capture.c, a shared object). */
+export function buildCaptureLibrary(): string {
+  const out = path.join(CACHE, 'build', 'capture-arm64.so')
+  fs.mkdirSync(path.dirname(out), { recursive: true })
+  const src = path.join(ROOT, 'realkernel', 'capture', 'capture.c')
+  const r = spawnSync('aarch64-linux-gnu-gcc', ['-shared', '-fPIC', '-O2', '-Wall', '-Wextra', '-Werror', '-o', out, src, '-ldl'], { encoding: 'utf8', timeout: 120_000 })
+  if (r.error !== undefined) throw new SetupError(`compiling the capture library: ${r.error.message}`)
+  if (r.status !== 0) throw new SetupError(`compiling the capture library: aarch64-linux-gnu-gcc exited with ${r.status}:\n${`${r.stdout}${r.stderr}`.trim().split('\n').slice(-8).join('\n')}`)
+  return out
+}
+
+/** /etc/vmm.sh: run the VMM under the capture library, feed its monitor `quit`, print what it said and the capture. */
+export function vmmScript(run: VmmRun): string {
+  const args = vmmArgs(run).join(' ')
+  return `#!/bin/sh
+# smmu-nesting-tck VMM run ${run.name}: written by realkernel/vmm.ts
+echo "@@ vmm start ${run.name}"
+# QEMU opens a VFIO cdev as /dev/char/MAJ:MIN, as udev would have linked it.
+mkdir -p /dev/char
+for c in /dev/vfio/devices/*; do
+  [ -e "$c" ] || continue
+  ln -sf "$c" "/dev/char/$(cat /sys/class/vfio-dev/\${c##*/}/dev)"
+  echo "@@ fact cdev \${c##*/} $(basename "$(readlink /sys/class/vfio-dev/\${c##*/}/device)")"
+done
+echo quit | SMMU_TCK_CAPTURE=/tmp/capture.log LD_PRELOAD=/vmm/capture.so \\
+  /vmm/lib/ld-linux-aarch64.so.1 --library-path /vmm/lib /vmm/bin/qemu-system-aarch64 ${args} > /tmp/vmm.out 2>&1
+echo "@@ vmm exit $?"
+sed 's/^/@@ vmm-out /' /tmp/vmm.out
+sed 's/^/@@ cap /' /tmp/capture.log
+echo "@@ vmm end"
+`
+}
+
+/** The second archive: the QEMU closure under /vmm, the capture library, /etc/vmm.sh. */
+export function vmmArchive(run: VmmRun, closure: string, capture: string): Buffer {
+  const entries: CpioEntry[] = [
+    ...['vmm', 'vmm/bin', 'vmm/lib', 'etc'].map((p): CpioEntry => ({ kind: 'dir', path: p })),
+    { kind: 'file', path: 'vmm/bin/qemu-system-aarch64', data: fs.readFileSync(path.join(closure, 'bin', 'qemu-system-aarch64')), mode: 0o755 },
+    ...fs
+      .readdirSync(path.join(closure, 'lib'))
+      .sort()
+      .map((f): CpioEntry => ({ kind: 'file', path: `vmm/lib/${f}`, data: fs.readFileSync(path.join(closure, 'lib', f)), mode: 0o755 })),
+    { kind: 'file', path: 'vmm/capture.so', data: fs.readFileSync(capture), mode: 0o755 },
+    { kind: 'file', path: 'etc/vmm.sh', data: vmmScript(run), mode: 0o755 },
+  ]
+  return zlib.gzipSync(cpioArchive(entries), { level: 6 })
+}
+
+/** The packages the closure came from ("qemu-system-arm 1:7.2+dfsg-7+deb12u18+b3"). */
+export function closurePackage(closure: string): string {
+  const file = path.join(closure, '.packages')
+  const line = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').find((l) => l.startsWith('qemu-system-arm ')) : undefined
+  return line ?? 'qemu-system-arm (unknown version)'
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading the guest's console
+
+export interface VmmOutput {
+  /** The capture log, as the library wrote it. */
+  readonly capture: string
+  /** What the VMM printed (its monitor, its errors). */
+  readonly vmmOut: readonly string[]
+  /** The VMM's exit status; undefined when the guest did not say. */
+  readonly exitStatus?: number
+}
+
+export function parseVmmOutput(console: string): VmmOutput {
+  const capture: string[] = []
+  const vmmOut: string[] = []
+  let exitStatus: number | undefined
+  for (const raw of console.split(/\r?\n/)) {
+    const cap = /@@ cap (.*)$/.exec(raw)
+    if (cap !== null) {
+      capture.push(cap[1] as string)
+      continue
+    }
+    const out = /@@ vmm-out ?(.*)$/.exec(raw)
+    if (out !== null) {
+      vmmOut.push(out[1] as string)
+      continue
+    }
+    const exit = /@@ vmm exit (\d+)/.exec(raw)
+    if (exit !== null) exitStatus = Number(exit[1])
+  }
+  return { capture: capture.length === 0 ? '' : `${capture.join('\n')}\n`, vmmOut, ...(exitStatus === undefined ? {} : { exitStatus }) }
+}

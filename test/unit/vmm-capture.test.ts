@@ -1,0 +1,272 @@
+/**
+ * A real VMM's capture turned into transcript lines (realkernel/capture/convert.ts), and
+ * `smmu-nesting-tck trace`: the committed captures (transcripts/recorded/captures/, raw logs of
+ * Debian's QEMU inside a guest, written by the capture library) convert to exactly the lines of
+ * their recordings, and those replay; hand-made captures show each rule of the conversion; trace
+ * runs a program under the library on this machine.
+ */
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { main } from '../../cli/main'
+import { profileForRelease } from '../../cli/trace'
+import { ROOT } from '../../model/root'
+import { parseTranscript } from '../../model/transcript'
+import { UAPI_6_1, UAPI_6_13 } from '../../model/vfio/uapi'
+import { convertCapture, formatConverted, parseCapture } from '../../realkernel/capture/convert'
+import { compareWithModel } from '../../realkernel/compare'
+import { parseRunArgs } from '../../realkernel/options'
+import { VMM_RUNS } from '../../realkernel/vmm'
+
+const RECORDED = path.join(ROOT, 'transcripts', 'recorded')
+const CAPTURES = path.join(RECORDED, 'captures')
+const captures = fs.existsSync(CAPTURES) ? fs.readdirSync(CAPTURES).filter((f) => f.endsWith('.capture')).sort() : []
+
+/** The lines between a VMM recording's header and its "After the VMM's exit" part. */
+function vmmSection(text: string): string[] {
+  const lines = text.split('\n')
+  const start = lines.findIndex((l) => l === '') + 1
+  const end = lines.findIndex((l) => l.startsWith("# After the VMM's exit"))
+  return lines.slice(start, end - 1)
+}
+
+function capture(...lines: string[]): string {
+  return ['# smmu-nesting-tck capture 1 pid=7 exe=/usr/bin/vmm log_fd=1000', ...lines.map((l, i) => `7 ${i + 1} ${l}`)].join('\n')
+}
+
+function io(): { out: string[]; err: string[]; io: { out: (l: string) => void; err: (l: string) => void } } {
+  const out: string[] = []
+  const err: string[] = []
+  return { out, err, io: { out: (l) => out.push(l), err: (l) => err.push(l) } }
+}
+
+describe('a real VMM\'s committed captures', () => {
+  it('there is a capture of Debian\'s QEMU 7.2, 10 and 11 on Linux 7.3, and of 7.2 on 6.1', () => {
+    for (const name of ['qemu7.2', 'qemu10', 'qemu11']) assert.ok(captures.includes(`vmm-${name}-legacy-virt-linux-7.3.capture`), `${name} on 7.3`)
+    assert.ok(captures.includes('vmm-qemu7.2-legacy-virt-linux-6.1.capture'))
+  })
+
+  for (const file of captures) {
+    it(`${file} converts to the lines of its recording, which replay with every compared line agreeing`, () => {
+      const recordingFile = path.join(RECORDED, file.replace(/\.capture$/, '.vfio'))
+      const recording = fs.readFileSync(recordingFile, 'utf8')
+      // The recording's header names the group's number in that guest.
+      const real = /^# {3}Groups: {2}group 1 = \S+ \(edu\) = \/dev\/vfio\/(\d+) in this guest/m.exec(recording)
+      assert.ok(real !== null, 'the header names the real group')
+      const profile = /^# {3}Profile: (\S+)/m.exec(recording)?.[1] as string
+      const uapi = profile === 'linux-7.3' ? UAPI_6_13 : UAPI_6_1
+      const parsed = parseCapture(fs.readFileSync(path.join(CAPTURES, file), 'utf8'))
+      assert.deepEqual(parsed.problems, [])
+      const conversion = convertCapture(parsed, { uapi, groupNames: new Map([[Number(real[1]), 1]]) })
+      assert.deepEqual(formatConverted(conversion.lines), vmmSection(recording))
+      const c = conversion.counts
+      assert.match(recording, new RegExp(`Capture: ${c.calls} VFIO calls: ${c.compared} for the model, ${c.outside} device-level \\(outside the model\\), 0 not converted`))
+      // What a VMM does that no hand-written transcript did.
+      assert.equal(c.notConverted, 0)
+      assert.ok(c.outside > 30, 'the device-level calls are kept')
+      const body = vmmSection(recording).join('\n')
+      assert.match(body, /^get_info argsz=0x18 += argsz=0x7[48] flags=0x3 pgsizes=0x40201000 caps=none$/m, 'the bare-struct probe')
+      assert.match(body, /^get_info argsz=0x7[48] += argsz=0x7[48] flags=0x3 .*caps=migration,dma_avail,iova_range/m, 'the second call with the size asked for')
+      assert.match(body, /^exit += ok {3}# the process exits; the kernel closes group 1 \(fd \d+\), the container \(fd \d+\), device 1 \(fd \d+\)$/m)
+      const rows = compareWithModel(recording, file, []).rows
+      assert.deepEqual(rows.filter((r) => r.verdict !== 'agree' && r.verdict !== 'outside'), [])
+      assert.equal(rows.filter((r) => r.verdict === 'outside').length, c.outside)
+    })
+  }
+})
+
+describe('capture -> transcript lines', () => {
+  it('reads the library\'s lines: pid, sequence, descriptor, name, arguments, result, errno', () => {
+    const p = parseCapture(capture('ioctl container:8 VFIO_IOMMU_GET_INFO argsz=0x18 = 0 argsz=0x78 flags=0x3', 'open path=/dev/vfio/9 flags=0x80002 = -1 ENOENT', 'garbage line'))
+    assert.deepEqual(p.header, { pid: 7, exe: '/usr/bin/vmm' })
+    const [info, open] = p.events
+    assert.equal(info?.call, 'ioctl')
+    assert.deepEqual(info?.subject, { kind: 'container', fd: 8 })
+    assert.equal(info?.name, 'VFIO_IOMMU_GET_INFO')
+    assert.equal(info?.args.get('argsz'), '0x18')
+    assert.equal(info?.ret, 0n)
+    assert.equal(info?.out.get('argsz'), '0x78')
+    assert.equal(open?.errno, 'ENOENT')
+    assert.equal(open?.ret, -1n)
+    assert.deepEqual(p.problems, ['line 4: not a capture line: 7 3 garbage line'])
+  })
+
+  it('writes each VFIO call as its line, names extensions by the kernel\'s uapi, and device calls as device lines', () => {
+    const text = capture(
+      'open path=/dev/vfio/12 flags=0x80002 = 3 kind=group',
+      'open path=/dev/vfio/vfio flags=0x80002 = 4 kind=container',
+      'ioctl container:4 VFIO_CHECK_EXTENSION ext=6 = 0',
+      'ioctl group:3 VFIO_GROUP_SET_CONTAINER fd=container:4 = 0',
+      'ioctl container:4 VFIO_SET_IOMMU type=3 = 0',
+      'ioctl container:4 VFIO_IOMMU_MAP_DMA argsz=0x20 flags=0x1 vaddr=0x7f0000001000 iova=0x100000 size=0x1000 = 0',
+      'ioctl container:4 VFIO_IOMMU_MAP_DMA argsz=0x20 flags=0x3 vaddr=0x7f0000002001 iova=0x200000 size=0x1000 = -1 EINVAL',
+      'ioctl group:3 VFIO_GROUP_GET_DEVICE_FD name=0000:00:01.0 = 5',
+      'ioctl device:5 VFIO_DEVICE_GET_REGION_INFO argsz=0x20 index=7 = 0 argsz=0x20 flags=0x3 cap_offset=0x0 size=0x100 offset=0x70000000000',
+      'pread device:5 offset=0x70000000004 size=0x2 = 2 data=0600',
+      'pwrite device:5 offset=0x70000000004 size=0x2 data=0700 = 2',
+      'ioctl device:5 VFIO_DEVICE_FEATURE argsz=0x28 flags=0x1000b feature=DMA_BUF op=get in=00 = 9',
+      'ioctl container:4 VFIO_IOMMU_UNMAP_DMA argsz=0x18 flags=0x2 iova=0x0 size=0x0 = 0 size=0x1000',
+      'close device:5 = 0',
+      'close group:3 = 0',
+      'exit open=container:4',
+    )
+    const conversion = convertCapture(parseCapture(text), { uapi: UAPI_6_13, groupNames: new Map([[12, 1]]) })
+    assert.deepEqual(formatConverted(conversion.lines, 1), [
+      'group 1 open = ok   # open("/dev/vfio/12")',
+      'open = ok   # open("/dev/vfio/vfio")',
+      'check_extension __VFIO_RESERVED_TYPE1_NESTING_IOMMU = 0',
+      'group 1 set_container = ok',
+      'set_iommu TYPE1v2_IOMMU = ok',
+      'map iova=0x100000 size=0x1000 r = ok   # vaddr 0x7f0000001000',
+      'map iova=0x200000 size=0x1000 rw vaddr=misaligned = EINVAL   # vaddr 0x7f0000002001',
+      'group 1 get_device = ok   # 0000:00:01.0',
+      'device 1 region_info argsz=0x20 index=7 = argsz=0x20 flags=0x3 cap_offset=0x0 size=0x100 offset=0x70000000000',
+      'device 1 read region=7 offset=0x4 size=0x2 = 2 data=0600',
+      'device 1 write region=7 offset=0x4 size=0x2 data=0700 = 2',
+      'device 1 feature argsz=0x28 flags=0x1000b feature=DMA_BUF op=get in=00 = ret=9',
+      'unmap all = ok unmapped=0x1000',
+      'device 1 close = ok',
+      'group 1 close = ok',
+      'exit = ok   # the process exits; the kernel closes the container (fd 4)',
+    ])
+    assert.deepEqual(conversion.counts, { calls: 16, compared: 12, outside: 4, notConverted: 0, eventfds: 0, otherProcesses: 0 })
+    assert.deepEqual([...conversion.groups], [[12, 1]])
+    assert.deepEqual([...conversion.devices], [[1, '0000:00:01.0']])
+    // Every line is one the parser accepts.
+    assert.deepEqual(parseTranscript(formatConverted(conversion.lines).join('\n'), 'c.vfio').errors, [])
+  })
+
+  it('says what it cannot write, and counts it: a second container, an iommufd as a container, an unknown ioctl', () => {
+    const text = capture(
+      'open path=/dev/vfio/vfio flags=0x2 = 4 kind=container',
+      'open path=/dev/vfio/vfio flags=0x2 = 5 kind=container',
+      'open path=/dev/vfio/3 flags=0x2 = 6 kind=group',
+      'open path=/dev/iommu flags=0x2 = 7 kind=iommufd',
+      'ioctl group:6 VFIO_GROUP_SET_CONTAINER fd=iommufd:7 = 0',
+      'ioctl container:4 cmd=0x3b7f arg=0x0 = -1 ENOTTY',
+      'eventfd initval=0 flags=0x80800 = 8',
+    )
+    const conversion = convertCapture(parseCapture(text), { uapi: UAPI_6_13 })
+    const notes = conversion.lines.filter((l) => l.role === 'note').map((l) => l.comment)
+    assert.equal(notes.length, 3)
+    assert.match(notes[0] as string, /^not converted \(capture line 3\): a second container/)
+    assert.match(notes[1] as string, /VFIO_GROUP_SET_CONTAINER with iommufd:7/)
+    assert.match(notes[2] as string, /cmd=0x3b7f arg=0x0 on the container/)
+    assert.deepEqual(conversion.counts, { calls: 6, compared: 3, outside: 0, notConverted: 3, eventfds: 1, otherProcesses: 0 })
+  })
+
+  it('keeps only the first process: a helper the VMM started writes with its own pid', () => {
+    const text = `${capture('open path=/dev/vfio/vfio flags=0x2 = 4 kind=container')}\n8 1 open path=/dev/vfio/vfio flags=0x2 = 3 kind=container\n`
+    const conversion = convertCapture(parseCapture(text), { uapi: UAPI_6_13 })
+    assert.equal(conversion.counts.otherProcesses, 1)
+    assert.equal(conversion.counts.compared, 1)
+  })
+})
+
+describe('capture -> transcript lines: iommufd', () => {
+  it('names objects by kind as the VMM made them, writes the IOVA_RANGES probe and keeps the IDs the kernel gave', () => {
+    const text = capture(
+      'open path=/dev/iommu flags=0x80002 = 5 kind=iommufd',
+      'open path=/dev/char/511:0 flags=0x80002 = 6 kind=device resolved=/dev/vfio/devices/vfio0',
+      'ioctl device:6 VFIO_DEVICE_BIND_IOMMUFD argsz=0x18 flags=0x0 iommufd=iommufd:5 = 0 out_devid=1',
+      'ioctl iommufd:5 IOMMU_IOAS_ALLOC size=12 flags=0x0 = 0 out_ioas_id=2',
+      // QEMU 10's SMMUv3 ID registers (fixtures/qemu-smmuv3-10.0.yaml): IDR0 0x0d44101b, IDR1 0x02730010, IDR3 0x1414, IDR5 0x74; AIDR 1 (SMMUv3.1).
+      'ioctl iommufd:5 IOMMU_GET_HW_INFO size=40 flags=0x0 dev_id=1 data_len=40 = 0 data_len=40 out_data_type=2 out_max_pasid_log2=0 data=00000000000000001b10440d100073020000000014140000000000007400000000000000' + '01000000',
+      'ioctl iommufd:5 IOMMU_HWPT_ALLOC size=48 flags=0x0 dev_id=1 pt_id=2 data_type=0 data_len=0 fault_id=0 = 0 out_hwpt_id=3',
+      'ioctl device:6 VFIO_DEVICE_ATTACH_IOMMUFD_PT argsz=0x10 flags=0x0 pt_id=3 pasid=0 = 0 pt_id=3',
+      'ioctl iommufd:5 IOMMU_IOAS_IOVA_RANGES size=32 ioas_id=2 num_iovas=0 = -1 EMSGSIZE num_iovas=2',
+      'ioctl iommufd:5 IOMMU_IOAS_IOVA_RANGES size=32 ioas_id=2 num_iovas=2 = 0 num_iovas=2 out_iova_alignment=0x1000 ranges=0x0-0x7ffffff,0x8100000-0xffffffffffff',
+      'ioctl iommufd:5 IOMMU_IOAS_MAP size=40 flags=0x7 ioas_id=2 user_va=0xffff00000000 length=0x4000000 iova=0x40000000 = 0 iova=0x40000000',
+      'ioctl iommufd:5 IOMMU_OPTION size=24 option_id=1 op=0 object_id=2 val64=0x1 = 0 val64=0x1',
+      'ioctl iommufd:5 IOMMU_DESTROY size=8 id=3 = -1 EBUSY',
+      'exit open=iommufd:5,device:6',
+    )
+    const conversion = convertCapture(parseCapture(text), { uapi: UAPI_6_13, cdevNames: new Map([['vfio0', 1]]) })
+    assert.deepEqual(formatConverted(conversion.lines, 1), [
+      'iommufd open = ok   # open("/dev/iommu")',
+      'device 1 open = ok   # open("/dev/char/511:0") = /dev/vfio/devices/vfio0',
+      'device 1 bind = ok id=1',
+      'ioas 1 alloc = ok id=2',
+      'device 1 hw_info data_len=40 = ok type=2 data_len=40 flags=0x0 idr0=0xd44101b idr1=0x2730010 idr2=0x0 idr3=0x1414 idr4=0x0 idr5=0x74 iidr=0x0 aidr=0x1',
+      'hwpt 1 alloc device=1 pt=ioas:1 = ok id=3',
+      'device 1 attach pt=hwpt:1 = ok',
+      'ioas 1 iova_ranges num_iovas=0 = EMSGSIZE num_iovas=2',
+      'ioas 1 iova_ranges num_iovas=2 = ok num_iovas=2 alignment=0x1000 ranges=0x0-0x7ffffff,0x8100000-0xffffffffffff',
+      'ioas 1 map iova=0x40000000 size=0x4000000 rw = ok   # user_va 0xffff00000000',
+      '# not converted (capture line 12): IOMMU_OPTION on /dev/iommu (size=24 option_id=1 op=0 object_id=2 val64=0x1)',
+      'destroy hwpt 1 = EBUSY',
+      'exit = ok   # the process exits; the kernel closes iommufd fd 5, device 1 (fd 6)',
+    ])
+    assert.deepEqual(parseTranscript(formatConverted(conversion.lines).join('\n'), 'i.vfio').errors, [])
+    // The same lines replayed on QEMU 10's SMMUv3 under 7.3: the model gives the same IDs and answers.
+    const r = compareWithModel(`#   Profile: linux-7.3          Fixture: qemu-smmuv3-10.0\n${formatConverted(conversion.lines).join('\n')}\n`, 'i.vfio', [])
+    assert.deepEqual(r.rows.filter((x) => x.verdict !== 'agree').map((x) => `${x.line} ${x.call} kernel: ${x.kernel} model: ${x.model}`), [])
+  })
+})
+
+describe('npm run real-kernel -- --vmm', () => {
+  it('reads --vmm NAME and --vmm all, and refuses an unknown run and --vmm with --machine', () => {
+    const one = parseRunArgs(['--vmm', 'qemu7.2', '--kernel', '6.1'])
+    assert.ok(!('error' in one))
+    assert.deepEqual(one.vmms.map((r) => r.name), ['qemu7.2'])
+    assert.deepEqual(one.kernels.map((k) => k.name), ['6.1'])
+    const all = parseRunArgs(['--vmm', 'all'])
+    assert.ok(!('error' in all))
+    assert.deepEqual(all.vmms, VMM_RUNS)
+    const bad = parseRunArgs(['--vmm', 'qemu9'])
+    assert.ok('error' in bad && /unknown VMM run qemu9/.test(bad.error))
+    const both = parseRunArgs(['--vmm', 'qemu10', '--machine', 'virt'])
+    assert.ok('error' in both && /--vmm or --machine/.test(both.error))
+  })
+})
+
+describe('smmu-nesting-tck trace', () => {
+  it('names extensions after the running kernel\'s release', () => {
+    assert.equal(profileForRelease('6.1.0-57-arm64'), 'linux-6.1')
+    assert.equal(profileForRelease('6.11.2'), 'linux-6.1')
+    assert.equal(profileForRelease('6.12.95+deb12-arm64'), 'linux-6.12')
+    assert.equal(profileForRelease('7.3.4+deb13-arm64'), 'linux-7.3')
+  })
+
+  it('--convert writes a transcript that replay accepts, from a committed capture', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tck-trace-'))
+    const out = path.join(dir, 'q.vfio')
+    const t = io()
+    const status = await main(['trace', '--convert', path.join(CAPTURES, 'vmm-qemu7.2-legacy-virt-linux-7.3.capture'), '-o', out, '--profile', 'linux-7.3', '--group', '1=1'], t.io)
+    assert.equal(status, 0, t.err.join('\n'))
+    const counts = /^smmu-nesting-tck: wrote .*q\.vfio: \d+ VFIO calls \((\d+) for the model, (\d+) device-level, 0 not converted\)/.exec(t.out[0] as string)
+    assert.ok(counts !== null, t.out.join('\n'))
+    const r = io()
+    const replayed = await main(['replay', '--profile', 'linux-7.3', '--fixture', 'qemu-smmuv3-7.2', '--quiet', out], r.io)
+    assert.equal(replayed, 0, r.out.join('\n'))
+    assert.deepEqual(r.out, [`${counts[1]} agree, 0 differ, ${counts[2]} outside the model`])
+    fs.rmSync(dir, { recursive: true })
+  })
+
+  it('runs a program under the capture library (built with cc) and converts what it opened', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tck-trace-'))
+    const out = path.join(dir, 'n.vfio')
+    const t = io()
+    // node's fs.openSync is open(2) through libc: the library sees it (this machine has no group 7).
+    const status = await main(['trace', '-o', out, '--profile', 'linux-7.3', '--', process.execPath, '-e', "try { require('fs').openSync('/dev/vfio/7', 'r+') } catch {}"], t.io)
+    assert.equal(status, 0, t.err.join('\n'))
+    const text = fs.readFileSync(out, 'utf8')
+    assert.match(text, /^group 7 open += ENOENT {3}# open\("\/dev\/vfio\/7"\)$/m)
+    assert.match(text, /^exit += ok {3}# the process exits with nothing of VFIO open$/m)
+    const r = io()
+    assert.equal(await main(['replay', '--profile', 'linux-7.3', '--fixture', 'qemu-smmuv3-7.2', out], r.io), 0, r.out.join('\n'))
+    assert.deepEqual(r.out.slice(-1), ['2 agree, 0 differ'])
+    fs.rmSync(dir, { recursive: true })
+  })
+
+  it('refuses a missing command line and an unknown profile', async () => {
+    const a = io()
+    assert.equal(await main(['trace', '-o', '/nonexistent/x.vfio'], a.io), 2)
+    assert.match(a.err.join('\n'), /needs the VMM's command line after "--"/)
+    const b = io()
+    assert.equal(await main(['trace', '--profile', 'linux-9', '--', 'true'], b.io), 2)
+    assert.match(b.err.join('\n'), /linux-9/)
+  })
+})
