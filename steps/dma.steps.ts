@@ -10,15 +10,15 @@
  * the DMA succeeded (and what it read) or faulted. The address is a __u64 ({u64}) in every form.
  * Then the steps below check what the last DMA did.
  *
- * Another kind of device (an iommufd-bound device, say) is added in its own step file without
- * touching this one: a parameter type for its phrase (`bound to iommufd as device 1`) whose
- * transformer returns a DmaDevice, and the same two sentences with that parameter type in place
- * of {dmaDevice}, each calling dmaStep. The sentence, the address type and every Then step stay
- * as they are.
+ * or `bound to iommufd as device 1`, the VFIO device bound to the scenario's iommufd through its
+ * cdev as transcript device 1 (iommufd.steps.ts), which reports success or a fault as the cdev
+ * sees it. Another kind of device is one more alternative of {dmaDevice} whose transformer
+ * returns a DmaDevice; the sentence, the address type and every Then step stay as they are.
  */
 import { defineParameterType, Then, When, type DataTable } from '@cucumber/cucumber'
 import { faultFields, ok, selectFields, type DmaOutcome, type DmaResult, type FaultKind, type Result } from '../model'
 import { check } from './expect'
+import { cdevDevice } from './iommufd.steps'
 import type { ProfileRun, TckWorld } from './world'
 
 /** A device that does DMA in a scenario, however it is reached. */
@@ -47,11 +47,15 @@ function groupDevice(id: number): DmaDevice {
   return { dma: (run, op, iova, length, data) => ({ outcome: run.group(id).dma(op, iova, length, data) }) }
 }
 
-/** `at stream 0x10` or `of group 0`. */
+/** `at stream 0x10`, `of group 0` or `bound to iommufd as device 1`. */
 defineParameterType({
   name: 'dmaDevice',
-  regexp: /at stream (?:0x[0-9a-fA-F_]+|\d+)|of group \d+/,
-  transformer: (s: string): DmaDevice => (s.startsWith('at stream ') ? streamDevice(Number(s.slice('at stream '.length).replaceAll('_', ''))) : groupDevice(Number(s.slice('of group '.length)))),
+  regexp: /at stream (?:0x[0-9a-fA-F_]+|\d+)|of group \d+|bound to iommufd as device \d+/,
+  transformer: (s: string): DmaDevice => {
+    if (s.startsWith('at stream ')) return streamDevice(Number(s.slice('at stream '.length).replaceAll('_', '')))
+    if (s.startsWith('of group ')) return groupDevice(Number(s.slice('of group '.length)))
+    return cdevDevice(Number(s.slice('bound to iommufd as device '.length)))
+  },
 })
 
 /** Perform the DMA under every profile and remember it for the Then steps. */

@@ -82,7 +82,7 @@ Feature: Iommufd4 - A guest's stage 1 over the nest parent, walked from the phys
     And IOVA 0x10_0000 on stream 0x8 should translate to PA 0x8000_5000
 
   Scenario: [4] The device's DMA lands at the PA the walk gives
-    When VFIO device 1 writes "ca fe f0 0d" at IOVA 0x10_0010
+    When the device bound to iommufd as device 1 writes "ca fe f0 0d" at IOVA 0x10_0010
     Then the DMA should succeed
     And physical memory at PA 0x8000_5010 should hold "ca fe f0 0d"
 
@@ -91,6 +91,6 @@ Feature: Iommufd4 - A guest's stage 1 over the nest parent, walked from the phys
     guest writes, the device reaches only what the nest parent maps. IPA 0x5000_0000 shares L0[0]
     and L1[1] with guest RAM; L2[0x80] (IPA[29:21]) is empty: a stage-2 fault at level 2.
     When the VMM runs 'guest page ipa=0x40004000 index=0x101 out=0x50000000'
-    And VFIO device 1 writes "ca fe f0 0d" at IOVA 0x10_1000
+    And the device bound to iommufd as device 1 writes "ca fe f0 0d" at IOVA 0x10_1000
     Then the DMA should fault
     And IOVA 0x10_1000 on stream 0x8 should take a translation fault at stage 2, level 2

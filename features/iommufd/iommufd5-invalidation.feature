@@ -81,7 +81,7 @@ Feature: Iommufd5 - The guest's invalidation commands
   Scenario: [3] A stale IOTLB entry serves the old page until the guest's TLBI_NH_VA of its ASID
     The guest remaps VA 0x10_0000 to IPA 0x4000_6000. A TLBI of another ASID leaves the entry;
     one with its ASID removes it, whatever VMID the guest wrote (the vIOMMU's is forced).
-    When VFIO device 1 writes "ca fe f0 0d" at IOVA 0x10_0000
+    When the device bound to iommufd as device 1 writes "ca fe f0 0d" at IOVA 0x10_0000
     And the VMM runs 'guest page ipa=0x40004000 index=0x100 out=0x40006000'
     Then IOVA 0x10_0000 on stream 0x8 should translate to PA 0x8000_5000
     When the VMM runs 'viommu 1 invalidate cmd="TLBI_NH_VA vmid=7 asid=2 addr=0x100000"'
@@ -99,7 +99,7 @@ Feature: Iommufd5 - The guest's invalidation commands
       guest table ipa=0x40009000 index=0 next=0x4000a000          = ok
       guest page ipa=0x4000a000 index=0x100 out=0x40008000        = ok
       """
-    When VFIO device 1 writes "ca fe f0 0d" at IOVA 0x10_0000
+    When the device bound to iommufd as device 1 writes "ca fe f0 0d" at IOVA 0x10_0000
     And the VMM runs 'guest cd ipa=0x40001000 asid=1 ttb0=0x40007000 t0sz=25 tg0=4K ips=44'
     And the VMM runs 'viommu 1 invalidate cmd="TLBI_NH_ASID asid=1"'
     Then IOVA 0x10_0000 on stream 0x8 should translate to PA 0x8000_5000
