@@ -1,21 +1,9 @@
 /**
- * Timing helpers for the benchmarks: a seeded PRNG for input addresses, an ops/s measurement
- * (warm up, then the median of a few timed rounds), and heap/RSS readings.
+ * Timing helpers for the benchmarks: an ops/s measurement (warm up, then the median of a few
+ * timed rounds), and heap/RSS readings. The seeded PRNG is lib/prng.ts.
  */
 import * as v8 from 'node:v8'
 import * as vm from 'node:vm'
-
-/** mulberry32: a small seeded PRNG, so every run walks the same addresses. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /**
  * Seconds of CPU this process has used (user + system). Rounds are timed in CPU time, not wall

@@ -22,7 +22,7 @@ import { newLeafOut } from '../model/pgtable/leaf'
 import { PERM_READ } from '../model/pgtable/result'
 import { s1Lookup, walkStage1 } from '../model/pgtable/walk-s1'
 import { walkStage2 } from '../model/pgtable/walk-s2'
-import { prng } from './measure'
+import { prng } from '../lib/prng'
 import { RefIotlb, refWalk, refWalkNested, type RefRegime } from './reference'
 
 const GIB = 2 ** 30

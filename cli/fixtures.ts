@@ -27,7 +27,7 @@ export function addFixturesCommand(program: Command, io: Io, done: (status: numb
   const fixtures = program
     .command('fixtures')
     .summary('validate and list hardware fixtures')
-    .description('Hardware fixtures: YAML files describing an SMMU (fixtures/ is the catalogue; README.md, "Adding a hardware fixture").')
+    .description('Hardware fixtures: YAML files describing an SMMU (fixtures/ is the catalogue; docs/fixtures.md says how to add one).')
 
   fixtures
     .command('validate')

@@ -20,7 +20,7 @@ import { EXIT, runReplay, type Io } from './replay'
 import { addTraceCommand } from './trace'
 
 const GRAMMAR = `
-Transcript lines (README.md, "Replaying VFIO transcripts", has the whole grammar):
+Transcript lines (docs/transcripts.md has the whole grammar):
   open                                   = ok
   api_version                            = 0
   check_extension TYPE1_NESTING          = 1
@@ -100,12 +100,38 @@ export async function main(argv: readonly string[], io: Io = consoleIo()): Promi
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.AGREE : EXIT.USAGE
     throw e
+  } finally {
+    io.flush?.()
   }
   return status
 }
 
+/**
+ * Standard output and error. Output lines are written 64 KiB at a time (a replay prints a line per
+ * call: one write each made a million-line replay spend a fifth of its time in them); anything
+ * buffered goes out before an error line, so the two stay in order on a terminal.
+ */
 function consoleIo(): Io {
-  return { out: (line) => process.stdout.write(`${line}\n`), err: (line) => process.stderr.write(`${line}\n`) }
+  let pending: string[] = []
+  let size = 0
+  const flush = (): void => {
+    if (pending.length === 0) return
+    process.stdout.write(pending.join(''))
+    pending = []
+    size = 0
+  }
+  return {
+    out: (line) => {
+      pending.push(`${line}\n`)
+      size += line.length + 1
+      if (size >= 64 * 1024) flush()
+    },
+    err: (line) => {
+      flush()
+      process.stderr.write(`${line}\n`)
+    },
+    flush,
+  }
 }
 
 if (require.main === module) {

@@ -7,8 +7,8 @@
  */
 import { formatFixtureError, listFixtureNames, loadFixtureFile, resolveFixturePath, type FeatureSet } from '../model/hw'
 import { getProfile, isProfileName, unknownProfileMessage } from '../model/profiles'
-import { printable, readTextFile, TRANSCRIPT_MAX_BYTES } from '../model/textfile'
-import { formatSummary, formatVerdict, parseTranscript, replayTranscript } from '../model/transcript'
+import { printable } from '../model/textfile'
+import { formatSummary, formatVerdict, openTranscriptFile, parseLines, Replay, type TranscriptFile } from '../model/transcript'
 import type { VfioBackend } from '../model/vfio/backend'
 import { closest } from '../model/suggest'
 import { BACKENDS, backendNames } from './backends'
@@ -18,6 +18,8 @@ export const EXIT = { AGREE: 0, DIFFER: 1, USAGE: 2 } as const
 export interface Io {
   out(line: string): void
   err(line: string): void
+  /** Write out what `out` buffered (main calls it before it returns). */
+  flush?(): void
 }
 
 export interface ReplayOptions {
@@ -42,35 +44,43 @@ export async function runReplay(opts: ReplayOptions, io: Io): Promise<number> {
   const fixtures = loadFixtures(opts.fixtures, io)
   if (fixtures === undefined) return EXIT.USAGE
 
-  const texts: { file: string; text: string }[] = []
+  // Every transcript is a regular file (a usage error otherwise), opened before any is replayed.
+  // Each is then read as a stream, a line at a time: a line that is too long or not UTF-8 is
+  // that line's error, and the file's size is no limit.
+  const files: { file: string; source: TranscriptFile }[] = []
   for (const file of opts.transcripts) {
-    // A regular file of at most TRANSCRIPT_MAX_BYTES, in UTF-8; anything else is a usage error.
-    const read = readTextFile(file, TRANSCRIPT_MAX_BYTES, 'transcript')
-    if ('problem' in read) {
-      const p = read.problem
+    const opened = openTranscriptFile(file)
+    if ('problem' in opened) {
+      for (const f of files) f.source.close()
+      const p = opened.problem
       io.err(`smmu-nesting-tck: ${printable(file)}:${p.line}:${p.column}: ${printable(p.message)} [${p.code}]`)
       return EXIT.USAGE
     }
-    texts.push({ file, text: read.text })
+    files.push({ file, source: opened })
   }
 
   const profile = getProfile(opts.profile)
   const totals = { agree: 0, differ: 0, outside: 0 }
-  for (const { file, text } of texts) {
-    let machine: VfioBackend
-    try {
-      machine = await backend.create({ profile, fixtures })
-    } catch (e) {
-      io.err(`smmu-nesting-tck: the ${backend.name} backend cannot build this machine: ${e instanceof Error ? e.message : String(e)}`)
-      return EXIT.USAGE
+  try {
+    for (const { file, source } of files) {
+      let machine: VfioBackend
+      try {
+        machine = await backend.create({ profile, fixtures })
+      } catch (e) {
+        io.err(`smmu-nesting-tck: the ${backend.name} backend cannot build this machine: ${e instanceof Error ? e.message : String(e)}`)
+        return EXIT.USAGE
+      }
+      const replay = new Replay(file, machine)
+      for (const item of parseLines(source.lines(), file)) {
+        const v = replay.verdict(item)
+        if (!opts.quiet || (v.kind !== 'agree' && v.kind !== 'outside')) io.out(formatVerdict(v, machine.name))
+      }
+      totals.agree += replay.agree
+      totals.differ += replay.differ
+      totals.outside += replay.outside
     }
-    const report = replayTranscript(parseTranscript(text, file), machine)
-    for (const v of report.verdicts) {
-      if (!opts.quiet || (v.kind !== 'agree' && v.kind !== 'outside')) io.out(formatVerdict(v, machine.name))
-    }
-    totals.agree += report.agree
-    totals.differ += report.differ
-    totals.outside += report.outside
+  } finally {
+    for (const f of files) f.source.close()
   }
   io.out(formatSummary(totals))
   return totals.differ === 0 ? EXIT.AGREE : EXIT.DIFFER

@@ -384,9 +384,9 @@ function featureValue(hw: FeatureSet, field: DecodableField): DecodedValue {
  * device.c iommufd_device_bind (IOMMU_CAP_CACHE_COHERENCY: arm-smmu and arm-smmu-v3 say the
  * coherent walk, intel-iommu always yes); arm-smmu-v3.c arm_smmu_domain_alloc_paging_flags
  * (NEST_PARENT needs FEAT_NESTING = S1P and S2P; arm-smmu v1/v2 and a VT-d without ECAP.NEST
- * refuse it), arm_smmu_device_iidr_probe (Arm MMU-600 before r2: erratum 1209401; every Arm
- * MMU-700: errata 2268618, 2812531); arm-smmu-v3-iommufd.c arm_smmu_get_viommu_size (S2FWB or
- * the IORT's CANWBS).
+ * refuse it), arm_smmu_device_iidr_probe (Arm MMU-600 before r2: erratum 1209401; Arm MMU-700 r0
+ * or p0: errata 2268618, 2812531, as 7.3.4 has it); arm-smmu-v3-iommufd.c arm_smmu_get_viommu_size
+ * (S2FWB or the IORT's CANWBS).
  */
 export const IOMMUFD_NESTING_CHECKS: Readonly<Record<string, (hw: FeatureSet) => boolean>> = {
   'coherent (IOMMU_CAP_CACHE_COHERENCY)': (hw) => hw.arch === 'intel-vtd' || hw.coherentWalk,
@@ -403,7 +403,9 @@ function hasNestingErratum(hw: FeatureSet): boolean {
   const regs = hw.idRegisters
   if (hw.arch !== 'smmuv3' || regs?.iidr === undefined || fieldValue(regs, SMMU_V3_IDR.IIDR_IMPLEMENTER) !== IIDR_ARM) return false
   const product = fieldValue(regs, SMMU_V3_IDR.IIDR_PRODUCTID)
-  return (product === MMU_600 && (fieldValue(regs, SMMU_V3_IDR.IIDR_VARIANT) ?? 0) < 2) || product === MMU_700
+  const variant = fieldValue(regs, SMMU_V3_IDR.IIDR_VARIANT) ?? 0
+  const revision = fieldValue(regs, SMMU_V3_IDR.IIDR_REVISION) ?? 0
+  return (product === MMU_600 && variant < 2) || (product === MMU_700 && (variant < 1 || revision < 1))
 }
 
 /**

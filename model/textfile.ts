@@ -20,26 +20,47 @@ export interface TextFileProblem {
 
 export type TextFileResult = { readonly text: string } | { readonly problem: TextFileProblem }
 
-/** The limits, in bytes, stated in README.md ("Input limits"). */
+/** The limits, in bytes, stated in docs/input-limits.md. */
 /** 256 KiB: the largest shipped fixture is under 4 KiB; the YAML parser needs about 1.6 s of CPU for 256 KiB of list. */
 export const FIXTURE_MAX_BYTES = 256 * 1024
-export const TRANSCRIPT_MAX_BYTES = 16 * 1024 * 1024
 
-export function readTextFile(file: string, maxBytes: number, what: string): TextFileResult {
-  const fail = (code: TextFileCode, message: string, line = 1, column = 1): TextFileResult => ({ problem: { code, line, column, message } })
+function problemOf(code: TextFileCode, message: string, line = 1, column = 1): { readonly problem: TextFileProblem } {
+  return { problem: { code, line, column, message } }
+}
+
+/**
+ * Open `file` for reading if it is a regular file: the descriptor and the size fstat gives, or
+ * NOT_FOUND / NOT_A_FILE. Opened non-blocking, so a FIFO is refused at once. The caller closes it.
+ */
+export function openRegularFile(file: string, what: string): { readonly fd: number; readonly size: number } | { readonly problem: TextFileProblem } {
   let fd: number
   try {
     fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK)
   } catch (e) {
-    return fail('NOT_FOUND', `cannot read ${what}: ${e instanceof Error ? e.message : String(e)}`)
+    return problemOf('NOT_FOUND', `cannot read ${what}: ${e instanceof Error ? e.message : String(e)}`)
   }
-  let bytes: Buffer
   try {
     const st = fs.fstatSync(fd)
-    if (!st.isFile()) return fail('NOT_A_FILE', `a ${what} is a regular file; this is ${fileKind(st)}`)
-    if (st.size > maxBytes) return fail('TOO_LARGE', `the ${what} is ${st.size} bytes; the limit is ${sizeText(maxBytes)}`)
+    if (st.isFile()) return { fd, size: st.size }
+    fs.closeSync(fd)
+    return problemOf('NOT_A_FILE', `a ${what} is a regular file; this is ${fileKind(st)}`)
+  } catch (e) {
+    fs.closeSync(fd)
+    return problemOf('NOT_FOUND', `cannot read ${what}: ${e instanceof Error ? e.message : String(e)}`)
+  }
+}
+
+/** The whole of a regular file of at most `maxBytes`, in UTF-8 (fixtures; transcripts are read by line). */
+export function readTextFile(file: string, maxBytes: number, what: string): TextFileResult {
+  const fail = problemOf
+  const opened = openRegularFile(file, what)
+  if ('problem' in opened) return opened
+  const { fd, size } = opened
+  let bytes: Buffer
+  try {
+    if (size > maxBytes) return fail('TOO_LARGE', `the ${what} is ${size} bytes; the limit is ${sizeText(maxBytes)}`)
     // Room for what fstat says plus one byte (to see a file that grew); more only as it comes.
-    bytes = Buffer.alloc(Math.min(maxBytes + 1, Math.max(st.size + 1, 64 * 1024)))
+    bytes = Buffer.alloc(Math.min(maxBytes + 1, Math.max(size + 1, 64 * 1024)))
     let got = 0
     for (;;) {
       if (got === bytes.length) {
@@ -78,13 +99,13 @@ function fileKind(st: fs.Stats): string {
   return 'not a regular file'
 }
 
-function sizeText(bytes: number): string {
+export function sizeText(bytes: number): string {
   if (bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)} MiB (${bytes} bytes)`
   return bytes % 1024 === 0 ? `${bytes / 1024} KiB (${bytes} bytes)` : `${bytes} bytes`
 }
 
 /** Offset of the first byte that does not start or continue a valid UTF-8 sequence. */
-function firstInvalidUtf8(b: Uint8Array): number {
+export function firstInvalidUtf8(b: Uint8Array): number {
   let i = 0
   while (i < b.length) {
     const c = b[i] as number

@@ -12,7 +12,7 @@
 import { MAX_IAS, createPgtable, type Granule, type IoPgtable } from '../model/pgtable'
 import { createMemory, createTableAllocator, type PhysMemory } from '../model/memory'
 import { STE_CONFIG, PRIVCFG, encodeCd, encodeSte, tg0Granule, addressSizeEncoding, type CdFields, type SteFields } from '../model/smmu/v3'
-import { prng } from '../bench/measure'
+import { prng } from '../lib/prng'
 import { caseMemory, read64, write64, MARKER, type OracleCase, type Step } from './case'
 
 const S2_POOL = 0x4800_0000

@@ -77,7 +77,7 @@ async function main(): Promise<number> {
     for (const line of broken) console.error(line)
   }
   if (passed + failed === 0) {
-    console.error(`no scenario matched ${[...paths, ...(tags === undefined ? [] : [`--tags ${tags}`])].join(' ') || 'the selection'} under ${profiles.join(', ')} (a :LINE must be a Scenario, an Examples row or a scenario's tag line; a scenario runs only under the profiles it is tagged with)`)
+    console.error(`no scenario matched ${[...paths, ...(tags === undefined ? [] : [`--tags ${tags}`])].join(' ') || 'the selection'} under ${profiles.join(', ')} (a :LINE must be a Scenario, an Examples row or a scenario's tag line; a scenario runs only under the profiles its tags allow; one without a profile tag runs under all)`)
     return 1
   }
   return success ? 0 : 1

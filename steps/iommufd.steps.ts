@@ -10,9 +10,10 @@ import { ModelIommufdFile } from '../model/vfio/model-iommufd'
 import { HwptNested } from '../model/iommufd/objects'
 import { formatVerdict, parseTranscript, TranscriptSession, type Observed } from '../model/transcript'
 import { runNestingRequest, type NestingOutcome } from '../model/transcript/nesting-request'
-import type { Call, Expected } from '../model/transcript'
+import type { Expected } from '../model/transcript'
 import { STE_LAYOUT, steFields } from '../model/smmu/v3/structures'
 import type { Result } from '../model'
+import type { DmaDevice } from './dma.steps'
 import { check } from './expect'
 import type { ProfileRun, TckWorld } from './world'
 
@@ -98,14 +99,14 @@ Then('the result should be, by kernel:', function (this: TckWorld, table: DataTa
   })
 })
 
-When('VFIO device {int} {dmaOp} {int} bytes at IOVA {addr}', function (this: TckWorld, device: number, op: 'read' | 'write', size: number, iova: number) {
-  this.each((run) => {
-    const call: Call = { op: 'device', device, action: { kind: 'dma', direction: op, iova: BigInt(iova), size } }
-    const produced = session(run).runCall(call)
-    lastCalls.set(run, { callText: `device ${device} dma ${op} iova=${hexOf(iova)} size=${size}`, produced })
-    run.last = produced.result.ok && produced.result.value.kind === 'dma' ? ok(produced.result.value.outcome) : produced.result
-  })
-})
+/**
+ * The device bound to iommufd as device N (its VFIO cdev), for the one DMA sentence of
+ * dma.steps.ts: `the device bound to iommufd as device 1 reads 16 bytes at IOVA 0x10_0000`. The
+ * outcome is the cdev's: a refusal is a fault even when it recorded no event.
+ */
+export function cdevDevice(id: number): DmaDevice {
+  return { dma: (run, op, iova, length, data) => ({ outcome: session(run).deviceFile(id).dma(op, iova, length, data) }) }
+}
 
 // ---- what the model shows ----
 
@@ -206,13 +207,5 @@ Then('the nesting request should end with {string}', function (this: TckWorld, o
   this.each((run) => {
     const got = nestingOutcomes.get(run)
     check.equal(got?.outcome, outcome, got?.why === undefined ? '' : ` (${got.why})`)
-  })
-})
-
-When('VFIO device {int} writes {hexBytes} at IOVA {addr}', function (this: TckWorld, device: number, bytes: Uint8Array, iova: number) {
-  this.each((run) => {
-    const file = session(run).deviceFile(device)
-    const r = file.dma('write', BigInt(iova), bytes.length, bytes)
-    run.last = r
   })
 })

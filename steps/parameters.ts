@@ -2,7 +2,24 @@
  * Parameter types: text in a feature becomes a typed value here, once.
  */
 import { defineParameterType } from '@cucumber/cucumber'
-import { CBAR_TYPE, ERRNO, isDomainAttr, isErrno, type CbarType, type DomainAttr, type DomainStage, type Errno, type HwTranslation, type RequestedStage } from '../model'
+import {
+  CBAR_TYPE,
+  ERRNO,
+  isDomainAttr,
+  isErrno,
+  VFIO_DMA_MAP_FLAG_READ,
+  VFIO_DMA_MAP_FLAG_VADDR,
+  VFIO_DMA_MAP_FLAG_WRITE,
+  VFIO_DMA_UNMAP_FLAG_ALL,
+  VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP,
+  VFIO_DMA_UNMAP_FLAG_VADDR,
+  type CbarType,
+  type DomainAttr,
+  type DomainStage,
+  type Errno,
+  type HwTranslation,
+  type RequestedStage,
+} from '../model'
 import { suggestion } from '../model/suggest'
 import { ExpectationFailed } from './expect'
 
@@ -89,8 +106,29 @@ defineParameterType({
 defineParameterType({
   name: 'access',
   regexp: /read-write|read-only|write-only/,
-  transformer: (s: string): number => ({ 'read-write': 3, 'read-only': 1, 'write-only': 2 })[s] as number,
+  transformer: (s: string): number =>
+    ({ 'read-write': VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE, 'read-only': VFIO_DMA_MAP_FLAG_READ, 'write-only': VFIO_DMA_MAP_FLAG_WRITE })[s] as number,
 })
+
+/**
+ * A flags word by name, as the uapi names the bits without their prefix (VFIO_DMA_MAP_FLAG_READ is
+ * `READ`, VFIO_DMA_UNMAP_FLAG_ALL is `ALL`): names and
+ * raw bits joined by `|` (`READ|WRITE`, `READ|WRITE|0x80` for a bit no kernel defines), or `none`.
+ */
+function flagsType(name: string, bits: Readonly<Record<string, number>>): void {
+  const word = `(?:${Object.keys(bits).join('|')}|0x[0-9a-fA-F]+)`
+  defineParameterType({
+    name,
+    regexp: new RegExp(`none|${word}(?:\\|${word})*`),
+    transformer: (s: string): number => {
+      if (s === 'none') return 0
+      return s.split('|').reduce((flags, f) => flags | (f.startsWith('0x') ? Number(f) : (bits[f] as number)), 0)
+    },
+  })
+}
+
+flagsType('mapFlags', { READ: VFIO_DMA_MAP_FLAG_READ, WRITE: VFIO_DMA_MAP_FLAG_WRITE, VADDR: VFIO_DMA_MAP_FLAG_VADDR })
+flagsType('unmapFlags', { GET_DIRTY_BITMAP: VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP, ALL: VFIO_DMA_UNMAP_FLAG_ALL, VADDR: VFIO_DMA_UNMAP_FLAG_VADDR })
 
 /** A list of IOVA ranges `0x0-0x7ffffff, 0x8100000-0xffffffffffff` (inclusive), or `none`. */
 defineParameterType({

@@ -1,7 +1,8 @@
 /**
  * Translation steps: mappings a domain writes, raw descriptors a guest writes into its own memory,
- * the guest's stage 1 nested in a stage-2 context, device DMA through a stream, and what the SMMU
- * reports (fault, walk trace, IOTLB, SMMUv3 events, SMMUv1/v2 context-bank fault registers).
+ * the guest's stage 1 nested in a stage-2 context, translations looked up, and what the SMMU
+ * reports (walk trace, IOTLB, SMMUv3 events, SMMUv1/v2 context-bank fault registers). A device's
+ * DMA and its fault are dma.steps.ts'.
  *
  * The SMMU is the scenario's only one: of the VFIO machine when the scenario describes one, else
  * the one `Given an SMMU from fixture` added.
@@ -13,7 +14,6 @@ import {
   describeTranslation,
   encodeEvent,
   eventFields,
-  faultFields,
   guestStage1Fields,
   hexOf,
   ok,
@@ -158,45 +158,7 @@ When('the guest of stream {addr} invalidates ASID {int}', function (this: TckWor
   this.each((run) => (run.last = run.translationSmmu().guestInvalidate(sid, { asid })))
 })
 
-// ---- device DMA through a stream ----
-
-When('the device at stream {addr} {dmaOp} {int} bytes at IOVA {addr}', function (this: TckWorld, sid: number, op: 'read' | 'write', length: number, iova: number) {
-  this.each((run) => {
-    run.lastDma = run.translationSmmu().dma(sid, op, iova, length)
-    run.last = ok(run.lastDma)
-  })
-})
-
-When('the device at stream {addr} writes {hexBytes} at IOVA {addr}', function (this: TckWorld, sid: number, bytes: Uint8Array, iova: number) {
-  this.each((run) => {
-    run.lastDma = run.translationSmmu().dma(sid, 'write', iova, bytes.length, bytes)
-    run.last = ok(run.lastDma)
-  })
-})
-
-Then('the DMA should have reached PA {addr}', function (this: TckWorld, pa: number) {
-  this.each((run) => check.deepEqual(run.lastDma?.kind === 'ok' ? run.lastDma.pieces[0]?.pa : run.lastDma, pa))
-})
-
-Then('the DMA should have read {hexBytes}', function (this: TckWorld, bytes: Uint8Array) {
-  this.each((run) => check.deepEqual(run.lastDma?.kind === 'ok' ? run.lastDma.data : run.lastDma, bytes))
-})
-
-Then('the DMA should take a {faultKind} fault at stage {int}, level {int}', function (this: TckWorld, kind: FaultKind, stage: number, level: number) {
-  this.each((run) => {
-    check.equal(run.lastDma?.kind, 'fault', 'the DMA did not fault')
-    const { actual, expected } = selectFields(faultFields(run.lastDma.fault), { kind, stage: String(stage), level: String(level) })
-    check.deepEqual(actual, expected)
-  })
-})
-
-Then('the fault should be:', function (this: TckWorld, table: DataTable) {
-  this.each((run) => {
-    check.equal(run.lastDma?.kind, 'fault', 'the DMA did not fault')
-    const { actual, expected } = selectFields(faultFields(run.lastDma.fault), table.rowsHash())
-    check.deepEqual(actual, expected)
-  })
-})
+// ---- translations looked up without DMA (device DMA: dma.steps.ts) ----
 
 Then('IOVA {addr} on stream {addr} should translate to PA {addr}', function (this: TckWorld, iova: number, sid: number, pa: number) {
   this.each((run) => check.equal(describeTranslation(run.translationSmmu().translate(sid, iova)), `PA ${hexOf(pa)}`))

@@ -4,7 +4,7 @@
  * in the RFC, 6 once merged).
  */
 import { Given, Then, When, type DataTable } from '@cucumber/cucumber'
-import { rowForKernel, VFIO_DMA_UNMAP_FLAG_ALL, type DmaOutcome, type DomainStage, type IovaRange, type VaddrSpec } from '../model'
+import { rowForKernel, VFIO_DMA_UNMAP_FLAG_ALL, type DomainStage, type IovaRange, type VaddrSpec } from '../model'
 import type { TckWorld } from './world'
 import { check } from './expect'
 
@@ -101,7 +101,7 @@ When('the VMM maps iova {u64} size {u64} {access}', function (this: TckWorld, io
   mapStep.call(this, iova, size, flags, { kind: 'buffer' })
 })
 
-When('the VMM maps iova {u64} size {u64} with flags {addr}', function (this: TckWorld, iova: bigint, size: bigint, flags: number) {
+When('the VMM maps iova {u64} size {u64} with flags {mapFlags}', function (this: TckWorld, iova: bigint, size: bigint, flags: number) {
   mapStep.call(this, iova, size, flags, { kind: 'buffer' })
 })
 
@@ -121,7 +121,7 @@ When('the VMM unmaps iova {u64} size {u64}', function (this: TckWorld, iova: big
   this.each((run) => (run.last = run.container().unmapDma({ iova, size, flags: 0 })))
 })
 
-When('the VMM unmaps iova {u64} size {u64} with flags {addr}', function (this: TckWorld, iova: bigint, size: bigint, flags: number) {
+When('the VMM unmaps iova {u64} size {u64} with flags {unmapFlags}', function (this: TckWorld, iova: bigint, size: bigint, flags: number) {
   this.each((run) => (run.last = run.container().unmapDma({ iova, size, flags })))
 })
 
@@ -169,19 +169,6 @@ Then('GET_INFO should fail with {errno}', function (this: TckWorld, errno: strin
   this.each((run) => {
     const info = run.container().getInfo()
     check.equal(info.ok ? 'success' : info.error.errno, errno)
-  })
-})
-
-// ---- device DMA through the IOMMU ----
-
-When('the device of group {int} {dmaOp} {int} bytes at iova {u64}', function (this: TckWorld, group: number, op: 'read' | 'write', size: number, iova: bigint) {
-  this.each((run) => (run.last = run.group(group).dma(op, iova, size)))
-})
-
-Then('the DMA should {dmaOutcome}', function (this: TckWorld, outcome: 'ok' | 'fault') {
-  this.each((run) => {
-    check.ok(run.last?.ok, 'the DMA call itself failed')
-    check.equal((run.last.value as DmaOutcome).kind, outcome)
   })
 })
 

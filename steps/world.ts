@@ -2,8 +2,8 @@
  * The World: per-scenario state, one ProfileRun for each behaviour profile the scenario runs under.
  *
  * A scenario names the profiles it holds for with tags (@<profile>, @since-<profile>,
- * @until-<profile>, on the feature, the scenario or an Examples table; model/profiles/tags.ts). A
- * per-profile cucumber run (`-p merged`) keeps one; the default run keeps every profile the
+ * @until-<profile>, on the feature, the scenario or an Examples table; model/profiles/tags.ts); a
+ * scenario with none holds for every profile. A per-profile cucumber run (`-p merged`) keeps one; the default run keeps every profile the
  * scenario holds for and runs each step once per profile, naming the profile in any failure.
  */
 import { Before, BeforeStep, setWorldConstructor, World, type IWorldOptions } from '@cucumber/cucumber'
@@ -286,7 +286,7 @@ Before(function (this: TckWorld, { pickle }) {
   const selected = tagged.profiles.filter((p) => allowed === undefined || allowed.includes(p))
   if (selected.length === 0) {
     throw new Error(
-      `scenario "${pickle.name}" names no behaviour profile (tag it with one of ${PROFILE_NAMES.map((p) => `@${p}`).join(', ')}, or @since-<profile> / @until-<profile>)`,
+      `scenario "${pickle.name}" holds for no behaviour profile${allowed === undefined ? '' : ` of ${allowed.join(', ')}`}: its tags ${pickle.tags.map((t) => t.name).join(' ')} select ${tagged.profiles.length === 0 ? 'none (an @until- before its @since-?)' : tagged.profiles.join(', ')} (profiles, oldest first: ${PROFILE_NAMES.join(', ')})`,
     )
   }
   this.runs = selected.map((p) => new ProfileRun(getProfile(p)))

@@ -4,7 +4,7 @@ Feature: Iommufd1 - Asking for nesting through iommufd, on each machine and kern
   virtual StreamID), a nested HWPT with the guest's vSTE, attach. The 2014 table's modern form:
   machine x kernel -> where the request stops, and its errno. Sources: arm-smmu-v3.c
   arm_smmu_domain_alloc_paging_flags (NEST_PARENT needs S1P and S2P) and
-  arm_smmu_device_iidr_probe (MMU-600 r0/r1 and every MMU-700 lose nesting);
+  arm_smmu_device_iidr_probe (MMU-600 r0/r1 and MMU-700 r0 or p0 lose nesting);
   arm-smmu-v3-iommufd.c arm_smmu_get_viommu_size (CANWBS or S2FWB); iommufd device.c
   iommufd_device_bind (IOMMU_CAP_CACHE_COHERENCY); VT-d needs ECAP.NEST; arm-smmu v1/v2 take no
   HWPT flags. 6.12's arm-smmu-v3 refuses NEST_PARENT; before 6.2 there is no iommufd at all.
@@ -34,7 +34,7 @@ Feature: Iommufd1 - Asking for nesting through iommufd, on each machine and kern
       | synthetic-coherent           | SMMUv2 with nesting   | nest parent: EOPNOTSUPP  |
 
     @since-linux-7.3
-    Examples: 7.3 (7.1's source): the nest parent on S1P+S2P, the vIOMMU with CANWBS or S2FWB
+    Examples: 7.3: the nest parent on S1P+S2P, the vIOMMU with CANWBS or S2FWB
       | fixture                      | hardware                | outcome                  |
       | qemu-smmuv3-10.0             | SMMUv3 S1+S2            | vIOMMU: EOPNOTSUPP       |
       | qemu-smmuv3-10.0-acpi-canwbs | SMMUv3 S1+S2, CANWBS    | attached                 |
@@ -42,7 +42,8 @@ Feature: Iommufd1 - Asking for nesting through iommufd, on each machine and kern
       | qemu-smmuv3-10.0-virt-9.1-s2 | SMMUv3 S2 only          | nest parent: EOPNOTSUPP  |
       | qemu-smmuv3-7.2              | SMMUv3 S1 only          | nest parent: EOPNOTSUPP  |
       | synthetic-mmu600-r1          | MMU-600 r1p0            | nest parent: EOPNOTSUPP  |
-      | synthetic-mmu700-r1p1        | MMU-700 r1p1, S2FWB     | nest parent: EOPNOTSUPP  |
+      | synthetic-mmu700-r0p1        | MMU-700 r0p1, S2FWB     | nest parent: EOPNOTSUPP  |
+      | synthetic-mmu700-r1p1        | MMU-700 r1p1, S2FWB     | attached                 |
       | synthetic-smmuv3-nested      | SMMUv3, no COHACC       | bind: EINVAL             |
       | qemu-q35-intel-iommu-7.2     | VT-d                    | nest parent: EOPNOTSUPP  |
       | synthetic-coherent           | SMMUv2 with nesting     | nest parent: EOPNOTSUPP  |
@@ -85,6 +86,7 @@ Feature: Iommufd1 - Asking for nesting through iommufd, on each machine and kern
     Examples:
       | fixture                      | result     |
       | qemu-smmuv3-10.0             | EOPNOTSUPP |
-      | synthetic-mmu700-r1p1        | EOPNOTSUPP |
+      | synthetic-mmu700-r0p1        | EOPNOTSUPP |
+      | synthetic-mmu700-r1p1        | ENOENT     |
       | qemu-q35-intel-iommu-7.2     | EOPNOTSUPP |
       | synthetic-smmuv3-fwb         | ENOENT     |

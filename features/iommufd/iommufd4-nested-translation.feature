@@ -1,19 +1,19 @@
 @since-linux-7.3
 Feature: Iommufd4 - A guest's stage 1 over the nest parent, walked from the physical STE
-  The worked example, on QEMU 10's SMMUv3 booted with CANWBS (qemu-smmuv3-10.0-acpi-canwbs):
-    Host: guest RAM is IOAS 0x4000_0000 + 2M, the VMM's first buffer: RAM starts at PA
-      0x8000_0000 and a 2M buffer is 2M-aligned, so IPA 0x4000_0000 + x is PA 0x8000_0000 + x.
-      The nest parent's stage 2 (44-bit IPA, 4K: starts at level 0, L0 at 0x1_0000_0000, the first
-      page of the table pool) maps it with one 2M block: L0[0] -> L1 0x1_0000_1000, L1[1] -> L2
-      0x1_0000_2000, L2[0] = 0x8000_07FD (AF | SH inner | S2AP RW | MemAttr Normal WB | block).
-    Guest: its CD at IPA 0x4000_1000 (ASID 1, TTB0 IPA 0x4000_2000, T0SZ 25: 39-bit VA, so the
-      walk starts at level 1); VA 0x10_0000: L1[0] = 0x4000_3003, L2[0] = 0x4000_4003 at IPA
-      0x4000_3000, L3[0x100] = 0x4000_5F43 at IPA 0x4000_4800 (nG | AF | SH inner | AP EL0 RW |
-      page): VA 0x10_0000 -> IPA 0x4000_5000 -> PA 0x8000_5000.
   The physical STE (arm_smmu_make_nested_cd_table_ste over arm_smmu_make_s2_domain_ste) carries
-  the guest's S1ContextPtr, an IPA: the SMMU fetches the CD through stage 2 (IHI 0070 3.3.2).
+  the guest's S1ContextPtr, an IPA: the SMMU fetches the CD through stage 2, then each of the
+  guest's stage-1 tables, each through stage 2 (IHI 0070 3.3.2).
 
-  Background:
+  Background: The worked example, on QEMU 10's SMMUv3 booted with CANWBS
+    Host: guest RAM is IOAS 0x4000_0000 + 2M, the VMM's first buffer: RAM starts at PA
+    0x8000_0000 and a 2M buffer is 2M-aligned, so IPA 0x4000_0000 + x is PA 0x8000_0000 + x.
+    The nest parent's stage 2 (44-bit IPA, 4K: starts at level 0, L0 at 0x1_0000_0000, the first
+    page of the table pool) maps it with one 2M block: L0[0] -> L1 0x1_0000_1000, L1[1] -> L2
+    0x1_0000_2000, L2[0] = 0x8000_07FD (AF | SH inner | S2AP RW | MemAttr Normal WB | block).
+    Guest: its CD at IPA 0x4000_1000 (ASID 1, TTB0 IPA 0x4000_2000, T0SZ 25: 39-bit VA, so the
+    walk starts at level 1); VA 0x10_0000: L1[0] = 0x4000_3003, L2[0] = 0x4000_4003 at IPA
+    0x4000_3000, L3[0x100] = 0x4000_5F43 at IPA 0x4000_4800 (nG | AF | SH inner | AP EL0 RW |
+    page): VA 0x10_0000 -> IPA 0x4000_5000 -> PA 0x8000_5000.
     Given the machine of fixture "qemu-smmuv3-10.0-acpi-canwbs"
     And the VMM has run:
       """
@@ -82,7 +82,7 @@ Feature: Iommufd4 - A guest's stage 1 over the nest parent, walked from the phys
     And IOVA 0x10_0000 on stream 0x8 should translate to PA 0x8000_5000
 
   Scenario: [4] The device's DMA lands at the PA the walk gives
-    When VFIO device 1 writes "ca fe f0 0d" at IOVA 0x10_0010
+    When the device bound to iommufd as device 1 writes "ca fe f0 0d" at IOVA 0x10_0010
     Then the DMA should succeed
     And physical memory at PA 0x8000_5010 should hold "ca fe f0 0d"
 
@@ -91,6 +91,6 @@ Feature: Iommufd4 - A guest's stage 1 over the nest parent, walked from the phys
     guest writes, the device reaches only what the nest parent maps. IPA 0x5000_0000 shares L0[0]
     and L1[1] with guest RAM; L2[0x80] (IPA[29:21]) is empty: a stage-2 fault at level 2.
     When the VMM runs 'guest page ipa=0x40004000 index=0x101 out=0x50000000'
-    And VFIO device 1 writes "ca fe f0 0d" at IOVA 0x10_1000
+    And the device bound to iommufd as device 1 writes "ca fe f0 0d" at IOVA 0x10_1000
     Then the DMA should fault
     And IOVA 0x10_1000 on stream 0x8 should take a translation fault at stage 2, level 2

@@ -31,7 +31,7 @@ Feature: Iommufd6 - Which events reach the guest's vEVENTQ
   Scenario: [1] A stage-1 translation fault reaches the vEVENTQ with the vSID
     VA 0x20_0000: the guest's L2[1] is empty. A stage-1 fault: S2 = 0, CLASS = IN, InputAddr = VA.
     # history: a stage-1 fault of a nested device => vEVENTQ record with the vSID
-    When VFIO device 1 reads 16 bytes at IOVA 0x20_0000
+    When the device bound to iommufd as device 1 reads 16 bytes at IOVA 0x20_0000
     Then the DMA should fault
     When the VMM runs 'veventq 1 read'
     Then the result should be "F_TRANSLATION seq=0 sid=0x42 ssv=0 rnw=1 s2=0 class=IN addr=0x200000"
@@ -41,7 +41,7 @@ Feature: Iommufd6 - Which events reach the guest's vEVENTQ
     The guest maps VA 0x10_1000 to IPA 0x5000_0000, which the VMM never mapped.
     # history: a stage-2 fault of a nested device => the host's log, not the vEVENTQ
     When the VMM runs 'guest page ipa=0x40004000 index=0x101 out=0x50000000'
-    And VFIO device 1 reads 16 bytes at IOVA 0x10_1000
+    And the device bound to iommufd as device 1 reads 16 bytes at IOVA 0x10_1000
     Then the DMA should fault
     And the host should have logged 1 event
     And the host's last logged event should be F_TRANSLATION for stream 0x8
@@ -49,8 +49,9 @@ Feature: Iommufd6 - Which events reach the guest's vEVENTQ
     Then the result should be "empty"
 
   Scenario: [3] Without a vEVENTQ the host logs the guest's fault
-    When the VMM runs 'destroy veventq 1'
-    And VFIO device 1 reads 16 bytes at IOVA 0x20_0000
+    When the VMM runs 'veventq 1 close'
+    And the VMM runs 'destroy veventq 1'
+    And the device bound to iommufd as device 1 reads 16 bytes at IOVA 0x20_0000
     Then the host should have logged 1 event
     And the host's last logged event should be F_TRANSLATION for stream 0x8
 
@@ -58,20 +59,20 @@ Feature: Iommufd6 - Which events reach the guest's vEVENTQ
     The guest writes V = 0 into its CD and invalidates it (CFGI_CD of its vSID).
     When the VMM runs 'guest cd ipa=0x40001000 v=0'
     And the VMM runs 'viommu 1 invalidate cmd="CFGI_CD sid=0x42"'
-    And VFIO device 1 reads 16 bytes at IOVA 0x10_0000
+    And the device bound to iommufd as device 1 reads 16 bytes at IOVA 0x10_0000
     Then the DMA should fault
     When the VMM runs 'veventq 1 read'
     Then the result should be "C_BAD_CD seq=0 sid=0x42"
 
   Scenario: [5] A full queue: the lost-events header, queued once, with the latest sequence number
     # history: a vEVENTQ of depth 2 after 4 faults => 2 records and LOST_EVENTS
-    When VFIO device 1 reads 16 bytes at IOVA 0x20_0000
-    And VFIO device 1 reads 16 bytes at IOVA 0x20_0000
-    And VFIO device 1 reads 16 bytes at IOVA 0x20_0000
-    And VFIO device 1 reads 16 bytes at IOVA 0x20_0000
+    When the device bound to iommufd as device 1 reads 16 bytes at IOVA 0x20_0000
+    And the device bound to iommufd as device 1 reads 16 bytes at IOVA 0x20_0000
+    And the device bound to iommufd as device 1 reads 16 bytes at IOVA 0x20_0000
+    And the device bound to iommufd as device 1 reads 16 bytes at IOVA 0x20_0000
     And the VMM runs 'veventq 1 read'
     Then the result should be "F_TRANSLATION seq=0 F_TRANSLATION seq=1 LOST_EVENTS seq=3"
-    When VFIO device 1 reads 16 bytes at IOVA 0x20_0000
+    When the device bound to iommufd as device 1 reads 16 bytes at IOVA 0x20_0000
     And the VMM runs 'veventq 1 read'
     Then the result should be "F_TRANSLATION seq=4"
 
@@ -79,7 +80,7 @@ Feature: Iommufd6 - Which events reach the guest's vEVENTQ
     STE.Config abort terminates transactions without an event (IHI 0070 5.2).
     When the VMM runs 'hwpt 3 alloc device=1 pt=viommu:1 vste="v cfg=abort"'
     And the VMM runs 'device 1 attach pt=hwpt:3'
-    And VFIO device 1 reads 16 bytes at IOVA 0x10_0000
+    And the device bound to iommufd as device 1 reads 16 bytes at IOVA 0x10_0000
     Then the DMA should fault
     And the host should have logged 0 events
     When the VMM runs 'veventq 1 read'

@@ -3,8 +3,8 @@ Feature: Iommufd7 - Object IDs and lifetimes
   Object IDs come from one xarray per iommufd, lowest free from 1 (XA_FLAGS_ALLOC1); a failed
   call takes none. IOMMU_DESTROY (iommufd_object_remove) removes an object only when nothing
   else holds it: a HWPT holds its IOAS, a vIOMMU its nest parent, a nested HWPT, a vDEVICE and a
-  vEVENTQ their vIOMMU, an attached device its HWPT; VFIO holds the device until its file is
-  closed. Otherwise EBUSY; an ID with no object is ENOENT. Closing the device destroys its
+  vEVENTQ their vIOMMU, an attached device its HWPT, an open fd its vEVENTQ; VFIO holds the device
+  until its file is closed. Otherwise EBUSY; an ID with no object is ENOENT. Closing the device destroys its
   vDEVICE and leaves the ID a tombstone (iommufd_device_remove_vdev): ENOENT, never reused.
   The IOAS's mappings (io_pagetable.c): aligned only to what its domains need; an unmap must
   cover whole mappings, and when one reaches outside the range the ones before it are gone
@@ -32,6 +32,8 @@ Feature: Iommufd7 - Object IDs and lifetimes
       destroy id=1                                       = EBUSY
       device 1 detach                                    = ok
       destroy hwpt 2                                     = ok
+      destroy veventq 1                                  = EBUSY
+      veventq 1 close                                    = ok
       destroy veventq 1                                  = ok
       destroy viommu 1                                   = EBUSY
       destroy vdevice 1                                  = ok

@@ -5,17 +5,16 @@ Feature: Nest1 - Stage selection
     1. the SMMU has no stage 1            -> S2
     2. the SMMU has no stage 2            -> S1
     3. RFC only: the SMMU cannot nest and the request is NESTED -> S2
-  Linux as merged (and every later arm-smmu and arm-smmu-v3) has steps 1 and 2 only, so on an
-  SMMU with both stages but no nesting a NESTED request keeps the NESTED stage.
-  A stage-1 domain gets a stage-1 context bank (CBAR type S1_TRANS_S2_BYPASS); stage-2 and nested
-  domains both get a stage-2 context bank (CBAR type S2_TRANS): the RFC notes this "will likely
-  change when KVM gets involved", and it never did in mainline.
+  Linux as merged (and every later arm-smmu and arm-smmu-v3) has steps 1 and 2 only, so a NESTED
+  request on an SMMU with both stages but no nesting stays NESTED. A stage-1 domain gets a context
+  bank of CBAR type S1_TRANS_S2_BYPASS; stage-2 and nested domains one of type S2_TRANS (the RFC:
+  this "will likely change when KVM gets involved"; in mainline it never did).
 
-  From 6.13 (the linux-7.3 profile) no call asks an unmanaged domain to nest (Nest2): there the
-  stage-1 rows hold, and a nested request is iommufd's ([6]).
-
-  Hardware (fixtures): synthetic-nested = S1+S2 with NTS ("N" in the RFC's table), synthetic-s1-s2 =
-  both stages without nesting ("S1+S2"), synthetic-s2-only ("S2"), synthetic-s1-only ("S1").
+  Background: The hardware, and the kernels without a nesting request
+    Fixtures: synthetic-nested = S1+S2 with NTS ("N" in the RFC's table), synthetic-s1-s2 = both
+    stages without nesting ("S1+S2"), synthetic-s2-only ("S2"), synthetic-s1-only ("S1").
+    From 6.13 (the linux-7.3 profile) no call asks an unmanaged domain to nest (Nest2): there the
+    stage-1 rows hold, and a nested request is iommufd's ([6]).
 
   Scenario Outline: [1] A <requested> request on <supported> hardware gives stage <stage>
     # history: a <requested> request on <fixture> (<supported>) => <stage>
@@ -61,13 +60,12 @@ Feature: Nest1 - Stage selection
     Then the domain should use context bank <bank> of type <cbar>
 
     # synthetic-nested and synthetic-s1-s2 have 2 stage-2-only banks, so a stage-1 bank starts at 2.
-    @since-rfc-v2
     Examples:
       | requested | fixture           | bank | cbar               |
       | stage 1   | synthetic-nested  | 2    | S1_TRANS_S2_BYPASS |
       | stage 1   | synthetic-s2-only | 0    | S2_TRANS           |
 
-    @since-rfc-v2 @until-linux-6.12
+    @until-linux-6.12
     Examples: nested requests (until 6.12)
       | requested | fixture           | bank | cbar               |
       | nested    | synthetic-nested  | 0    | S2_TRANS           |
@@ -93,7 +91,6 @@ Feature: Nest1 - Stage selection
       | 2     | NESTED |
       | -1    | NESTED |
 
-  @since-rfc-v2
   Scenario: [4] A domain that asks for nothing is a stage-1 domain, even on hardware with both stages
     Given an SMMU from fixture "synthetic-s1-s2"
     When a stage 1 domain is attached to stream 0x10
@@ -108,12 +105,11 @@ Feature: Nest1 - Stage selection
     And the domain should have stage <stage>
     And the domain should translate at <translation>
 
-    @since-rfc-v2
     Examples: Arm CoreLink parts (SMMUv1/v2)
       | requested | fixture | stage  | translation |
       | stage 1   | mmu-500 | S1     | stage 1     |
 
-    @since-rfc-v2 @until-linux-6.12
+    @until-linux-6.12
     Examples: Arm CoreLink parts, nested requests (set_attr / iommu_enable_nesting until 6.12)
       | requested | fixture | stage  | translation |
       | nested    | mmu-500 | NESTED | stage 2     |

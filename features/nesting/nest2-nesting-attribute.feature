@@ -1,16 +1,16 @@
 Feature: Nest2 - The nesting attribute
   A domain's nesting request can only change before the domain is bound to an SMMU: the first
   attach fixes the stage and takes a context. Until Linux 5.12 the request is
-  iommu_domain_set_attr(DOMAIN_ATTR_NESTING) and iommu_domain_get_attr reads back whether the
-  domain's stage *is* NESTED, so a fallback at attach is visible. From 5.13 it is
-  iommu_enable_nesting(), with no getter. arm-smmu answers any other attribute with ENODEV.
-  6.13 removed iommu_enable_nesting and the drivers' enable_nesting op (commit 35890f85573c,
-  "vfio: Remove VFIO_TYPE1_NESTING_IOMMU"); nesting is asked for through iommufd
-  (IOMMU_HWPT_ALLOC_NEST_PARENT) instead, which this kit does not model. So the scenarios that
-  call iommu_enable_nesting stop at linux-6.12, and [9] shows what is left on 7.3: the VFIO
-  type that used to reach it is refused before any domain exists.
-  On 6.12 these domain-level scenarios allocate like iommu_domain_alloc(bus) (no device), so
-  arm-smmu-v3 does not finalise early; VFIO allocates for the device and gets EPERM (Vfio3).
+  iommu_domain_set_attr(DOMAIN_ATTR_NESTING), and iommu_domain_get_attr reads back whether the
+  domain's stage *is* NESTED, so a fallback at attach is visible; arm-smmu answers any other
+  attribute with ENODEV. From 5.13 it is iommu_enable_nesting(), with no getter. 6.13 removed it
+  and the drivers' enable_nesting op (commit 35890f85573c, "vfio: Remove
+  VFIO_TYPE1_NESTING_IOMMU"): nesting is asked for through iommufd (IOMMU_HWPT_ALLOC_NEST_PARENT),
+  so the scenarios that call iommu_enable_nesting stop at linux-6.12, and [9] shows what is left.
+
+  Background: How 6.12 allocates here
+    On 6.12 these domain-level scenarios allocate like iommu_domain_alloc(bus) (no device), so
+    arm-smmu-v3 does not finalise early; VFIO allocates for the device and gets EPERM (Vfio3).
 
   @rfc-v2 @enforcing @merged
   Scenario: [1] Before attach, the attribute reads back what was set

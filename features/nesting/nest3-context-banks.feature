@@ -2,17 +2,16 @@ Feature: Nest3 - Context banks and identifiers
   On SMMUv1/v2 an attached domain occupies one context bank. The lowest IDR1.NUMS2CB banks can
   only translate at stage 2, so a stage-1 domain searches from bank NUMS2CB upward, while stage-2
   and nested domains search from bank 0 (first free bank wins). No free bank: ENOSPC, and the
-  attach fails. The bank is the domain's until the domain is freed.
+  attach fails. The bank is the domain's until the domain is freed. In 3.x every bank has ASID =
+  bank index and VMID = bank index + 1; from 4.x the two share a union: stage-2 domains store
+  VMID = bank + 1, every other stage ASID = bank, so a nested domain's stage-2 bank carries
+  VMID = bank and a stage-1 bank no VMID. On SMMUv3 there are no banks: a stage-1 domain takes an
+  ASID (never 0) for its context descriptor, a stage-2 or nested domain a VMID (0 is kept for
+  bypass STEs).
 
-  Identifiers: in 3.x every bank has ASID = bank index and VMID = bank index + 1. From 4.x the two
-  share a union: stage-2 domains store VMID = bank + 1, every other stage stores ASID = bank, so a
-  nested domain's stage-2 bank carries VMID = bank and a stage-1 bank carries no VMID.
-
-  On SMMUv3 there are no banks: a stage-1 domain takes an ASID (never 0) for its context
-  descriptor, a stage-2 or nested domain a VMID (0 is kept for bypass STEs).
-
-  Fixtures: synthetic-nested has 8 banks, banks 0 and 1 stage-2-only; synthetic-all-banks-s2-only
-  has 2 banks, both stage-2-only; synthetic-one-bank has a single bank usable by every stage.
+  Background: The fixtures' banks
+    synthetic-nested has 8 banks, banks 0 and 1 stage-2-only; synthetic-all-banks-s2-only has 2
+    banks, both stage-2-only; synthetic-one-bank has a single bank usable by every stage.
 
   Scenario Outline: [1] A <requested> domain on <fixture> takes bank <bank> (<cbar>), ASID <asid>, VMID <vmid>
     # history: context of a <requested> domain on <fixture> => bank <bank>, ASID <asid>, VMID <vmid>
@@ -39,7 +38,7 @@ Feature: Nest3 - Context banks and identifiers
       | requested | fixture           | bank | cbar               | asid | vmid |
       | nested    | synthetic-nested  | 0    | S2_TRANS           | none | 0    |
 
-  @since-rfc-v2 @until-linux-6.12
+  @until-linux-6.12
   Scenario: [2] Stage-1 and nested domains fill the banks from different starting points
     Given an SMMU from fixture "synthetic-nested"
     When a stage 1 domain "A" is attached to stream 0x10
@@ -51,7 +50,7 @@ Feature: Nest3 - Context banks and identifiers
     And domain "C" should use context bank 3 of type S1_TRANS_S2_BYPASS
     And domain "D" should use context bank 1 of type S2_TRANS
 
-  @since-rfc-v2 @until-linux-6.12
+  @until-linux-6.12
   Scenario: [3] A nested domain may take a bank above the stage-2-only ones once those are used
     Given an SMMU from fixture "synthetic-all-banks-s2-only"
     When a nested domain "A" is attached to stream 0x10
@@ -60,7 +59,6 @@ Feature: Nest3 - Context banks and identifiers
     When a nested domain "C" is attached to stream 0x12
     Then the operation should fail with ENOSPC
 
-  @since-rfc-v2
   Scenario: [4] A stage-1 domain cannot use stage-2-only banks: ENOSPC while they are free
     Given an SMMU from fixture "synthetic-all-banks-s2-only"
     When a stage 1 domain is attached to stream 0x10
@@ -68,7 +66,7 @@ Feature: Nest3 - Context banks and identifiers
     And the domain should have no context
     And the SMMU should have context banks "" in use
 
-  @since-rfc-v2 @until-linux-6.12
+  @until-linux-6.12
   Scenario: [5] No bank left: the second domain's attach fails with ENOSPC
     Given an SMMU from fixture "synthetic-one-bank"
     When a nested domain "A" is attached to stream 0x10
@@ -77,7 +75,6 @@ Feature: Nest3 - Context banks and identifiers
     Then the operation should fail with ENOSPC
     And domain "B" should have no context
 
-  @since-rfc-v2
   Scenario: [6] Detach alone keeps the bank; freeing the domain gives it back
     Given an SMMU from fixture "synthetic-one-bank"
     When a stage 1 domain "A" is attached to stream 0x10
@@ -89,7 +86,6 @@ Feature: Nest3 - Context banks and identifiers
     Then the operation should succeed
     And domain "C" should use context bank 0 of type S1_TRANS_S2_BYPASS
 
-  @since-rfc-v2
   Scenario: [7] A freed bank is the first one reused
     Given an SMMU from fixture "synthetic-nested"
     When a stage 1 domain "A" is attached to stream 0x10
@@ -99,7 +95,6 @@ Feature: Nest3 - Context banks and identifiers
     Then domain "C" should use context bank 2 of type S1_TRANS_S2_BYPASS
     And the SMMU should have context banks "2, 3" in use
 
-  @since-rfc-v2
   Scenario: [8] Two streams of one domain share its bank
     Given an SMMU from fixture "synthetic-nested"
     And a new domain
@@ -108,7 +103,6 @@ Feature: Nest3 - Context banks and identifiers
     Then the operation should succeed
     And the SMMU should have context banks "2" in use
 
-  @since-rfc-v2
   Scenario: [9] A stream already attached cannot be attached again: EEXIST
     Given an SMMU from fixture "synthetic-nested"
     When a stage 1 domain "A" is attached to stream 0x10
@@ -116,7 +110,6 @@ Feature: Nest3 - Context banks and identifiers
     Then the operation should fail with EEXIST
     And the SMMU should have context banks "2" in use
 
-  @since-rfc-v2
   Scenario: [10] A stream the SMMU does not have: ENXIO
     synthetic-nested has 15 stream ID bits: stream 0x8000 is outside them.
     Given an SMMU from fixture "synthetic-nested"

@@ -3,24 +3,26 @@ Feature: Trans1 - Stage 1 translation
   long descriptors from memory. The tables are the domain's io-pgtable: 4 KiB granule, 48-bit
   IOVA (Linux VA_BITS), so the walk starts at level 0 and every level indexes 9 bits:
     L0 = IOVA[47:39], L1 = IOVA[38:30], L2 = IOVA[29:21], L3 = IOVA[20:12]; descriptor = table + 8 * index.
-  A table descriptor is the next table's PA | 0b11. A leaf's attributes for IOMMU prot flags
-  (arm_lpae_prot_to_pte): nG 0x800 always, AF 0x400 always, SH inner 0x300 with CACHE else outer
-  0x200, AP[1] (unprivileged access) 0x40 unless PRIV, AP[2] (read-only) 0x80 for READ without
-  WRITE, AttrIndx 1 (0x4) for CACHE else 0, PXN|UXN (bits 53, 54: 0x0060_0000_0000_0000) for
-  NOEXEC; bits [1:0] are 0b11 for a level-3 page, 0b01 for a block.
-    READ|WRITE|CACHE|NOEXEC: 0x800|0x400|0x300|0x40|0x4 = 0xF44 -> page 0xF47, block 0xF45, + XN
-    READ|WRITE:              0x800|0x400|0x200|0x40     = 0xE40 -> page 0xE43, block 0xE41
-    READ:                    0x800|0x400|0x200|0x80|0x40 = 0xEC0 -> page 0xEC3
-
-  Where the tables are: the simulated machine hands out page-table pages from a pool at PA
-  0x1_0000_0000, first fit, one 4 KiB page per table in the order the builder needs them, so the
-  first domain's level-0 table is at 0x1_0000_0000 and the tables a first map creates follow at
-  0x1_0000_1000, 0x1_0000_2000, ... The PAs mapped below are chosen by the scenario (iommu_map
-  takes any PA), so every value is worked out here by hand.
-
   The architecture is the same under every profile; only the page sizes a domain may use differ
   (3.x arm-smmu: 4K|64K|2M; io-pgtable from 4.x: 4K|2M|1G), which decides between one 1G block
   and 512 2M blocks.
+
+  Background: How the expected descriptors are worked out
+    A table descriptor is the next table's PA | 0b11. A leaf's attributes for IOMMU prot flags
+    (arm_lpae_prot_to_pte): nG 0x800 always, AF 0x400 always, SH inner 0x300 with CACHE else outer
+    0x200, AP[1] (unprivileged access) 0x40 unless PRIV, AP[2] (read-only) 0x80 for READ without
+    WRITE, AttrIndx 1 (0x4) for CACHE else 0, PXN|UXN (bits 53, 54: 0x0060_0000_0000_0000) for
+    NOEXEC; bits [1:0] are 0b11 for a level-3 page, 0b01 for a block.
+
+        READ|WRITE|CACHE|NOEXEC: 0x800|0x400|0x300|0x40|0x4 = 0xF44 -> page 0xF47, block 0xF45, + XN
+        READ|WRITE:              0x800|0x400|0x200|0x40     = 0xE40 -> page 0xE43, block 0xE41
+        READ:                    0x800|0x400|0x200|0x80|0x40 = 0xEC0 -> page 0xEC3
+
+    Where the tables are: the simulated machine hands out page-table pages from a pool at PA
+    0x1_0000_0000, first fit, one 4 KiB page per table in the order the builder needs them, so the
+    first domain's level-0 table is at 0x1_0000_0000 and the tables a first map creates follow at
+    0x1_0000_1000, 0x1_0000_2000, ... The PAs mapped below are chosen by the scenario (iommu_map
+    takes any PA), so every value is worked out here by hand.
 
   Scenario Outline: [1] A 4K page: IOVA 0x4020_1000 -> PA 0x8000_5000 on <fixture>
     IOVA 0x4020_1000 = bit 30 + bit 21 + bit 12: L0 index 0, L1 index 1, L2 index 1, L3 index 1.
@@ -42,7 +44,6 @@ Feature: Trans1 - Stage 1 translation
     When the device at stream 0x10 reads 4 bytes at IOVA 0x4020_1234
     Then the DMA should have read "de ad be ef"
 
-    @since-rfc-v2
     Examples: SMMUv2, stage-1 bank
       | fixture          |
       | synthetic-nested |
@@ -52,7 +53,6 @@ Feature: Trans1 - Stage 1 translation
       | fixture         |
       | qemu-smmuv3-7.2 |
 
-  @since-rfc-v2
   Scenario: [2] A 2M block: the kernel selftest's IOVA 1G -> PA 1G
     arm_lpae_run_tests maps 1G -> 1G with a 2M block: L0 index 0, L1 index 1, L2 index 0, so the
     block is the first entry of the level-2 table at 0x1_0000_2000:
@@ -94,7 +94,6 @@ Feature: Trans1 - Stage 1 translation
       | how                | level 1 entry         | last level 2 entry    |
       | one 1G block       | 0x0000_0000_C000_0E41 | 0x0                   |
 
-  @since-rfc-v2
   Scenario: [4] A read-only page: the device may read it, a write is a stage-1 permission fault at level 3
     IOVA 0x10_0000: L0, L1, L2 index 0, L3 index 0x100 -> 0x1_0000_3000 + 0x800. READ without WRITE
     sets AP[2]: 0x9000_0000 | 0xEC3 = 0x0000_0000_9000_0EC3.
@@ -107,7 +106,6 @@ Feature: Trans1 - Stage 1 translation
     When the device at stream 0x10 writes 16 bytes at IOVA 0x10_0000
     Then the DMA should take a permission fault at stage 1, level 3
 
-  @since-rfc-v2
   Scenario: [5] Unmap clears the leaf and invalidates the IOTLB: the next DMA faults at level 3
     The first DMA fills the IOTLB with the page. iommu_unmap clears the level-3 entry (the tables
     stay) and the driver invalidates the range by ASID and VA (arm_smmu_tlb_inv_range_s1), so the
@@ -132,7 +130,6 @@ Feature: Trans1 - Stage 1 translation
     And the domain has mapped IOVA 0x4020_1000 to PA 0x8000_5000 size 0x1000 with READ|WRITE
     Then IOVA <iova> on stream 0x10 should take a translation fault at stage 1, level <level>
 
-    @since-rfc-v2
     Examples:
       | where                                   | iova                | level |
       | beyond the 48-bit input range           | 0x1_0000_0000_0000  | 0     |

@@ -1,17 +1,22 @@
 Feature: Trans2 - Stage 2 translation
   A stage-2 context takes the device's address as an IPA and translates it to a PA. Its tables
-  differ from stage 1 in the leaf attributes (no nG, no AP; S2AP read 0x40 / write 0x80; MemAttr
-  in bits [5:2]: Normal write-back 0b1111 = 0x3C with CACHE, Normal non-cacheable 0b0101 = 0x14
-  without) and in the start level: the stage-2 start table may be up to 16 tables concatenated,
-  indexed by the extra high IPA bits. Linux (older io-pgtable rule) concatenates when a walk
-  would otherwise start at level 0 with at most 16 entries.
-    READ|WRITE|CACHE: AF 0x400 | SH inner 0x300 | S2AP 0xC0 | 0x3C = 0x7FC -> page 0x7FF, block 0x7FD
-    READ|WRITE:       AF 0x400 | SH outer 0x200 | S2AP 0xC0 | 0x14 = 0x6D4 -> page 0x6D7, block 0x6D5
-    READ:             0x400 | 0x200 | 0x40 | 0x14 = 0x654 -> page 0x657
-    WRITE:            0x400 | 0x200 | 0x80 | 0x14 = 0x694 -> page 0x697
-  A domain translates at stage 2 when it is NESTED (an S2_TRANS bank, or on SMMUv3 an STE with
-  stage 2 only, until a guest stage 1 is nested in it: Trans3) or when the SMMU has no stage 1.
-  Tables come from the pool at PA 0x1_0000_0000 as in Trans1.
+  differ from stage 1 in the leaf attributes (no nG, no AP; S2AP and MemAttr instead) and in the
+  start level: the stage-2 start table may be up to 16 tables concatenated, indexed by the extra
+  high IPA bits. Linux (older io-pgtable rule) concatenates when a walk would otherwise start at
+  level 0 with at most 16 entries. A domain translates at stage 2 when it is NESTED (an S2_TRANS
+  bank, or on SMMUv3 an STE with stage 2 only, until a guest stage 1 is nested in it: Trans3) or
+  when the SMMU has no stage 1.
+
+  Background: How the expected descriptors are worked out
+    S2AP is read 0x40 / write 0x80; MemAttr in bits [5:2] is Normal write-back 0b1111 = 0x3C with
+    CACHE, Normal non-cacheable 0b0101 = 0x14 without; SH inner 0x300 with CACHE, else outer 0x200.
+
+        READ|WRITE|CACHE: AF 0x400 | SH inner 0x300 | S2AP 0xC0 | 0x3C = 0x7FC -> page 0x7FF, block 0x7FD
+        READ|WRITE:       AF 0x400 | SH outer 0x200 | S2AP 0xC0 | 0x14 = 0x6D4 -> page 0x6D7, block 0x6D5
+        READ:             0x400 | 0x200 | 0x40 | 0x14 = 0x654 -> page 0x657
+        WRITE:            0x400 | 0x200 | 0x80 | 0x14 = 0x694 -> page 0x697
+
+    Tables come from the pool at PA 0x1_0000_0000 as in Trans1.
 
   Scenario Outline: [1] A 4K stage-2 page for a <requested> domain on <fixture>: IPA 0x4020_1000 -> PA 0x8000_5000
     IPA 48 bits, 4K granule: start level 0 with 512 entries (no concatenation). Indices as in
@@ -30,12 +35,11 @@ Feature: Trans2 - Stage 2 translation
     When the device at stream 0x10 writes "01 23 45 67" at IOVA 0x4020_1234
     Then physical memory at PA 0x8000_5234 should hold "01 23 45 67"
 
-    @since-rfc-v2
     Examples:
       | requested | fixture           |
       | stage 1   | synthetic-s2-only |
 
-    @since-rfc-v2 @until-linux-6.12
+    @until-linux-6.12
     Examples: a nested domain (until 6.12)
       | requested | fixture           |
       | nested    | synthetic-nested  |
@@ -50,7 +54,7 @@ Feature: Trans2 - Stage 2 translation
     When the device at stream 0x10 writes 8 bytes at IOVA 0x4020_1000
     Then the DMA should <write>
 
-    @since-rfc-v2 @until-linux-6.12
+    @until-linux-6.12
     Examples:
       | prot               | descriptor            | read    | write   |
       | READ\|WRITE\|CACHE | 0x0000_0000_8000_57FF | succeed | succeed |
@@ -58,7 +62,7 @@ Feature: Trans2 - Stage 2 translation
       | READ               | 0x0000_0000_8000_5657 | succeed | fault   |
       | WRITE              | 0x0000_0000_8000_5697 | fault   | succeed |
 
-  @since-rfc-v2 @until-linux-6.12
+  @until-linux-6.12
   Scenario: [3] A write to a read-only stage-2 page is a stage-2 permission fault at level 3
     Given an SMMU from fixture "synthetic-nested"
     And a nested domain is attached to stream 0x10
@@ -69,7 +73,7 @@ Feature: Trans2 - Stage 2 translation
       | IPA           | 0x4020_1008 |
       | S1 table walk | no          |
 
-  @since-rfc-v2 @until-linux-6.12
+  @until-linux-6.12
   Scenario: [4] Concatenated start tables: a 40-bit IPA on MMU-400 starts at level 1 with two tables
     IAS 40, 4K: 28 bits above the page offset need 4 levels, the level-0 table would have
     2^(28 - 27) = 2 entries (<= 16), so the walk starts at level 1 with 2^(1 + 9) = 1024 entries:
@@ -96,7 +100,7 @@ Feature: Trans2 - Stage 2 translation
     And a nested domain is attached to stream 0x10
     Then IOVA <ipa> on stream 0x10 should take a <kind> fault at stage <stage>, level 0
 
-    @since-rfc-v2 @until-linux-6.12
+    @until-linux-6.12
     Examples: SMMUv2, 48-bit IPA
       | fixture          | ipa                | kind        | stage |
       | synthetic-nested | 0x1_0000_0000_0000 | translation | 2     |
@@ -107,7 +111,7 @@ Feature: Trans2 - Stage 2 translation
       | synthetic-smmuv3-nested | 0x1000_0000_0000   | address size | 1     |
       | synthetic-smmuv3-nested | 0xfff_ffff_f000    | translation  | 2     |
 
-  @since-rfc-v2 @until-linux-6.12
+  @until-linux-6.12
   Scenario: [6] A 2M stage-2 block: the IPA keeps its low 21 bits
     IPA 0x4000_0000: L0 0, L1 1, L2 0 -> the block 0x8000_0000 | 0x6D5 at 0x1_0000_2000.
     Given an SMMU from fixture "synthetic-nested"

@@ -9,13 +9,16 @@ Feature: Trans3 - Nested translation
   Every stage-1 table address is an IPA: the SMMU translates it through stage 2 before it reads
   the descriptor, then translates the final IPA through stage 2 as well.
 
-  The worked example (used by Trans3, Trans4 and Trans5):
-    Host: the guest's RAM is IPA 0x4000_0000 + 2M, MAP_DMA'd read-write from the VMM's first
+  Rule: A guest behind VFIO on an SMMUv2 with nesting (synthetic-nested)
+
+    Background: The worked example (used by Trans3, Trans4 and Trans5)
+      Host: the guest's RAM is IPA 0x4000_0000 + 2M, MAP_DMA'd read-write from the VMM's first
       buffer; the machine's RAM starts at PA 0x8000_0000 and a buffer of 2M or more is 2M-aligned,
       so IPA 0x4000_0000 + x is PA 0x8000_0000 + x. In the host's stage 2 (L0 at 0x1_0000_0000)
       that is one 2M block: L0 index 0 -> L1 table at 0x1_0000_1000, index 1 -> L2 table at
       0x1_0000_2000, index 0 holds the block.
-    Guest: TTB = IPA 0x4000_0000, T0SZ 25 (39-bit IOVA), 4K granule, so the walk starts at level
+
+      Guest: TTB = IPA 0x4000_0000, T0SZ 25 (39-bit IOVA), 4K granule, so the walk starts at level
       4 - ceil((39 - 12) / 9) = 1. IOVA 0x8040_3010 = 0x8000_0000 + 0x40_0000 + 0x3000 + 0x10:
       L1 index IOVA[38:30] = 2, L2 index IOVA[29:21] = 2, L3 index IOVA[20:12] = 3. The guest writes
         IPA 0x4000_0010 (L1 table + 8 * 2): 0x0000_0000_4000_1003  (table at IPA 0x4000_1000)
@@ -24,9 +27,6 @@ Feature: Trans3 - Nested translation
           nG | AF | inner shareable | AP[1] | AttrIndx 1 | page = 0xF47)
       so IOVA 0x8040_3010 -> IPA 0x4010_0010 -> PA 0x8010_0010 (offset 0x10_0010 in the buffer).
 
-  Rule: A guest behind VFIO on an SMMUv2 with nesting (synthetic-nested)
-
-    Background:
       Given an SMMU from fixture "synthetic-nested" with VFIO group 0 at stream 0x10
       And group 0 is in the container
       And the container is set to VFIO_TYPE1_NESTING_IOMMU
@@ -55,7 +55,7 @@ Feature: Trans3 - Nested translation
         | block                 |
         | 0x0000_0000_8000_07FD |
 
-    @since-rfc-v2 @until-linux-6.12
+    @until-linux-6.12
     Scenario: [2] IOVA -> guest IPA -> PA: the device's bytes land in the VMM's buffer at offset 0x10_0010
       Before the guest's stage 1 is installed the context translates at stage 2 only: the device's
       address is an IPA, and IPA 0x8040_3010 is not mapped (L1 index 2 is empty).
@@ -126,7 +126,7 @@ Feature: Trans3 - Nested translation
         | vmid |
         | 0    |
 
-    @since-rfc-v2 @until-linux-6.12
+    @until-linux-6.12
     Scenario: [5] The guest's memory is what the host mapped: an IPA outside it is EFAULT
       IPA 0x5000_0000 is outside IPA 0x4000_0000 + 2M: the host's stage 2 has nothing there.
       When the guest of stream 0x10 writes 0x0000_0000_4000_1003 at IPA 0x5000_0000
@@ -134,7 +134,7 @@ Feature: Trans3 - Nested translation
       When the guest of stream 0x10 writes 0x0000_0000_4000_1003 at IPA 0x401f_fff8
       Then the operation should succeed
 
-    @since-rfc-v2 @until-linux-6.12
+    @until-linux-6.12
     Scenario: [6] Removing the guest's stage 1: the stream translates at stage 2 only again
       Given the guest of stream 0x10 has installed stage 1 with TTB 0x4000_0000, T0SZ 25, granule 4K, IPS 40 bits, ASID 1
       When the device at stream 0x10 reads 4 bytes at IOVA 0x8040_3010
@@ -160,7 +160,7 @@ Feature: Trans3 - Nested translation
       And the device at stream 0x10 writes "99 aa bb cc" at IOVA 0x8040_3000
       Then the DMA should have reached PA <pa>
 
-      @since-rfc-v2 @until-linux-6.12
+      @until-linux-6.12
       Examples:
         | tlbi                       | pa          |
         | ASID 1 at IOVA 0x8040_3000 | 0x8010_1000 |
@@ -170,7 +170,7 @@ Feature: Trans3 - Nested translation
 
   Rule: A guest behind VFIO on an SMMUv3 with both stages (synthetic-smmuv3-nested, Linux 6.1)
 
-    Background:
+    Background: The same worked example, through an STE with both stages
       Given an SMMU from fixture "synthetic-smmuv3-nested" with VFIO group 0 at stream 0x10
       And group 0 is in the container
       And the container is set to VFIO_TYPE1_NESTING_IOMMU
@@ -210,12 +210,11 @@ Feature: Trans3 - Nested translation
       When the guest of stream 0x10 installs stage 1 with TTB 0x4000_0000, T0SZ 25, granule 4K, IPS 40 bits, ASID 1
       Then the operation should fail with <errno>
 
-      @since-rfc-v2
       Examples: every kernel (a stage-1 domain)
         | requested | fixture                     | why                                      | errno  |
         | stage 1   | synthetic-nested            | a stage-1 domain                         | EINVAL |
 
-      @since-rfc-v2 @until-linux-6.12
+      @until-linux-6.12
       Examples: every kernel until 6.12 (a nested request)
         | requested | fixture                     | why                                      | errno  |
         | nested    | synthetic-s1-only           | NESTED falls back to stage 1             | EINVAL |

@@ -1,39 +1,38 @@
 Feature: Trans4 - Translation faults and how the SMMU reports them
   A walk that cannot finish is a fault, named by its kind, the stage whose walk or check failed,
-  and the level of the descriptor that caused it (Arm ARM; facts §4). Checks at a leaf, in order:
-  invalid or reserved -> Translation; AF = 0 -> Access flag (it beats Permission); AP / S2AP /
-  APTable deny -> Permission; output address >= 2^(IPS or PS) -> Address size. A table address
-  >= 2^IPS is an Address size fault at the table descriptor's level. Nested: every stage-1
-  table address goes through stage 2 first (a read), and a stage-2 fault there is reported as a
-  stage-2 fault "on the stage-1 table walk" naming the descriptor's IPA (SMMUv3 CLASS = TT,
-  SMMUv2 FSYNR0.PTWF); a stage-2 fault on the final IPA names that IPA (CLASS = IN).
+  and the level of the descriptor that caused it (Arm ARM, VMSAv8-64; docs/facts/smmu-translation.md#faults).
+  Checks at a leaf, in order: invalid or reserved -> Translation; AF = 0 -> Access flag (it beats
+  Permission); AP / S2AP / APTable deny -> Permission; output address >= 2^(IPS or PS) -> Address
+  size. A table address >= 2^IPS is an Address size fault at the table descriptor's level.
+  Nested: every stage-1 table address goes through stage 2 first (a read), and a stage-2 fault
+  there is reported as a stage-2 fault "on the stage-1 table walk" naming the descriptor's IPA
+  (SMMUv3 CLASS = TT, SMMUv2 FSYNR0.PTWF); a stage-2 fault on the final IPA names that IPA (CLASS = IN).
 
-  Reporting: SMMUv3 queues an event record: ID 0x10 F_TRANSLATION, 0x11 F_ADDR_SIZE, 0x12
-  F_ACCESS, 0x13 F_PERMISSION; RnW (1 = read); S2 (1 = stage-2 fault); CLASS (IHI 0070 7.3.13:
-  IN for every stage-1 fault, TT or IN for these stage-2 ones); InputAddr = the IOVA; IPA = the
-  faulting IPA's bits [51:12] (stage-2 faults only). SMMUv1/v2
-  sets the context bank's CB_FSR (TF 0x2, AFF 0x4, PF 0x8, ASF 0x80), CB_FSYNR0 (PLVL = level,
-  WNR = write, PTWF) and CB_FAR = the IOVA. External aborts on a descriptor fetch (F_WALK_EABT,
-  FSR.EF) need a table address with nothing behind it; the simulated machine has no holes below
-  2^48 and every table address beyond the IPS/PS is an Address size fault first, so no scenario
-  here reaches one (the unit tests do, with a memory hole).
+  Background: The machine, and how each fault is worked out
+    The machine is Trans3's worked example: guest RAM IPA 0x4000_0000 + 2M read-write (PA
+    0x8000_0000), and two more VMM buffers: IPA 0x4020_0000 + 2M read-only (PA 0x8020_0000) and
+    IPA 0x4040_0000 + 2M write-only (PA 0x8040_0000). The guest's stage 1 (TTB IPA 0x4000_0000,
+    T0SZ 25, IPS 40) maps IOVA 0x8040_3010 through L1 entry IPA 0x4000_0010, L2 entry IPA
+    0x4000_1010 and L3 entry IPA 0x4000_2018 to IPA 0x4010_0010. Each scenario overwrites one of
+    the guest's descriptors (values below: the good ones are 0x4000_1003, 0x4000_2003 and
+    0x4010_0F47; 0x400 is AF, 0x80 AP[2] read-only, 0x40 AP[1] unprivileged, bit 62 APTable[1]
+    no-write, and IPS 40 puts the first out-of-range address at 0x100_0000_0000).
 
-  The machine is Trans3's worked example: guest RAM IPA 0x4000_0000 + 2M read-write (PA
-  0x8000_0000), and two more VMM buffers: IPA 0x4020_0000 + 2M read-only (PA 0x8020_0000) and
-  IPA 0x4040_0000 + 2M write-only (PA 0x8040_0000). The guest's stage 1 (TTB IPA 0x4000_0000,
-  T0SZ 25, IPS 40) maps IOVA 0x8040_3010 through L1 entry IPA 0x4000_0010, L2 entry IPA
-  0x4000_1010 and L3 entry IPA 0x4000_2018 to IPA 0x4010_0010. Each scenario overwrites one of
-  the guest's descriptors (values below: the good ones are 0x4000_1003, 0x4000_2003 and
-  0x4010_0F47; 0x400 is AF, 0x80 AP[2] read-only, 0x40 AP[1] unprivileged, bit 62 APTable[1]
-  no-write, and IPS 40 puts the first out-of-range address at 0x100_0000_0000).
+    Stage-2 levels: IPA 0x5000_0000 has L0 index 0 and L1 index 1 (present) but L2 index
+    0x280 & 0x1ff = 0x80 (empty): level 2. IPA 0x8000_0000 has L1 index 2 (empty): level 1.
+    IPA 0x80_0000_0000 has L0 index 1 (empty): level 0. A descriptor's IPA is its table's IPA +
+    8 * index: the L3 entry of a table at IPA 0x5000_0000 is at 0x5000_0018, the L2 entry at
+    0x5000_0010.
 
-  Stage-2 levels: IPA 0x5000_0000 has L0 index 0 and L1 index 1 (present) but L2 index
-  0x280 & 0x1ff = 0x80 (empty): level 2. IPA 0x8000_0000 has L1 index 2 (empty): level 1.
-  IPA 0x80_0000_0000 has L0 index 1 (empty): level 0. A descriptor's IPA is its table's IPA +
-  8 * index: the L3 entry of a table at IPA 0x5000_0000 is at 0x5000_0018, the L2 entry at
-  0x5000_0010.
+    External aborts on a descriptor fetch (F_WALK_EABT, FSR.EF) need a table address with nothing
+    behind it; the simulated machine has no holes below 2^48 and every table address beyond the
+    IPS/PS is an Address size fault first, so no scenario here reaches one (the unit tests do,
+    with a memory hole).
 
   Rule: SMMUv2 (synthetic-nested): the fault, and the guest stage-1 bank's fault registers
+    SMMUv1/v2 records a fault in the context bank that translated: CB_FSR (TF 0x2, AFF 0x4, PF
+    0x8, ASF 0x80), CB_FSYNR0 (PLVL = level, WNR = write, PTWF = a stage-2 fault on a stage-1
+    table walk) and CB_FAR = the IOVA.
 
     Background:
       Given an SMMU from fixture "synthetic-nested" with VFIO group 0 at stream 0x10
@@ -56,7 +55,7 @@ Feature: Trans4 - Translation faults and how the SMMU reports them
         | IOVA          | 0x8040_3010     |
         | IPA           | <ipa>           |
 
-      @since-rfc-v2 @until-linux-6.12
+      @until-linux-6.12
       Examples: stage 1 (the guest's tables)
         | case                                        | entry       | descriptor            | op     | kind         | stage | level | on table walk | ipa  |
         | L1 entry invalid                            | 0x4000_0010 | 0x0                   | reads  | translation  | 1     | 1     | no            | none |
@@ -70,7 +69,7 @@ Feature: Trans4 - Translation faults and how the SMMU reports them
         | L3 page beyond IPS 40                       | 0x4000_2018 | 0x0000_0100_0000_0F47 | reads  | address size | 1     | 3     | no            | none |
         | L2 table address beyond IPS 40              | 0x4000_1010 | 0x0000_0100_0000_0003 | reads  | address size | 1     | 2     | no            | none |
 
-      @since-rfc-v2 @until-linux-6.12
+      @until-linux-6.12
       Examples: stage 2 (the host's tables), on the final IPA or on a stage-1 table address
         | case                                   | entry       | descriptor            | op     | kind        | stage | level | on table walk | ipa            |
         | page at an IPA the host did not map    | 0x4000_2018 | 0x0000_0000_5000_0F47 | reads  | translation | 2     | 2     | no            | 0x5000_0010    |
@@ -81,7 +80,7 @@ Feature: Trans4 - Translation faults and how the SMMU reports them
         | L2 table at an IPA the host did not map | 0x4000_0010 | 0x0000_0000_5000_0003 | reads  | translation | 2     | 2     | yes           | 0x5000_0010    |
         | L3 table in write-only guest RAM       | 0x4000_1010 | 0x0000_0000_4040_0003 | reads  | permission  | 2     | 2     | yes           | 0x4040_0018    |
 
-    @since-rfc-v2 @until-linux-6.12
+    @until-linux-6.12
     Scenario: [2] A read-only stage-2 page: the guest's stage 1 allows the write, stage 2 refuses it; reads go through
       When the guest of stream 0x10 writes 0x0000_0000_4020_0F47 at IPA 0x4000_2018
       And the device at stream 0x10 reads 4 bytes at IOVA 0x8040_3010
@@ -99,7 +98,7 @@ Feature: Trans4 - Translation faults and how the SMMU reports them
         | CB_FSYNR0.PTWF | <ptwf>      |
         | CB_FAR         | 0x8040_3010 |
 
-      @since-rfc-v2 @until-linux-6.12
+      @until-linux-6.12
       Examples:
         | case                            | entry       | descriptor            | op     | fsr      | plvl | wnr | ptwf |
         | stage-1 translation             | 0x4000_2018 | 0x0                   | reads  | 0x2 TF   | 3    | 0   | 0    |
@@ -110,6 +109,10 @@ Feature: Trans4 - Translation faults and how the SMMU reports them
         | stage 2 on a stage-1 table walk | 0x4000_1010 | 0x0000_0000_5000_0003 | reads  | 0x2 TF   | 2    | 0   | 1    |
 
   Rule: SMMUv3 (synthetic-smmuv3-nested, Linux 6.1): the fault, and the event record
+    SMMUv3 queues an event record: ID 0x10 F_TRANSLATION, 0x11 F_ADDR_SIZE, 0x12 F_ACCESS, 0x13
+    F_PERMISSION; RnW (1 = read); S2 (1 = stage-2 fault); CLASS (IHI 0070 7.3.13: IN for every
+    stage-1 fault, TT or IN for these stage-2 ones); InputAddr = the IOVA; IPA = the faulting
+    IPA's bits [51:12] (stage-2 faults only).
 
     Background:
       Given an SMMU from fixture "synthetic-smmuv3-nested" with VFIO group 0 at stream 0x10

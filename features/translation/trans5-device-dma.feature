@@ -8,9 +8,7 @@ Feature: Trans5 - Device DMA end to end
 
   The VMM's buffers come from the machine's RAM at PA 0x8000_0000, first fit, each buffer
   physically contiguous: a first buffer smaller than 2M starts at 0x8000_0000; buffers of 2M or
-  more are 2M-aligned. The guest's tables in Rule 2 are Trans3's layout (TTB IPA 0x4000_0000,
-  T0SZ 25, so levels 1 to 3) with L1[0] -> IPA 0x4000_1000, L2[0] -> IPA 0x4000_2000 and two
-  pages swapped: L3[1] (IOVA 0x1000) -> IPA 0x4010_1000, L3[2] (IOVA 0x2000) -> IPA 0x4010_0000.
+  more are 2M-aligned.
 
   Rule: A TYPE1v2 container: the device's IOVA goes through the domain's stage 1
 
@@ -19,7 +17,6 @@ Feature: Trans5 - Device DMA end to end
       And group 0 is in the container
       And the container is set to VFIO_TYPE1v2_IOMMU
 
-    @since-rfc-v2
     Scenario: [1] MAP_DMA, then the device's write lands in the VMM's buffer; after UNMAP_DMA it faults, cached or not
       IOVA 0x10_2010 is offset 0x2010 into the mapping, so PA 0x8000_2010. The first DMA leaves
       one IOTLB entry; UNMAP_DMA clears the level-3 entries and invalidates them, so the read
@@ -35,7 +32,6 @@ Feature: Trans5 - Device DMA end to end
       When the device at stream 0x10 reads 4 bytes at IOVA 0x10_2010
       Then the DMA should take a translation fault at stage 1, level 3
 
-    @since-rfc-v2
     Scenario: [2] A read-only mapping: the device reads the buffer; its write faults and changes nothing
       When the VMM maps iova 0x20_0000 size 0x1000 read-only
       And the device at stream 0x10 writes "ff ff ff ff" at IOVA 0x20_0000
@@ -46,7 +42,11 @@ Feature: Trans5 - Device DMA end to end
 
   Rule: A nesting container with a guest's stage 1 over the host's stage 2
 
-    Background:
+    Background: Trans3's layout with two pages swapped
+      The guest's tables are Trans3's layout (TTB IPA 0x4000_0000, T0SZ 25, so levels 1 to 3) with
+      L1[0] -> IPA 0x4000_1000, L2[0] -> IPA 0x4000_2000 and two pages swapped: L3[1] (IOVA 0x1000)
+      -> IPA 0x4010_1000, L3[2] (IOVA 0x2000) -> IPA 0x4010_0000.
+
       Given an SMMU from fixture "synthetic-nested" with VFIO group 0 at stream 0x10
       And group 0 is in the container
       And the container is set to VFIO_TYPE1_NESTING_IOMMU
@@ -57,7 +57,7 @@ Feature: Trans5 - Device DMA end to end
       And the guest of stream 0x10 has written 0x0000_0000_4010_0F47 at IPA 0x4000_2010
       And the guest of stream 0x10 has installed stage 1 with TTB 0x4000_0000, T0SZ 25, granule 4K, IPS 40 bits, ASID 1
 
-    @since-rfc-v2 @until-linux-6.12
+    @until-linux-6.12
     Scenario: [3] The guest's stage 1 scatters one DMA over two pages of its RAM: IOVA -> IPA -> PA per page
       8 bytes at IOVA 0x1ffc: the first 4 in IOVA page 0x1000 -> IPA 0x4010_1ffc -> PA 0x8010_1ffc,
       the last 4 in IOVA page 0x2000 -> IPA 0x4010_0000 -> PA 0x8010_0000.
@@ -82,13 +82,13 @@ Feature: Trans5 - Device DMA end to end
         | IOVA          | 0x1ffc          |
       And physical memory at PA 0x8010_1ffc should hold "00 00 00 00"
 
-      @since-rfc-v2 @until-linux-6.12
+      @until-linux-6.12
       Examples:
         | case                        | where                     | entry       | descriptor            | on table walk | ipa         |
         | a guest L3 table (from L2[0]) | on the stage-1 table walk | 0x4000_1000 | 0x0000_0000_5000_0003 | yes           | 0x5000_0008 |
         | a guest page (L3[1])        | on the final IPA          | 0x4000_2008 | 0x0000_0000_5000_0F47 | no            | 0x5000_0ffc |
 
-    @since-rfc-v2 @until-linux-6.12
+    @until-linux-6.12
     Scenario: [5] UNMAP_DMA of the guest's RAM while its translation is cached: the next DMA faults at stage 2
       The cached entry is a combined one (IOVA 0x1000 -> IPA 0x4010_1000 -> PA 0x8010_1000);
       UNMAP_DMA invalidates the stage-2 range by IPA, which reaches it. The next walk's first
@@ -105,7 +105,7 @@ Feature: Trans5 - Device DMA end to end
         | S1 table walk | yes         |
         | IPA           | 0x4000_0000 |
 
-    @since-rfc-v2 @until-linux-6.12
+    @until-linux-6.12
     Scenario: [6] The group leaves the container: its domain is freed, the IOTLB flushed, the device's DMA aborts
       When the device at stream 0x10 reads 4 bytes at IOVA 0x1000
       Then the SMMU's IOTLB should hold 1 entry

@@ -31,19 +31,16 @@ Feature: Vfio1 - Containers, groups and VFIO_SET_IOMMU
     When the container's IOMMU is set to type 5
     Then the operation should fail with ENODEV
 
-  @since-rfc-v2
   Scenario: [3] The API version is 0
     Given an SMMU from fixture "synthetic-nested" with VFIO group 0 at stream 0x10
     When the API version is read
     Then the answer should be 0
 
-  @since-rfc-v2
   Scenario: [4] SET_IOMMU with no group in the container: EINVAL
     Given an SMMU from fixture "synthetic-nested" with VFIO group 0 at stream 0x10
     When the container's IOMMU is set to VFIO_TYPE1v2_IOMMU
     Then the operation should fail with EINVAL
 
-  @since-rfc-v2
   Scenario: [5] SET_IOMMU a second time: EINVAL
     Given an SMMU from fixture "synthetic-nested" with VFIO group 0 at stream 0x10
     And group 0 is in the container
@@ -57,7 +54,6 @@ Feature: Vfio1 - Containers, groups and VFIO_SET_IOMMU
     When the container's IOMMU is set to type <type>
     Then the operation should fail with ENODEV
 
-    @since-rfc-v2
     Examples: SPAPR_TCE (2) has no driver on ARM; DMA_CC (4) is an extension, not a type; 42 is nothing
       | type |
       | 2    |
@@ -73,7 +69,6 @@ Feature: Vfio1 - Containers, groups and VFIO_SET_IOMMU
     When the container's IOMMU is set to VFIO_UNMAP_ALL
     Then the operation should fail with EINVAL
 
-  @since-rfc-v2
   Scenario: [8] Group status before and after joining a container
     Given an SMMU from fixture "synthetic-nested" with VFIO group 0 at stream 0x10
     Then group 0 should report "viable"
@@ -81,27 +76,23 @@ Feature: Vfio1 - Containers, groups and VFIO_SET_IOMMU
     Then the operation should succeed
     And group 0 should report "viable, container set"
 
-  @since-rfc-v2
   Scenario: [9] A group whose devices are not all bound to VFIO cannot join: EPERM
     Given an SMMU from fixture "synthetic-nested" with a non-viable VFIO group 0 at stream 0x10
     Then group 0 should report "nothing"
     When group 0 is added to the container
     Then the operation should fail with EPERM
 
-  @since-rfc-v2
   Scenario: [10] A group already in a container cannot join again: EINVAL
     Given an SMMU from fixture "synthetic-nested" with VFIO group 0 at stream 0x10
     And group 0 is in the container
     When group 0 is added to the container
     Then the operation should fail with EINVAL
 
-  @since-rfc-v2
   Scenario: [11] Removing a group that is not in a container: EINVAL
     Given an SMMU from fixture "synthetic-nested" with VFIO group 0 at stream 0x10
     When group 0 is removed from the container
     Then the operation should fail with EINVAL
 
-  @since-rfc-v2
   Scenario: [12] Before SET_IOMMU the container passes nothing to a driver: GET_INFO and MAP_DMA are EINVAL
     Given an SMMU from fixture "synthetic-nested" with VFIO group 0 at stream 0x10
     And group 0 is in the container
@@ -109,7 +100,6 @@ Feature: Vfio1 - Containers, groups and VFIO_SET_IOMMU
     When the VMM maps iova 0x100000 size 0x1000 read-write
     Then the operation should fail with EINVAL
 
-  @since-rfc-v2
   Scenario: [13] Removing the last group unsets the container's IOMMU; it can be set again
     Given an SMMU from fixture "synthetic-nested" with VFIO group 0 at stream 0x10
     And group 0 is in the container
@@ -121,7 +111,6 @@ Feature: Vfio1 - Containers, groups and VFIO_SET_IOMMU
     And the container's IOMMU is set to VFIO_TYPE1v2_IOMMU
     Then the operation should succeed
 
-  @since-rfc-v2
   Scenario: [14] A group added after SET_IOMMU is attached at once
     Given an SMMU from fixture "synthetic-nested" with VFIO group 0 at stream 0x10
     And an SMMU from fixture "synthetic-s1-s2" with VFIO group 1 at stream 0x20

@@ -1,18 +1,20 @@
 Feature: Vfio2 - VFIO_CHECK_EXTENSION
   A VMM asks the container which IOMMU types and extensions it supports before, and after, it
   commits to one. Without an IOMMU driver the VFIO core asks every registered driver (type1 with a
-  NULL instance); afterwards the container's driver answers.
-
-  The nesting type's answer is where the kernels differ:
+  NULL instance); afterwards the container's driver answers. The nesting type's answer is where
+  the kernels differ ([6] shows it kernel by kernel in one table):
   - RFC: 1 while the container has no IOMMU; afterwards 1 only if *every* domain reads back
     DOMAIN_ATTR_NESTING = 1 (vfio_domains_have_iommu_nesting), so a silent fallback shows here.
-  - The review's ask (enforcing): attach guarantees nesting, so the per-domain check goes; the
-    answer comes from probing the bus's IOMMU driver with a fresh domain. arm-smmu accepts the
-    attribute on any unattached domain, so it says 1 even on stage-1-only hardware ("until we've
-    done an attach, it's impossible to know", Will Deacon).
+  - The review's ask (enforcing): the answer of a probe of the bus's IOMMU driver (Background).
   - Merged to 6.12: 1, always (on 6.12 even where SET_IOMMU(nesting) then fails EPERM, Vfio3).
   - 6.13 and later (7.3): 0; the value 6 is __VFIO_RESERVED_TYPE1_NESTING_IOMMU and type1's
-    check_extension no longer lists it (commit 35890f85573c). [6] shows the history in one table.
+    check_extension no longer lists it (commit 35890f85573c).
+
+  Background: The review's probe
+    With the review's ask, attach guarantees nesting, so the per-domain check goes; the answer
+    comes from probing the bus's IOMMU driver with a fresh domain. arm-smmu accepts the attribute
+    on any unattached domain, so it says 1 even on stage-1-only hardware ("until we've done an
+    attach, it's impossible to know", Will Deacon).
 
   Scenario Outline: [1] <extension> before any group, after GROUP_SET_CONTAINER and after SET_IOMMU(TYPE1v2)
     # history: CHECK_EXTENSION(<extension>) before any group / after SET_IOMMU(TYPE1v2) => <before> / <after>
@@ -24,7 +26,6 @@ Feature: Vfio2 - VFIO_CHECK_EXTENSION
     Then CHECK_EXTENSION(<extension>) should answer <after>
 
     # synthetic-nested has no coherent table walk: DMA_CC stays 0.
-    @since-rfc-v2
     Examples:
       | extension                | before | after |
       | VFIO_TYPE1_IOMMU         | 1      | 1     |
@@ -80,13 +81,11 @@ Feature: Vfio2 - VFIO_CHECK_EXTENSION
     When the container's IOMMU is set to VFIO_TYPE1v2_IOMMU
     Then CHECK_EXTENSION(VFIO_DMA_CC_IOMMU) should answer 0
 
-  @since-rfc-v2
   Scenario: [5] Unknown extensions answer 0
     Given an SMMU from fixture "synthetic-nested" with VFIO group 0 at stream 0x10
     Then CHECK_EXTENSION(2) should answer 0
     And CHECK_EXTENSION(42) should answer 0
 
-  @since-rfc-v2
   Scenario: [6] The nesting type (6) before any group and after SET_IOMMU(TYPE1v2), kernel by kernel
     A TYPE1v2 container's domains are stage 1, so the RFC's per-domain check says no nesting after
     SET_IOMMU; the review's probe and the merged kernels say 1 either way; 6.13 dropped the type.

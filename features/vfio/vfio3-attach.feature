@@ -1,22 +1,24 @@
 Feature: Vfio3 - Attaching a nesting container when the hardware cannot nest
   The review's question (Alex Williamson, 2014-07-09): should attach fail when the nesting
-  attribute cannot be set, rather than hand back a domain that silently does not nest?
-  - RFC: type1 ignores iommu_domain_set_attr's result; the attach goes on.
-  - enforcing (the review's ask, with the errno Will Deacon proposed): the attach fails with
-    EOPNOTSUPP unless the attached domain really is nested. Because VFIO attaches groups inside
-    VFIO_SET_IOMMU, the error surfaces there, and the VMM can retry with TYPE1v2.
-  - merged and 6.1: a failing set_attr / iommu_enable_nesting fails the attach with its errno, but
-    arm-smmu accepts the request on any unattached domain and falls back at attach: on hardware
-    that cannot nest the container is created anyway.
-  - 6.12: VFIO type1 allocates the group's domain for its device (iommu_paging_domain_alloc,
-    commit 60ffc4501722, 6.11) and arm-smmu-v3's domain_alloc_paging(dev) finalises it against
-    the device's SMMU there, so arm_smmu_enable_nesting finds smmu_domain->smmu set: EPERM on
-    every SMMUv3, nested-capable or not, while CHECK_EXTENSION still says 1. arm-smmu (v1/v2)
-    binds at attach and behaves as in 6.1.
-  - 6.13 and later (7.3): VFIO_TYPE1_NESTING_IOMMU is gone (commit 35890f85573c); 6 is
-    __VFIO_RESERVED_TYPE1_NESTING_IOMMU, which type1 no longer claims: SET_IOMMU(6) is ENODEV.
-  In every profile the stage the domain gets is the driver's (Nest1). [8] shows the whole history
-  in one table.
+  attribute cannot be set, rather than hand back a domain that silently does not nest? Because
+  VFIO attaches groups inside VFIO_SET_IOMMU, an attach that fails fails SET_IOMMU, and the VMM
+  can retry with TYPE1v2. Each kernel's answer is in the Background; [8] and [9] show the whole
+  history in one table each. In every profile the stage the domain gets is the driver's (Nest1).
+
+  Background: Each kernel's answer
+    - RFC: type1 ignores iommu_domain_set_attr's result; the attach goes on.
+    - enforcing (the review's ask, with the errno Will Deacon proposed): the attach fails with
+      EOPNOTSUPP unless the attached domain really is nested.
+    - merged and 6.1: a failing set_attr / iommu_enable_nesting fails the attach with its errno, but
+      arm-smmu accepts the request on any unattached domain and falls back at attach: on hardware
+      that cannot nest the container is created anyway.
+    - 6.12: VFIO type1 allocates the group's domain for its device (iommu_paging_domain_alloc,
+      commit 60ffc4501722, 6.11) and arm-smmu-v3's domain_alloc_paging(dev) finalises it against
+      the device's SMMU there, so arm_smmu_enable_nesting finds smmu_domain->smmu set: EPERM on
+      every SMMUv3, nested-capable or not, while CHECK_EXTENSION still says 1. arm-smmu (v1/v2)
+      binds at attach and behaves as in 6.1.
+    - 6.13 and later (7.3): VFIO_TYPE1_NESTING_IOMMU is gone (commit 35890f85573c); 6 is
+      __VFIO_RESERVED_TYPE1_NESTING_IOMMU, which type1 no longer claims: SET_IOMMU(6) is ENODEV.
 
   Scenario Outline: [1] SET_IOMMU(nesting) on <supported> hardware: <result>
     # history: SET_IOMMU(nesting) on <fixture> (<supported>) => <result>, <domains> domain(s)
@@ -142,7 +144,6 @@ Feature: Vfio3 - Attaching a nesting container when the hardware cannot nest
       | linux-6.12                    | <6.12>      |
       | linux-7.3 and later           | <7.3>       |
 
-    @since-rfc-v2
     Examples: arm-smmu (v1/v2) and VT-d
       | fixture           | supported | rfc | enforcing  | merged | 6.12   | 7.3    |
       | synthetic-nested  | N         | ok  | ok         | ok     | ok     | ENODEV |
@@ -153,7 +154,7 @@ Feature: Vfio3 - Attaching a nesting container when the hardware cannot nest
 
   Scenario Outline: [9] SET_IOMMU(nesting) on SMMUv3 <fixture> (<supported>), kernel by kernel
     arm-smmu-v3 exists from Linux 4.2, so the 3.x profiles have no row. 6.1 accepts the request
-    on any SMMUv3 and falls back silently; 6.12 refuses it (EPERM, see the feature's text); 7.3
+    on any SMMUv3 and falls back silently; 6.12 refuses it (EPERM, see the Background); 7.3
     has no nesting type.
     # history: SET_IOMMU(nesting) on <fixture> => by kernel
     Given an SMMU from fixture "<fixture>" with VFIO group 0 at stream 0x10

@@ -68,7 +68,6 @@ Feature: Vfio4 - One container, several SMMUs
       | result                      | after |
       | should succeed              | 1     |
 
-  @since-rfc-v2
   Scenario: [4] Two groups behind the same SMMU share one domain (and one context bank)
     Given an SMMU from fixture "synthetic-nested" with VFIO group 0 at stream 0x10
     And an SMMU from fixture "synthetic-s1-only" with VFIO group 1 at stream 0x20
@@ -81,7 +80,6 @@ Feature: Vfio4 - One container, several SMMUs
     And the number of IOMMU domains in the container should be 2
     And groups 0 and 2 should share one domain
 
-  @since-rfc-v2
   Scenario: [5] Mappings made before a group joins are replayed into its new domain
     type1 writes every existing mapping into a new domain's page tables (vfio_iommu_replay), so
     the device behind the second SMMU can reach them at once.
@@ -91,10 +89,10 @@ Feature: Vfio4 - One container, several SMMUs
     And the container is set to VFIO_TYPE1v2_IOMMU
     And the VMM has mapped iova 0x100000 size 0x2000 read-write
     When group 1 is added to the container
-    And the device of group 1 writes 32 bytes at iova 0x101000
+    And the device of group 1 writes 32 bytes at IOVA 0x101000
     Then the DMA should succeed
     When the VMM unmaps iova 0x100000 size 0x2000
-    And the device of group 1 reads 32 bytes at iova 0x101000
+    And the device of group 1 reads 32 bytes at IOVA 0x101000
     Then the DMA should fault
 
   @since-linux-6.1

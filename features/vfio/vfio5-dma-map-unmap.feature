@@ -13,37 +13,35 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
   Background:
     Given an SMMU from fixture "synthetic-nested" with VFIO group 0 at stream 0x10
 
-  @since-rfc-v2
   Scenario: [1] A mapping is translated for the device; after UNMAP its DMA faults
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1v2_IOMMU
     When the VMM maps iova 0x100000 size 0x4000 read-write
     Then the operation should succeed
-    When the device of group 0 writes 64 bytes at iova 0x101000
+    When the device of group 0 writes 64 bytes at IOVA 0x101000
     Then the DMA should succeed
     When the VMM unmaps iova 0x100000 size 0x4000
     Then the operation should succeed, unmapping 0x4000 bytes
-    When the device of group 0 reads 64 bytes at iova 0x101000
+    When the device of group 0 reads 64 bytes at IOVA 0x101000
     Then the DMA should fault
 
-  @since-rfc-v2
   Scenario: [2] A read-only mapping: the device may read, not write
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1v2_IOMMU
     And the VMM has mapped iova 0x200000 size 0x1000 read-only
-    When the device of group 0 reads 16 bytes at iova 0x200000
+    When the device of group 0 reads 16 bytes at IOVA 0x200000
     Then the DMA should succeed
-    When the device of group 0 writes 16 bytes at iova 0x200000
+    When the device of group 0 writes 16 bytes at IOVA 0x200000
     Then the DMA should fault
 
-  @since-rfc-v2 @until-linux-6.12
+  @until-linux-6.12
   Scenario: [3] A nesting container's mappings go into the stage-2 tables and translate
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1_NESTING_IOMMU
     When the VMM maps iova 0x40000000 size 0x200000 read-write
     Then the operation should succeed
     And the domain of group 0 should have stage NESTED
-    When the device of group 0 writes 4096 bytes at iova 0x401ff000
+    When the device of group 0 writes 4096 bytes at IOVA 0x401ff000
     Then the DMA should succeed
 
   Scenario Outline: [4] MAP_DMA refuses <case>: <errno>
@@ -52,52 +50,48 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     When the VMM maps iova <iova> size <size> with flags <flags>
     Then the operation should fail with <errno>
 
-    @since-rfc-v2
     Examples:
-      | case                          | iova               | size   | flags | errno  |
-      | size 0                        | 0x100000           | 0      | 3     | EINVAL |
-      | an iova not 4K aligned        | 0x100800           | 0x1000 | 3     | EINVAL |
-      | a size not 4K aligned         | 0x100000           | 0x1800 | 3     | EINVAL |
-      | neither READ nor WRITE        | 0x100000           | 0x1000 | 0     | EINVAL |
-      | an unknown flag               | 0x100000           | 0x1000 | 0x83  | EINVAL |
+      | case                          | iova               | size   | flags             | errno     |
+      | size 0                        | 0x100000           | 0      | READ\|WRITE       | EINVAL    |
+      | an iova not 4K aligned        | 0x100800           | 0x1000 | READ\|WRITE       | EINVAL    |
+      | a size not 4K aligned         | 0x100000           | 0x1800 | READ\|WRITE       | EINVAL    |
+      | neither READ nor WRITE        | 0x100000           | 0x1000 | none              | EINVAL    |
+      | an unknown flag               | 0x100000           | 0x1000 | READ\|WRITE\|0x80 | EINVAL    |
 
-    @since-rfc-v2 @until-linux-6.12
+    @until-linux-6.12
     Examples: a wrapping range, until 6.12
-      | case                          | iova               | size   | flags | errno  |
-      | an iova range that wraps      | 0xfffffffffffff000 | 0x2000 | 3     | EINVAL |
+      | case                          | iova               | size   | flags             | errno     |
+      | an iova range that wraps      | 0xfffffffffffff000 | 0x2000 | READ\|WRITE       | EINVAL    |
 
     # 7.3 answers a wrapping range with EOVERFLOW (transcripts/recorded/*-type1-container-rules-linux-7.3.vfio).
     @since-linux-7.3
     Examples: a wrapping range, 7.3
-      | case                          | iova               | size   | flags | errno     |
-      | an iova range that wraps      | 0xfffffffffffff000 | 0x2000 | 3     | EOVERFLOW |
+      | case                          | iova               | size   | flags             | errno     |
+      | an iova range that wraps      | 0xfffffffffffff000 | 0x2000 | READ\|WRITE       | EOVERFLOW |
 
-  @since-rfc-v2
   Scenario: [5] A vaddr not aligned to the smallest page: EINVAL
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1v2_IOMMU
     When the VMM maps iova 0x800000 size 0x1000 read-write from a misaligned vaddr
     Then the operation should fail with EINVAL
 
-  @since-rfc-v2
   Scenario: [6] A vaddr with nothing mapped: pinning fails, EFAULT
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1v2_IOMMU
     When the VMM maps iova 0x800000 size 0x1000 read-write from an unmapped vaddr
     Then the operation should fail with EFAULT
-    When the device of group 0 reads 16 bytes at iova 0x800000
+    When the device of group 0 reads 16 bytes at IOVA 0x800000
     Then the DMA should fault
 
-  @since-rfc-v2
   Scenario: [7] Overlapping an existing mapping: EEXIST, and the existing mapping is untouched
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1v2_IOMMU
     And the VMM has mapped iova 0x100000 size 0x4000 read-write
     When the VMM maps iova 0x103000 size 0x2000 read-write
     Then the operation should fail with EEXIST
-    When the device of group 0 writes 16 bytes at iova 0x103000
+    When the device of group 0 writes 16 bytes at IOVA 0x103000
     Then the DMA should succeed
-    When the device of group 0 reads 16 bytes at iova 0x104000
+    When the device of group 0 reads 16 bytes at IOVA 0x104000
     Then the DMA should fault
 
   Scenario Outline: [8] v2 UNMAP that would split a mapping: EINVAL (<case>)
@@ -106,28 +100,25 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     And the VMM has mapped iova 0x100000 size 0x4000 read-write
     When the VMM unmaps iova <iova> size <size>
     Then the operation should fail with EINVAL
-    When the device of group 0 reads 16 bytes at iova 0x100000
+    When the device of group 0 reads 16 bytes at IOVA 0x100000
     Then the DMA should succeed
 
-    @since-rfc-v2
     Examples:
       | case                                 | type                     | iova     | size   |
       | starts inside the mapping            | VFIO_TYPE1v2_IOMMU       | 0x101000 | 0x1000 |
       | ends inside the mapping              | VFIO_TYPE1v2_IOMMU       | 0x0ff000 | 0x2000 |
 
-    @since-rfc-v2 @until-linux-6.12
+    @until-linux-6.12
     Examples: a nesting container (until 6.12)
       | case                                 | type                     | iova     | size   |
       | nesting implies v2                   | VFIO_TYPE1_NESTING_IOMMU | 0x101000 | 0x3000 |
 
-  @since-rfc-v2
   Scenario: [9] UNMAP of a range with nothing in it succeeds and reports 0 bytes
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1v2_IOMMU
     When the VMM unmaps iova 0x900000 size 0x1000
     Then the operation should succeed, unmapping 0x0 bytes
 
-  @since-rfc-v2
   Scenario: [10] UNMAP covering several whole mappings reports their total size
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1v2_IOMMU
@@ -136,24 +127,22 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     When the VMM unmaps iova 0x0 size 0x1000000
     Then the operation should succeed, unmapping 0x5000 bytes
 
-  @since-rfc-v2
   Scenario: [11] v1 (TYPE1): UNMAP starting inside a mapping stops there and unmaps nothing
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1_IOMMU
     And the VMM has mapped iova 0x100000 size 0x4000 read-write
     When the VMM unmaps iova 0x101000 size 0x1000
     Then the operation should succeed, unmapping 0x0 bytes
-    When the device of group 0 reads 16 bytes at iova 0x101000
+    When the device of group 0 reads 16 bytes at IOVA 0x101000
     Then the DMA should succeed
 
-  @since-rfc-v2
   Scenario: [12] v1 (TYPE1): UNMAP that covers a mapping's start removes the whole mapping
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1_IOMMU
     And the VMM has mapped iova 0x100000 size 0x4000 read-write
     When the VMM unmaps iova 0x100000 size 0x1000
     Then the operation should succeed, unmapping 0x4000 bytes
-    When the device of group 0 reads 16 bytes at iova 0x103000
+    When the device of group 0 reads 16 bytes at IOVA 0x103000
     Then the DMA should fault
 
   @rfc-v2 @enforcing @merged
@@ -205,7 +194,7 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
 
   @since-linux-6.1
   Scenario: [17] 6.1: UNMAP_ALL removes everything and reports the total
-    # history: UNMAP_DMA with flag 2 (VFIO_DMA_UNMAP_FLAG_ALL) => removes every mapping
+    # history: UNMAP_DMA with VFIO_DMA_UNMAP_FLAG_ALL => removes every mapping
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1v2_IOMMU
     And the VMM has mapped iova 0x100000 size 0x4000 read-write
@@ -218,25 +207,25 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
   Scenario: [18] 6.1: UNMAP_ALL with an iova or a size: EINVAL
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1v2_IOMMU
-    When the VMM unmaps iova 0x100000 size 0x0 with flags 2
+    When the VMM unmaps iova 0x100000 size 0x0 with flags ALL
     Then the operation should fail with EINVAL
 
   @rfc-v2 @enforcing @merged
   Scenario: [19] 3.x UNMAP accepts no flags: EINVAL
-    # history: UNMAP_DMA with flag 2 (VFIO_DMA_UNMAP_FLAG_ALL) => EINVAL (no flags in 3.x)
+    # history: UNMAP_DMA with VFIO_DMA_UNMAP_FLAG_ALL => EINVAL (no flags in 3.x)
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1v2_IOMMU
-    When the VMM unmaps iova 0x0 size 0x0 with flags 2
+    When the VMM unmaps iova 0x0 size 0x0 with flags ALL
     Then the operation should fail with EINVAL
 
-  @since-rfc-v2 @until-linux-6.12
+  @until-linux-6.12
   Scenario: [20] A failed MAP leaves nothing behind: an ordinary MAP after it succeeds
     vfio_dma_do_map returns EINVAL when vaddr + size - 1 wraps (any user vaddr of 0x2000 or more
     does with size 2^64 - 4K); the VMM unmaps the buffer it made, and nothing of the call remains.
     # history: map iova=0x0 size=0xfffffffffffff000, then an ordinary map => EINVAL, then ok
     Given group 0 is in the container
     And the container is set to VFIO_TYPE1v2_IOMMU
-    When the VMM maps iova 0x0 size 0xfffffffffffff000 with flags 3
+    When the VMM maps iova 0x0 size 0xfffffffffffff000 with flags READ|WRITE
     Then the operation should fail with EINVAL
     When the VMM maps iova 0x100000 size 0x1000 read-write
     Then the operation should succeed
@@ -252,13 +241,13 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     And the container is set to VFIO_TYPE1v2_IOMMU
     And the VMM has mapped iova 0x100000 size 0x1000 read-write
     And the VMM has mapped iova 0x200000 size 0x1000 read-write
-    When the VMM unmaps iova 0x200000 size 0x1000 with flags 4
+    When the VMM unmaps iova 0x200000 size 0x1000 with flags VADDR
     Then the operation should succeed, unmapping 0x1000 bytes
-    When the VMM unmaps iova 0x0 size 0x1000000 with flags 4
+    When the VMM unmaps iova 0x0 size 0x1000000 with flags VADDR
     Then the operation should fail with EINVAL
-    When the VMM unmaps iova 0x100000 size 0x1000 with flags 4
+    When the VMM unmaps iova 0x100000 size 0x1000 with flags VADDR
     Then the operation should succeed, unmapping 0x1000 bytes
-    When the device of group 0 reads 16 bytes at iova 0x200000
+    When the device of group 0 reads 16 bytes at IOVA 0x200000
     Then the DMA should succeed
 
   @rfc-v2 @enforcing @merged @linux-6.1
@@ -274,5 +263,5 @@ Feature: Vfio5 - VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA
     And the VMM has mapped iova 0x100000 size 0x4000 read-write
     When the VMM unmaps iova 0x1000 size 0xfffffffffffff000
     Then the operation should succeed, unmapping 0x0 bytes
-    When the device of group 0 reads 16 bytes at iova 0x100000
+    When the device of group 0 reads 16 bytes at IOVA 0x100000
     Then the DMA should succeed

@@ -4,12 +4,11 @@ Feature: Vfio6 - Replaying a VMM's transcript
 
     npx smmu-nesting-tck replay --profile linux-6.1 --fixture qemu-smmuv3-7.2 vmm.vfio
 
-  Each line is `<call> = <observed result>` (grammar: README.md, "Replaying VFIO transcripts").
-  The replay keeps the container's state from line to line, so the same call may rightly expect
-  different answers at different points, and says for every line whether the model agrees; a
-  line that differs shows the model's answer, a line that cannot be replayed is an error, and
-  either makes the run fail. transcripts/ holds worked examples, every expected result explained
-  from the kernel source.
+  Each line is `<call> = <observed result>` (grammar: docs/transcripts.md). The replay keeps the
+  container's state from line to line, so the same call may rightly expect different answers at
+  different points, and says for every line whether the model agrees; a line that differs shows
+  the model's answer, a line that cannot be replayed is an error, and either makes the run fail.
+  transcripts/ holds worked examples, every expected result explained from the kernel source.
 
   @linux-6.1
   Scenario: [1] On QEMU's stage-1-only SMMUv3, a nesting container is granted without a word

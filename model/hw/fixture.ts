@@ -337,9 +337,10 @@ function exactIntegers(value: unknown, field: string, exact: Map<string, bigint>
   const child = (k: string): string => (field === '' ? k : `${field}.${k}`)
   if (Array.isArray(value)) return value.map((v, i) => exactIntegers(v, child(String(i)), exact))
   if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(value)) out[k] = exactIntegers(v, child(k), exact)
-    return out
+    // Object.fromEntries defines every key as an own property: a `__proto__` key stays a key (the
+    // schema reports it as an unknown field) instead of an assignment that sets the prototype and
+    // lends its content to the fields around it.
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, exactIntegers(v, child(k), exact)]))
   }
   return value
 }

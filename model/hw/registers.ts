@@ -46,7 +46,7 @@ export const SMMU_V2_IDR = {
 
 /**
  * SMMUv3 SMMU_IDR0/1/3/5 and SMMU_IIDR fields the fixtures use (IHI 0070 6.3.1, 6.3.2, 6.3.4,
- * 6.3.6, 6.3.7; Linux arm-smmu-v3.h IDR0_ATS, IDR3_FWB, IIDR_*).
+ * 6.3.6, 6.3.7; Linux arm-smmu-v3.h IDR0_ATS, IDR1_SSIDSIZE, IDR3_FWB, IDR3_RIL, IDR5_DS, IIDR_*).
  */
 export const SMMU_V3_IDR = {
   S2P: bits('idr0', 'S2P', 0),
@@ -57,7 +57,9 @@ export const SMMU_V3_IDR = {
   ASID16: bits('idr0', 'ASID16', 12),
   VMID16: bits('idr0', 'VMID16', 18),
   SIDSIZE: bits('idr1', 'SIDSIZE', 5, 0),
+  SSIDSIZE: bits('idr1', 'SSIDSIZE', 10, 6),
   FWB: bits('idr3', 'FWB', 8),
+  RIL: bits('idr3', 'RIL', 10),
   IIDR_IMPLEMENTER: bits('iidr', 'Implementer', 11, 0),
   IIDR_REVISION: bits('iidr', 'Revision', 15, 12),
   IIDR_VARIANT: bits('iidr', 'Variant', 19, 16),
@@ -66,6 +68,7 @@ export const SMMU_V3_IDR = {
   GRAN4K: bits('idr5', 'GRAN4K', 4),
   GRAN16K: bits('idr5', 'GRAN16K', 5),
   GRAN64K: bits('idr5', 'GRAN64K', 6),
+  DS: bits('idr5', 'DS', 7),
 } as const
 
 /** SMMUv1/v2 IDR2.IAS/OAS/UBS encoding (arm_smmu_id_size_to_bits): 5 and above mean 48 bits. */

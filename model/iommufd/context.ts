@@ -41,6 +41,8 @@ import {
 /** IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED. */
 const IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED = 1 << 3
 const INT_MAX = 0x7fff_ffff
+/** eventq.c VEVENTQ_MAX_DEPTH: "an arbitrary upper bound for veventq_depth that fits all existing HWs". */
+const VEVENTQ_MAX_DEPTH = 2 ** 19
 
 /** The machine's iommufd: one per kernel, holding the drivers' iommufd sides. */
 export class IommufdKernel {
@@ -65,8 +67,8 @@ export class IommufdKernel {
   }
 
   /** The SMMU's event queue interrupt ran after a transaction (arm-smmu-v3's evtq thread). */
-  serviceEvents(dev: IommufdDevice): void {
-    this.drivers.armSmmuV3.serviceEvents(dev.smmu)
+  serviceEvents(dev: IommufdDevice): number {
+    return this.drivers.armSmmuV3.serviceEvents(dev.smmu)
   }
 }
 
@@ -344,8 +346,8 @@ export class IommufdCtx {
   }
 
   /**
-   * iommufd_hwpt_paging_alloc: flags beyond NEST_PARENT | DIRTY_TRACKING | FAULT_ID_VALID | PASID:
-   * EOPNOTSUPP; DIRTY_TRACKING without IOMMU_CAP_DIRTY_TRACKING: EOPNOTSUPP; FAULT_ID_VALID with
+   * iommufd_hwpt_paging_alloc: any flag or data for a driver without domain_alloc_paging_flags:
+   * EOPNOTSUPP; flags beyond NEST_PARENT | DIRTY_TRACKING | FAULT_ID_VALID | PASID: EOPNOTSUPP; DIRTY_TRACKING without IOMMU_CAP_DIRTY_TRACKING: EOPNOTSUPP; FAULT_ID_VALID with
    * NEST_PARENT: EOPNOTSUPP; then the driver's domain_alloc_paging_flags (without FAULT_ID_VALID);
    * `immediate` (an auto domain) attaches the device first; then iopt_table_add_domain fills it
    * from the IOAS (its errors undo everything).
@@ -353,6 +355,7 @@ export class IommufdCtx {
   private hwptPagingAlloc(ioas: Ioas, idev: Idev, flags: number, immediate: boolean, auto: boolean, data: UserData | undefined): Result<HwptPaging> {
     const valid = IOMMU_HWPT_ALLOC_NEST_PARENT | IOMMU_HWPT_ALLOC_DIRTY_TRACKING | IOMMU_HWPT_FAULT_ID_VALID | IOMMU_HWPT_ALLOC_PASID
     const driver = this.kernel.driverOf(idev.dev)
+    if ((flags !== 0 || data !== undefined) && !driver.takesPagingFlags) return fail('EOPNOTSUPP', `${idev.dev.driver} has no domain_alloc_paging_flags: no HWPT flags or data`)
     if ((flags & ~valid) !== 0) return fail('EOPNOTSUPP', `unknown HWPT flags 0x${(flags & ~valid).toString(16)}`)
     if ((flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING) !== 0 && !driver.capable(idev.dev, 'DIRTY_TRACKING')) return fail('EOPNOTSUPP', `${idev.dev.name} has no dirty tracking`)
     if ((flags & IOMMU_HWPT_FAULT_ID_VALID) !== 0 && (flags & IOMMU_HWPT_ALLOC_NEST_PARENT) !== 0) return fail('EOPNOTSUPP', 'a nest parent takes no fault queue')
@@ -463,7 +466,8 @@ export class IommufdCtx {
    * IOMMU_VDEVICE_ALLOC (iommufd_vdevice_alloc_ioctl): virt_id beyond ULONG_MAX: EINVAL; the
    * vIOMMU: ENOENT; the device: ENOENT; a device of another IOMMU instance: EINVAL; a device
    * being destroyed: ENOENT; 6.17+: a device with a vDEVICE already: EEXIST; virt_id taken in this
-   * vIOMMU: EEXIST.
+   * vIOMMU: EEXIST; then the driver's vdevice_init (7.3's arm-smmu-v3: a device with more than one
+   * StreamID, EOPNOTSUPP).
    */
   vdeviceAlloc(viommuId: number, devId: number, virtId: bigint): Result<number> {
     const r = this.ioctl('VDEVICE_ALLOC')
@@ -478,6 +482,8 @@ export class IommufdCtx {
     if (idev.value.destroying) return fail('ENOENT', 'the device is being destroyed')
     if (this.behaviour.oneVdevicePerDevice && idev.value.vdev !== undefined) return fail('EEXIST', `${idev.value.dev.name} has a vDEVICE already (ID ${idev.value.vdev.id})`)
     if (viommu.vdevs.has(virtId)) return fail('EEXIST', `virt_id 0x${virtId.toString(16)} is taken in this vIOMMU`)
+    const init = viommu.ops?.vdeviceInit?.(idev.value.dev)
+    if (init !== undefined && !init.ok) return init
     const vdev = new Vdevice(viommu, idev.value, virtId)
     viommu.users++
     idev.value.vdev = vdev
@@ -554,15 +560,17 @@ export class IommufdCtx {
 
   /**
    * IOMMU_VEVENTQ_ALLOC (eventq.c iommufd_veventq_alloc): flags, __reserved or type DEFAULT:
-   * EOPNOTSUPP; depth 0: EINVAL; the vIOMMU: ENOENT; a queue of that type on the vIOMMU already:
-   * EEXIST. The type is not checked against the driver: an unknown one is a queue that never gets
-   * an event.
+   * EOPNOTSUPP; depth 0 or above VEVENTQ_MAX_DEPTH (2^19): EINVAL; the vIOMMU: ENOENT; a queue of
+   * that type on the vIOMMU already: EEXIST. The type is not checked against the driver: an
+   * unknown one is a queue that never gets an event. The queue holds its vIOMMU, and its fd holds
+   * the queue (iommufd_eventq_init: refcount_inc(&eventq->obj.users)) until it is closed, so
+   * IOMMU_DESTROY of the queue is EBUSY while the fd is open.
    */
   veventqAlloc(req: VeventqAllocRequest): Result<Veventq> {
     const r = this.ioctl('VEVENTQ_ALLOC')
     if (!r.ok) return r
     if (req.flags !== 0 || (req.reserved ?? 0) !== 0 || req.type === IOMMU_VEVENTQ_TYPE_DEFAULT) return fail('EOPNOTSUPP', 'flags, __reserved or type DEFAULT')
-    if (req.depth === 0) return fail('EINVAL', 'veventq_depth is 0')
+    if (req.depth === 0 || req.depth > VEVENTQ_MAX_DEPTH) return fail('EINVAL', `veventq_depth ${req.depth} is not 1..${VEVENTQ_MAX_DEPTH}`)
     const v = this.objects.get(req.viommuId, 'viommu')
     if (!v.ok) return v
     const viommu = v.value as Viommu
@@ -570,7 +578,17 @@ export class IommufdCtx {
     const q = new Veventq(viommu, req.type, req.depth)
     viommu.veventqs.push(q)
     viommu.users++
-    return ok(this.objects.add(q))
+    this.objects.add(q)
+    q.users++
+    q.fdOpen = true
+    return ok(q)
+  }
+
+  /** close() of a vEVENTQ's fd (iommufd_eventq_fops_release): the fd's reference goes. */
+  veventqClose(q: Veventq): void {
+    if (!q.fdOpen) throw new Error(`vEVENTQ ${q.id}'s fd is closed already`)
+    q.fdOpen = false
+    q.users--
   }
 
   /**
@@ -597,27 +615,37 @@ export class IommufdCtx {
   }
 
   /**
-   * read() of a vEVENTQ's fd (iommufd_veventq_fops_read): whole records only, in order: each an
-   * 8-byte header {flags, sequence} followed by its data (none for the lost-events header). A
-   * record that does not fit in what is left of `count` stays queued. Returns the bytes copied.
+   * read() of a vEVENTQ's fd (iommufd_veventq_fops_read): count below a header: EINVAL; then whole
+   * records in order, each an 8-byte header {flags, sequence} and its data (none for the
+   * lost-events header). A record that does not fit in what is left stays queued; when it is the
+   * first, EINVAL. The lost-events header is taken off as a copy (iommufd_veventq_deliver_fetch)
+   * and, when no room is left for it, put back only if the queue is otherwise empty
+   * (iommufd_veventq_deliver_restore): followed by other records, it is dropped. Returns the bytes.
    */
-  veventqRead(q: Veventq, count: number): Uint8Array {
+  veventqRead(q: Veventq, count: number): Result<Uint8Array> {
+    if (count < SIZEOF_IOMMUFD_VEVENT_HEADER) return fail('EINVAL', `a read of ${count} bytes is shorter than a vEVENT header`)
     const out: number[] = []
     while (q.deliver.length > 0) {
-      const cur = q.deliver[0] as Vevent
+      const cur = q.deliver.shift() as Vevent
       const left = count - out.length
-      if (left < SIZEOF_IOMMUFD_VEVENT_HEADER) break
       const lost = cur === q.lostEventsHeader
-      if (!lost && SIZEOF_IOMMUFD_VEVENT_HEADER + cur.data.length > left) break
+      if (left < SIZEOF_IOMMUFD_VEVENT_HEADER) {
+        if (!lost || q.deliver.length === 0) q.deliver.unshift(cur)
+        break
+      }
+      if (!lost && SIZEOF_IOMMUFD_VEVENT_HEADER + cur.data.length > left) {
+        q.deliver.unshift(cur)
+        if (out.length === 0) return fail('EINVAL', `a read of ${count} bytes cannot hold a ${SIZEOF_IOMMUFD_VEVENT_HEADER + cur.data.length}-byte vEVENT`)
+        break
+      }
       const header = new Uint8Array(SIZEOF_IOMMUFD_VEVENT_HEADER)
       const view = new DataView(header.buffer)
       view.setUint32(0, lost ? IOMMU_VEVENTQ_FLAG_LOST_EVENTS : cur.flags, true)
       view.setUint32(4, cur.sequence, true)
       out.push(...header, ...cur.data)
-      q.deliver.shift()
       if (!lost) q.numEvents--
     }
-    return Uint8Array.from(out)
+    return ok(Uint8Array.from(out))
   }
 
   // ---- devices (called by VFIO's cdev) ---------------------------------------------------------

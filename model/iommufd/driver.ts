@@ -94,6 +94,8 @@ export interface ViommuDriver {
   allocDomainNested(flags: number, data: UserData): Result<NestedDomain>
   /** cache_invalidate(viommu, array); undefined: EOPNOTSUPP. */
   cacheInvalidate?(array: UserDataArray): InvalidateResult
+  /** vdevice_init(vdev) for the device getting a vDEVICE; undefined: none (accepted). */
+  vdeviceInit?(dev: IommufdDevice): Result<void>
   /** ops->destroy. */
   destroy(): void
 }
@@ -136,6 +138,11 @@ export interface IommufdDriver {
    * core. The domain comes back bound to the device's IOMMU.
    */
   domainAllocPagingFlags(dev: IommufdDevice, flags: number, data: UserData | undefined): Result<IommuDomain>
+  /**
+   * The driver has ops->domain_alloc_paging_flags; without it (arm-smmu v1/v2: domain_alloc_paging
+   * only) the core refuses any flag or data before it looks at them (EOPNOTSUPP).
+   */
+  readonly takesPagingFlags: boolean
   /** ops->domain_alloc_nested (VT-d); undefined: the core answers EOPNOTSUPP. */
   readonly domainAllocNested?: (dev: IommufdDevice, parent: IommuDomain, flags: number, data: UserData) => Result<NestedDomain>
   /**

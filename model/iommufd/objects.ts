@@ -163,6 +163,8 @@ export class Veventq extends ObjectBase {
   sequence = 0
   /** veventq->lost_events_header: one shared record, queued at the tail when an event is dropped. */
   readonly lostEventsHeader: Vevent = { flags: IOMMU_VEVENTQ_FLAG_LOST_EVENTS, sequence: 0, data: new Uint8Array(0) }
+  /** The queue's fd is open: it holds a users reference (eventq.c iommufd_eventq_init). */
+  fdOpen = false
   constructor(
     readonly viommu: Viommu,
     readonly veventqType: number,

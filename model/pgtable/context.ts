@@ -3,7 +3,7 @@
  * for one stage, validated once and turned into a geometry the walkers read.
  *
  * Stage 1 (TCR/CD): the start level follows from T0SZ and the granule:
- *   start = 4 - ceil((IS - pgShift) / stride),  IS = 64 - T0SZ     (facts §1, Start levels)
+ *   start = 4 - ceil((IS - pgShift) / stride),  IS = 64 - T0SZ     (docs/facts/smmu-translation.md#start-levels)
  * Stage 2 (VTCR/STE): the start level is given by SL0 and must agree with T0SZ:
  *   4K: start = 2 - SL0;  16K/64K: start = 3 - SL0  (16K SL0 = 3 -> level 0)
  * Linux computes SL0 = ~(start + (4K ? 1 : 0)) & 3, which is the same mapping.

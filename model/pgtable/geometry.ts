@@ -4,7 +4,7 @@
  * - ioPgtableGeometry(): how Linux io-pgtable-arm sizes a new table (kernel rules, below);
  * - geometryFromS1Regs() / geometryFromS2Regs() (context.ts): how hardware reads T0SZ / SL0.
  *
- * Level arithmetic (Arm ARM D8.2; facts §1): with stride = pgShift - 3 bits per level,
+ * Level arithmetic (Arm ARM D8.2; docs/facts/smmu-translation.md#descriptors): with stride = pgShift - 3 bits per level,
  *   shift(level) = (4 - level) * stride + 3      4K: 39/30/21/12, 16K: 47/36/25/14, 64K: 55/42/29/16
  * and the start-level table indexes the remaining IS - shift(start) bits (more than `stride` only for
  * a concatenated stage-2 table).
@@ -127,7 +127,7 @@ export function checkSizes(granule: number, ias: number, oas: number): Result<vo
 
 /**
  * The geometry Linux io-pgtable-arm gives a new table (arm_lpae_alloc_pgtable), with the older
- * kernels' stage-2 concatenation rule (facts §1, "Older kernels"): a stage-2 table that would start
+ * kernels' stage-2 concatenation rule (docs/facts/smmu-translation.md#stage-2-concatenation, "Older kernels"): a stage-2 table that would start
  * at level 0 with at most 16 entries starts one level lower instead, its start table being
  * 2^(pgd_bits + stride) entries, i.e. 2^pgd_bits concatenated tables.
  *   va_bits = ias - pgShift; levels = ceil(va_bits / stride); start = 4 - levels

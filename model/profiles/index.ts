@@ -4,7 +4,8 @@
  * A profile is a kernel; a fixture is a machine. Layers never test a profile's name: each reads
  * the part of the profile object that concerns it (`smmu`, `iommu`, ...).
  *
- * Facts: ../shared/reference/kernel-semantics.md (sections 1, 2, 4 and 6) and the seed.
+ * Facts: docs/facts/kernel-semantics.md (#rfc, #merged, #enable_nesting, #removal, #profiles)
+ * and the seed.
  */
 import type { Errno } from '../errno'
 import type { SmmuArch } from '../hw/features'
@@ -123,6 +124,23 @@ export interface IommufdDriverFacts {
   readonly reportsVevents: boolean
   /** IOMMU_GET_HW_INFO has the driver's data (arm_smmu_hw_info, 6.13; VT-d's since 6.6). */
   readonly hwInfo: boolean
+  /**
+   * Each guest command is checked before it is converted (arm_vsmmu_validate_user_cmd: only the
+   * opcode's own fields may be set, ATC_INV needs FEAT_ATS, range fields need FEAT_RANGE_INV and
+   * no reserved combination; anything else EIO). In Debian's 7.3.4 source; not in the 7.1 tree.
+   */
+  readonly validatesUserCmds: boolean
+  /**
+   * IOMMU_VDEVICE_ALLOC for a device with more than one StreamID: EOPNOTSUPP
+   * (arm_vsmmu_vdevice_init, as validatesUserCmds).
+   */
+  readonly vdeviceOneStream: boolean
+  /**
+   * Which Arm MMU-700s arm_smmu_device_iidr_probe takes FEAT_NESTING from (errata 2268618,
+   * 2812531, with OPT_CMDQ_FORCE_SYNC): 'every' (the 7.1 tree), or 'r0-or-p0' (7.3.4: only
+   * variant 0 or revision 0, so r1p1 and later keep nesting).
+   */
+  readonly mmu700NestingErrata: 'every' | 'r0-or-p0'
 }
 
 /** A driver with no iommufd nesting at all (kernels before iommufd, and arm-smmu v1/v2). */
@@ -134,6 +152,9 @@ export const NO_IOMMUFD_DRIVER: IommufdDriverFacts = {
   mergeEvents: false,
   reportsVevents: false,
   hwInfo: false,
+  validatesUserCmds: false,
+  vdeviceOneStream: false,
+  mmu700NestingErrata: 'every',
 }
 
 /** The ioctls of /dev/iommu (include/uapi/linux/iommufd.h, IOMMUFD_CMD_*), by name. */
@@ -178,7 +199,7 @@ export interface IommufdBehaviour {
   readonly hwInfoInputType: boolean
   /**
    * IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED (bit 3) in out_capabilities when the device cannot use ATS
-   * (!IOMMU_CAP_PCI_ATS_SUPPORTED; 7.1's iommufd_get_hw_info). No device in the model has ATS.
+   * (!IOMMU_CAP_PCI_ATS_SUPPORTED; iommufd_get_hw_info, 7.1 and 7.3). No device in the model has ATS.
    */
   readonly hwCapAtsNotSupported: boolean
 }
@@ -222,7 +243,7 @@ export function driverFamily(arch: SmmuArch): DriverFamily {
 }
 
 
-/** VFIO type1 and the VFIO core (kernel-semantics.md sections 1, 2, 5 and 6). */
+/** VFIO type1 and the VFIO core (docs/facts/kernel-semantics.md #rfc, #merged, #map_dma, #unmap_dma, #container-and-set_iommu). */
 export interface VfioBehaviour {
   readonly uapi: UapiTable
   /**
@@ -317,8 +338,11 @@ const IOMMUFD_6_12: IommufdBehaviour = {
   hwCapAtsNotSupported: false,
 }
 
-/** 7.1's iommufd (nearest tree to 7.3): every ioctl modelled, the 6.17 vIOMMU order, one vDEVICE per device. */
-const IOMMUFD_7_1: IommufdBehaviour = {
+/**
+ * 7.3's iommufd (Debian's linux-source-7.3 7.3.4; first read from the 7.1 tree): every ioctl
+ * modelled, the 6.17 vIOMMU order, one vDEVICE per device.
+ */
+const IOMMUFD_7_3: IommufdBehaviour = {
   ioctls: IOMMUFD_IOCTLS,
   viommuAlloc: 'size-then-init',
   oneVdevicePerDevice: true,
@@ -342,7 +366,7 @@ const VFIO_3X = {
 const KERNEL_3X_DRIVERS: readonly SmmuArch[] = ['smmuv1', 'smmuv2', 'intel-vtd']
 
 /**
- * arm-smmu-v3 identifiers (kernel-semantics.md section 3): ASIDs from xa_alloc over
+ * arm-smmu-v3 identifiers (docs/facts/kernel-semantics.md#arm-smmu-v3): ASIDs from xa_alloc over
  * 1 .. 2^asid_bits - 1 (-EBUSY when full); VMIDs from 1 (VMID 0 is kept for bypass STEs),
  * a bitmap in 6.1 and ida_alloc_range later, -ENOSPC when full either way.
  */
@@ -402,11 +426,13 @@ const DRIVERS_6_12: Readonly<Record<IommuDriver, DriverFacts>> = {
 }
 
 /**
- * arm-smmu-v3's iommufd side as in 7.1 (the nearest tree to 7.3; drivers/iommu/arm/arm-smmu-v3/
- * arm-smmu-v3-iommufd.c and arm-smmu-v3.c): nest parent, S2FWB detection, the vIOMMU, vDEVICE
- * needed only for a translating vSTE (6.19), MEV, vEVENTQ, hw_info.
+ * arm-smmu-v3's iommufd side in 7.3 (Debian's linux-source-7.3 7.3.4, drivers/iommu/arm/
+ * arm-smmu-v3/arm-smmu-v3-iommufd.c and arm-smmu-v3.c): nest parent, S2FWB detection, the vIOMMU,
+ * vDEVICE needed only for a translating vSTE (6.19), MEV, vEVENTQ, hw_info, and the guest's
+ * commands checked field by field, a vDEVICE only for a one-stream device, MMU-700 r1p1 and later
+ * nesting.
  */
-const ARM_SMMU_V3_IOMMUFD_7_1: IommufdDriverFacts = {
+const ARM_SMMU_V3_IOMMUFD_7_3: IommufdDriverFacts = {
   nestParent: true,
   detectsS2fwb: true,
   viommu: true,
@@ -414,6 +440,9 @@ const ARM_SMMU_V3_IOMMUFD_7_1: IommufdDriverFacts = {
   mergeEvents: true,
   reportsVevents: true,
   hwInfo: true,
+  validatesUserCmds: true,
+  vdeviceOneStream: true,
+  mmu700NestingErrata: 'r0-or-p0',
 }
 
 /**
@@ -424,13 +453,13 @@ const ARM_SMMU_V3_IOMMUFD_7_1: IommufdDriverFacts = {
  */
 const DRIVERS_7_3: Readonly<Record<IommuDriver, DriverFacts>> = {
   'arm-smmu': { ...DRIVERS_6_12['arm-smmu'], enableNestingOp: false },
-  'arm-smmu-v3': { ...DRIVERS_6_12['arm-smmu-v3'], enableNestingOp: false, iommufd: ARM_SMMU_V3_IOMMUFD_7_1 },
+  'arm-smmu-v3': { ...DRIVERS_6_12['arm-smmu-v3'], enableNestingOp: false, iommufd: ARM_SMMU_V3_IOMMUFD_7_3 },
   'intel-iommu': { ...DRIVERS_6_12['intel-iommu'], enableNestingOp: false, writeImpliesRead: false },
 }
 
 /**
  * io-pgtable-arm from 6.14: no split on partial unmap (33729a5fc0ca, 6.13), -EINVAL for a map
- * without access (facts §2, current mainline), concatenation only where mandatory
+ * without access (docs/facts/smmu-translation.md#io-pgtable, current mainline), concatenation only where mandatory
  * (arm_lpae_concat_mandatory; its fix b7b8a63055 is in the 6.14 iommu pull).
  */
 const IO_PGTABLE_FROM_6_14: IoPgtableBehaviour = { partialUnmap: 'refuse', noAccessMap: 'EINVAL', s2Concatenation: 'when-mandatory' }
@@ -438,7 +467,7 @@ const IO_PGTABLE_FROM_6_14: IoPgtableBehaviour = { partialUnmap: 'refuse', noAcc
 /** The SMMU drivers of 6.x kernels (arm-smmu v1/v2 with the asid/vmid union, arm-smmu-v3, intel-iommu). */
 const SMMU_6X: SmmuDriverBehaviour = { drives: ['smmuv1', 'smmuv2', 'smmuv3', 'intel-vtd'], nestedNeedsNestingFeature: false, contextIds: 'union-by-stage', v3Ids: V3_IDS }
 
-/** VFIO type1 of 6.1 (kernel-semantics section 5). */
+/** VFIO type1 of 6.1 (docs/facts/kernel-semantics.md#map_dma and #unmap_dma). */
 const VFIO_6_1: VfioBehaviour = {
   uapi: UAPI_6_1,
   domainAlloc: 'bus',
@@ -507,7 +536,7 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
     // 6.18+ (ef270ec44637): wrapping ranges are EOVERFLOW, an UNMAP range ends inclusively; seen in
     // every transcripts/recorded/*-type1-container-rules-linux-7.3.vfio (MAP EOVERFLOW).
     vfio: { ...VFIO_6_12, uapi: UAPI_6_13, nestingExtension: 'removed', rangeWrap: { map: 'EOVERFLOW', unmap: 'EOVERFLOW' }, unmapEnd: 'inclusive' },
-    iommufd: IOMMUFD_7_1,
+    iommufd: IOMMUFD_7_3,
   },
 }
 

@@ -6,8 +6,14 @@
  *   const parsed = parseTranscript(text, 'vmm.vfio')
  *   const report = replayTranscript(parsed, backend)
  *   report.verdicts.map((v) => formatVerdict(v))     // file:line: agree|differ|error: ...
+ *
+ * A file is replayed as it is read, holding one line at a time (what the CLI does):
+ *
+ *   const replay = new Replay(file, backend)
+ *   for (const item of parseLines(transcriptFile.lines(), file)) print(formatVerdict(replay.verdict(item)))
  */
 export * from './syntax'
-export { parseTranscript } from './parse'
-export { formatSummary, formatVerdict, replayTranscript, TranscriptSession, type ReplayReport, type Verdict } from './replay'
+export { parseLines, parseTranscript } from './parse'
+export { openTranscriptFile, textLines, TRANSCRIPT_LINE_MAX_BYTES, TranscriptFile, type SourceLine } from './read'
+export { formatSummary, formatVerdict, Replay, replayTranscript, TranscriptSession, type ReplayReport, type Verdict } from './replay'
 export type { Observed } from './observed'

@@ -21,7 +21,7 @@ export type Observed =
   | { readonly kind: 'info'; readonly info: IommuInfo }
   | { readonly kind: 'unmapped'; readonly size: bigint }
   /** `misplaced`: with ipa=, the access went through but the bytes are not there. */
-  | { readonly kind: 'dma'; readonly outcome: DmaOutcome; readonly misplaced?: boolean }
+  | { readonly kind: 'dma'; readonly outcome: DmaOutcome; readonly misplaced?: boolean; readonly note?: string }
   | { readonly kind: 'hwinfo'; readonly fields: ReadonlyMap<string, bigint> }
   | { readonly kind: 'records'; readonly records: readonly ObservedRecord[] }
   /**

@@ -224,8 +224,12 @@ function parseObject(verb: Word, kind: ObjectKind, args: readonly Word[]): Call 
       noMore(rest, key)
       a = { kind: 'read' }
       break
+    case 'veventq close':
+      noMore(rest, key)
+      a = { kind: 'close' }
+      break
     default: {
-      const actions: Record<string, string[]> = { ioas: ['alloc', 'map', 'unmap'], hwpt: ['alloc', 'invalidate'], viommu: ['alloc', 'invalidate'], vdevice: ['alloc'], veventq: ['alloc', 'read'] }
+      const actions: Record<string, string[]> = { ioas: ['alloc', 'map', 'unmap'], hwpt: ['alloc', 'invalidate'], viommu: ['alloc', 'invalidate'], vdevice: ['alloc'], veventq: ['alloc', 'read', 'close'] }
       throw problem('BAD_ARGUMENT', action, `unknown ${kind} action "${action.text}"${suggestion(action.text, actions[kind] ?? [], 'actions')}`)
     }
   }

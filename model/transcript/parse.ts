@@ -16,6 +16,7 @@ import { EXTENSION_NAMES, isKnownExtensionName, VFIO_DMA_MAP_FLAG_READ, VFIO_DMA
 import type { IovaRange, VaddrSpec } from '../vfio/backend'
 import { INFO_VMM_KEYS, parseGetInfo, parseInfoVmmKeys, parseIovaRangesResult, parseRawResult, parseVmmCall, VMM_CALLS, VMM_RESULTS } from './parse-vmm'
 import { IOMMUFD_CALLS, IOMMUFD_RESULTS, parseIommufdCall, parseIommufdResult } from './parse-iommufd'
+import { textLines, type SourceLine } from './read'
 import type { Call, CallOp, Expected, ExpectedKind, ExtensionRef, GroupAction, ParsedTranscript, TranscriptError, TranscriptLine } from './syntax'
 import { DMA_SIZE_MAX, keyValues, LineProblem, number, problem, required, splitWords, U32_MAX, U64_MAX, type Word } from './words'
 
@@ -60,20 +61,40 @@ const RESULT_SHAPES: Readonly<Record<ExpectedKind, string>> = {
 export function parseTranscript(text: string, file: string): ParsedTranscript {
   const lines: TranscriptLine[] = []
   const errors: TranscriptError[] = []
-  text.split(/\r?\n/).forEach((raw, i) => {
-    const lineNo = i + 1
-    try {
-      const parsed = parseLine(raw, lineNo)
-      if (parsed !== undefined) lines.push(parsed)
-    } catch (e) {
-      if (!(e instanceof LineProblem)) throw e
-      errors.push({ code: e.code, file, line: lineNo, column: e.column, message: printable(e.message) })
-    }
-  })
-  if (lines.length === 0 && errors.length === 0) {
-    errors.push({ code: 'EMPTY', file, line: 1, column: 1, message: 'the transcript has no calls (each call is a line "<call> = <result>", e.g. "open = ok")' })
+  for (const item of parseLines(textLines(text), file)) {
+    if ('code' in item) errors.push(item)
+    else lines.push(item)
   }
   return { file, lines, errors }
+}
+
+/**
+ * Parse lines as they come (./read.ts: from a text, or streamed from a file): each call line, or
+ * the problem of a line that does not parse or could not be read, in file order; EMPTY at the end
+ * when no line held a call or a problem. Holds nothing between lines.
+ */
+export function* parseLines(source: Iterable<SourceLine>, file: string): Generator<TranscriptLine | TranscriptError> {
+  let any = false
+  for (const l of source) {
+    if ('problem' in l) {
+      any = true
+      yield { code: l.problem.code, file, line: l.line, column: l.problem.column, message: printable(l.problem.message) }
+      continue
+    }
+    try {
+      const parsed = parseLine(l.text, l.line)
+      if (parsed === undefined) continue
+      any = true
+      yield parsed
+    } catch (e) {
+      if (!(e instanceof LineProblem)) throw e
+      any = true
+      yield { code: e.code, file, line: l.line, column: e.column, message: printable(e.message) }
+    }
+  }
+  if (!any) {
+    yield { code: 'EMPTY', file, line: 1, column: 1, message: 'the transcript has no calls (each call is a line "<call> = <result>", e.g. "open = ok")' }
+  }
 }
 
 /** One line; undefined for a blank or comment-only line. Throws LineProblem. */

@@ -244,6 +244,9 @@ export class IommufdSession {
       if (!f.value.guestWrite(ioas, a.ipa, fill)) throw new Unrunnable('NO_GUEST_RAM', `ipa=0x${a.ipa.toString(16)} (+${a.size}) is not inside one mapping of the IOAS`)
     }
     const r = d.dma(a.direction, a.iova, a.size, a.direction === 'write' ? data : undefined)
+    // Refused with no event: the device's DMA completes as far as anyone can see, and the bytes
+    // are not where ipa= says (docs/transcript-iommufd.md 3.6): ok without ipa=, else misplaced.
+    if (r.ok && r.value.kind === 'fault' && r.value.silent === true) return observed({ kind: 'dma', outcome: { kind: 'ok' }, misplaced: a.ipa !== undefined, note: r.value.detail })
     if (!r.ok || r.value.kind !== 'ok' || a.ipa === undefined) return mapResult(r, (outcome) => ({ kind: 'dma', outcome }))
     const outcome = r.value
     let moved: Uint8Array | undefined
@@ -297,6 +300,11 @@ export class IommufdSession {
         const q = this.veventqs.get(n)
         if (q === undefined) throw new Unrunnable('NO_VEVENTQ', `veventq ${n} was not allocated by this transcript`)
         return mapResult(q.file.read(VEVENTQ_READ_BYTES), (bytes) => ({ kind: 'records', records: decodeRecords(bytes, q.type) }))
+      }
+      case 'close': {
+        const q = this.veventqs.get(n)
+        if (q === undefined) throw new Unrunnable('NO_VEVENTQ', `veventq ${n} was not allocated by this transcript`)
+        return mapResult(q.file.close(), () => ({ kind: 'ok' }))
       }
     }
   }

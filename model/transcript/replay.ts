@@ -47,13 +47,39 @@ export interface ReplayReport {
 
 /** Replay `transcript` on `backend`, which should be fresh (nothing opened yet). */
 export function replayTranscript(transcript: ParsedTranscript, backend: VfioBackend): ReplayReport {
-  const session = new Session(backend)
-  const verdicts: Verdict[] = transcript.errors.map((error) => ({ kind: 'error', error }))
-  for (const line of transcript.lines) verdicts.push(judge(transcript.file, line, session))
-  verdicts.sort((a, b) => lineOf(a) - lineOf(b))
-  const agree = verdicts.filter((v) => v.kind === 'agree').length
-  const outside = verdicts.filter((v) => v.kind === 'outside').length
-  return { file: transcript.file, verdicts, agree, differ: verdicts.length - agree - outside, outside }
+  const replay = new Replay(transcript.file, backend)
+  const items: (TranscriptLine | TranscriptError)[] = [...transcript.lines, ...transcript.errors].sort((a, b) => a.line - b.line)
+  const verdicts = items.map((item) => replay.verdict(item))
+  return { file: transcript.file, verdicts, agree: replay.agree, differ: replay.differ, outside: replay.outside }
+}
+
+/**
+ * A replay fed one line at a time, in file order (parseLines' output, as a file is read): the
+ * verdict of each, and the running counts. It keeps the session's state, not the lines or verdicts.
+ */
+export class Replay {
+  private readonly session: Session
+  agree = 0
+  /** Lines that differ plus lines in error. */
+  differ = 0
+  /** Lines outside the model (a VMM's device-level calls), counted, never compared. */
+  outside = 0
+
+  constructor(
+    readonly file: string,
+    backend: VfioBackend,
+  ) {
+    this.session = new Session(backend)
+  }
+
+  /** The verdict of a call line, or the error verdict of a line that could not be parsed or read. */
+  verdict(item: TranscriptLine | TranscriptError): Verdict {
+    const v: Verdict = 'code' in item ? { kind: 'error', error: item } : judge(this.file, item, this.session)
+    if (v.kind === 'agree') this.agree++
+    else if (v.kind === 'outside') this.outside++
+    else this.differ++
+    return v
+  }
 }
 
 /**
@@ -101,10 +127,6 @@ export class TranscriptSession {
   describe(produced: { readonly result: Result<Observed>; readonly entryNum?: number }, expected: Expected): string {
     return describe(produced.result, expected, produced.entryNum)
   }
-}
-
-function lineOf(v: Verdict): number {
-  return v.kind === 'error' ? v.error.line : v.line
 }
 
 function judge(file: string, line: TranscriptLine, session: Session): Verdict {
@@ -410,7 +432,9 @@ function describe(result: Result<Observed>, expected: Expected, entryNum: number
 
 function noteOf(result: Result<Observed>): string | undefined {
   if (!result.ok) return result.error.message
-  return result.value.kind === 'dma' && result.value.outcome.kind === 'fault' ? result.value.outcome.detail : undefined
+  const o = result.value
+  if (o.kind !== 'dma') return undefined
+  return o.outcome.kind === 'fault' ? o.outcome.detail : o.note
 }
 
 function describeInfo(full: IommuInfo, expected: Expected): string {

@@ -2,7 +2,7 @@
  * What a transcript line says, once parsed: a VFIO call and the result that was observed.
  *
  * A transcript is text a person writes (or a VMM's trace is turned into); the grammar is in
- * README.md ("Replaying VFIO transcripts") and ./parse.ts. Extension names stay names here: which
+ * docs/transcripts.md and ./parse.ts. Extension names stay names here: which
  * value a name has depends on the kernel, so ./replay.ts resolves them through the backend.
  */
 import type { Errno } from '../errno'
@@ -87,6 +87,8 @@ export type ObjectAction =
   | { readonly kind: 'alloc_veventq'; readonly viommu: ObjectRef; readonly type: number; readonly depth: number; readonly flags: number }
   | { readonly kind: 'invalidate'; readonly entries: InvalidateEntries }
   | { readonly kind: 'read' }
+  /** `veventq N close`: close() of the queue's fd. */
+  | { readonly kind: 'close' }
 
 /** Which guest line wrote the words (for messages). */
 export type GuestForm = 'write64' | 'cd' | 'table' | 'page' | 'block'
@@ -189,6 +191,9 @@ export type TranscriptErrorCode =
   | 'NO_GUEST_RAM'
   /** `veventq N read` of a vEVENTQ the transcript did not allocate. */
   | 'NO_VEVENTQ'
+  /** From the reading layer (./read.ts): a line over the length limit, or not UTF-8. */
+  | 'TOO_LARGE'
+  | 'ENCODING'
 
 export interface TranscriptError {
   readonly code: TranscriptErrorCode

@@ -7,7 +7,7 @@ import type { TranscriptErrorCode } from './syntax'
 export const U64_MAX = (1n << 64n) - 1n
 export const U32_MAX = (1n << 32n) - 1n
 /**
- * Largest DMA one line may ask a device for: 16 MiB (README "Input limits"). The model moves the
+ * Largest DMA one line may ask a device for: 16 MiB (docs/input-limits.md). The model moves the
  * bytes through the SMMU page by page and a write carries them in memory; larger transfers are
  * refused rather than left to take seconds and gigabytes.
  */

@@ -3,7 +3,7 @@
  * profiles (model/profiles) name a kernel's table without depending on the VFIO layer.
  *
  * The nesting type was 5 in the RFC; by the time it was merged VFIO_EEH had taken 5, so
- * VFIO_TYPE1_NESTING_IOMMU is 6 in every released kernel (kernel-semantics.md section 2).
+ * VFIO_TYPE1_NESTING_IOMMU is 6 in every released kernel (docs/facts/kernel-semantics.md#merged).
  */
 
 export const VFIO_API_VERSION = 0

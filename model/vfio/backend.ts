@@ -84,8 +84,12 @@ export interface GroupStatus {
 /** What a device saw when it performed DMA through the IOMMU. */
 export type DmaOutcome =
   | { readonly kind: 'ok'; readonly data?: Uint8Array }
-  /** The IOMMU refused the access; `detail` says why where the backend can tell. */
-  | { readonly kind: 'fault'; readonly detail?: string }
+  /**
+   * The IOMMU refused the access; `detail` says why where the backend can tell. `silent`: it
+   * recorded no event (an STE that aborts, a fault whose record is disabled), so neither the
+   * device nor the kernel sees anything (docs/transcript-iommufd.md 3.6).
+   */
+  | { readonly kind: 'fault'; readonly detail?: string; readonly silent?: true }
 
 export interface VfioContainer {
   getApiVersion(): Result<number>
@@ -165,6 +169,8 @@ export interface VeventqFile {
   read(count: number): Result<Uint8Array>
   /** poll(POLLIN): something is queued. */
   readable(): boolean
+  /** close(fd): the fd's reference on the queue goes (a read afterwards: EBADF). */
+  close(): Result<void>
 }
 
 export interface IommufdFile {

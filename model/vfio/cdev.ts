@@ -82,11 +82,11 @@ export class VfioDeviceCdev implements VfioDeviceFile {
     const sid = this.dev.streams[0] as number
     if (iova > BigInt(Number.MAX_SAFE_INTEGER)) return ok({ kind: 'fault', detail: `iova 0x${iova.toString(16)} is beyond every input address size` })
     const r = this.dev.smmu.dma(sid, op, Number(iova), size, data)
-    this.kernel.serviceEvents(this.dev)
+    const events = this.kernel.serviceEvents(this.dev)
     if (r.kind === 'ok') return ok(r.data === undefined ? { kind: 'ok' } : { kind: 'ok', data: r.data })
     const f = r.fault
     const detail = f.kind === 'streamNotTranslated' ? `stream 0x${sid.toString(16)}: ${f.reason}` : `${f.kind} fault, stage ${f.stage}, level ${f.level}, at 0x${r.at.toString(16)}`
-    return ok({ kind: 'fault', detail })
+    return ok(events === 0 ? { kind: 'fault', detail: `${detail}; no event recorded`, silent: true } : { kind: 'fault', detail })
   }
 
   private requireOpen(): void {

@@ -2,7 +2,7 @@
  * The VFIO core as userspace sees it through /dev/vfio: containers, groups, SET_IOMMU, and the
  * ioctls passed through to the container's IOMMU driver (type1, the only one modelled).
  *
- * Facts: kernel-semantics.md section 5 ("Container / SET_IOMMU"): SET_IOMMU needs a group and may
+ * Facts: docs/facts/kernel-semantics.md#container-and-set_iommu: SET_IOMMU needs a group and may
  * happen once (EINVAL); a type no driver claims is ENODEV; a driver's open/attach failure is
  * returned and the container stays unset; ioctls for the driver before SET_IOMMU are EINVAL.
  */

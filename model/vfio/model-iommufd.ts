@@ -101,11 +101,17 @@ class ModelVeventqFile implements VeventqFile {
   }
 
   read(count: number): Result<Uint8Array> {
-    if (this.q.users === 0 && this.q.deliver.length === 0) return fail('EBADF', 'the vEVENTQ was destroyed')
-    return ok(this.ctx.veventqRead(this.q, count))
+    if (!this.q.fdOpen) return fail('EBADF', `vEVENTQ ${this.q.id}'s fd is closed`)
+    return this.ctx.veventqRead(this.q, count)
   }
 
   readable(): boolean {
-    return this.q.deliver.length > 0
+    return this.q.fdOpen && this.q.deliver.length > 0
+  }
+
+  close(): Result<void> {
+    if (!this.q.fdOpen) return fail('EBADF', `vEVENTQ ${this.q.id}'s fd is closed`)
+    this.ctx.veventqClose(this.q)
+    return ok(undefined)
   }
 }

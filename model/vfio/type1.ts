@@ -4,7 +4,8 @@
  * tables (stage 2 for a nested domain). The vfio_dma list below is type1's own bookkeeping, as in
  * the kernel (its rb-tree of user mappings), not a translation table.
  *
- * Facts: seed patch 2/3; kernel-semantics.md sections 1, 2, 5 (errno order of MAP/UNMAP).
+ * Facts: seed patch 2/3; docs/facts/kernel-semantics.md#rfc, #merged, #map_dma and #unmap_dma
+ * (the errno order of MAP/UNMAP).
  */
 import { fail, ok, type Result } from '../errno'
 import type { ReservedRegion } from '../hw/features'

@@ -3,7 +3,7 @@
  * its steps once (placeholders kept), `#` comments where they were written, and every Examples row
  * with its result under each profile side by side; failures with the expected and actual values.
  */
-import type { Comment, ExamplesDoc, FeatureDoc, ScenarioDoc, StepDoc } from './features'
+import type { BackgroundDoc, Comment, ExamplesDoc, FeatureDoc, RuleDoc, ScenarioDoc, StepDoc } from './features'
 import { HISTORY_COMMENT } from './features'
 import type { CatalogueResult, Failure, Outcome, ProfileResults } from './messages'
 import { escapeHtml, fixturePage, HISTORY, markdown, navBar, page, tagList, withPlaceholders, type SiteProfile } from './site'
@@ -155,6 +155,30 @@ ${body}
 </section>`
 }
 
+/** A Background: its description (often a worked example) and its steps. */
+function backgroundSection(b: BackgroundDoc, id: string, heading: 'h2' | 'h3'): string {
+  return `<section class="scenario background" id="${id}"><${heading}>Background${b.name === '' ? '' : `: ${escapeHtml(b.name)}`}</${heading}>${markdown(b.description)}${b.steps.length === 0 ? '' : stepsList(b.steps)}</section>`
+}
+
+/** A Rule's heading before its first scenario: its name, description and Background. */
+function ruleSection(rule: RuleDoc, k: number): string {
+  return `<section class="rule" id="rule-${k}"><h2>Rule: ${escapeHtml(rule.name)}</h2>${markdown(rule.description)}${rule.background === undefined ? '' : backgroundSection(rule.background, `rule-${k}-background`, 'h3')}</section>`
+}
+
+/** The scenarios, each Rule's section before the first scenario under it. */
+function scenarioSections(input: FeaturePageInput): string {
+  const f = input.feature
+  let current: string | undefined
+  return f.scenarios
+    .map((s) => {
+      const k = s.rule === undefined ? -1 : f.rules.findIndex((r) => r.name === s.rule)
+      const head = s.rule !== current && k >= 0 ? ruleSection(f.rules[k] as RuleDoc, k + 1) : ''
+      current = s.rule
+      return `${head}${scenarioSection(input, s)}`
+    })
+    .join('\n')
+}
+
 /** Per profile, how many of the feature's pickles passed and failed. */
 export function featureTally(feature: FeatureDoc, r: ProfileResults | undefined): { passed: number; failed: number } {
   const t = { passed: 0, failed: 0 }
@@ -178,14 +202,14 @@ export function renderFeaturePage(input: FeaturePageInput): string {
     ...(input.previous === undefined ? [] : [{ href: input.previous.page, text: `← ${input.previous.name.split(' - ')[0] ?? ''}` }]),
     ...(input.next === undefined ? [] : [{ href: input.next.page, text: `${input.next.name.split(' - ')[0] ?? ''} →` }]),
   ]
-  const background = f.background === undefined ? '' : `<section class="scenario" id="background"><h2>Background${f.background.name === '' ? '' : `: ${escapeHtml(f.background.name)}`}</h2>${stepsList(f.background.steps)}</section>`
+  const background = f.background === undefined ? '' : backgroundSection(f.background, 'background', 'h2')
   const body = `${comments(f.comments)}<h1>${escapeHtml(f.name)}</h1>
 <p class="meta">${escapeHtml(f.uri)} · every Examples row and scenario with its result per behaviour profile, oldest kernel first: ✓ passed, ✗ failed, – not run under that profile</p>
 ${tagList(f.tags)}${markdown(f.description)}
 <div class="scroll"><table class="tally"><thead><tr>${profileHeads(input.profiles)}</tr></thead><tbody><tr>${tallies}</tr></tbody></table></div>
 <ol class="toc">${toc}</ol>
 ${background}
-${f.scenarios.map((s) => scenarioSection(input, s)).join('\n')}
+${scenarioSections(input)}
 ${comments(f.trailing)}`
   return page(`${f.name} - smmu-nesting-tck`, navBar(f.page, extra), body)
 }

@@ -9,8 +9,8 @@
  *     # history: <question> => <answer>
  *
  * inside a scenario declares that the scenario answers a kernel-history question; in a Scenario
- * Outline, <placeholders> in either side take each Examples row's values (see README, "Kernel
- * history").
+ * Outline, <placeholders> in either side take each Examples row's values (see docs/report.md,
+ * "Kernel history").
  */
 import * as fs from 'node:fs'
 import { generateMessages } from '@cucumber/gherkin'
@@ -74,6 +74,18 @@ export interface ScenarioDoc {
   readonly rule?: string
 }
 
+export interface BackgroundDoc {
+  readonly name: string
+  readonly description: string
+  readonly steps: readonly StepDoc[]
+}
+
+export interface RuleDoc {
+  readonly name: string
+  readonly description: string
+  readonly background?: BackgroundDoc
+}
+
 export interface FeatureDoc {
   readonly uri: string
   /** The page: features/nesting/nest1-stage-selection.feature -> nest1-stage-selection.html */
@@ -84,7 +96,10 @@ export interface FeatureDoc {
   readonly description: string
   readonly tags: readonly string[]
   readonly comments: readonly Comment[]
-  readonly background?: { readonly name: string; readonly steps: readonly StepDoc[] }
+  /** The feature's own Background (its description often holds a worked example). */
+  readonly background?: BackgroundDoc
+  /** The Rules, in file order, each with its description and Background. */
+  readonly rules: readonly RuleDoc[]
   readonly scenarios: readonly ScenarioDoc[]
   /** Comments after the last scenario. */
   readonly trailing: readonly Comment[]
@@ -201,16 +216,22 @@ export function featureDoc(doc: GherkinDocument): FeatureDoc | undefined {
   const uri = doc.uri ?? 'unknown.feature'
   const comments = new Comments(doc.comments.map((c) => ({ line: c.location.line, text: c.text.trim().replace(/^#\s?/, '').trim() })))
   const head = comments.before(f.location.line)
-  let background: FeatureDoc['background']
+  let background: BackgroundDoc | undefined
+  const rules: RuleDoc[] = []
   const scenarios: ScenarioDoc[] = []
-  const visit = (children: typeof f.children, rule: string | undefined): void => {
+  const visit = (children: typeof f.children, rule: { name: string; description: string } | undefined): void => {
+    let ruleBackground: BackgroundDoc | undefined
     for (const child of children) {
       if (child.background !== undefined) {
-        background = { name: child.background.name, steps: child.background.steps.map((st) => stepDoc(st, comments)) }
+        const b = child.background
+        const doc = { name: b.name, description: dedent(b.description), steps: b.steps.map((st) => stepDoc(st, comments)) }
+        if (rule === undefined) background = doc
+        else ruleBackground = doc
       }
-      if (child.scenario !== undefined) scenarios.push(scenarioDoc(child.scenario, comments, rule))
-      if (child.rule !== undefined) visit(child.rule.children as typeof f.children, child.rule.name)
+      if (child.scenario !== undefined) scenarios.push(scenarioDoc(child.scenario, comments, rule?.name))
+      if (child.rule !== undefined) visit(child.rule.children as typeof f.children, { name: child.rule.name, description: dedent(child.rule.description) })
     }
+    if (rule !== undefined) rules.push({ ...rule, ...(ruleBackground === undefined ? {} : { background: ruleBackground }) })
   }
   visit(f.children, undefined)
   const trailing = comments.rest()
@@ -223,6 +244,7 @@ export function featureDoc(doc: GherkinDocument): FeatureDoc | undefined {
     tags: f.tags.map((t) => t.name),
     comments: head,
     ...(background === undefined ? {} : { background }),
+    rules,
     scenarios,
     trailing,
   }

@@ -24,9 +24,9 @@ import type { IommufdCtx } from '../../model/iommufd/context'
 import { HwptNested, HwptPaging, type IommufdObject } from '../../model/iommufd/objects'
 import { makeS2DomainSte } from '../../model/iommufd/drivers/arm-smmu-v3'
 import { steFields } from '../../model/smmu/v3/structures'
-import type { IommufdFile, VfioDeviceFile } from '../../model/vfio/backend'
+import type { IommufdFile, VeventqFile, VfioDeviceFile } from '../../model/vfio/backend'
 import { ModelIommufdFile } from '../../model/vfio/model-iommufd'
-import { prng } from '../../bench/measure'
+import { prng } from '../../lib/prng'
 
 const RAM_IPA = 0x4000_0000n
 const RAM_SIZE = 0x20_0000n
@@ -94,8 +94,9 @@ function checkReferences(ctx: IommufdCtx): void {
     if (o.type === 'device' && o.attached !== undefined) hold(o, o.attached)
   }
   for (const o of live) {
-    const vfio = o.type === 'device' ? 1 : 0
-    assert.equal(o.users, 1 + vfio + (holders.get(o) ?? 0), `${o.type} ${o.id}: users ${o.users}, holders ${holders.get(o) ?? 0}`)
+    // VFIO holds a bound device; an open fd holds its vEVENTQ.
+    const outside = (o.type === 'device' ? 1 : 0) + (o.type === 'veventq' && o.fdOpen ? 1 : 0)
+    assert.equal(o.users, 1 + outside + (holders.get(o) ?? 0), `${o.type} ${o.id}: users ${o.users}, holders ${holders.get(o) ?? 0}`)
   }
   const ids = live.map((o) => o.id)
   assert.equal(new Set(ids).size, ids.length, 'two objects share an ID')
@@ -125,6 +126,7 @@ export function runIommufdLifetimeCampaign(opts: { readonly steps: number; reado
       return fit.length > 0 && rnd() < 0.85 ? (pick(fit) as IommufdObject).id : pick(ids())
     }
     m.device.bindIommufd(m.file)
+    const queues: VeventqFile[] = []
     for (let i = 0; i < 300 && stats.steps < opts.steps; i++, stats.steps++) {
       const before = snapshot(m)
       const liveBefore = new Set(m.ctx.objects.live().map((o) => o.id))
@@ -135,7 +137,7 @@ export function runIommufdLifetimeCampaign(opts: { readonly steps: number; reado
         return n
       })()
       const id = (): number => pick(ids())
-      const call = pick(['ioas', 'map', 'map', 'unmap', 'hwpt', 'parent', 'parent', 'nested', 'nested', 'viommu', 'viommu', 'vdevice', 'veventq', 'invalidate', 'destroy', 'attach', 'attach', 'detach', 'bind', 'close', 'dma'])
+      const call = pick(['ioas', 'map', 'map', 'unmap', 'hwpt', 'parent', 'parent', 'nested', 'nested', 'viommu', 'viommu', 'vdevice', 'veventq', 'qclose', 'invalidate', 'destroy', 'attach', 'attach', 'detach', 'bind', 'close', 'dma'])
       let ok: boolean
       let unmapRange: [bigint, bigint] | undefined
       switch (call) {
@@ -171,8 +173,15 @@ export function runIommufdLifetimeCampaign(opts: { readonly steps: number; reado
         case 'vdevice':
           ok = m.file.vdeviceAlloc(idOf('viommu'), idOf('device'), BigInt(pick([8, 9, 0x42]))).ok
           break
-        case 'veventq':
-          ok = m.file.veventqAlloc({ flags: 0, viommuId: idOf('viommu'), type: pick([1, 1, 0]), depth: pick([0, 1, 4]) }).ok
+        case 'veventq': {
+          const q = m.file.veventqAlloc({ flags: 0, viommuId: idOf('viommu'), type: pick([1, 1, 0]), depth: pick([0, 1, 4]) })
+          if (q.ok) queues.push(q.value)
+          ok = q.ok
+          break
+        }
+        case 'qclose':
+          // close() of a queue's fd (closed already: EBADF, which changes nothing)
+          ok = queues.length > 0 && pick(queues).close().ok
           break
         case 'invalidate': {
           const cmds = Array.from({ length: int(4) }, () => pick([[0x12n | (1n << 48n), 0x100000n], [0x5n | (8n << 32n), 0n], [0x3n | (8n << 32n), 0n], [0x30n, 0n], [0x5n | (9n << 32n), 0n]]))

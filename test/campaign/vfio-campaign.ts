@@ -43,7 +43,7 @@ import {
   type Result,
   type TableAllocator,
 } from '../../model'
-import { prng } from '../../bench/measure'
+import { prng } from '../../lib/prng'
 
 const PAGE = 0x1000
 /** Mappings live in a window of WINDOW_PAGES pages from WINDOW_BASE (inside every aperture). */

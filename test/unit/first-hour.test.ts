@@ -7,7 +7,8 @@
  * - "did you mean" for fixture keys, transcript calls, errno names, extension names, profile names;
  * - an empty transcript is an error; a group the machine lacks names the groups it has;
  * - step failures read `expected S2, the model gave NESTED`;
- * - selecting features, scenarios, profiles and tags; `--version`; the README's SMMUv3 template.
+ * - selecting features, scenarios, profiles and tags; `--version`; the README (its length, layout,
+ *   citations) and the SMMUv3 template of docs/fixtures.md.
  */
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
@@ -238,14 +239,40 @@ describe('running a part of the suite', () => {
 describe('README', () => {
   const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8')
 
-  it('points nowhere outside the repository and names the RFC', () => {
-    assert.doesNotMatch(readme, /\.\.\/shared|the seed/)
+  it('names the RFC, gives the two commands and the report first, and stays under 200 lines', () => {
     assert.match(readme, /\[RFC PATCHv2 0\/3\] Support for nesting IOMMUs in VFIO/)
+    assert.match(readme, /```sh\nnpm ci\nnpm test\nnpm run report\n```/)
+    assert.ok(readme.indexOf('npm ci') < readme.indexOf('## Running one feature'))
+    const lines = readme.split('\n').length
+    assert.ok(lines < 200, `${lines} lines`)
   })
 
-  it('its SMMUv3 template is a valid fixture', () => {
-    const block = /SMMUv3 template[^]*?```yaml\n([^]*?)```/.exec(readme)?.[1]
-    assert.ok(block !== undefined, 'no SMMUv3 template in the README')
+  it('names every top-level folder in its layout', () => {
+    const layout = /## Where everything is\n\n```\n([^]*?)```/.exec(readme)?.[1] ?? ''
+    const folders = fs
+      .readdirSync(ROOT, { withFileTypes: true })
+      .filter((d) => d.isDirectory() && !['.git', 'node_modules', 'dist', 'reports', '.cache', '.scratch'].includes(d.name))
+      .map((d) => d.name)
+    for (const f of folders) assert.match(layout, new RegExp(`^${f.replace('.', '\\.')}/`, 'm'), `${f}/ is not in the README's layout`)
+    assert.match(layout, /^ {2}report\/ /m, 'scripts/report/ is in the layout')
+  })
+
+  it('neither the README nor any other doc or feature points outside the repository', () => {
+    // Spelt in pieces, so that a grep for these citations does not find this test.
+    const outside = new RegExp(['\\.\\./' + 'shared', 'shared/' + 'reference', 'facts ' + '§', 'the ' + 'seed\\b'].join('|'))
+    const walk = (dir: string): string[] =>
+      fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true }).flatMap((d) => {
+        const rel = path.join(dir, d.name)
+        if (d.isDirectory()) return ['node_modules', 'dist', 'reports', '.git', '.cache'].includes(d.name) ? [] : walk(rel)
+        return /\.(md|feature)$/.test(d.name) ? [rel] : []
+      })
+    for (const f of walk('.')) assert.ok(!outside.test(fs.readFileSync(path.join(ROOT, f), 'utf8')), `${f} cites something outside the repository (${outside.source})`)
+  })
+
+  it('the SMMUv3 template in docs/fixtures.md is a valid fixture', () => {
+    const doc = fs.readFileSync(path.join(ROOT, 'docs/fixtures.md'), 'utf8')
+    const block = /SMMUv3 template[^]*?```yaml\n([^]*?)```/.exec(doc)?.[1]
+    assert.ok(block !== undefined, 'no SMMUv3 template in docs/fixtures.md')
     const r = parseFixture(block, '/x/my-smmuv3.yaml')
     assert.deepEqual(r.errors.map(formatFixtureError), [])
     assert.equal(r.fixture?.arch, 'smmuv3')

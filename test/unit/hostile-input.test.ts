@@ -10,7 +10,8 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { after, describe, it } from 'node:test'
 import { loadFixtureFile, parseFixture } from '../../model'
-import { FIXTURE_MAX_BYTES, printable, readTextFile, TRANSCRIPT_MAX_BYTES } from '../../model/textfile'
+import { TRANSCRIPT_LINE_MAX_BYTES } from '../../model/transcript'
+import { FIXTURE_MAX_BYTES, printable } from '../../model/textfile'
 import { goodFixtureText as fixtureText } from '../helpers/fixture-text'
 import { runMain } from '../helpers/run-main'
 
@@ -89,12 +90,30 @@ describe('size limits', () => {
     assert.ok(ms < 1000, `${ms} ms`)
   })
 
-  it(`a transcript over ${TRANSCRIPT_MAX_BYTES} bytes is TOO_LARGE`, () => {
-    const file = path.join(dir, 'big.vfio')
-    fs.writeFileSync(file, 'open = ok\n'.repeat(TRANSCRIPT_MAX_BYTES / 10 + 1))
-    const r = readTextFile(file, TRANSCRIPT_MAX_BYTES, 'transcript')
-    assert.ok('problem' in r)
-    assert.equal(r.problem.message, `the transcript is ${fs.statSync(file).size} bytes; the limit is 16 MiB (16777216 bytes)`)
+  it('a transcript of more than 16 MiB replays: it is read a line at a time, and its size is no limit', async () => {
+    // 8,500 calls, each with a 2 KiB comment: 17.6 MB of transcript, few calls (the time is the reading).
+    const file = path.join(dir, 'long.vfio')
+    const pad = `# ${'x'.repeat(2046)}`
+    const calls = 8500
+    fs.writeFileSync(file, `open = ok ${pad}\n${`api_version = 0 ${pad}\n`.repeat(calls - 1)}`)
+    assert.ok(fs.statSync(file).size > 16 * 1024 * 1024)
+    const r = await runMain(['replay', '--quiet', '-p', 'linux-6.1', '-f', 'qemu-smmuv3-7.2', file])
+    assert.deepEqual(r.err, [])
+    assert.deepEqual(r.out, [`${calls} agree, 0 differ`])
+    assert.equal(r.code, 0)
+  })
+
+  it(`a line over ${TRANSCRIPT_LINE_MAX_BYTES} bytes is refused at its line, unread; the lines around it replay`, async () => {
+    const file = path.join(dir, 'long-line.vfio')
+    fs.writeFileSync(file, `open = ok\napi_version = ${'0'.repeat(2 * TRANSCRIPT_LINE_MAX_BYTES)}\napi_version = 0\n`)
+    const r = await runMain(['replay', '-p', 'linux-6.1', '-f', 'qemu-smmuv3-7.2', file])
+    assert.deepEqual(r.out, [
+      `${file}:1: agree: open = ok`,
+      `${file}:2: error: the line is ${2 * TRANSCRIPT_LINE_MAX_BYTES + 14} bytes; the limit is 1 MiB (1048576 bytes)`,
+      `${file}:3: agree: api_version = 0`,
+      '2 agree, 1 differ',
+    ])
+    assert.equal(r.code, 1)
   })
 
   it('a stream-ID list as long as the size limit allows parses in bounded time and memory, and is refused by its stated limit', () => {
@@ -136,6 +155,30 @@ describe('time: unknown keys, aliases', () => {
     )
     assert.ok(ms < 2000, `${ms} ms`)
   })
+})
+
+describe('__proto__ is a key like any other', () => {
+  // toJS keeps `__proto__` as an own key; copying it by assignment would set the prototype of the
+  // object it is in instead, and the fields under it would be read as that object's own (under
+  // `vfio:`, the fixture's groups), with no error at all.
+  const base = fixtureText('proto')
+  const cases: [string, string, string][] = [
+    ['at the top level', `${base}__proto__:\n  vfio: { groups: [{ id: 1, streams: [1] }] }\n`, '15:1 __proto__'],
+    ['under vfio', `${base}vfio:\n  __proto__:\n    groups: [{ id: 1, streams: [1] }]\n`, '16:3 vfio.__proto__'],
+    ['in a list item', `${base}vfio:\n  groups:\n    - id: 1\n      streams: [1]\n      __proto__: { viable: false }\n`, '19:7 vfio.groups.0.__proto__'],
+    ['under translation', base.replace('translation:\n', 'translation:\n  __proto__: { nested: true }\n'), '6:3 translation.__proto__'],
+    ['under id_registers', `${base}id_registers:\n  __proto__: { idr0: 0 }\n`, '16:3 id_registers.__proto__'],
+  ]
+  for (const [where, text, at] of cases) {
+    it(`${where}: unknown field "__proto__" at its line, and no fixture`, () => {
+      const r = parseFixture(text, 'proto.yaml')
+      assert.deepEqual(
+        r.errors.map((e) => `${e.line}:${e.column} ${e.field} ${e.message} [${e.code}]`),
+        [`${at} unknown field "__proto__" [UNKNOWN_KEY]`],
+      )
+      assert.equal(r.fixture, undefined)
+    })
+  }
 })
 
 describe('exact integers', () => {

@@ -9,6 +9,7 @@ import { describe, it } from 'node:test'
 import { createModelBackend, loadFixture } from '../../model'
 import { copyArrayFromUser, copyStructFromUser } from '../../model/iommufd/driver'
 import { probeArmSmmuV3, validateVste } from '../../model/iommufd/drivers'
+import { validateUserCmd } from '../../model/iommufd/drivers/arm-smmu-v3'
 import { Ioas, ObjectTable } from '../../model/iommufd/objects'
 import { IoPagetable } from '../../model/iommufd/io-pagetable'
 import { getProfile } from '../../model/profiles'
@@ -53,12 +54,15 @@ describe('user data copies (include/linux/iommu.h)', () => {
 describe('arm-smmu-v3 probe (arm_smmu_device_iidr_probe)', () => {
   const facts = getProfile('linux-7.3').iommu.drivers['arm-smmu-v3'].iommufd
   const hw = (iidr: number | undefined, s2fwb = false) => ({ ...loadFixture('synthetic-smmuv3-fwb'), s2fwb, idRegisters: { idr0: 0x4101b, ...(iidr === undefined ? {} : { iidr }) } })
-  it('MMU-600 below r2 and every MMU-700 lose FEAT_NESTING; MMU-700 sets FORCE_SYNC; other implementers keep it', () => {
+  it('MMU-600 below r2 and MMU-700 r0 or p0 lose FEAT_NESTING (7.3.4); MMU-700 then sets FORCE_SYNC; other implementers keep it', () => {
     // IIDR: ProductID [31:20], Variant [19:16], Revision [15:12], Implementer [11:0] (IHI 0070 6.3.7).
     assert.equal(probeArmSmmuV3(hw(0x4831_043b), facts).nesting, false) // MMU-600 r1p0
     assert.equal(probeArmSmmuV3(hw(0x4832_043b), facts).nesting, true) // MMU-600 r2p0
-    const mmu700 = probeArmSmmuV3(hw(0x4872_143b), facts) // MMU-700 r2p1
-    assert.deepEqual([mmu700.nesting, mmu700.forceSync], [false, true])
+    const r = (iidr: number, f = facts) => [probeArmSmmuV3(hw(iidr), f).nesting, probeArmSmmuV3(hw(iidr), f).forceSync]
+    assert.deepEqual(r(0x4870_143b), [false, true]) // MMU-700 r0p1
+    assert.deepEqual(r(0x4872_043b), [false, true]) // MMU-700 r2p0
+    assert.deepEqual(r(0x4871_143b), [true, false]) // MMU-700 r1p1
+    assert.deepEqual(r(0x4871_143b, { ...facts, mmu700NestingErrata: 'every' }), [false, true]) // the 7.1 tree: every MMU-700
     assert.equal(probeArmSmmuV3(hw(0x4831_0123), facts).nesting, true) // another implementer
     assert.equal(probeArmSmmuV3(hw(undefined), facts).nesting, true)
   })
@@ -84,7 +88,7 @@ describe('arm_smmu_validate_vste', () => {
 })
 
 describe('vEVENTQ (iommufd_viommu_report_event, iommufd_veventq_fops_read)', () => {
-  it('a read stops at a record that does not fit and leaves it queued', () => {
+  it('reads whole records; a short read is EINVAL; the lost-events header comes back when nothing follows it', () => {
     const b = createModelBackend({ profile: 'linux-7.3', fixtures: [loadFixture('qemu-smmuv3-10.0-acpi-canwbs')] })
     const f = b.openIommufd()
     assert.ok(f.ok && f.value instanceof ModelIommufdFile)
@@ -95,19 +99,49 @@ describe('vEVENTQ (iommufd_viommu_report_event, iommufd_veventq_fops_read)', () 
     assert.ok(ctx.ioasAlloc().ok)
     assert.ok(ctx.hwptAlloc({ flags: 1, devId: 1, ptId: 2, dataType: 0 }).ok)
     assert.ok(ctx.viommuAlloc({ flags: 0, type: 1, devId: 1, hwptId: 3 }).ok)
-    const q = ctx.veventqAlloc({ flags: 0, viommuId: 4, type: 1, depth: 3 })
+    assert.equal(errnoOf(ctx.veventqAlloc({ flags: 0, viommuId: 4, type: 1, depth: 2 ** 19 + 1 })), 'EINVAL')
+    const q = ctx.veventqAlloc({ flags: 0, viommuId: 4, type: 1, depth: 2 })
     assert.ok(q.ok)
     const viommu = ctx.objects.get(4)
     assert.ok(viommu.ok && viommu.value.type === 'viommu')
     const core = viommu.value.ops as unknown as { core: { reportEvent(t: number, d: Uint8Array): { ok: boolean } } }
-    for (let i = 0; i < 2; i++) assert.ok(core.core.reportEvent(1, new Uint8Array(32).fill(i + 1)).ok)
-    // 8 + 32 bytes per record: 50 bytes hold one, the other stays.
-    assert.equal(ctx.veventqRead(q.value, 50).length, 40)
-    assert.equal(ctx.veventqRead(q.value, 7).length, 0)
-    const rest = ctx.veventqRead(q.value, 4096)
-    assert.deepEqual([rest.length, new DataView(rest.buffer).getUint32(4, true), rest[8]], [40, 1, 2])
+    // Depth 2: the third event is dropped and the lost-events header (sequence 2) queued instead.
+    for (let i = 0; i < 3; i++) assert.ok(core.core.reportEvent(1, new Uint8Array(32).fill(i + 1)).ok)
+    const read = (count: number): Uint8Array | string => {
+      const r = ctx.veventqRead(q.value, count)
+      return r.ok ? r.value : r.error.errno
+    }
+    assert.equal(read(7), 'EINVAL') // shorter than a header
+    assert.equal(read(20), 'EINVAL') // the first record (8 + 32 bytes) does not fit
+    assert.equal((read(50) as Uint8Array).length, 40) // one record; the second stays
+    assert.equal((read(40) as Uint8Array).length, 40) // the second; no room for the header, which is put back
+    const header = read(4096) as Uint8Array
+    const v = new DataView(header.buffer)
+    assert.deepEqual([header.length, v.getUint32(0, true), v.getUint32(4, true)], [8, 1, 2])
+    assert.equal((read(4096) as Uint8Array).length, 0)
+  })
+
+  it("the queue's fd holds it: IOMMU_DESTROY is EBUSY until the fd is closed, and so is the vIOMMU's", () => {
+    const b = createModelBackend({ profile: 'linux-7.3', fixtures: [loadFixture('qemu-smmuv3-10.0-acpi-canwbs')] })
+    const f = b.openIommufd()
+    assert.ok(f.ok)
+    const dev = b.openDevice(1)
+    assert.ok(dev.ok && dev.value.bindIommufd(f.value).ok)
+    assert.ok(f.value.ioasAlloc().ok)
+    assert.ok(f.value.hwptAlloc({ flags: 1, devId: 1, ptId: 2, dataType: 0 }).ok)
+    assert.ok(f.value.viommuAlloc({ flags: 0, type: 1, devId: 1, hwptId: 3 }).ok)
+    const q = f.value.veventqAlloc({ flags: 0, viommuId: 4, type: 1, depth: 2 })
+    assert.ok(q.ok)
+    assert.deepEqual([errnoOf(f.value.destroy(5)), errnoOf(f.value.destroy(4))], ['EBUSY', 'EBUSY'])
+    assert.ok(q.value.close().ok)
+    assert.deepEqual([errnoOf(q.value.read(4096)), errnoOf(q.value.close())], ['EBADF', 'EBADF'])
+    assert.deepEqual([errnoOf(f.value.destroy(5)), errnoOf(f.value.destroy(4)), errnoOf(f.value.destroy(3))], ['ok', 'ok', 'ok'])
   })
 })
+
+function errnoOf(r: { readonly ok: boolean; readonly error?: { readonly errno: string } }): string {
+  return r.ok ? 'ok' : (r.error?.errno ?? '?')
+}
 
 describe('transcript lines: the words they stand for', () => {
   const call = (text: string) => {
@@ -187,5 +221,67 @@ describe('the nesting request on the catalogue (Fix1 [13])', () => {
     const result = checkIommufdNestingRule(fixtures, getProfile('linux-7.3'), withoutErratum)
     assert.deepEqual(failures(result).map((r) => [r.fixture, r.expected]), [['synthetic-mmu600-r1', 'vIOMMU: EOPNOTSUPP']])
     assert.throws(() => checkIommufdNestingRule(fixtures, getProfile('linux-7.3'), [{ check: 'coherent', outcome: 'bind: EINVAL' }]), /"coherent" is not a check/)
+  })
+})
+
+describe('arm_vsmmu_validate_user_cmd (7.3): the fields a guest may set', () => {
+  // Command words written by hand from IHI 0070 4.4 / 4.5 / 4.8 and arm-smmu-v3.h's CMDQ_* masks.
+  const smmu = { asidBits: 16, ssidBits: 0, ats: false, rangeInv: true, ds: false }
+  const errno = (s: typeof smmu, w0: bigint, w1 = 0n): string => {
+    const r = validateUserCmd(s, [w0, w1])
+    return r.ok ? 'ok' : r.error.errno
+  }
+  it('takes each opcode with its own fields only', () => {
+    assert.equal(errno(smmu, 0x30n), 'ok') // TLBI_NSNH_ALL
+    assert.equal(errno(smmu, 0x30n | (1n << 32n)), 'EIO') // ... with a VMID
+    assert.equal(errno(smmu, 0x10n | (5n << 32n)), 'ok') // TLBI_NH_ALL, VMID 5
+    assert.equal(errno(smmu, 0x10n | (1n << 48n)), 'EIO') // ... with an ASID
+    assert.equal(errno(smmu, 0x12n | (0xffffn << 48n), 0x10_0001n), 'ok') // TLBI_NH_VA, 16-bit ASID, Leaf
+    assert.equal(errno({ ...smmu, asidBits: 8 }, 0x12n | (0x100n << 48n), 0x10_0000n), 'EIO') // ASID beyond 8 bits
+    assert.equal(errno(smmu, 0x5n | (8n << 32n), 1n), 'ok') // CFGI_CD, SID 8, Leaf
+    assert.equal(errno(smmu, 0x5n | (8n << 32n) | (1n << 11n)), 'EIO') // ... SSV
+    assert.equal(errno(smmu, 0x5n | (8n << 32n) | (1n << 12n)), 'EIO') // ... SSID without substreams
+    assert.equal(errno({ ...smmu, ssidBits: 5 }, 0x5n | (8n << 32n) | (1n << 12n)), 'ok') // ... with them
+    assert.equal(errno(smmu, 0x6n | (8n << 32n), 1n), 'EIO') // CFGI_CD_ALL has no Leaf
+    assert.equal(errno(smmu, 0x3n | (8n << 32n)), 'EIO') // CFGI_STE
+    assert.equal(errno(smmu, 0x46n), 'EIO') // CMD_SYNC
+  })
+  it('ATC_INV needs ATS and a Size of at most 52', () => {
+    assert.equal(errno(smmu, 0x40n | (8n << 32n), 52n), 'EIO')
+    assert.equal(errno({ ...smmu, ats: true }, 0x40n | (8n << 32n), 52n), 'ok')
+    assert.equal(errno({ ...smmu, ats: true }, 0x40n | (8n << 32n), 53n), 'EIO')
+    assert.equal(errno({ ...smmu, ats: true }, 0x40n | (8n << 32n) | (1n << 9n), 0n), 'EIO') // Global without substreams
+  })
+  it('range fields need RIL; reserved combinations and SCALE bit 5 without DS are EIO', () => {
+    const va = (tg: bigint, ttl: bigint, num: bigint, scale: bigint): [bigint, bigint] => [0x12n | (num << 12n) | (scale << 20n), 0x10_0000n | (tg << 10n) | (ttl << 8n)]
+    const check = (s: typeof smmu, [w0, w1]: [bigint, bigint]): string => errno(s, w0, w1)
+    assert.equal(check(smmu, va(1n, 0n, 1n, 0n)), 'ok') // 4K, NUM 1
+    assert.equal(check(smmu, va(0n, 0n, 1n, 0n)), 'EIO') // NUM with TG 0
+    assert.equal(check(smmu, va(1n, 0n, 0n, 0n)), 'EIO') // TG without NUM, SCALE or TTL
+    assert.equal(check(smmu, va(1n, 3n, 0n, 0n)), 'ok') // TTL 3: one leaf level
+    assert.equal(check(smmu, va(2n, 1n, 0n, 0n)), 'EIO') // 16K with TTL 1 needs DS
+    assert.equal(check({ ...smmu, ds: true }, va(2n, 1n, 0n, 0n)), 'ok')
+    assert.equal(check(smmu, va(1n, 0n, 1n, 32n)), 'EIO') // SCALE 32 needs DS
+    assert.equal(check({ ...smmu, ds: true }, va(1n, 0n, 1n, 32n)), 'ok')
+    assert.equal(check({ ...smmu, rangeInv: false }, va(1n, 0n, 1n, 0n)), 'EIO') // no RIL: no range fields
+  })
+})
+
+describe('arm_vsmmu_vdevice_init (7.3)', () => {
+  it('a device with two StreamIDs gets no vDEVICE (EOPNOTSUPP); with one it does', () => {
+    const hw = loadFixture('qemu-smmuv3-10.0-acpi-canwbs')
+    const machine = { ...hw, vfio: { ...hw.vfio, groups: [{ id: 1, streams: [8, 9], viable: true }, { id: 2, streams: [0x10], viable: true }] } }
+    const b = createModelBackend({ profile: 'linux-7.3', fixtures: [machine] })
+    const f = b.openIommufd()
+    assert.ok(f.ok)
+    for (const n of [1, 2]) {
+      const d = b.openDevice(n)
+      assert.ok(d.ok && d.value.bindIommufd(f.value).ok)
+    }
+    assert.ok(f.value.ioasAlloc().ok) // 3
+    assert.ok(f.value.hwptAlloc({ flags: 1, devId: 2, ptId: 3, dataType: 0 }).ok) // 4
+    assert.ok(f.value.viommuAlloc({ flags: 0, type: 1, devId: 2, hwptId: 4 }).ok) // 5
+    assert.equal(errnoOf(f.value.vdeviceAlloc(5, 1, 8n)), 'EOPNOTSUPP')
+    assert.equal(errnoOf(f.value.vdeviceAlloc(5, 2, 8n)), 'ok')
   })
 })

@@ -1,5 +1,5 @@
 /**
- * Descriptor encodings, checked against hand-computed vectors (facts §2, "Hand vectors").
+ * Descriptor encodings, checked against hand-computed vectors (docs/facts/smmu-translation.md#hand-vectors).
  * Bit values used below:
  *   nG 0x800 (bit 11), AF 0x400 (bit 10), SH inner 0x300 / outer 0x200 (bits 9:8),
  *   AP[2] RDONLY 0x80 (bit 7), AP[1] UNPRIV 0x40 (bit 6), AttrIndx n -> n << 2,

@@ -1,5 +1,5 @@
 /**
- * Geometry, start levels and stage-2 concatenation (facts §1 "Start levels" and §2 "Geometry").
+ * Geometry, start levels and stage-2 concatenation (docs/facts/smmu-translation.md#start-levels and #io-pgtable).
  * Expected values are worked by hand from
  *   va_bits = ias - pgShift; levels = ceil(va_bits / stride); start = 4 - levels;
  *   pgd_bits = va_bits - stride * (levels - 1); S2 (older kernels): start 0 with 2^pgd_bits <= 16

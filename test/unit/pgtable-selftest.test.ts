@@ -1,5 +1,5 @@
 /**
- * The io-pgtable-arm selftest (arm_lpae_run_tests, facts §2 "Selftest") as one matrix-driven
+ * The io-pgtable-arm selftest (arm_lpae_run_tests, docs/facts/smmu-translation.md#selftest) as one matrix-driven
  * script: granule x (oas, ias <= oas) from {32, 36, 40, 42, 44, 48} x {S1, S2} x partial-unmap
  * policy. Every expected address is the identity (pa = iova) plus 42, as in the kernel; a walk
  * checks each translation from the bytes in memory as well as iovaToPhys.

@@ -1,6 +1,6 @@
 /**
- * The tag scheme (model/profiles/tags.ts): which profiles a scenario's tags select, and that the
- * cucumber tag expression of each profile selects exactly the same scenarios.
+ * The tag scheme (model/profiles/tags.ts): which profiles a scenario's tags select (none: every
+ * profile), and that the cucumber tag expression of each profile selects exactly the same scenarios.
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -16,6 +16,23 @@ const last = PROFILE_NAMES[PROFILE_NAMES.length - 1]
 describe('profile tags', () => {
   it('@<profile> selects that profile only', () => {
     assert.deepEqual(profilesOfTags(['@merged']), { profiles: ['merged'] })
+  })
+
+  it('no profile tag selects every profile; other tags do not count', () => {
+    assert.deepEqual(profilesOfTags([]), { profiles: [...PROFILE_NAMES] })
+    assert.deepEqual(profilesOfTags(['@slow', '@wip']), { profiles: [...PROFILE_NAMES] })
+  })
+
+  it('a tag close to a profile tag is an error naming the one meant (untagged would mean every profile)', () => {
+    for (const [tag, meant] of [
+      ['@sinse-merged', '@since-merged'],
+      ['@mereged', '@merged'],
+      ['@untill-linux-6.12', '@until-linux-6.12'],
+    ]) {
+      const r = profilesOfTags([tag as string])
+      assert.ok('error' in r, tag)
+      assert.equal(r.error, `${tag} (did you mean ${meant}?): not a profile tag, and a scenario without one would run under every profile`)
+    }
   })
 
   it('@since-<p> selects p and every later profile; @until-<p> every profile up to p', () => {
@@ -53,11 +70,13 @@ describe('profile tags', () => {
     }
   })
 
-  it('every since/until tag in the features names a profile', () => {
+  it('every tag in the features is a profile tag, and none says "every profile" (no tag does)', () => {
     const files = fs.readdirSync('features', { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.feature'))
+    const scheme = new Set(PROFILE_NAMES.flatMap((p) => [`@${p}`, `@since-${p}`, `@until-${p}`]))
     for (const f of files) {
-      const tags = fs.readFileSync(path.join('features', f), 'utf8').match(/@(since|until)-[^\s]+/g) ?? []
-      for (const t of tags) assert.ok(!('error' in profilesOfTags([t])), `${f}: ${t}`)
+      const tags = fs.readFileSync(path.join('features', f), 'utf8').match(/^\s*@[^#\n]*/gm)?.flatMap((l) => l.trim().split(/\s+/)) ?? []
+      for (const t of tags) assert.ok(scheme.has(t), `${f}: ${t} is not a profile tag`)
+      assert.ok(!tags.includes(`@since-${first}`), `${f}: @since-${first} is every profile, which an untagged scenario already is`)
     }
   })
 })

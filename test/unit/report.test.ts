@@ -16,7 +16,7 @@ import { explainFixture, type CatalogueCheck } from '../../model/survey'
 import { checkInBrowser, chromiumAvailable, SKIP_MESSAGE } from '../../scripts/report/browser-check'
 import { cell, fixturesMentioned, stripStack, summarize } from '../../scripts/report/messages'
 import { escapeHtml } from '../../scripts/report/overview'
-import { expectedActual } from '../../scripts/report/feature-page'
+import { expectedActual, renderFeaturePage } from '../../scripts/report/feature-page'
 import { historyClaims, parseFeature, type FeatureDoc } from '../../scripts/report/features'
 import { historyRows } from '../../scripts/report/history'
 import type { SiteProfile } from '../../scripts/report/site'
@@ -177,6 +177,63 @@ describe('report: features as documents (Gherkin)', () => {
     assert.equal(s1.name, '[1] A <requested> request on <fixture>')
     assert.deepEqual(s1.steps.map((s) => s.comments.map((c) => c.text)), [['history: a <requested> request on <fixture> => <stage>'], ['between the steps']])
     assert.deepEqual(s1.examples.map((e) => [e.name, e.tags, e.comments.map((c) => c.text), e.rows.length]), [['old', ['@old'], ['the old kernel'], 2], ['new', ['@new'], [], 2]])
+  })
+
+  it('a Background and each Rule keep their descriptions; the page shows each Rule, with its Background, before its first scenario', () => {
+    const text = `Feature: Demo3 - Rules
+  Short.
+
+  Background: How the values are worked out
+    A worked *example*, no steps.
+
+  Rule: The first rule
+    Why it holds.
+
+    Background:
+      Rule two's machine is this one.
+      Given an SMMU from fixture "mmu-500"
+
+    Scenario: [1] One
+      Then the answer should be 0
+
+    Scenario: [2] Two
+      Then the answer should be 0
+
+  Rule: The second rule
+
+    Scenario: [3] Three
+      Then the answer should be 0
+`
+    const doc = parseFeature(text, 'features/demo/demo3-rules.feature').feature as FeatureDoc
+    assert.deepEqual(doc.background, { name: 'How the values are worked out', description: 'A worked *example*, no steps.', steps: [] })
+    assert.deepEqual(
+      doc.rules.map((r) => [r.name, r.description, r.background?.description, r.background?.steps.map((st) => st.text)]),
+      [
+        ['The first rule', 'Why it holds.', "Rule two's machine is this one.", ['an SMMU from fixture "mmu-500"']],
+        ['The second rule', '', undefined, undefined],
+      ],
+    )
+    const html = renderFeaturePage({ feature: doc, profiles: [], results: new Map() })
+    const at = (s: string): number => {
+      const i = html.indexOf(s)
+      assert.ok(i >= 0, s)
+      return i
+    }
+    assert.ok(at('<h2>Background: How the values are worked out</h2><div class="prose"><p>A worked <em>example</em>') < at('id="rule-1"'))
+    assert.ok(at('<h2>Rule: The first rule</h2>') < at('id="rule-1-background"'))
+    assert.ok(at('id="rule-1-background"') < at('<section class="scenario" id="s1">'))
+    assert.ok(at('<section class="scenario" id="s2">') < at('<h2>Rule: The second rule</h2>'))
+    assert.ok(at('<h2>Rule: The second rule</h2>') < at('<section class="scenario" id="s3">'))
+    assert.equal((html.match(/<h2>Rule: /g) ?? []).length, 2, 'one heading per Rule')
+  })
+
+  it('every feature states its rule in at most ten lines of description (worked examples go in a Background)', () => {
+    const files = fs.readdirSync('features', { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.feature'))
+    for (const file of files) {
+      const doc = parseFeature(fs.readFileSync(path.join('features', file), 'utf8'), `features/${file}`).feature as FeatureDoc
+      const lines = doc.description.split('\n').length
+      assert.ok(lines <= 10, `${file}: ${lines} lines of description`)
+    }
   })
 
   it('a history comment gives one claim per Examples row, placeholders filled in; a Scenario gives its own', () => {

@@ -1,13 +1,14 @@
 /**
  * arm-smmu-v3's iommufd side, as drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3-iommufd.c and the
- * parts of arm-smmu-v3.c it relies on do it (Linux 7.1, torvalds/linux arm-smmu-v3-iommufd.c at
- * 056daec2925d for the functions quoted by name). Which kernel's rules apply is the profile's
- * IommufdDriverFacts; the SMMU's features come from its fixture (ID registers, IIDR, IORT).
+ * parts of arm-smmu-v3.c it relies on do it (read in Linux 7.1, torvalds/linux
+ * arm-smmu-v3-iommufd.c at 056daec2925d, then checked against Debian's linux-source-7.3 7.3.4).
+ * Which kernel's rules apply is the profile's IommufdDriverFacts; the SMMU's features come from its fixture (ID registers, IIDR, IORT).
  *
  * Function by function:
  * - arm_smmu_device_hw_probe / arm_smmu_device_iidr_probe: FEAT_NESTING = S1P && S2P, cleared by
- *   MMU-600 variant < 2 (erratum 1209401) and every MMU-700 (errata 2268618, 2812531, which also
- *   set OPT_CMDQ_FORCE_SYNC); FEAT_S2FWB = IDR3.FWB (only where the kernel detects it).
+ *   MMU-600 variant < 2 (erratum 1209401) and by MMU-700 (errata 2268618, 2812531, which also set
+ *   OPT_CMDQ_FORCE_SYNC): every one in the 7.1 tree, r0 or p0 only in 7.3.4
+ *   (IommufdDriverFacts.mmu700NestingErrata); FEAT_S2FWB = IDR3.FWB (only where the kernel detects it).
  * - arm_smmu_domain_alloc_paging_flags: the nest parent (stage 2).
  * - arm_smmu_get_viommu_size / arm_vsmmu_init (6.17+), arm_vsmmu_alloc (6.13, 6.14): the vIOMMU.
  * - arm_vsmmu_alloc_domain_nested / arm_smmu_validate_vste: the vSTE.
@@ -25,7 +26,7 @@ import type { IommufdDriverFacts } from '../../profiles'
 import type { EventRecord } from '../../smmu/events'
 import { encodeEvent } from '../../smmu/events'
 import type { SmmuInstance } from '../../smmu/instance'
-import { CMD_LAYOUTS, CMDQ_OP, withField } from '../../smmu/v3/commands'
+import { cmdOpName, CMD_LAYOUTS, CMDQ_OP, withField } from '../../smmu/v3/commands'
 import { decodeFields, encodeFields } from '../../smmu/v3/fields'
 import { STE_CONFIG, STE_LAYOUT, STE_WORDS, STE_ZERO, steFields } from '../../smmu/v3/structures'
 import type { IommufdDevice } from '../device-info'
@@ -88,6 +89,14 @@ export interface ArmSmmuV3Probe {
   readonly coherency: boolean
   /** Why nesting is off, when it is, for messages. */
   readonly nestingNote: string
+  /** smmu->asid_bits (IDR0.ASID16: 16, else 8). */
+  readonly asidBits: number
+  /** smmu->ssid_bits (IDR1.SSIDSIZE). */
+  readonly ssidBits: number
+  /** ARM_SMMU_FEAT_ATS (IDR0.ATS), ARM_SMMU_FEAT_RANGE_INV (IDR3.RIL), ARM_SMMU_FEAT_DS (IDR5.DS). */
+  readonly ats: boolean
+  readonly rangeInv: boolean
+  readonly ds: boolean
 }
 
 /** arm_smmu_device_hw_probe + arm_smmu_device_iidr_probe, for the fields nesting reads. */
@@ -105,15 +114,31 @@ export function probeArmSmmuV3(hw: FeatureSet, facts: IommufdDriverFacts): ArmSm
       nesting = false
       nestingNote = `no FEAT_NESTING: MMU-600 r${variant} (Arm erratum 1209401)`
     }
-    if (product === IIDR_PRODUCTID_ARM_MMU_700) {
+    const revision = fieldValue(regs, SMMU_V3_IDR.IIDR_REVISION) ?? 0
+    if (product === IIDR_PRODUCTID_ARM_MMU_700 && (facts.mmu700NestingErrata === 'every' || variant < 1 || revision < 1)) {
       forceSync = true
       if (nesting) {
         nesting = false
-        nestingNote = 'no FEAT_NESTING: MMU-700 (Arm errata 2268618, 2812531)'
+        nestingNote = `no FEAT_NESTING: MMU-700 r${variant}p${revision} (Arm errata 2268618, 2812531)`
       }
     }
   }
-  return { transS1, transS2, nesting, forceSync, s2fwb: facts.detectsS2fwb && hw.s2fwb, coherency: hw.coherentWalk, nestingNote }
+  const words = smmuV3IdWords(hw.idRegisters, hw)
+  const w = { idr1: words.idr[1], idr3: words.idr[3], idr5: words.idr[5] }
+  return {
+    transS1,
+    transS2,
+    nesting,
+    forceSync,
+    s2fwb: facts.detectsS2fwb && hw.s2fwb,
+    coherency: hw.coherentWalk,
+    nestingNote,
+    asidBits: hw.asidBits,
+    ssidBits: fieldValue(w, SMMU_V3_IDR.SSIDSIZE) ?? 0,
+    ats: hw.ats,
+    rangeInv: fieldValue(w, SMMU_V3_IDR.RIL) === 1,
+    ds: fieldValue(w, SMMU_V3_IDR.DS) === 1,
+  }
 }
 
 /** smmu->vmaster of a master attached to a nested domain with a vDEVICE (struct arm_smmu_vmaster). */
@@ -136,6 +161,8 @@ export interface HostEvent {
 }
 
 export class ArmSmmuV3Iommufd implements IommufdDriver {
+  /** arm_smmu_domain_alloc_paging_flags (6.12: arm_smmu_domain_alloc_user). */
+  readonly takesPagingFlags = true
   private readonly smmus = new Map<SmmuInstance, SmmuState>()
   /** Nest-parent domains (smmu_domain->nest_parent) and whether their io-pgtable has the S2FWB quirk. */
   private readonly nestParents = new WeakMap<IommuDomain, { readonly s2fwb: boolean }>()
@@ -304,6 +331,14 @@ export class ArmSmmuV3Iommufd implements IommufdDriver {
     return this.facts.mergeEvents
   }
 
+  get vdeviceOneStream(): boolean {
+    return this.facts.vdeviceOneStream
+  }
+
+  get validatesUserCmds(): boolean {
+    return this.facts.validatesUserCmds
+  }
+
   get nestedAttachNeedsVdevice(): IommufdDriverFacts['nestedAttachNeedsVdevice'] {
     return this.facts.nestedAttachNeedsVdevice
   }
@@ -313,16 +348,18 @@ export class ArmSmmuV3Iommufd implements IommufdDriver {
    * recorded goes to its master's vIOMMU when it is one of the eight forwarded events, the master
    * has a vmaster and the fault is not at stage 2 (arm_vmaster_report_event: the record with
    * StreamID replaced by the vSID); otherwise, or when the vIOMMU has no ARM_SMMUV3 vEVENTQ
-   * (iommufd_viommu_report_event: EOPNOTSUPP), the host logs it.
+   * (iommufd_viommu_report_event: EOPNOTSUPP), the host logs it. Returns how many there were.
    */
-  serviceEvents(smmu: SmmuInstance): void {
+  serviceEvents(smmu: SmmuInstance): number {
     const state = this.state(smmu)
-    for (const event of smmu.drainEvents()) {
+    const events = smmu.drainEvents()
+    for (const event of events) {
       const vmaster = state.vmasters.get(event.sid)
       const forward = this.facts.reportsVevents && vmaster !== undefined && FORWARDED_EVENTS.has(event.name) && event.s2 !== true
       if (forward && vmaster.vsmmu.reportEvent(event, vmaster.vsid).ok) continue
       this.hostLog.push({ smmu: smmu.name, event })
     }
+    return events.length
   }
 }
 
@@ -381,12 +418,16 @@ export class ArmVsmmu implements ViommuDriver {
   }
 
   /**
-   * arm_vsmmu_convert_user_cmd: TLBI_NSNH_ALL becomes TLBI_NH_ALL of the vIOMMU's VMID (word 1
+   * arm_vsmmu_convert_user_cmd: first (7.3) arm_vsmmu_validate_user_cmd; then TLBI_NSNH_ALL becomes TLBI_NH_ALL of the vIOMMU's VMID (word 1
    * cleared); TLBI_NH_VA/VAA/ALL/ASID get the vIOMMU's VMID; ATC_INV, CFGI_CD and CFGI_CD_ALL get the
    * SID of the device whose vDEVICE has the command's vSID (streams[0]; no such vDEVICE: EIO);
    * every other opcode is EIO.
    */
   convertUserCmd(cmd: readonly bigint[]): Result<bigint[]> {
+    if (this.driver.validatesUserCmds) {
+      const valid = validateUserCmd(this.driver.probe(this.smmu), cmd)
+      if (!valid.ok) return valid
+    }
     const op = Number((cmd[0] ?? 0n) & 0xffn)
     switch (op) {
       case CMDQ_OP.TLBI_NSNH_ALL:
@@ -445,6 +486,15 @@ export class ArmVsmmu implements ViommuDriver {
     }
   }
 
+  /**
+   * arm_vsmmu_vdevice_init (7.3): arm_vsmmu_vsid_to_sid maps a vSID to the device's first stream
+   * only, so a device with more than one StreamID gets no vDEVICE (EOPNOTSUPP).
+   */
+  vdeviceInit(dev: IommufdDevice): Result<void> {
+    if (this.driver.vdeviceOneStream && dev.streams.length !== 1) return fail('EOPNOTSUPP', `${dev.name} has ${dev.streams.length} StreamIDs; a vDEVICE maps its vSID to one`)
+    return ok()
+  }
+
   /** arm_vmaster_report_event: the record with its StreamID replaced by the vSID. */
   reportEvent(event: EventRecord, vsid: bigint): Result<void> {
     const words = [...encodeEvent(event)]
@@ -456,6 +506,95 @@ export class ArmVsmmu implements ViommuDriver {
   }
 
   destroy(): void {}
+}
+
+/**
+ * arm_vsmmu_validate_user_cmd (7.3): the fields a guest may set, by opcode, every other bit EIO
+ * (a RES0 or Secure bit would make the shared queue raise CERROR_ILL):
+ * - TLBI_NSNH_ALL: the opcode only;
+ * - TLBI_NH_VA: ASID (its low asid_bits), then as TLBI_NH_VAA: VMID, Leaf, Address, and with
+ *   FEAT_RANGE_INV NUM, SCALE (bit 5 of SCALE only with FEAT_DS), TG, TTL, after
+ *   arm_vsmmu_validate_range refuses the reserved values;
+ * - TLBI_NH_ASID: ASID, then as TLBI_NH_ALL: VMID;
+ * - ATC_INV: EIO without FEAT_ATS, or with Size above 52; SID, Size, Address, and SSV, SSID, Global
+ *   with substreams (ssid_bits);
+ * - CFGI_CD: SSID with substreams, Leaf, then as CFGI_CD_ALL: SID (never SSV);
+ * - any other opcode: EIO.
+ */
+export function validateUserCmd(smmu: Pick<ArmSmmuV3Probe, 'asidBits' | 'ssidBits' | 'ats' | 'rangeInv' | 'ds'>, cmd: readonly bigint[]): Result<void> {
+  const w0 = cmd[0] ?? 0n
+  const w1 = cmd[1] ?? 0n
+  const L = CMD_LAYOUTS
+  const field = (f: { readonly lo: number; readonly width: number } | undefined): bigint => (f === undefined ? 0n : mask(f))
+  const asid = (mask(L.TLBI_NH_VA.asid) >> BigInt(L.TLBI_NH_VA.asid.lo)) & ((1n << BigInt(smmu.asidBits)) - 1n)
+  const allowed: [bigint, bigint] = [field(L.TLBI_NH_ALL.opcode), 0n]
+  const op = Number(w0 & 0xffn)
+  const name = cmdOpName(op)
+  switch (name) {
+    case 'TLBI_NSNH_ALL':
+      break
+    case 'TLBI_NH_VA':
+    case 'TLBI_NH_VAA': {
+      if (name === 'TLBI_NH_VA') allowed[0] |= asid << BigInt(L.TLBI_NH_VA.asid.lo)
+      if (smmu.rangeInv) {
+        const range = validateRange(smmu, cmd)
+        if (!range.ok) return range
+        allowed[0] |= field(L.TLBI_NH_VA.num) | field(L.TLBI_NH_VA.scale)
+        allowed[1] |= field(L.TLBI_NH_VA.tg) | field(L.TLBI_NH_VA.ttl)
+        if (!smmu.ds) allowed[0] &= ~(1n << BigInt(L.TLBI_NH_VA.scale.lo + 5))
+      }
+      allowed[0] |= field(L.TLBI_NH_VA.vmid)
+      allowed[1] |= field(L.TLBI_NH_VA.leaf) | field(L.TLBI_NH_VA.addr)
+      break
+    }
+    case 'TLBI_NH_ASID':
+    case 'TLBI_NH_ALL':
+      if (name === 'TLBI_NH_ASID') allowed[0] |= asid << BigInt(L.TLBI_NH_ASID.asid.lo)
+      allowed[0] |= field(L.TLBI_NH_ALL.vmid)
+      break
+    case 'ATC_INV': {
+      if (!smmu.ats) return fail('EIO', 'ATC_INV from a guest needs an SMMU with ATS (IDR0.ATS)')
+      const size = decodeFields({ size: L.ATC_INV.size }, cmd).size
+      if (size > ATC_INV_SIZE_ALL) return fail('EIO', `ATC_INV Size ${size} is above 52 (invalidate all)`)
+      if (smmu.ssidBits > 0) allowed[0] |= field(L.ATC_INV.ssv) | field(L.ATC_INV.ssid) | field(L.ATC_INV.global)
+      allowed[0] |= field(L.ATC_INV.sid)
+      allowed[1] |= field(L.ATC_INV.size) | field(L.ATC_INV.addr)
+      break
+    }
+    case 'CFGI_CD':
+    case 'CFGI_CD_ALL':
+      if (name === 'CFGI_CD') {
+        if (smmu.ssidBits > 0) allowed[0] |= field(L.CFGI_CD.ssid)
+        allowed[1] |= field(L.CFGI_CD.leaf)
+      }
+      allowed[0] |= field(L.CFGI_CD_ALL.sid)
+      break
+    default:
+      return fail('EIO', `opcode 0x${op.toString(16)} is not one a guest may issue`)
+  }
+  const extra0 = w0 & ~allowed[0]
+  const extra1 = w1 & ~allowed[1]
+  if (extra0 !== 0n || extra1 !== 0n) {
+    const bits = extra0 !== 0n ? `word 0 bits 0x${extra0.toString(16)}` : `word 1 bits 0x${extra1.toString(16)}`
+    return fail('EIO', `${name} sets ${bits}, outside the fields a guest may set`)
+  }
+  return ok()
+}
+
+/** ATC_INV_SIZE_ALL: Size 52 invalidates every address. */
+const ATC_INV_SIZE_ALL = 52
+
+/**
+ * arm_vsmmu_validate_range (7.3): with TG 0, NUM, SCALE and TTL must be 0; TTL 1 with a 16K TG
+ * needs FEAT_DS; NUM = SCALE = 0 with TTL 0 is reserved. Each refusal is EIO.
+ */
+function validateRange(smmu: Pick<ArmSmmuV3Probe, 'ds'>, cmd: readonly bigint[]): Result<void> {
+  const f = decodeFields({ num: CMD_LAYOUTS.TLBI_NH_VA.num, scale: CMD_LAYOUTS.TLBI_NH_VA.scale, tg: CMD_LAYOUTS.TLBI_NH_VA.tg, ttl: CMD_LAYOUTS.TLBI_NH_VA.ttl }, cmd)
+  const range = f.num !== 0 || f.scale !== 0
+  if (f.tg === 0) return range || f.ttl !== 0 ? fail('EIO', 'NUM, SCALE and TTL are RES0 when TG is 0') : ok()
+  if (f.tg === 2 && f.ttl === 1 && !smmu.ds) return fail('EIO', 'TTL 1 with a 16K TG needs IDR5.DS')
+  if (!range && f.ttl === 0) return fail('EIO', 'NUM = SCALE = 0 with TTL 0 is a reserved combination')
+  return ok()
 }
 
 /**

@@ -20,6 +20,8 @@ import { IOMMU_HW_INFO_TYPE_DEFAULT, IOMMU_HW_INFO_TYPE_INTEL_VTD, IOMMU_HWPT_AL
 
 /** arm-smmu v1/v2. */
 export class ArmSmmuIommufd implements IommufdDriver {
+  /** arm-smmu has domain_alloc_paging only. */
+  readonly takesPagingFlags = false
   constructor(private readonly core: IommuCore) {}
 
   capable(dev: IommufdDevice, cap: IommuCap): boolean {
@@ -48,6 +50,8 @@ const CAP_MGAW_SHIFT = 16n
 const VTD_ERRATA_772415_SPR17 = 1
 
 export class IntelIommuIommufd implements IommufdDriver {
+  /** intel_iommu_domain_alloc_paging_flags (6.12: domain_alloc_user). */
+  readonly takesPagingFlags = true
   constructor(
     private readonly facts: IommufdDriverFacts,
     private readonly core: IommuCore,

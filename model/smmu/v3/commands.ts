@@ -57,7 +57,8 @@ const SSID = uint('SubstreamID', 0, 12, 20)
 const TLBI_VA = {
   ...COMMON,
   num: uint('NUM', 0, 12, 5),
-  scale: uint('SCALE', 0, 20, 5),
+  // [25:20]: bit 25 (values above 31) exists with IDR5.DS only (Linux CMDQ_TLBI_0_SCALE).
+  scale: uint('SCALE', 0, 20, 6),
   vmid: uint('VMID', 0, 32, 16),
   asid: uint('ASID', 0, 48, 16),
   leaf: flag('Leaf', 1, 0),
