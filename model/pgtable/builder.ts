@@ -27,7 +27,7 @@
  *   slot and returns what it unmapped so far (iommu_unmap / __iommu_unmap).
  */
 import { fail, ok, type KernelError, type Result } from '../errno'
-import { FETCH, NO_PAGE as MEMORY_NO_PAGE, type PhysMemory, type TableAllocator } from '../memory'
+import { FETCH, NO_PAGE, type PhysMemory, type TableAllocator } from '../memory'
 import { stage1Context, stage2Context, sl0ForStartLevel, type S1Context, type S1Regs, type S2Context, type S2Regs, type TranslationContext } from './context'
 import { DESC, DESC_BYTES, LEAF_ATTR_HI_MASK, LEAF_ATTR_LO_MASK } from './descriptor'
 import { hiWord, PAGE_OFFSET_MASK } from './fetch'
@@ -35,11 +35,6 @@ import { formatGeometry, ioPgtableGeometry, MAX_LEVEL, type Geometry, type Granu
 import { Journal } from './journal'
 import { descAddress } from './leaf'
 import { protToAttrs, type IommuProt, type LeafAttrs } from './prot'
-
-// What model/memory exports, as module constants: its index re-exports through getters, which a
-// lookup per descriptor would call every time.
-const NO_PAGE = MEMORY_NO_PAGE
-const FETCH_TABLE_BUILDER = FETCH.TABLE_BUILDER
 
 const TWO_POW_32 = 2 ** 32
 const T0SZ_BASE = 64
@@ -434,7 +429,7 @@ export class IoPgtable {
    * between small and large integers. Valid until the next write to memory, which may grow the arena.
    */
   private slot(pa: number, level: number): number {
-    const page = this.mem.descriptorPage(hiWord(pa), pa >>> 0, FETCH_TABLE_BUILDER, level)
+    const page = this.mem.descriptorPage(hiWord(pa), pa >>> 0, FETCH.TABLE_BUILDER, level)
     if (page === NO_PAGE) throw new Error(`io-pgtable: table memory at ${pa} aborted`)
     return page + ((pa & PAGE_OFFSET_MASK) >>> 2)
   }
