@@ -23,7 +23,7 @@
 import { FETCH, NO_PAGE, type DescriptorReader } from '../memory'
 import type { S1Context, S2Context } from './context'
 import { DESC, DESC_SHIFT, OA, S1_LEAF } from './descriptor'
-import { hiWord, PAGE_OFFSET_MASK, pageReader, TWO_POW_32, type TablePageReader } from './fetch'
+import { hiWord, PAGE_OFFSET_MASK, TWO_POW_32 } from './fetch'
 import { MAX_LEVEL } from './geometry'
 import { descAddress, LEAF_KEPT_HI, LEAF_KEPT_LO, s1Perm, type LeafOut } from './leaf'
 import { makeFault, PERM_READ, permBit, PERMS, type Access, type Fault, type S1Attrs, type WalkResult } from './result'
@@ -41,10 +41,10 @@ import { s2Lookup } from './walk-s2'
  * geometry's per-walk values are read into locals once, before the loop. Reentrant: all state is
  * in locals and `out` (which also receives each nested table-address translation, before the leaf).
  */
-export function s1Lookup(mem: TablePageReader, ctx: S1Context, iova: number, need: number, privileged: boolean, s2: S2Context | undefined, out: LeafOut): Fault | undefined
-export function s1Lookup(mem: TablePageReader, ctx: S1Context, iova: number, need: number, privileged: boolean, s2: undefined, out: undefined): WalkResult
+export function s1Lookup(mem: DescriptorReader, ctx: S1Context, iova: number, need: number, privileged: boolean, s2: S2Context | undefined, out: LeafOut): Fault | undefined
+export function s1Lookup(mem: DescriptorReader, ctx: S1Context, iova: number, need: number, privileged: boolean, s2: undefined, out: undefined): WalkResult
 export function s1Lookup(
-  mem: TablePageReader,
+  mem: DescriptorReader,
   ctx: S1Context,
   iova: number,
   need: number,
@@ -126,5 +126,5 @@ export function s1Attrs(lo: number, hi: number, perm: number): S1Attrs {
 
 /** Translates an IOVA through a stage-1 context alone; `oa` is stage 1's output address. */
 export function walkStage1(mem: DescriptorReader, ctx: S1Context, iova: number, access: Access): WalkResult {
-  return s1Lookup(pageReader(mem), ctx, iova, permBit(access.kind), access.privileged === true, undefined, undefined)
+  return s1Lookup(mem, ctx, iova, permBit(access.kind), access.privileged === true, undefined, undefined)
 }

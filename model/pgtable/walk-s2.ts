@@ -21,7 +21,7 @@
 import { FETCH, NO_PAGE, type DescriptorReader, type FetchKind } from '../memory'
 import type { S2Context } from './context'
 import { DESC, DESC_SHIFT, OA, S2_LEAF } from './descriptor'
-import { PAGE_OFFSET_MASK, pageReader, TWO_POW_32, type TablePageReader } from './fetch'
+import { PAGE_OFFSET_MASK, TWO_POW_32 } from './fetch'
 import { MAX_LEVEL } from './geometry'
 import { descAddress, LEAF_KEPT_HI, LEAF_KEPT_LO, s2Perm, type LeafOut } from './leaf'
 import { makeFault, permBit, PERMS, type Access, type Fault, type S2Attrs, type WalkResult } from './result'
@@ -33,10 +33,10 @@ import { makeFault, permBit, PERMS, type Access, type Fault, type S2Attrs, type 
  * `kind` names the descriptor fetches: FETCH.S2, or FETCH.S2_FOR_S1_TABLE when a nested walk
  * translates the IPA of a stage-1 descriptor. Reentrant: all state is in locals and `out`.
  */
-export function s2Lookup(mem: TablePageReader, ctx: S2Context, ipa: number, need: number, privileged: boolean, out: LeafOut, kind?: FetchKind): Fault | undefined
-export function s2Lookup(mem: TablePageReader, ctx: S2Context, ipa: number, need: number, privileged: boolean, out: undefined): WalkResult
+export function s2Lookup(mem: DescriptorReader, ctx: S2Context, ipa: number, need: number, privileged: boolean, out: LeafOut, kind?: FetchKind): Fault | undefined
+export function s2Lookup(mem: DescriptorReader, ctx: S2Context, ipa: number, need: number, privileged: boolean, out: undefined): WalkResult
 export function s2Lookup(
-  mem: TablePageReader,
+  mem: DescriptorReader,
   ctx: S2Context,
   ipa: number,
   need: number,
@@ -106,5 +106,5 @@ export function s2Attrs(lo: number, hi: number, perm: number): S2Attrs {
 
 /** Translates an IPA through a stage-2 context, reading descriptors from `mem`. */
 export function walkStage2(mem: DescriptorReader, ctx: S2Context, ipa: number, access: Access): WalkResult {
-  return s2Lookup(pageReader(mem), ctx, ipa, permBit(access.kind), access.privileged === true, undefined)
+  return s2Lookup(mem, ctx, ipa, permBit(access.kind), access.privileged === true, undefined)
 }
