@@ -2,7 +2,7 @@
 // every behaviour profile it holds for. `npm run features` runs the behaviour profiles one after
 // the other and reports per profile (scripts/run-features.ts). The profile list and the tag scheme
 // (@<profile>, @since-<profile>, @until-<profile>) come from model/profiles: nothing is repeated here.
-// The step definitions and this file's model imports run compiled (dist/); transpile whatever
+// The step definitions and this file's model imports run compiled (dist/); emit whatever
 // changed since the last run first.
 require('./bin/build').ensureBuilt()
 const { PROFILE_NAMES } = require('./dist/model/profiles/names')

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `smmu-nesting-tck` command: runs the CLI (cli/main.ts) from its compiled JavaScript in
 // dist/, which bin/build.js brings up to date first (after an edit, only the changed files are
-// transpiled), so the tool runs from a checkout after `npm ci` with no build step to remember.
+// emitted), so the tool runs from a checkout after `npm ci` with no build step to remember.
 // Type-checking is `npm run typecheck`'s job.
 'use strict'
 require('./build').ensureBuilt()

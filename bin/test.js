@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm test`: every check, as fast as two cores allow. First dist/ is brought up to date
-// (bin/build.js: only the TypeScript changed since the last run is transpiled), then the four
+// (bin/build.js: only the TypeScript changed since the last run is emitted), then the four
 // phases run side by side, each being the npm script of the same name:
 //
 //   typecheck   tsc --noEmit (incremental: dist/.tsbuildinfo)

@@ -21,27 +21,14 @@ export function isBusAbort(x: unknown): x is BusAbort {
 }
 
 /**
- * What a descriptor fetch is for. Every fetch a walker or the table builder makes names its kind
- * and table level: memory keeps one cache line per (kind, level), so a warm walk finds each table
- * page with two compares, and a walk trace labels each fetch by its kind (model/smmu/explain.ts).
+ * Which walk fetches a descriptor: stage 1, stage 2 (the walk of an input IPA, or of a nested
+ * walk's final IPA), or stage 2 translating the IPA of a stage-1 descriptor in a nested walk. The
+ * walkers name each fetch so; memory does not look at it, a reader that records a walk
+ * (model/smmu/explain.ts) labels each fetch with it.
  */
-export const FETCH = {
-  /** A stage-1 descriptor. */
-  S1: 0,
-  /** A stage-2 descriptor: the walk of an input IPA, or of a nested walk's final IPA. */
-  S2: 1,
-  /** A stage-2 descriptor fetched while translating the IPA of a stage-1 descriptor (nested). */
-  S2_FOR_S1_TABLE: 2,
-  /** io-pgtable reading the tables it builds (map, unmap, iova_to_phys). */
-  TABLE_BUILDER: 3,
-} as const
+export const FETCH = { S1: 0, S2: 1, S2_FOR_S1_TABLE: 2 } as const
 
 export type FetchKind = (typeof FETCH)[keyof typeof FETCH]
-
-/** Fetch kinds (FETCH's values are 0 .. FETCH_KINDS - 1). */
-export const FETCH_KINDS = 4
-/** Table levels a fetch can be at (0 .. FETCH_LEVELS - 1). */
-export const FETCH_LEVELS = 4
 
 /** What descriptorPage() returns instead of a frame offset when the bus says no. */
 export const NO_PAGE = -1
@@ -59,20 +46,17 @@ export interface PaRange {
 }
 
 /**
- * The read side the page-table walkers need. `PhysMemory` implements it; a test may wrap it to
- * watch which addresses a walk touches.
+ * What the page-table walkers read descriptors through: PhysMemory itself, or a reader in front
+ * of it that watches the fetches (a walk trace, a test). A walker reads a descriptor in place: it
+ * asks where the 4 KiB page holding the descriptor is in `words` and reads its two halves there.
  */
 export interface DescriptorReader {
-  /** Little-endian 64-bit load into `out`; returns an abort instead when the bus says no. */
-  read64Parts(pa: number, out: Word64): BusAbort | undefined
-  /** The same load, as the descriptor a walk of `kind` fetches at table level `level` (0..3). */
-  readDescriptor(pa: number, kind: FetchKind, level: number, out: Word64): BusAbort | undefined
   /**
-   * Optional fast path (PhysMemory has it, with `words`): where the 4 KiB page holding PA
-   * hi * 2^32 + lo starts in `words` (1024 little-endian 32-bit words, read-only), or NO_PAGE when
-   * the bus says no. A reader without it is served through readDescriptor(), one descriptor at a time.
+   * Index in `words` of the 4 KiB page holding PA hi * 2^32 + lo (hi = bits [63:32], lo = bits
+   * [31:0]), or NO_PAGE when the bus says no. `kind` and `level` say which walk fetches a
+   * descriptor there, at which table level, for a reader that records it; memory ignores them.
    */
-  descriptorPage?(hi: number, lo: number, kind: FetchKind, level: number): number
-  /** The word array descriptorPage() indexes (valid until the next write to this memory). */
-  readonly words?: Uint32Array
+  descriptorPage(hi: number, lo: number, kind: FetchKind, level: number): number
+  /** The little-endian words descriptorPage() indexes (valid until the next write to memory). */
+  readonly words: Uint32Array
 }

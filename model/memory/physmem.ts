@@ -12,13 +12,13 @@
  * zero page that is never written. One flat array keeps a table walk's dependent loads few: page
  * number -> frame offset -> descriptor, with no per-page object in between.
  *
- * The walkers' hot path is `descriptorPage(hi, lo, kind, level)`: the address comes as two 32-bit
- * halves, the cache line of that fetch kind and level is checked with two integer compares, and the
- * caller reads the two words of the descriptor from `words` at the frame offset it gets back. No allocation, no BigInt,
- * no division. `read64Parts` / `readDescriptor` are the same loads into a Word64.
+ * The walkers' read is `descriptorPage(hi, lo)`: the address comes as two 32-bit halves, the
+ * direct-mapped cache is checked with one integer compare, and the caller reads the two words of
+ * the descriptor from `words` at the frame offset it gets back. No allocation, no BigInt, no
+ * division. `read64Parts` is the same load into a Word64.
  */
 import { fail, ok, type Result } from '../errno'
-import { busAbort, FETCH_KINDS, FETCH_LEVELS, NO_PAGE, type BusAbort, type DescriptorReader, type FetchKind, type PaRange, type Word64 } from './bus'
+import { busAbort, NO_PAGE, type BusAbort, type DescriptorReader, type PaRange, type Word64 } from './bus'
 
 export const PAGE_SHIFT = 12
 export const PAGE_SIZE = 1 << PAGE_SHIFT
@@ -31,18 +31,18 @@ const U32_MASK = 0xffff_ffffn
 const TWO_POW_32 = 2 ** 32
 /** Pages per 2^32 bytes: a page number is hi * PAGES_PER_HI + (lo >>> PAGE_SHIFT). */
 const PAGES_PER_HI = TWO_POW_32 / PAGE_SIZE
-/** The page-frame bits of a low word, as an int32 mask. */
-const PAGE_FRAME_MASK = ~PAGE_OFFSET_MASK
 
 /** Smallest and largest physical address sizes accepted (bits): IPS/PS encodings 32 .. 52. */
 export const MIN_OAS = 32
 export const MAX_OAS = 52
 
 /**
- * Direct-mapped cache in front of the page map: CACHE_SLOTS entries of two int32 words, [tag, frame],
- * for page number pn at entry pn % CACHE_SLOTS with tag pn / CACHE_SLOTS (below 2^27 for every pn
- * under 2^52 / 4 KiB, so an int32). Tag and frame start at -1: a lookup that matches an empty entry
- * (only a negative page number can) gets NO_PAGE, which is the right answer for it.
+ * Direct-mapped cache in front of the page map: CACHE_SLOTS entries of two int32 words, [tag, frame].
+ * Page number pn has the tag floor(pn / CACHE_SLOTS) (below 2^27 for every pn under 2^52 / 4 KiB, so
+ * an int32) and the entry (pn XOR tag) % CACHE_SLOTS: folding the tag in keeps pages CACHE_SLOTS
+ * pages apart (the first tables of two pools at 32 MiB-aligned bases, say) in different entries.
+ * Tag and frame start at -1: a lookup that matches an empty entry (only a negative page number can)
+ * gets NO_PAGE, which is the right answer for it.
  */
 const CACHE_BITS = 13
 const CACHE_SLOTS = 1 << CACHE_BITS
@@ -56,16 +56,6 @@ const CACHE_INDEX_MASK = CACHE_SLOTS - 1
 const TAG_SHIFT = PAGE_SHIFT + CACHE_BITS
 const TAG_HI_SHIFT = 32 - TAG_SHIFT
 const TAG_HI_LIMIT = 2 ** (MAX_OAS - 32)
-/**
- * Walker cache lines, one per (fetch kind, level): LINE_WORDS int32 words each,
- * [hi, lo & PAGE_FRAME_MASK, frame, unused], the line of (kind, level) at (kind * FETCH_LEVELS + level) * LINE_WORDS.
- */
-const LINE_WORDS = 4
-const LINE_SHIFT = 2
-const LINES = FETCH_KINDS * FETCH_LEVELS
-/** FETCH_LEVELS as a local constant (the hot path reads no property). */
-const LEVELS_PER_KIND = FETCH_LEVELS
-
 /** Frame 0 of the arena: the shared all-zero page behind every backed, never-written page. */
 const ZERO_FRAME = 0
 /** Frames in a new memory's arena; it grows by half when full. */
@@ -119,8 +109,6 @@ export class PhysMemory implements DescriptorReader {
   /** Word offset of the first never-used frame. */
   private nextFrame = WORDS_PER_PAGE
   private readonly cache = new Int32Array(CACHE_SLOTS * 2).fill(-1)
-  /** Walker cache lines (see LINE_WORDS); hi -1 matches no valid address, frame -1 is NO_PAGE. */
-  private readonly lines = new Int32Array(LINES * LINE_WORDS).fill(-1)
 
   /** Use createMemory(), which validates the configuration. */
   constructor(
@@ -164,39 +152,20 @@ export class PhysMemory implements DescriptorReader {
   }
 
   /**
-   * The walkers' descriptor load: like read64Parts, for the fetch of kind `kind` at table level
-   * `level`, whose one-page cache line a warm walk finds its table page in with two compares.
-   */
-  readDescriptor(pa: number, kind: FetchKind, level: number, out: Word64): BusAbort | undefined {
-    const hi = Math.floor(pa / TWO_POW_32)
-    const lo = pa - hi * TWO_POW_32
-    const frame = this.descriptorPage(hi, lo, kind, level)
-    if (frame === NO_PAGE) return busAbort(pa)
-    if ((lo & DWORD_ALIGN_MASK) !== 0) return this.readPartsUnaligned(pa, out)
-    const w = frame + ((lo & PAGE_OFFSET_MASK) >>> 2)
-    out.lo = this.words[w]
-    out.hi = this.words[w + 1]
-    return undefined
-  }
-
-  /**
    * Where the page holding physical address hi * 2^32 + lo (`lo` taken modulo 2^32) lives: the
    * index in `words` of its first word, or NO_PAGE when nothing answers there (outside memory or in a
    * hole). The word at byte offset `lo & 0xfff` is `words[frame + ((lo & 0xfff) >>> 2)]`, little
-   * endian. `kind` and `level` name the fetch, as for readDescriptor(). The frame may be the shared
-   * zero page: callers only read it, and only until their next write to this memory.
+   * endian. The frame may be the shared zero page: callers only read it, and only until their next
+   * write to this memory.
    */
-  descriptorPage(hi: number, lo: number, kind: FetchKind, level: number): number {
-    const frameLo = lo & PAGE_FRAME_MASK
-    const lines = this.lines
-    const line = (kind * LEVELS_PER_KIND + level) << LINE_SHIFT
-    if (lines[line] === hi && lines[line + 1] === frameLo) return lines[line + 2]
-    // A cache-line miss: the direct-mapped cache, then (fillLine) the page map. `hi` is an integer
-    // (every caller derives it with Math.floor or a mask), so its tag names exactly one page.
-    const cache = this.cache
-    const at = ((frameLo >>> PAGE_SHIFT) & CACHE_INDEX_MASK) << 1
-    if (!(hi >= 0 && hi < TAG_HI_LIMIT) || cache[at] !== ((hi << TAG_HI_SHIFT) | (frameLo >>> TAG_SHIFT)) || !(line >= 0 && line < LINES << LINE_SHIFT)) return this.fillLine(hi, lo, line)
-    return this.setLine(line, hi, frameLo, cache[at + 1])
+  descriptorPage(hi: number, lo: number): number {
+    // `hi` is an integer (every caller derives it with Math.floor or a mask); below TAG_HI_LIMIT its
+    // tag names exactly one page.
+    const tag = (hi << TAG_HI_SHIFT) | (lo >>> TAG_SHIFT)
+    const at = (((lo >>> PAGE_SHIFT) ^ tag) & CACHE_INDEX_MASK) << 1
+    if (hi >= 0 && hi < TAG_HI_LIMIT && this.cache[at] === tag) return this.cache[at + 1]
+    if (!Number.isInteger(hi) || hi < 0) return NO_PAGE
+    return this.frameForRead(hi * PAGES_PER_HI + (lo >>> PAGE_SHIFT))
   }
 
   /** Little-endian 64-bit store of two unsigned 32-bit halves. */
@@ -315,7 +284,7 @@ export class PhysMemory implements DescriptorReader {
   /** The frame of page `pn` for reading (ZERO_FRAME if never written), or NO_PAGE if unbacked. */
   private frameForRead(pn: number): number {
     const tag = Math.floor(pn / CACHE_SLOTS)
-    const at = (pn - tag * CACHE_SLOTS) * 2
+    const at = ((pn ^ tag) & CACHE_INDEX_MASK) << 1
     if (this.cache[at] === tag) return this.cache[at + 1]
     const frame = this.frames.get(pn) ?? (this.pageBacked(pn) ? ZERO_FRAME : NO_PAGE)
     if (frame !== NO_PAGE) {
@@ -328,7 +297,7 @@ export class PhysMemory implements DescriptorReader {
   /** The frame of page `pn` for writing (given its own on first write), or NO_PAGE if unbacked. */
   private frameForWrite(pn: number): number {
     const tag = Math.floor(pn / CACHE_SLOTS)
-    const at = (pn - tag * CACHE_SLOTS) * 2
+    const at = ((pn ^ tag) & CACHE_INDEX_MASK) << 1
     if (this.cache[at] === tag && this.cache[at + 1] !== ZERO_FRAME) return this.cache[at + 1]
     const frame = this.frames.get(pn)
     if (frame !== undefined) return frame
@@ -377,32 +346,11 @@ export class PhysMemory implements DescriptorReader {
     this.repoint(pn, ZERO_FRAME)
   }
 
-  /** A walker cache-line miss: look the page up and remember it in line `line` (if it is one). */
-  private fillLine(hi: number, lo: number, line: number): number {
-    if (!Number.isInteger(hi) || hi < 0) return NO_PAGE
-    const frame = this.frameForRead(hi * PAGES_PER_HI + ((lo & PAGE_FRAME_MASK) >>> PAGE_SHIFT))
-    if (frame === NO_PAGE || !(line >= 0 && line < LINES << LINE_SHIFT)) return frame
-    return this.setLine(line, hi, lo & PAGE_FRAME_MASK, frame)
-  }
-
-  /** Remembers in walk line `line` that the page (hi, frameLo) is at `frame`; returns `frame`. */
-  private setLine(line: number, hi: number, frameLo: number, frame: number): number {
-    this.lines[line] = hi
-    this.lines[line + 1] = frameLo
-    this.lines[line + 2] = frame
-    return frame
-  }
-
-  /** Page `pn` changed frame: every cache line holding it now points at `frame`. */
+  /** Page `pn` changed frame: the cache entry holding it now points at `frame`. */
   private repoint(pn: number, frame: number): void {
     const tag = Math.floor(pn / CACHE_SLOTS)
-    const at = (pn - tag * CACHE_SLOTS) * 2
+    const at = ((pn ^ tag) & CACHE_INDEX_MASK) << 1
     if (this.cache[at] === tag) this.cache[at + 1] = frame
-    const hi = Math.floor(pn / PAGES_PER_HI)
-    const lo = ((pn - hi * PAGES_PER_HI) * PAGE_SIZE) | 0
-    for (let line = 0; line < this.lines.length; line += LINE_WORDS) {
-      if (this.lines[line] === hi && this.lines[line + 1] === lo) this.lines[line + 2] = frame
-    }
   }
 
   /** The first aborting byte of [pa, pa + length), if any. */

@@ -27,7 +27,7 @@
  *   slot and returns what it unmapped so far (iommu_unmap / __iommu_unmap).
  */
 import { fail, ok, type KernelError, type Result } from '../errno'
-import { FETCH, NO_PAGE as MEMORY_NO_PAGE, type PhysMemory, type TableAllocator } from '../memory'
+import { NO_PAGE, type PhysMemory, type TableAllocator } from '../memory'
 import { stage1Context, stage2Context, sl0ForStartLevel, type S1Context, type S1Regs, type S2Context, type S2Regs, type TranslationContext } from './context'
 import { DESC, DESC_BYTES, LEAF_ATTR_HI_MASK, LEAF_ATTR_LO_MASK } from './descriptor'
 import { hiWord, PAGE_OFFSET_MASK } from './fetch'
@@ -35,11 +35,6 @@ import { formatGeometry, ioPgtableGeometry, MAX_LEVEL, type Geometry, type Granu
 import { Journal } from './journal'
 import { descAddress } from './leaf'
 import { protToAttrs, type IommuProt, type LeafAttrs } from './prot'
-
-// What model/memory exports, as module constants: its index re-exports through getters, which a
-// lookup per descriptor would call every time.
-const NO_PAGE = MEMORY_NO_PAGE
-const FETCH_TABLE_BUILDER = FETCH.TABLE_BUILDER
 
 const TWO_POW_32 = 2 ** 32
 const T0SZ_BASE = 64
@@ -238,7 +233,7 @@ export class IoPgtable {
     let mask = g.startIndexMask
     for (let level = g.startLevel; level <= MAX_LEVEL; level++) {
       const ptep = table + ((iova * g.levelScale[level]) & mask) * DESC_BYTES
-      const at = this.slot(ptep, level)
+      const at = this.slot(ptep)
       const lo = this.word(at)
       const hi = this.word(at + 1)
       if (!present(level, lo)) return undefined
@@ -276,14 +271,14 @@ export class IoPgtable {
       }
       return n
     }
-    const at = this.slot(ptep, level)
+    const at = this.slot(ptep)
     const lo = this.word(at)
     const hi = this.word(at + 1)
     let next: number
     if (!present(level, lo)) {
       const fresh = this.newTable()
       if (isKernelError(fresh)) return fresh
-      this.store(ptep, level, DESC.TYPE_TABLE | lo32(fresh), hi32(fresh))
+      this.store(ptep, DESC.TYPE_TABLE | lo32(fresh), hi32(fresh))
       next = fresh
     } else if (isLeaf(level, lo)) {
       return exists(iova, size)
@@ -296,7 +291,7 @@ export class IoPgtable {
   /** Writes one leaf of `size` at `ptep` (a level-`level` entry), replacing only an empty table. */
   private mapLeaf(level: number, ptep: number, iova: number, pa: number, size: number, attrs: LeafAttrs): KernelError | undefined {
     const g = this.geometry
-    const at = this.slot(ptep, level)
+    const at = this.slot(ptep)
     const lo = this.word(at)
     if (present(level, lo)) {
       if (isLeaf(level, lo)) return exists(iova, size)
@@ -305,20 +300,20 @@ export class IoPgtable {
       this.collectTables(level + 1, sub, g.entriesPerTable, g.granule, undefined)
     }
     const type = level === MAX_LEVEL ? DESC.TYPE_PAGE : DESC.TYPE_BLOCK
-    this.store(ptep, level, attrs.lo | type | lo32(pa), attrs.hi | hi32(pa))
+    this.store(ptep, attrs.lo | type | lo32(pa), attrs.hi | hi32(pa))
     return undefined
   }
 
   private unmapAt(level: number, table: number, mask: number, iova: number, size: number): number | KernelError {
     const g = this.geometry
     const ptep = table + ((iova * g.levelScale[level]) & mask) * DESC_BYTES
-    const at = this.slot(ptep, level)
+    const at = this.slot(ptep)
     const lo = this.word(at)
     const hi = this.word(at + 1)
     if (!present(level, lo)) return 0
     if (size === g.blockSize[level]) {
       if (!isLeaf(level, lo)) this.collectTables(level + 1, descAddress(lo, hi, g.tableAddrLoMask), g.entriesPerTable, g.granule, undefined)
-      this.store(ptep, level, 0, 0)
+      this.store(ptep, 0, 0)
       return size
     }
     let next: number
@@ -345,9 +340,9 @@ export class IoPgtable {
     const attrHi = hi & LEAF_ATTR_HI_MASK
     for (let i = 0; i < g.entriesPerTable; i++) {
       const pa = base + i * child
-      this.store(fresh + i * DESC_BYTES, level + 1, attrLo | lo32(pa), attrHi | hi32(pa))
+      this.store(fresh + i * DESC_BYTES, attrLo | lo32(pa), attrHi | hi32(pa))
     }
-    this.store(ptep, level, DESC.TYPE_TABLE | lo32(fresh), hi32(fresh))
+    this.store(ptep, DESC.TYPE_TABLE | lo32(fresh), hi32(fresh))
     return fresh
   }
 
@@ -355,7 +350,7 @@ export class IoPgtable {
   private hasLeafBelow(level: number, table: number): boolean {
     const g = this.geometry
     for (let i = 0; i < g.entriesPerTable; i++) {
-      const at = this.slot(table + i * DESC_BYTES, level)
+      const at = this.slot(table + i * DESC_BYTES)
       const lo = this.word(at)
       const hi = this.word(at + 1)
       if (!present(level, lo)) continue
@@ -369,7 +364,7 @@ export class IoPgtable {
     const g = this.geometry
     if (level < MAX_LEVEL) {
       for (let i = 0; i < entries; i++) {
-        const at = this.slot(table + i * DESC_BYTES, level)
+        const at = this.slot(table + i * DESC_BYTES)
         const lo = this.word(at)
         const hi = this.word(at + 1)
         if (present(level, lo) && !isLeaf(level, lo)) {
@@ -427,14 +422,12 @@ export class IoPgtable {
   }
 
   /**
-   * Where, in memory's word arena, the descriptor at `pa` (an entry of one of our level-`level`
-   * tables) is: the index of its low half, the high half following it. The page is always backed
-   * (the allocator pool is checked); it is fetched as FETCH.TABLE_BUILDER (its own cache lines).
-   * Read straight from the arena: no allocation, and no shared record whose fields would flip
-   * between small and large integers. Valid until the next write to memory, which may grow the arena.
+   * Where, in memory's word arena, the descriptor at `pa` (an entry of one of our tables) is: the
+   * index of its low half, the high half following it. The page is always backed (the allocator
+   * pool is checked). Valid until the next write to memory, which may grow the arena.
    */
-  private slot(pa: number, level: number): number {
-    const page = this.mem.descriptorPage(hiWord(pa), pa >>> 0, FETCH_TABLE_BUILDER, level)
+  private slot(pa: number): number {
+    const page = this.mem.descriptorPage(hiWord(pa), pa >>> 0)
     if (page === NO_PAGE) throw new Error(`io-pgtable: table memory at ${pa} aborted`)
     return page + ((pa & PAGE_OFFSET_MASK) >>> 2)
   }
@@ -444,9 +437,9 @@ export class IoPgtable {
     return this.mem.words[at] as number
   }
 
-  /** Writes a descriptor of a level-`level` table, logging the old value for rollback. */
-  private store(pa: number, level: number, lo: number, hi: number): void {
-    const at = this.slot(pa, level)
+  /** Writes a descriptor of one of our tables, logging the old value for rollback. */
+  private store(pa: number, lo: number, hi: number): void {
+    const at = this.slot(pa)
     this.journal.recordWrite(pa, this.word(at), this.word(at + 1))
     if (this.mem.write64Parts(pa, lo >>> 0, hi >>> 0) !== undefined) throw new Error(`io-pgtable: table memory at ${pa} aborted`)
   }

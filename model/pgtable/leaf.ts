@@ -3,28 +3,8 @@
  * per-stage permission decoders. No allocation here: walks fill a LeafOut in place.
  */
 import { OA, S1_LEAF, S1_TABLE, S2_LEAF } from './descriptor'
-import { PERM_EXEC as RESULT_PERM_EXEC, PERM_READ as RESULT_PERM_READ, PERM_WRITE as RESULT_PERM_WRITE } from './result'
-
-const TWO_POW_32 = 2 ** 32
-// The descriptor bits as module constants: read without a property load and map check per use.
-const AP_UNPRIV = S1_LEAF.AP_UNPRIV
-const AP_RDONLY = S1_LEAF.AP_RDONLY
-const PXN = S1_LEAF.PXN
-const UXN = S1_LEAF.UXN
-const AP_TABLE_NO_UNPRIV = S1_TABLE.AP_TABLE_NO_UNPRIV
-const AP_TABLE_RDONLY = S1_TABLE.AP_TABLE_RDONLY
-const PXN_TABLE = S1_TABLE.PXN_TABLE
-const UXN_TABLE = S1_TABLE.UXN_TABLE
-const S2AP_READ = S2_LEAF.S2AP_READ
-const S2AP_WRITE = S2_LEAF.S2AP_WRITE
-const XN0 = S2_LEAF.XN0
-const XN1 = S2_LEAF.XN1
-const OA_HI_MASK = OA.HI_MASK
-// (TypeScript's CommonJS output reads an imported binding as a property of the other module's
-// exports at every use, with a check that it is still a small integer.)
-const PERM_READ = RESULT_PERM_READ
-const PERM_WRITE = RESULT_PERM_WRITE
-const PERM_EXEC = RESULT_PERM_EXEC
+import { TWO_POW_32 } from './fetch'
+import { PERM_EXEC, PERM_READ, PERM_WRITE } from './result'
 
 /** A successful single-stage lookup, filled in place by a walker. */
 export interface LeafOut {
@@ -52,15 +32,15 @@ export function newLeafOut(): LeafOut {
 
 /** Address held by a descriptor: HI bits [19:0] are address bits [51:32]; `loMask` picks the rest. */
 export function descAddress(lo: number, hi: number, loMask: number): number {
-  return (hi & OA_HI_MASK) * TWO_POW_32 + ((lo & loMask) >>> 0)
+  return (hi & OA.HI_MASK) * TWO_POW_32 + ((lo & loMask) >>> 0)
 }
 
 /**
- * Stage-1 leaf permissions (Arm ARM D8.4, AP[2:1] and PXN/UXN), after the hierarchical limits
+ * Stage-1 leaf permissions (Arm ARM D8.4, AP[2:1] and S1_LEAF.PXN/S1_LEAF.UXN), after the hierarchical limits
  * collected from table descriptors (`tableHi`: OR of their HI halves; 0 when HAD is set):
  *   AP[1] (EL0 access) is cleared by APTable[0]; AP[2] (read-only) is set by APTable[1];
  *   readable = privileged || AP[1]; writable = readable && !AP[2];
- *   executable = readable && !(privileged ? PXN || PXNTable : UXN || UXNTable).
+ *   executable = readable && !(privileged ? S1_LEAF.PXN || PXNTable : S1_LEAF.UXN || UXNTable).
  * (The rule that privileged execution of EL0-writable memory faults is not modelled.)
  * SMMUv3 (IHI 0070 13.4.1): under StreamWorld EL1 AP[1] gives the EL0 (PRIV == 0) permissions, and
  * a PCIe request without a PASID is unprivileged (3.9; STE.PRIVCFG 0b00 keeps it, 5.2), so device
@@ -68,14 +48,14 @@ export function descAddress(lo: number, hi: number, loMask: number): number {
  * qemu-ignores-ap1).
  */
 export function s1Perm(lo: number, hi: number, tableHi: number, privileged: boolean): number {
-  const unpriv = (lo & AP_UNPRIV) !== 0 && (tableHi & AP_TABLE_NO_UNPRIV) === 0
-  const rdonly = (lo & AP_RDONLY) !== 0 || (tableHi & AP_TABLE_RDONLY) !== 0
+  const unpriv = (lo & S1_LEAF.AP_UNPRIV) !== 0 && (tableHi & S1_TABLE.AP_TABLE_NO_UNPRIV) === 0
+  const rdonly = (lo & S1_LEAF.AP_RDONLY) !== 0 || (tableHi & S1_TABLE.AP_TABLE_RDONLY) !== 0
   if (!privileged && !unpriv) return 0
   let perm = PERM_READ
   if (!rdonly) perm |= PERM_WRITE
   const xn = privileged
-    ? (hi & PXN) !== 0 || (tableHi & PXN_TABLE) !== 0
-    : (hi & UXN) !== 0 || (tableHi & UXN_TABLE) !== 0
+    ? (hi & S1_LEAF.PXN) !== 0 || (tableHi & S1_TABLE.PXN_TABLE) !== 0
+    : (hi & S1_LEAF.UXN) !== 0 || (tableHi & S1_TABLE.UXN_TABLE) !== 0
   if (!xn) perm |= PERM_EXEC
   return perm
 }
@@ -87,10 +67,10 @@ export function s1Perm(lo: number, hi: number, tableHi: number, privileged: bool
  */
 export function s2Perm(lo: number, hi: number, xnx: boolean, privileged: boolean): number {
   let perm = 0
-  if ((lo & S2AP_READ) !== 0) perm |= PERM_READ
-  if ((lo & S2AP_WRITE) !== 0) perm |= PERM_WRITE
-  const xn1 = (hi & XN1) !== 0
-  const xn = xnx && privileged ? xn1 !== ((hi & XN0) !== 0) : xn1
+  if ((lo & S2_LEAF.S2AP_READ) !== 0) perm |= PERM_READ
+  if ((lo & S2_LEAF.S2AP_WRITE) !== 0) perm |= PERM_WRITE
+  const xn1 = (hi & S2_LEAF.XN1) !== 0
+  const xn = xnx && privileged ? xn1 !== ((hi & S2_LEAF.XN0) !== 0) : xn1
   if ((perm & PERM_READ) !== 0 && !xn) perm |= PERM_EXEC
   return perm
 }

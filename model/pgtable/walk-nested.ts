@@ -7,7 +7,6 @@
  */
 import type { DescriptorReader } from '../memory'
 import type { S1Context, S2Context } from './context'
-import { pageReader } from './fetch'
 import { newLeafOut } from './leaf'
 import { permBit, PERMS, type Access, type WalkResult } from './result'
 import { s1Attrs, s1Lookup } from './walk-s1'
@@ -17,13 +16,12 @@ import { s2Attrs, s2Lookup } from './walk-s2'
 export function walkNested(mem: DescriptorReader, s1: S1Context, s2: S2Context, iova: number, access: Access): WalkResult {
   const need = permBit(access.kind)
   const privileged = access.privileged === true
-  const reader = pageReader(mem)
   const s1Leaf = newLeafOut()
   const s2Leaf = newLeafOut()
-  const s1Fault = s1Lookup(reader, s1, iova, need, privileged, s2, s1Leaf)
+  const s1Fault = s1Lookup(mem, s1, iova, need, privileged, s2, s1Leaf)
   if (s1Fault !== undefined) return s1Fault
   const ipa = s1Leaf.oa
-  const s2Fault = s2Lookup(reader, s2, ipa, need, privileged, s2Leaf)
+  const s2Fault = s2Lookup(mem, s2, ipa, need, privileged, s2Leaf)
   if (s2Fault !== undefined) return { ...s2Fault, iova }
   const s1Size = s1.geometry.leafSize[s1Leaf.level]
   const s2Size = s2.geometry.leafSize[s2Leaf.level]

@@ -20,31 +20,14 @@
  *   output address >= 2^IPS      -> Address size fault
  * One level per descriptor: bounded, whatever a guest wrote.
  */
-import { FETCH, NO_PAGE as MEMORY_NO_PAGE, type DescriptorReader } from '../memory'
+import { FETCH, NO_PAGE, type DescriptorReader } from '../memory'
 import type { S1Context, S2Context } from './context'
 import { DESC, DESC_SHIFT, OA, S1_LEAF } from './descriptor'
-import { hiWord, PAGE_OFFSET_MASK as FETCH_PAGE_OFFSET_MASK, pageReader, TWO_POW_32, type TablePageReader } from './fetch'
-import { MAX_LEVEL as GEOMETRY_MAX_LEVEL } from './geometry'
+import { hiWord, PAGE_OFFSET_MASK, TWO_POW_32 } from './fetch'
+import { MAX_LEVEL } from './geometry'
 import { descAddress, LEAF_KEPT_HI, LEAF_KEPT_LO, s1Perm, type LeafOut } from './leaf'
 import { makeFault, PERM_READ, permBit, PERMS, type Access, type Fault, type S1Attrs, type WalkResult } from './result'
 import { s2Lookup } from './walk-s2'
-
-// Imported constants as local ones: the walk loop reads them without a property load (or, for
-// what model/memory re-exports, a getter call: measured 0.7x walks without this).
-const VALID = DESC.VALID
-const TYPE_MASK = DESC.TYPE_MASK
-const TYPE_TABLE = DESC.TYPE_TABLE
-const TYPE_PAGE = DESC.TYPE_PAGE
-const OA_HI_MASK = OA.HI_MASK
-const AF = S1_LEAF.AF
-const INDEX_SHIFT = DESC_SHIFT
-const MAX_LEVEL = GEOMETRY_MAX_LEVEL
-const PAGE_OFFSET_MASK = FETCH_PAGE_OFFSET_MASK
-const NO_PAGE = MEMORY_NO_PAGE
-const LEAF_ATTR_LO = LEAF_KEPT_LO
-const LEAF_ATTR_HI = LEAF_KEPT_HI
-const FETCH_S1 = FETCH.S1
-const FETCH_S2_FOR_S1_TABLE = FETCH.S2_FOR_S1_TABLE
 
 /**
  * One stage-1 lookup; with `s2` set, descriptor addresses are IPAs translated through it.
@@ -58,10 +41,10 @@ const FETCH_S2_FOR_S1_TABLE = FETCH.S2_FOR_S1_TABLE
  * geometry's per-walk values are read into locals once, before the loop. Reentrant: all state is
  * in locals and `out` (which also receives each nested table-address translation, before the leaf).
  */
-export function s1Lookup(mem: TablePageReader, ctx: S1Context, iova: number, need: number, privileged: boolean, s2: S2Context | undefined, out: LeafOut): Fault | undefined
-export function s1Lookup(mem: TablePageReader, ctx: S1Context, iova: number, need: number, privileged: boolean, s2: undefined, out: undefined): WalkResult
+export function s1Lookup(mem: DescriptorReader, ctx: S1Context, iova: number, need: number, privileged: boolean, s2: S2Context | undefined, out: LeafOut): Fault | undefined
+export function s1Lookup(mem: DescriptorReader, ctx: S1Context, iova: number, need: number, privileged: boolean, s2: undefined, out: undefined): WalkResult
 export function s1Lookup(
-  mem: TablePageReader,
+  mem: DescriptorReader,
   ctx: S1Context,
   iova: number,
   need: number,
@@ -85,24 +68,24 @@ export function s1Lookup(
   let inheritedHi = 0
   for (;;) {
     let descHi = tableHi
-    let descLo = (tableLo + (((iova * levelScale[level]) & indexMask) << INDEX_SHIFT)) | 0
+    let descLo = (tableLo + (((iova * levelScale[level]) & indexMask) << DESC_SHIFT)) | 0
     if (s2 !== undefined) {
       if (out === undefined) throw new Error('s1Lookup: a nested lookup fills a LeafOut')
       const ipa = descHi * TWO_POW_32 + (descLo >>> 0)
-      const s2Fault = s2Lookup(mem, s2, ipa, PERM_READ, privileged, out, FETCH_S2_FOR_S1_TABLE)
+      const s2Fault = s2Lookup(mem, s2, ipa, PERM_READ, privileged, out, FETCH.S2_FOR_S1_TABLE)
       if (s2Fault !== undefined) return { ...s2Fault, onS1TableWalk: true, iova }
       descHi = hiWord(out.oa) | 0
       descLo = out.oa | 0
     }
-    const page = mem.descriptorPage(descHi, descLo, FETCH_S1, level)
+    const page = mem.descriptorPage(descHi, descLo, FETCH.S1, level)
     if (page === NO_PAGE) return makeFault('externalAbort', 1, level, iova, { fetchAddr: descHi * TWO_POW_32 + (descLo >>> 0) })
     const w = page + ((descLo & PAGE_OFFSET_MASK) >>> 2)
     const lo = words[w] | 0
     const hi = words[w + 1] | 0
-    if ((lo & VALID) === 0) return makeFault('translation', 1, level, iova)
-    const type = lo & TYPE_MASK
-    if (level < MAX_LEVEL && type === TYPE_TABLE) {
-      tableHi = hi & OA_HI_MASK
+    if ((lo & DESC.VALID) === 0) return makeFault('translation', 1, level, iova)
+    const type = lo & DESC.TYPE_MASK
+    if (level < MAX_LEVEL && type === DESC.TYPE_TABLE) {
+      tableHi = hi & OA.HI_MASK
       tableLo = lo & tableAddrLoMask
       if (tableHi >= outputLimitHi) return makeFault('addressSize', 1, level, iova)
       inheritedHi |= hi
@@ -110,8 +93,8 @@ export function s1Lookup(
       indexMask = g.indexMask
       continue
     }
-    if (level === MAX_LEVEL ? type !== TYPE_PAGE : !g.leafAllowed[level]) return makeFault('translation', 1, level, iova)
-    if ((lo & AF) === 0) return makeFault('accessFlag', 1, level, iova)
+    if (level === MAX_LEVEL ? type !== DESC.TYPE_PAGE : !g.leafAllowed[level]) return makeFault('translation', 1, level, iova)
+    if ((lo & S1_LEAF.AF) === 0) return makeFault('accessFlag', 1, level, iova)
     const perm = s1Perm(lo, hi, inheritedHi & tableLimitsMask, privileged)
     if ((perm & need) === 0) return makeFault('permission', 1, level, iova)
     const leaf = descAddress(lo, hi, g.leafAddrLoMask[level])
@@ -120,19 +103,12 @@ export function s1Lookup(
     if (out === undefined) return { kind: 'ok', input: iova, oa, level, size: g.leafSize[level], perm: PERMS[perm], s1: s1Attrs(lo, hi, perm) }
     out.oa = oa
     out.level = level
-    out.lo = lo & LEAF_ATTR_LO
-    out.hi = hi & LEAF_ATTR_HI
+    out.lo = lo & LEAF_KEPT_LO
+    out.hi = hi & LEAF_KEPT_HI
     out.perm = perm
     return undefined
   }
 }
-
-const ATTRINDX_MASK = S1_LEAF.ATTRINDX_MASK
-const ATTRINDX_SHIFT = S1_LEAF.ATTRINDX_SHIFT
-const SH_MASK = S1_LEAF.SH_MASK
-const SH_SHIFT = S1_LEAF.SH_SHIFT
-const NG = S1_LEAF.NG
-const CONTIG = S1_LEAF.CONTIG
 
 /** Interned S1Attrs, indexed by attrIndx | sh << 3 | nG << 5 | contiguous << 6 | perm << 7. */
 const s1AttrsTable: (S1Attrs | undefined)[] = new Array<S1Attrs | undefined>(1 << 10)
@@ -142,13 +118,13 @@ const s1AttrsTable: (S1Attrs | undefined)[] = new Array<S1Attrs | undefined>(1 <
  * the walk's PERM_* mask: shared frozen objects, so a walk allocates only its result.
  */
 export function s1Attrs(lo: number, hi: number, perm: number): S1Attrs {
-  const attrIndx = (lo & ATTRINDX_MASK) >>> ATTRINDX_SHIFT
-  const sh = (lo & SH_MASK) >>> SH_SHIFT
-  const key = attrIndx | (sh << 3) | ((lo & NG) !== 0 ? 1 << 5 : 0) | ((hi & CONTIG) !== 0 ? 1 << 6 : 0) | (perm << 7)
-  return (s1AttrsTable[key] ??= Object.freeze({ attrIndx, sh, ng: (lo & NG) !== 0, contiguous: (hi & CONTIG) !== 0, perm: PERMS[perm] }))
+  const attrIndx = (lo & S1_LEAF.ATTRINDX_MASK) >>> S1_LEAF.ATTRINDX_SHIFT
+  const sh = (lo & S1_LEAF.SH_MASK) >>> S1_LEAF.SH_SHIFT
+  const key = attrIndx | (sh << 3) | ((lo & S1_LEAF.NG) !== 0 ? 1 << 5 : 0) | ((hi & S1_LEAF.CONTIG) !== 0 ? 1 << 6 : 0) | (perm << 7)
+  return (s1AttrsTable[key] ??= Object.freeze({ attrIndx, sh, ng: (lo & S1_LEAF.NG) !== 0, contiguous: (hi & S1_LEAF.CONTIG) !== 0, perm: PERMS[perm] }))
 }
 
 /** Translates an IOVA through a stage-1 context alone; `oa` is stage 1's output address. */
 export function walkStage1(mem: DescriptorReader, ctx: S1Context, iova: number, access: Access): WalkResult {
-  return s1Lookup(pageReader(mem), ctx, iova, permBit(access.kind), access.privileged === true, undefined, undefined)
+  return s1Lookup(mem, ctx, iova, permBit(access.kind), access.privileged === true, undefined, undefined)
 }

@@ -13,14 +13,13 @@ import { CB_FSR, CB_FSYNR0, EVENT_ID } from './events'
 import type { GuestStage1 } from './guest'
 import type { DmaFault, TranslateResult } from './translate'
 
-export type WalkKind = 'S1' | 'S2' | 'S2 for S1 table' | 'table builder'
+export type WalkKind = 'S1' | 'S2' | 'S2 for S1 table'
 
 /** The trace label of each fetch kind. */
 const WALK_OF_FETCH: Readonly<Record<FetchKind, WalkKind>> = {
   [FETCH.S1]: 'S1',
   [FETCH.S2]: 'S2',
   [FETCH.S2_FOR_S1_TABLE]: 'S2 for S1 table',
-  [FETCH.TABLE_BUILDER]: 'table builder',
 }
 
 /** One descriptor fetch of a walk: the PA it was read from and the 64-bit value read. */
@@ -36,17 +35,19 @@ export interface DescriptorRead {
 export class TracingReader implements DescriptorReader {
   readonly reads: DescriptorRead[] = []
 
+  private readonly word: Word64 = { lo: 0, hi: 0 }
+
   constructor(private readonly mem: PhysMemory) {}
 
-  read64Parts(pa: number, out: Word64): ReturnType<PhysMemory['read64Parts']> {
-    return this.mem.read64Parts(pa, out)
+  get words(): Uint32Array {
+    return this.mem.words
   }
 
-  readDescriptor(pa: number, kind: FetchKind, level: number, out: Word64): ReturnType<PhysMemory['readDescriptor']> {
-    const abort = this.mem.read64Parts(pa, out)
-    const value = abort === undefined ? (BigInt(out.hi >>> 0) << 32n) | BigInt(out.lo >>> 0) : undefined
+  descriptorPage(hi: number, lo: number, kind: FetchKind, level: number): number {
+    const pa = hi * 2 ** 32 + (lo >>> 0)
+    const value = this.mem.read64Parts(pa, this.word) === undefined ? (BigInt(this.word.hi >>> 0) << 32n) | BigInt(this.word.lo >>> 0) : undefined
     this.reads.push({ walk: WALK_OF_FETCH[kind], level, pa, value })
-    return abort
+    return this.mem.descriptorPage(hi, lo)
   }
 }
 

@@ -1,15 +1,14 @@
-/** A DescriptorReader that records every descriptor address a walk reads (no fast path: every fetch is seen). */
-import type { BusAbort, DescriptorReader, FetchKind, PhysMemory, Word64 } from '../../model/memory'
+/** A DescriptorReader that records the address of every descriptor a walk reads. */
+import type { DescriptorReader, PhysMemory } from '../../model/memory'
 
 export class WatchedMemory implements DescriptorReader {
   reads: number[] = []
   constructor(private readonly mem: PhysMemory) {}
-  read64Parts(pa: number, out: Word64): BusAbort | undefined {
-    this.reads.push(pa)
-    return this.mem.read64Parts(pa, out)
+  get words(): Uint32Array {
+    return this.mem.words
   }
-  readDescriptor(pa: number, kind: FetchKind, level: number, out: Word64): BusAbort | undefined {
-    this.reads.push(pa)
-    return this.mem.readDescriptor(pa, kind, level, out)
+  descriptorPage(hi: number, lo: number): number {
+    this.reads.push(hi * 2 ** 32 + (lo >>> 0))
+    return this.mem.descriptorPage(hi, lo)
   }
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { createMemory, createTableAllocator, FETCH, type PhysMemory, type TableAllocator, type Word64 } from '../../model/memory'
+import { createMemory, createTableAllocator, type PhysMemory, type TableAllocator, type Word64 } from '../../model/memory'
 
 function memory(oas: number, holes?: { base: number; size: number }[]): PhysMemory {
   const r = createMemory({ oas, holes })
@@ -15,6 +15,14 @@ function allocator(mem: PhysMemory, base: number, size: number): TableAllocator 
 }
 
 const TWO_POW_40 = 1_099_511_627_776 // 2^40 = 0x100_0000_0000
+
+/** The descriptor at `pa` as a walker reads it: in place, through descriptorPage; undefined if the bus aborts. */
+function readInPlace(mem: PhysMemory, pa: number): Word64 | undefined {
+  const page = mem.descriptorPage(Math.floor(pa / 2 ** 32), pa % 2 ** 32)
+  if (page === -1) return undefined
+  const w = page + ((pa & 0xfff) >>> 2)
+  return { lo: mem.words[w], hi: mem.words[w + 1] }
+}
 
 describe('PhysMemory', () => {
   test('configuration errors are EINVAL values', () => {
@@ -44,8 +52,7 @@ describe('PhysMemory', () => {
     const out: Word64 = { lo: 0, hi: 0 }
     assert.equal(mem.read64Parts(0x2008, out), undefined)
     assert.deepEqual(out, { lo: 0x8765_4f47, hi: 0xfff0_0000 })
-    assert.equal(mem.readDescriptor(0x2008, FETCH.S1, 3, out), undefined)
-    assert.deepEqual(out, { lo: 0x8765_4f47, hi: 0xfff0_0000 })
+    assert.deepEqual(readInPlace(mem, 0x2008), { lo: 0x8765_4f47, hi: 0xfff0_0000 })
   })
 
   test('unaligned and page-crossing accesses', () => {
@@ -68,8 +75,7 @@ describe('PhysMemory', () => {
     assert.deepEqual(mem.write(TWO_POW_40 - 4, new Uint8Array(8).fill(0xff)), { kind: 'externalAbort', addr: TWO_POW_40 })
     assert.equal(mem.read32(TWO_POW_40 - 4), 0, 'the in-range half was not written')
     assert.deepEqual(mem.read32(TWO_POW_40 + 0x1000), { kind: 'externalAbort', addr: TWO_POW_40 + 0x1000 })
-    const out: Word64 = { lo: 7, hi: 7 }
-    assert.deepEqual(mem.readDescriptor(TWO_POW_40, FETCH.S1, 0, out), { kind: 'externalAbort', addr: TWO_POW_40 })
+    assert.equal(readInPlace(mem, TWO_POW_40), undefined)
     assert.deepEqual(mem.read64(-8), { kind: 'externalAbort', addr: -8 })
     assert.deepEqual(mem.read32(Number.NaN), { kind: 'externalAbort', addr: Number.NaN })
   })
@@ -86,20 +92,31 @@ describe('PhysMemory', () => {
     assert.equal(mem.read64(0x8010_0000), 5n)
   })
 
-  test('the walk cache lines follow pages being allocated and dropped', () => {
+  test('the page cache follows pages being allocated and dropped', () => {
     const mem = memory(40)
-    const out: Word64 = { lo: 0, hi: 0 }
-    mem.readDescriptor(0x5008, FETCH.S2, 1, out) // caches the shared zero page in the line of (S2, level 1)
-    mem.read64Parts(0x5008, out) // and in the direct-mapped cache
+    assert.deepEqual(readInPlace(mem, 0x5008), { lo: 0, hi: 0 }) // caches the shared zero page
     mem.write64(0x5008, 0x0000_0001_0000_0003n)
-    mem.readDescriptor(0x5008, FETCH.S2, 1, out)
-    assert.deepEqual(out, { lo: 3, hi: 1 })
+    assert.deepEqual(readInPlace(mem, 0x5008), { lo: 3, hi: 1 })
+    const out: Word64 = { lo: 0, hi: 0 }
     mem.read64Parts(0x5008, out)
     assert.deepEqual(out, { lo: 3, hi: 1 })
     mem.zero(0x5000, 0x1000)
-    mem.readDescriptor(0x5008, FETCH.S2, 1, out)
-    assert.deepEqual(out, { lo: 0, hi: 0 })
+    assert.deepEqual(readInPlace(mem, 0x5008), { lo: 0, hi: 0 })
     assert.equal(mem.backedPages, 0)
+  })
+
+  test('pages that share a cache entry each read their own contents', () => {
+    const mem = memory(48)
+    // Page numbers 0, 0x2001 and 2^33 (PA 2^45) share one entry of the 8,192-entry page cache,
+    // (pn XOR pn / 8192) % 8192 = 0; so do page numbers 0x2000 and 0x4003 (entry 1).
+    const pages = [0, 0x200_1000, 0x2000_0000_0000, 0x200_0000, 0x400_3000]
+    pages.forEach((pa, k) => mem.write64(pa + 8, BigInt(k + 1)))
+    for (let round = 0; round < 3; round++) {
+      pages.forEach((pa, k) => {
+        assert.deepEqual(readInPlace(mem, pa + 8), { lo: k + 1, hi: 0 }, `page at 0x${pa.toString(16)}`)
+        assert.equal(mem.read64(pa + 8), BigInt(k + 1))
+      })
+    }
   })
 
   test('the word arena grows past its first frames and keeps every page', () => {
@@ -112,12 +129,10 @@ describe('PhysMemory', () => {
       mem.write32(pageAt(k) + 0xffc, 0xa000_0000 + k)
     }
     assert.equal(mem.backedPages, 100)
-    const out: Word64 = { lo: 0, hi: 0 }
     for (let k = 0; k < 100; k++) {
       assert.equal(mem.read64(pageAt(k)), BigInt(k + 1), `page ${k} start`)
       assert.equal(mem.read32(pageAt(k) + 0xffc), 0xa000_0000 + k, `page ${k} end`)
-      assert.equal(mem.readDescriptor(pageAt(k), FETCH.S1, k % 4, out), undefined)
-      assert.deepEqual(out, { lo: k + 1, hi: 0 })
+      assert.deepEqual(readInPlace(mem, pageAt(k)), { lo: k + 1, hi: 0 })
     }
   })
 
@@ -134,19 +149,18 @@ describe('PhysMemory', () => {
   test('descriptorPage: -1 for what aborts, a frame of `words` otherwise', () => {
     const mem = memory(40, [{ base: 0x8000_0000, size: 0x1000 }])
     mem.write64(0x4010, 0x0000_0002_0000_0001n)
-    const frame = mem.descriptorPage(0, 0x4010, FETCH.S1, 2)
+    const frame = mem.descriptorPage(0, 0x4010)
     assert.ok(frame >= 0)
     assert.deepEqual([mem.words[frame + 4], mem.words[frame + 5]], [1, 2])
-    assert.equal(mem.descriptorPage(0, 0x8000_0008 | 0, FETCH.S1, 2), -1, 'hole')
-    assert.equal(mem.descriptorPage(0x100, 0, FETCH.S1, 2), -1, 'at 2^40')
-    // Negative addresses never match an empty cache line or cache entry.
-    const out: Word64 = { lo: 0, hi: 0 }
-    assert.deepEqual(mem.readDescriptor(-0x1000, FETCH.S2, 1, out), { kind: 'externalAbort', addr: -0x1000 })
-    assert.deepEqual(mem.readDescriptor(-0x2000_0000, FETCH.TABLE_BUILDER, 3, out), { kind: 'externalAbort', addr: -0x2000_0000 })
+    assert.equal(mem.descriptorPage(0, 0x8000_0008 | 0), -1, 'hole')
+    assert.equal(mem.descriptorPage(0x100, 0), -1, 'at 2^40')
+    // Negative addresses never match an empty cache entry (tag and frame -1).
+    assert.equal(mem.descriptorPage(-1, -0x1000), -1, 'at -0x1000')
+    assert.equal(mem.descriptorPage(-1, -0x2000_0000), -1, 'at -0x2000_0000')
     // Nor do addresses far beyond 2^52 whose upper word, shifted into a cache tag, would wrap onto
     // the tag of a backed page (0x4010 is cached above; 2^57 + 0x4010 and 2^64 + 0x4010 are not memory).
-    assert.equal(mem.descriptorPage(2 ** 25, 0x4010, FETCH.TABLE_BUILDER, 2), -1, 'at 2^57 + 0x4010')
-    assert.equal(mem.descriptorPage(2 ** 32, 0x4010, FETCH.TABLE_BUILDER, 2), -1, 'at 2^64 + 0x4010')
+    assert.equal(mem.descriptorPage(2 ** 25, 0x4010), -1, 'at 2^57 + 0x4010')
+    assert.equal(mem.descriptorPage(2 ** 32, 0x4010), -1, 'at 2^64 + 0x4010')
   })
 
   test('snapshot compares contents, not backing', () => {
