@@ -1,9 +1,9 @@
 /**
- * Nested translation (facts §3): IOVA -> IPA by stage 1, with every stage-1 descriptor address
- * translated by stage 2 before the fetch, then IPA -> PA by stage 2 with the access's own
- * permission. Stage 1 is checked completely first, so when both stages would deny, stage 1 is
- * the stage reported. The result keeps the smaller leaf (QEMU combine_tlb) and both stages'
- * attributes; its permissions are stage 1 AND stage 2.
+ * Nested translation (docs/facts/smmu-translation.md#nested-translation): IOVA -> IPA by
+ * stage 1, with every stage-1 descriptor address translated by stage 2 before the fetch, then
+ * IPA -> PA by stage 2 with the access's own permission. Stage 1 is checked completely first, so
+ * when both stages would deny, stage 1 is the stage reported. The result keeps the smaller leaf
+ * (QEMU combine_tlb) and both stages' attributes; its permissions are stage 1 AND stage 2.
  */
 import type { DescriptorReader } from '../memory'
 import type { S1Context, S2Context } from './context'

@@ -7,7 +7,7 @@
  * returned as a stage-2 fault with onS1TableWalk = true and addr = ipa = the descriptor's IPA
  * (SMMUv3 CLASS = TT, IPA field; SMMUv2 PTWF).
  *
- * Checks, in order (facts §3 and §4, QEMU):
+ * Checks, in order (docs/facts/smmu-translation.md#leaf-checks and #faults; QEMU smmu_ptw_64_s1):
  *   IOVA >= 2^(64 - T0SZ)        -> Translation fault, level 0 (Arm pseudocode reports an input
  *                                   outside the TTBR range as a level 0 Translation fault)
  *   TTB >= 2^IPS                 -> Address size fault, level 0

@@ -3,7 +3,7 @@
  * It owns the stage-2 specifics: start level from SL0, concatenated start tables (the extra high
  * IPA bits simply index further into the contiguous start tables), S2AP/XN permissions, MemAttr.
  *
- * Checks, in order (facts §3, QEMU):
+ * Checks, in order (docs/facts/smmu-translation.md#leaf-checks; QEMU smmu_ptw_64_s2):
  *   IPA >= 2^(64 - S2T0SZ)       -> stage-2 Translation fault, level 0 (QEMU smmu_ptw_64_s2 reports
  *                                   Translation; level 0 as in the Arm pseudocode for an input
  *                                   outside the configured range)
