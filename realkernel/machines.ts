@@ -50,7 +50,7 @@ export interface KernelLine {
 }
 
 const DEBIAN_MACHINES = ['virt', 'q35', 'virt10', 'virt10-9.1-s2', 'virt11-2smmu', 'virt11-2smmu-s2']
-const IOMMUFD_MACHINES = ['virt10', 'virt10-acpi', 'virt10-9.1', 'virt11-2smmu-nested']
+const IOMMUFD_MACHINES = ['virt10', 'virt10-acpi', 'virt10-9.1', 'virt11-2smmu', 'virt11-2smmu-nested']
 
 export const KERNELS: readonly KernelLine[] = [
   { name: '6.1', profile: 'linux-6.1', suite: 'bookworm', arches: ['arm64', 'amd64'], transcripts: 'type1', machines: DEBIAN_MACHINES, byDefault: true },

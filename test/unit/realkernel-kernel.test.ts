@@ -34,7 +34,7 @@ describe('real-kernel: the 7.3-iommufd kernel line', () => {
     assert.ok(line !== undefined)
     assert.equal(line.build, '7.3-iommufd')
     assert.equal(line.profile, 'linux-7.3')
-    assert.deepEqual(line.machines, ['virt10', 'virt10-acpi', 'virt10-9.1', 'virt11-2smmu-nested'])
+    assert.deepEqual(line.machines, ['virt10', 'virt10-acpi', 'virt10-9.1', 'virt11-2smmu', 'virt11-2smmu-nested'])
     assert.equal(iommufdBuild.sourcePackage, 'linux-source-7.3')
     assert.ok(fs.existsSync(path.join(ROOT, iommufdBuild.fragment)))
   })
@@ -217,11 +217,11 @@ describe('real-kernel: --kernel and --kernel-image arguments', () => {
     return (r as { error: string }).error
   }
 
-  it('--kernel 7.3-iommufd boots the three QEMU 10 machines of iommufd and QEMU 11\'s two nested SMMUs', () => {
+  it('--kernel 7.3-iommufd boots the three QEMU 10 machines of iommufd and QEMU 11\'s two two-SMMU ones', () => {
     const { guests, skipped } = chooseGuests(ok(['--kernel', '7.3-iommufd']))
     assert.deepEqual(
       guests.map((g) => `${g.kernel.name}@${g.machine.name}`),
-      ['7.3-iommufd@virt10', '7.3-iommufd@virt10-acpi', '7.3-iommufd@virt10-9.1', '7.3-iommufd@virt11-2smmu-nested'],
+      ['7.3-iommufd@virt10', '7.3-iommufd@virt10-acpi', '7.3-iommufd@virt10-9.1', '7.3-iommufd@virt11-2smmu', '7.3-iommufd@virt11-2smmu-nested'],
     )
     assert.deepEqual(skipped, [])
   })
