@@ -124,8 +124,9 @@ Feature: Iommufd9 - Two SMMUs, two vIOMMUs: each object stays on its own SMMU
   Scenario: [5] A guest's TLBI reaches its own vIOMMU's SMMU only
     arm_vsmmu_cache_invalidate issues the converted commands on vsmmu->smmu's command queue. Both
     guests remap VA 0x10_0000 (to IPA 0x400_6000 and 0x401_6000); after vIOMMU 1's TLBI_NH_VA,
-    SMMU 2 still holds the old translation (IHI 0070 3.17: an entry stays until invalidated; QEMU
-    11.1's SMMUv3 kept it too, in the recording) until vIOMMU 2's guest invalidates it as well.
+    SMMU 2 may still use the old translation until vIOMMU 2's guest invalidates it as well. The
+    model's IOTLB keeps it, and so did QEMU 11.1's SMMUv3 in the recording (an SMMU may also drop
+    a cached entry sooner: there the stale DMA would be misplaced).
     Given the VMM has run:
       """
       viommu 1 alloc device=1 hwpt=1 type=ARM_SMMUV3              = ok
