@@ -50,7 +50,7 @@ export interface KernelLine {
 }
 
 const DEBIAN_MACHINES = ['virt', 'q35', 'virt10', 'virt10-9.1-s2', 'virt11-2smmu', 'virt11-2smmu-s2']
-const IOMMUFD_MACHINES = ['virt10', 'virt10-acpi', 'virt10-9.1']
+const IOMMUFD_MACHINES = ['virt10', 'virt10-acpi', 'virt10-9.1', 'virt11-2smmu', 'virt11-2smmu-nested']
 
 export const KERNELS: readonly KernelLine[] = [
   { name: '6.1', profile: 'linux-6.1', suite: 'bookworm', arches: ['arm64', 'amd64'], transcripts: 'type1', machines: DEBIAN_MACHINES, byDefault: true },
@@ -128,15 +128,16 @@ export interface Machine {
 const ARM_VIRT_TAIL = ['-cpu', 'max', '-nodefaults', '-device', 'edu,addr=01.0']
 
 /**
- * QEMU 11's two-SMMU machine: a stage-1-only SMMUv3 in front of pcie.0 (edu at 00:02.0) and one of
- * stage `second` in front of a pxb-pcie bus (bus 0x80; edu behind a root port, at 81:00.0), booted
- * through EDK2 (Debian's QEMU_EFI.fd, found in QEMU 11's data directory).
+ * QEMU 11's two-SMMU machine: an SMMUv3 of stage `first` (default stage 1 only) in front of pcie.0
+ * (edu at 00:02.0) and one of stage `second` in front of a pxb-pcie bus (bus 0x80; edu behind a
+ * root port, at 81:00.0), booted through EDK2 (Debian's QEMU_EFI.fd, found in QEMU 11's data
+ * directory).
  */
-function twoSmmuArgs(second: 'nested' | '2'): string[] {
+function twoSmmuArgs(second: 'nested' | '2', first: '1' | 'nested' = '1'): string[] {
   return [
     ...['-M', 'virt,gic-version=3', '-cpu', 'max', '-nodefaults', '-bios', 'QEMU_EFI.fd'],
     ...['-device', 'pxb-pcie,id=pxb1,bus_nr=0x80,bus=pcie.0,addr=01.0', '-device', 'pcie-root-port,id=rp1,bus=pxb1,chassis=1'],
-    ...['-device', 'arm-smmuv3,primary-bus=pcie.0,stage=1', '-device', `arm-smmuv3,primary-bus=pxb1,stage=${second}`],
+    ...['-device', `arm-smmuv3,primary-bus=pcie.0,stage=${first}`, '-device', `arm-smmuv3,primary-bus=pxb1,stage=${second}`],
     ...['-device', 'edu,bus=pcie.0,addr=02.0', '-device', 'edu,bus=rp1,addr=00.0'],
   ]
 }
@@ -264,6 +265,28 @@ export const MACHINES: readonly Machine[] = [
     iommu: 'smmuv3',
     groups: { 1: '0000:00:02.0', 2: '0000:81:00.0' },
     kvmCapable: false,
+  },
+  {
+    // Both SMMUs of virt11-2smmu with both stages (stage=nested), for the IOMMUFD kernel: a
+    // vIOMMU on each, and the rules that keep each vIOMMU, nest parent and nested HWPT on its own
+    // SMMU. The IORT is upgraded to say CANWBS (as on virt10-acpi): QEMU's SMMUv3 has no S2FWB, and
+    // arm-smmu-v3 grants a vIOMMU only to a CANWBS master then. docs/real-kernel-two-smmu.md.
+    name: 'virt11-2smmu-nested',
+    arch: 'arm64',
+    qemuLine: '11',
+    qemu: 'qemu-system-aarch64',
+    machineArgs: twoSmmuArgs('nested', 'nested'),
+    kernelArgs: ['acpi=force'],
+    console: 'ttyAMA0',
+    fixture: 'qemu-smmuv3-11.1-pcie0-nested-canwbs',
+    moreFixtures: ['qemu-smmuv3-11.1-pxb-nested-canwbs'],
+    transcriptsOf: ['virt11-2smmu-nested'],
+    iommu: 'smmuv3',
+    groups: { 1: '0000:00:02.0', 2: '0000:81:00.0' },
+    kvmCapable: false,
+    // EDK2 is QEMU 11's own (trixie's QEMU_EFI.fd, `-bios` in machineArgs), not `firmware`.
+    iortCanwbs: true,
+    iommufdOnly: true,
   },
   VIRT10_ACPI,
   {

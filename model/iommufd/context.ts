@@ -312,8 +312,9 @@ export class IommufdCtx {
    * without data or data without a type: EINVAL; the device: ENOENT; pt_id names nothing: EINVAL.
    * Then by pt_id's type: an IOAS -> a paging HWPT (iommufd_hwpt_paging_alloc); a paging HWPT -> a
    * nested HWPT on it (iommufd_hwpt_nested_alloc, VT-d's way); a vIOMMU -> a nested HWPT on it
-   * (another IOMMU instance than the device's: EINVAL; iommufd_viommu_alloc_hwpt_nested, SMMUv3's
-   * way); anything else: EINVAL. FAULT_ID_VALID then needs a fault queue: the model has none, so
+   * (iommufd_viommu_alloc_hwpt_nested, SMMUv3's way), but first, in iommufd_hwpt_alloc itself, a
+   * device whose iommu_dev is not the vIOMMU's (another SMMU instance) is EINVAL (7.3.4); anything
+   * else: EINVAL. FAULT_ID_VALID then needs a fault queue: the model has none, so
    * the lookup is ENOENT and the new HWPT goes again.
    */
   hwptAlloc(req: HwptAllocRequest): Result<number> {

@@ -111,7 +111,7 @@ export class Viommu extends ObjectBase {
     readonly viommuType: number,
     /** The nest-parent HWPT (viommu->hwpt). */
     readonly hwpt: HwptPaging,
-    /** viommu->iommu_dev: the physical IOMMU instance. */
+    /** viommu->iommu_dev: the physical IOMMU instance of the device the vIOMMU was allocated with (iommufd_viommu_alloc_ioctl), not of its nest parent. */
     readonly iommuDev: object,
   ) {
     super()

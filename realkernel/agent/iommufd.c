@@ -102,6 +102,8 @@ static int skipping;
 static uint32_t ids[K_COUNT][MAX_NAME];
 /* The IOAS (transcript number) whose addresses a HWPT or vIOMMU translates into, 0: unknown. */
 static int hwpt_ioas[MAX_NAME], viommu_ioas[MAX_NAME];
+/* A vEVENTQ's fd: -1 none yet (or its alloc failed), VEVENTQ_FD_CLOSED after `veventq N close`. */
+#define VEVENTQ_FD_CLOSED (-2)
 static int veventq_fd[MAX_NAME] = { [0 ... MAX_NAME - 1] = -1 };
 
 struct cdev {
@@ -1255,6 +1257,8 @@ static void do_veventq(int qn, struct word *w, int n)
 
 		if (leftover(w, n))
 			return problem("veventq read: unknown argument %s", leftover(w, n));
+		if (fd == VEVENTQ_FD_CLOSED)
+			return failed(EBADF);
 		if (fd < 0)
 			return problem("%s", "veventq read: this queue has no fd (its alloc failed or never ran)");
 		len = read(fd, buf, sizeof buf);
@@ -1291,6 +1295,21 @@ static void do_veventq(int qn, struct word *w, int n)
 			}
 		}
 		return result("%s", out);
+	}
+	if (!strcmp(verb, "close")) {
+		/* close() of the queue's fd: the fd's reference on the queue goes (eventq.c iommufd_eventq_fops_release). */
+		int fd = veventq_fd[qn];
+
+		if (leftover(w, n))
+			return problem("veventq close: unknown argument %s", leftover(w, n));
+		if (fd == VEVENTQ_FD_CLOSED)
+			return failed(EBADF);
+		if (fd < 0)
+			return problem("%s", "veventq close: this queue has no fd (its alloc failed or never ran)");
+		veventq_fd[qn] = VEVENTQ_FD_CLOSED;
+		if (close(fd) < 0)
+			return failed(errno);
+		return result("ok");
 	}
 	problem("unknown veventq call %s", verb);
 }

@@ -34,7 +34,7 @@ describe('real-kernel: the 7.3-iommufd kernel line', () => {
     assert.ok(line !== undefined)
     assert.equal(line.build, '7.3-iommufd')
     assert.equal(line.profile, 'linux-7.3')
-    assert.deepEqual(line.machines, ['virt10', 'virt10-acpi', 'virt10-9.1'])
+    assert.deepEqual(line.machines, ['virt10', 'virt10-acpi', 'virt10-9.1', 'virt11-2smmu', 'virt11-2smmu-nested'])
     assert.equal(iommufdBuild.sourcePackage, 'linux-source-7.3')
     assert.ok(fs.existsSync(path.join(ROOT, iommufdBuild.fragment)))
   })
@@ -217,11 +217,11 @@ describe('real-kernel: --kernel and --kernel-image arguments', () => {
     return (r as { error: string }).error
   }
 
-  it('--kernel 7.3-iommufd boots the three QEMU 10 machines of iommufd', () => {
+  it('--kernel 7.3-iommufd boots the three QEMU 10 machines of iommufd and QEMU 11\'s two two-SMMU ones', () => {
     const { guests, skipped } = chooseGuests(ok(['--kernel', '7.3-iommufd']))
     assert.deepEqual(
       guests.map((g) => `${g.kernel.name}@${g.machine.name}`),
-      ['7.3-iommufd@virt10', '7.3-iommufd@virt10-acpi', '7.3-iommufd@virt10-9.1'],
+      ['7.3-iommufd@virt10', '7.3-iommufd@virt10-acpi', '7.3-iommufd@virt10-9.1', '7.3-iommufd@virt11-2smmu', '7.3-iommufd@virt11-2smmu-nested'],
     )
     assert.deepEqual(skipped, [])
   })
@@ -333,6 +333,52 @@ describe('real-kernel: the ACPI machine\'s IORT says CANWBS', () => {
     assert.ok(text.startsWith('070701'))
     assert.ok(text.includes('kernel/firmware/acpi/IORT.aml\0'))
     assert.ok(text.includes('TRAILER!!!'))
+  })
+})
+
+/**
+ * QEMU 11.1.3's own IORT of virt11-2smmu-nested (two `-device arm-smmuv3`, EDK2 + ACPI), as the
+ * guest printed it (/sys/firmware/acpi/tables/IORT, 364 bytes, revision 5): an ITS group (type 0,
+ * offset 48), the two SMMUv3 nodes (type 4; base 0xc000000 at offset 72, 0xc020000 at offset 160)
+ * and ONE PCI root complex node (type 2, offset 248, memory access flags 0x3) whose ID mappings
+ * send RIDs 0x0-0xff (bus 0) to the first SMMU, 0x8000-0x81ff (the pxb's buses 0x80-0x81) to the
+ * second, and the rest straight to the ITS. So one CANWBS bit covers both SMMUs' devices.
+ */
+const QEMU11_TWO_SMMU_IORT = Buffer.from(
+  [
+    '494f52546c0100000508424f434853204258504320202020010000004258504301000000040000003000000000000000',
+    '001800010000000000000000000000000100000000000000045800040100000001000000440000000000000c00000000',
+    '010000000000000000000000000000000000000090000000910000009300000092000000000000000000000000000000',
+    'ffff0000000000003000000000000000045800040200000001000000440000000000020c000000000100000000000000',
+    '00000000000000000000000094000000950000009700000096000000000000000000000000000000ffff000000000000',
+    '300000000000000002740003030000000400000024000000010000000000000300000000000000004000000000000000',
+    'ff00000000000000480000000000000000800000ff01000000800000a00000000000000000010000ff7e000000010000',
+    '300000000000000000820000ff7d0000008200003000000000000000',
+  ].join(''),
+  'hex',
+)
+
+describe('real-kernel: QEMU 11\'s IORT with two SMMUv3 nodes says CANWBS', () => {
+  /** An ID mapping of a node (DEN 0049 3.4): input base, count (IDs - 1), output base, output node. */
+  const mapping = (node: number, i: number): [number, number, number, number] => {
+    const at = node + QEMU11_TWO_SMMU_IORT.readUInt32LE(node + 12) + 20 * i
+    return [0, 4, 8, 12].map((o) => QEMU11_TWO_SMMU_IORT.readUInt32LE(at + o)) as [number, number, number, number]
+  }
+  it('is the table the guest printed: one root complex for both SMMUs, bus 0 to the first, buses 0x80-0x81 to the second', () => {
+    assert.equal(QEMU11_TWO_SMMU_IORT.length, 364)
+    assert.ok(acpiChecksumOk(QEMU11_TWO_SMMU_IORT))
+    assert.deepEqual(iortRootComplexes(QEMU11_TWO_SMMU_IORT), [{ offset: 248, memoryAccessFlags: 0x3 }])
+    assert.deepEqual([72, 160].map((n) => [QEMU11_TWO_SMMU_IORT[n], Number(QEMU11_TWO_SMMU_IORT.readBigUInt64LE(n + 16))]), [[4, 0xc000000], [4, 0xc020000]])
+    assert.deepEqual(mapping(248, 0), [0x0, 0xff, 0x0, 72])
+    assert.deepEqual(mapping(248, 1), [0x8000, 0x1ff, 0x8000, 160])
+  })
+  it('the upgrade sets CANWBS in that one node: flags 0x3 -> 0x7, OEM revision 1 -> 2, nothing else but the checksum', () => {
+    const upgraded = iortWithCanwbs(QEMU11_TWO_SMMU_IORT)
+    assert.ok(acpiChecksumOk(upgraded))
+    assert.deepEqual(iortRootComplexes(upgraded), [{ offset: 248, memoryAccessFlags: 0x7 }])
+    assert.equal(upgraded.readUInt32LE(24), 2)
+    const changed = [...upgraded.keys()].filter((i) => upgraded[i] !== QEMU11_TWO_SMMU_IORT[i])
+    assert.deepEqual(changed, [9, 24, 248 + 23])
   })
 })
 

@@ -26,12 +26,16 @@ describe('real-kernel machines: groups and fixtures', () => {
   }
 
   it('the two-SMMU machines put each group behind its own SMMU fixture', () => {
-    const expected = { 'virt11-2smmu': ['qemu-smmuv3-11.1-s1', 'qemu-smmuv3-11.1-nested'], 'virt11-2smmu-s2': ['qemu-smmuv3-11.1-s1', 'qemu-smmuv3-11.1-s2'] }
+    const expected = {
+      'virt11-2smmu': ['qemu-smmuv3-11.1-s1', 'qemu-smmuv3-11.1-nested'],
+      'virt11-2smmu-s2': ['qemu-smmuv3-11.1-s1', 'qemu-smmuv3-11.1-s2'],
+      'virt11-2smmu-nested': ['qemu-smmuv3-11.1-pcie0-nested-canwbs', 'qemu-smmuv3-11.1-pxb-nested-canwbs'],
+    }
     for (const [name, fixtures] of Object.entries(expected)) {
       const m = machineByName(name)
       assert.ok(m !== undefined, name)
       assert.deepEqual(machineFixtures(m), fixtures)
-      // pcie.0's edu (00:02.0) behind the stage-1 SMMU (first -device arm-smmuv3), the pxb's behind the other.
+      // pcie.0's edu (00:02.0) behind the first -device arm-smmuv3 (stage 1 only, or nested), the pxb's behind the other.
       assert.deepEqual(m.groups, { 1: '0000:00:02.0', 2: '0000:81:00.0' })
       const first = loadFixtureFile(resolveFixturePath(fixtures[0] as string)).fixture
       const second = loadFixtureFile(resolveFixturePath(fixtures[1] as string)).fixture

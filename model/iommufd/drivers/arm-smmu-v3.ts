@@ -291,7 +291,10 @@ export class ArmSmmuV3Iommufd implements IommufdDriver {
     return ok({ type: IOMMU_HW_INFO_TYPE_ARM_SMMUV3, data })
   }
 
-  /** arm_smmu_attach_prepare for a paging domain: the domain must be this SMMU's. */
+  /**
+   * arm_smmu_attach_dev (7.3.4), before arm_smmu_attach_prepare: a paging domain of another SMMU
+   * instance (smmu_domain->smmu != master->smmu) is EINVAL; 7.3.4 shares no domain across SMMUs.
+   */
   checkPagingAttach(domain: IommuDomain, dev: IommufdDevice): Result<void> {
     if (domain.smmu !== undefined && domain.smmu !== dev.smmu) return fail('EINVAL', `the domain belongs to SMMU ${domain.smmu.name}, the device to ${dev.smmu.name}`)
     return ok()
