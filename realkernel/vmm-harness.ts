@@ -218,7 +218,7 @@ async function runOne(run: VmmRun, kernelLine: KernelLine, inputs: RunInputs, op
   const straced = parseStrace(vmm.strace)
   const captured = captureIoctlCounts(capture)
   const ioctls = compareIoctlCounts(straced.counts, captured.counts)
-  const straceLine = `strace: ${describeComparison(ioctls)} (${vmm.straceIoctls ?? '?'} ioctls in all, KVM's included)`
+  const straceLine = `strace: ${describeComparison(ioctls)} (${vmm.straceIoctls ?? '?'} ioctls of any kind in all)`
   opts.out(`   ${straceLine}`)
   const unread = [...straced.unreadable.map((l) => `strace line not read: ${l}`), ...captured.unknown.map((l) => `capture ioctl of no known number: ${l}`)]
   if (!ioctls.agree || unread.length > 0) return fail(`${straceLine}${unread.length === 0 ? '' : `; ${unread.slice(0, 3).join('; ')}`}. Console log: ${logFile}`)
