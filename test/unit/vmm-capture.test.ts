@@ -278,6 +278,51 @@ describe('capture -> transcript lines: the nested objects of an accelerated vSMM
   })
 })
 
+describe('capture -> transcript lines: a vIOMMU taken down as QEMU 11 does at unplug', () => {
+  it('writes the vEVENTQ\'s close before its destroy, each destroy by the name the object was made with, the detach and the closes', () => {
+    const text = capture(
+      'open path=/dev/iommu flags=0x80002 = 5 kind=iommufd',
+      'open path=/dev/vfio/devices/vfio0 flags=0x80002 = 6 kind=device',
+      'ioctl device:6 VFIO_DEVICE_BIND_IOMMUFD argsz=0x18 flags=0x0 iommufd=iommufd:5 = 0 out_devid=1',
+      'ioctl iommufd:5 IOMMU_IOAS_ALLOC size=12 flags=0x0 = 0 out_ioas_id=2',
+      'ioctl iommufd:5 IOMMU_HWPT_ALLOC size=48 flags=0x1 dev_id=1 pt_id=2 data_type=0 data_len=0 fault_id=0 = 0 out_hwpt_id=3',
+      'ioctl device:6 VFIO_DEVICE_ATTACH_IOMMUFD_PT argsz=0x10 flags=0x0 pt_id=3 pasid=0 = 0 pt_id=3',
+      'ioctl iommufd:5 IOMMU_VIOMMU_ALLOC size=40 flags=0x0 type=1 dev_id=1 hwpt_id=3 data_len=0 = 0 out_viommu_id=4',
+      'ioctl iommufd:5 IOMMU_VEVENTQ_ALLOC size=32 flags=0x0 viommu_id=4 type=1 veventq_depth=64 = 0 out_veventq_id=5 out_veventq_fd=9',
+      'ioctl iommufd:5 IOMMU_VDEVICE_ALLOC size=24 viommu_id=4 dev_id=1 virt_id=0x100 = 0 out_vdevice_id=6',
+      'ioctl iommufd:5 IOMMU_DESTROY size=8 id=6 = 0',
+      'ioctl iommufd:5 IOMMU_DESTROY size=8 id=5 = -1 EBUSY',
+      'close veventq:9 = 0',
+      'ioctl iommufd:5 IOMMU_DESTROY size=8 id=5 = 0',
+      'ioctl iommufd:5 IOMMU_DESTROY size=8 id=4 = 0',
+      'ioctl device:6 VFIO_DEVICE_DETACH_IOMMUFD_PT argsz=0x8 flags=0x0 = 0',
+      'ioctl iommufd:5 IOMMU_DESTROY size=8 id=3 = 0',
+      'ioctl iommufd:5 IOMMU_DESTROY size=8 id=2 = 0',
+      'close device:6 = 0',
+      'close iommufd:5 = 0',
+      'exit open=none',
+    )
+    const conversion = convertCapture(parseCapture(text), { uapi: UAPI_6_13, cdevNames: new Map([['vfio0', 1]]) })
+    assert.deepEqual(formatConverted(conversion.lines, 1).slice(8), [
+      'vdevice 1 alloc viommu=1 device=1 virt_id=0x100 = ok id=6',
+      'destroy vdevice 1 = ok',
+      'destroy veventq 1 = EBUSY',
+      'veventq 1 close = ok',
+      'destroy veventq 1 = ok',
+      'destroy viommu 1 = ok',
+      'device 1 detach = ok',
+      'destroy hwpt 1 = ok',
+      'destroy ioas 1 = ok',
+      'device 1 close = ok',
+      'iommufd close = ok',
+      'exit = ok   # the process exits with nothing of VFIO open',
+    ])
+    assert.equal(conversion.counts.notConverted, 0)
+    const r = compareWithModel(`#   Profile: linux-7.3          Fixture: qemu-smmuv3-10.0-acpi-canwbs\n${formatConverted(conversion.lines).join('\n')}\n`, 'n.vfio', [])
+    assert.deepEqual(r.rows.filter((x) => x.verdict !== 'agree').map((x) => `${x.line} ${x.call} kernel: ${x.kernel} model: ${x.model}`), [])
+  })
+})
+
 describe('npm run real-kernel -- --vmm', () => {
   it('reads --vmm NAME and --vmm all, and refuses an unknown run and --vmm with --machine', () => {
     const one = parseRunArgs(['--vmm', 'qemu7.2', '--kernel', '6.1'])
