@@ -202,6 +202,8 @@ async function runOne(run: VmmRun, kernelLine: KernelLine, inputs: RunInputs, op
   for (const l of vmm.vmmOut) opts.out(`   vmm: ${printable(l)}`)
 
   const facts = parseFacts(boot.output)
+  // The accel run's VMM must not watch the vEVENTQ with io_uring (vmm.ts vmmScript).
+  if (run.backend === 'accel' && facts.get('io_uring_disabled')?.[0] !== '2') return fail(`io_uring was not turned off in the guest (kernel.io_uring_disabled: ${facts.get('io_uring_disabled')?.[0] ?? 'no such sysctl'})`)
   const realGroup = (facts.get('device') ?? []).map((d) => /^(\S+) \S+ group=(\d+)/.exec(d)).find((m) => m !== null && m[1] === run.device)?.[2]
   const label = kernelLabel(facts.get('release')?.[0] ?? kernel.release)
   const groupNames = new Map<number, number>(realGroup === undefined ? [] : [[Number(realGroup), run.group]])
@@ -343,7 +345,9 @@ export function formatVmmRecording(h: VmmRecordingHeader): string {
     `#   Guest:   ${h.guest}`,
     `#   VMM:     ${h.vmm}:`,
     `#            ${vmmLine}`,
-    '#            its monitor fed "quit"',
+    ...(h.run.backend === 'accel'
+      ? ['#            no monitor: its guest changes the device\'s domain, powers off its slot and then itself;', '#            io_uring off in the guest running it (kernel.io_uring_disabled=2: docs/transcript-vmm.md)']
+      : ['#            its monitor fed "quit"']),
     `#   Capture: ${c.calls} VFIO calls: ${c.compared} for the model, ${c.outside} device-level (outside the model), ${c.notConverted} not converted; ${c.eventfds} eventfds`,
     ...(h.strace === undefined ? [] : [`#   strace:  ${h.strace}`]),
     `#   Groups:  ${h.groups}`,

@@ -72,18 +72,35 @@ export function vmmArgs(run: VmmRun): string[] {
   if (run.backend === 'legacy') return [...base, '-device', `vfio-pci,host=${run.device}`]
   if (run.backend === 'iommufd') return [...base, '-object', 'iommufd,id=fd0', '-device', `vfio-pci,host=${run.device},iommufd=fd0`]
   // accel: the guest runs (no -S) under KVM, boots EDK2 and Linux behind the accelerated SMMUv3,
-  // and powers off, which ends the VMM.
+  // changes the device's domain and unplugs it (innerInitramfs), and powers off, which ends the
+  // VMM. The device sits in a PCIe root port's slot, which the guest can power off (pciehp).
   return [
     ...['-M', 'virt,gic-version=3', '-accel', 'kvm', '-cpu', 'host', '-m', '128', '-nodefaults', '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-no-reboot'],
     ...['-bios', `${INNER}/QEMU_EFI.fd`, '-kernel', `${INNER}/Image`, '-initrd', `${INNER}/initrd.gz`, '-append', 'console=ttyAMA0 acpi=force panic=-1'],
-    ...['-object', 'iommufd,id=fd0', '-device', 'arm-smmuv3,primary-bus=pcie.0,accel=on', '-device', `vfio-pci,host=${run.device},iommufd=fd0`],
+    ...['-object', 'iommufd,id=fd0', '-device', 'arm-smmuv3,primary-bus=pcie.0,accel=on'],
+    ...['-device', 'pcie-root-port,id=rp0,bus=pcie.0,chassis=1,slot=1', '-device', `vfio-pci,host=${run.device},bus=rp0,iommufd=fd0`],
   ]
 }
 
 /** Where the accel run's inner guest (firmware, kernel, initramfs) lies in the outer guest. */
 const INNER = '/vmm/inner'
 
-/** The accel run's inner guest: its /init says what the SMMU driver found and powers off. */
+/**
+ * The accel run's inner guest. Its /init does what makes QEMU 11 free the nested objects it made
+ * (hw/arm/smmuv3-accel.c; docs/transcript-vmm.md, "What frees what"):
+ *  1. the device's group to `identity` and back to `DMA` (/sys/kernel/iommu_groups/N/type; no
+ *     driver is bound, so iommu_group_store_type lets it): the SMMU driver rewrites the device's
+ *     STE from stage 1 to bypass and back, each with CFGI_STE; QEMU attaches its bypass HWPT and
+ *     frees the stage-1 vSTE HWPT (smmuv3_accel_install_ste frees the previous one), then
+ *     allocates a new one;
+ *  2. the device's slot powered off (pciehp, /sys/bus/pci/slots/N/power): the kernel removes the
+ *     device (its release domain, blocked: an abort STE, the stage-1 HWPT freed again), then turns
+ *     slot power and indicator off, and QEMU unplugs the vfio-pci device
+ *     (pcie_cap_slot_write_config): smmuv3_accel_unset_iommu_device frees the vDEVICE and, the
+ *     last device gone, the vEVENTQ, the abort and bypass HWPTs and the vIOMMU; VFIO's detach
+ *     frees the nest parent and the IOAS and closes the device;
+ *  3. power off.
+ */
 export function innerInitramfs(busybox: string): Buffer {
   const init = `#!/bin/sh
 # The guest of the VMM's guest (realkernel/vmm.ts): its SMMU driver has probed the accelerated
@@ -91,14 +108,30 @@ export function innerInitramfs(busybox: string): Buffer {
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 echo "inner: Linux $(uname -r) up"
-dmesg | grep -i -e smmu -e iommu | sed 's/^/inner: /'
-for d in /sys/bus/pci/devices/*; do echo "inner: $d group $(basename "$(readlink $d/iommu_group)")"; done
+dmesg | grep -i -e smmu -e iommu -e pciehp | sed 's/^/inner: /'
+dev=
+for d in /sys/bus/pci/devices/*; do
+  echo "inner: $d $(cat $d/vendor):$(cat $d/device) group $(basename "$(readlink $d/iommu_group)")"
+  [ "$(cat $d/vendor):$(cat $d/device)" = "0x1234:0x11e8" ] && dev=$d
+done
+if [ -n "$dev" ]; then
+  g=$dev/iommu_group
+  echo "inner: edu $(basename $dev): domain $(cat $g/type)"
+  echo identity > $g/type && echo "inner: domain $(cat $g/type)"
+  echo DMA > $g/type && echo "inner: domain $(cat $g/type)"
+  a=$(basename $dev)
+  for s in /sys/bus/pci/slots/*; do
+    [ "$(cat $s/address 2>/dev/null)" = "\${a%.*}" ] || continue
+    echo 0 > $s/power && echo "inner: slot $(basename $s) powered off"
+  done
+  [ -e "$dev" ] && echo "inner: $(basename $dev) still there" || echo "inner: $(basename $dev) removed"
+fi
 poweroff -f
 `
   const entries: CpioEntry[] = [
     ...['bin', 'proc', 'sys', 'dev'].map((p): CpioEntry => ({ kind: 'dir', path: p })),
     { kind: 'file', path: 'bin/busybox', data: fs.readFileSync(busybox), mode: 0o755 },
-    ...['sh', 'mount', 'echo', 'dmesg', 'grep', 'sed', 'uname', 'basename', 'readlink', 'poweroff'].map((a): CpioEntry => ({ kind: 'symlink', path: `bin/${a}`, target: 'busybox' })),
+    ...['sh', 'mount', 'echo', 'dmesg', 'grep', 'sed', 'uname', 'basename', 'readlink', 'cat', 'poweroff'].map((a): CpioEntry => ({ kind: 'symlink', path: `bin/${a}`, target: 'busybox' })),
     { kind: 'file', path: 'init', data: init, mode: 0o755 },
   ]
   return zlib.gzipSync(cpioArchive(entries), { level: 6 })
@@ -210,6 +243,13 @@ export function vmmScript(run: VmmRun): string {
   // The accel run's guest ends the VMM by powering off; the others wait at the monitor for `quit`.
   const input = run.backend === 'accel' ? 'true' : 'echo quit'
   const vmm = `/vmm/lib/ld-linux-aarch64.so.1 --library-path /vmm/lib /vmm/bin/qemu-system-aarch64 ${args}`
+  // QEMU 11 watches a descriptor with io_uring when the kernel has it (util/fdmon-io_uring.c): an
+  // IORING_OP_POLL_ADD holds the file until the main loop submits its POLL_REMOVE. So the
+  // vEVENTQ's file outlives QEMU's close(), and the IOMMU_DESTROY that follows is EBUSY
+  // (iommufd_eventq_fops_release has not run) - a hold no transcript line can say. The accel run
+  // turns io_uring off (QEMU falls back to ppoll), so that its close releases the queue
+  // (docs/transcript-vmm.md, "What frees what").
+  const ioUring = run.backend === 'accel' ? 'echo 2 > /proc/sys/kernel/io_uring_disabled\necho "@@ fact io_uring_disabled $(cat /proc/sys/kernel/io_uring_disabled)"\n' : ''
   return `#!/bin/sh
 # smmu-nesting-tck VMM run ${run.name}: written by realkernel/vmm.ts
 echo "@@ vmm start ${run.name}"
@@ -220,7 +260,7 @@ for c in /dev/vfio/devices/*; do
   ln -sf "$c" "/dev/char/$(cat /sys/class/vfio-dev/\${c##*/}/dev)"
   echo "@@ fact cdev \${c##*/} $(basename "$(readlink /sys/class/vfio-dev/\${c##*/}/device)")"
 done
-if [ -x ${STRACE}/bin/strace ]; then
+${ioUring}if [ -x ${STRACE}/bin/strace ]; then
   # strace gives the capture library to the VMM only (-E), not to itself.
   ${input} | ${STRACE}/lib/ld-linux-aarch64.so.1 --library-path ${STRACE}/lib ${STRACE}/bin/strace -f -q -e trace=ioctl -e raw=ioctl -o /tmp/strace.log \\
     -E SMMU_TCK_CAPTURE=/tmp/capture.log -E LD_PRELOAD=/vmm/capture.so \\

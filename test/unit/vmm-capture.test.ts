@@ -75,13 +75,59 @@ describe('a real VMM\'s committed captures', () => {
           /^viommu 1 alloc device=1 hwpt=1 type=ARM_SMMUV3 += ok id=\d+$/m,
           /^hwpt 2 alloc device=1 pt=viommu:1 vste="w0=0x1 w1=0x0" += ok/m,
           /^hwpt 3 alloc device=1 pt=viommu:1 vste="w0=0x9 w1=0x0" += ok/m,
-          /^vdevice 1 alloc viommu=1 device=1 virt_id=0x8 += ok/m,
+          // The device sits in a root port's slot: bus 1, so its vSID (the vDEVICE's virt_id) is 0x100.
+          /^vdevice 1 alloc viommu=1 device=1 virt_id=0x100 += ok/m,
           /^veventq 1 alloc viommu=1 type=ARM_SMMUV3 depth=\d+ += ok/m,
-          /^viommu 1 invalidate cmd="w0=0x800000005 w1=0x1" += ok entry_num=1$/m,
+          /^viommu 1 invalidate cmd="w0=0x10000000005 w1=0x1" += ok entry_num=1$/m,
           /^hwpt 4 alloc device=1 pt=viommu:1 vste="w0=0x[0-9a-f]+b w1=0x[0-9a-f]+" += ok/m,
           /^ioas 1 map iova=0x10000000 size=0x100000 rw vaddr=pfnmap += EFAULT/m,
         ])
           assert.match(body, line)
+        // The guest's STE from stage 1 to bypass and back (its group's type to identity and to
+        // DMA): QEMU attaches the bypass HWPT and frees the stage-1 one (smmuv3_accel_install_ste),
+        // then makes a new one; the slot powered off, the blocked STE frees it again.
+        const life = body
+          .split('\n')
+          .filter((l) => /^(hwpt [45] alloc|device 1 attach pt=hwpt:|destroy|veventq 1 close|device 1 (detach|close)|iommufd close)/.test(l))
+          .map((l) => {
+            const [call, result] = l.split(/ +# /)[0]?.split(/ += /) ?? []
+            return `${call?.replace(/vste="[^"]*"/, 'vste=S1')} = ${result?.replace(/ id=\d+$/, '')}`
+          })
+        assert.deepEqual(
+          life.slice(life.findIndex((l) => l.startsWith('hwpt 4 alloc'))),
+          [
+            'hwpt 4 alloc device=1 pt=viommu:1 vste=S1 = ok',
+            'device 1 attach pt=hwpt:4 = ok',
+            // identity: the bypass STE
+            'device 1 attach pt=hwpt:3 = ok',
+            'destroy hwpt 4 = ok',
+            'device 1 attach pt=hwpt:3 = ok',
+            // DMA again: a new stage-1 STE
+            'device 1 attach pt=hwpt:3 = ok',
+            'hwpt 5 alloc device=1 pt=viommu:1 vste=S1 = ok',
+            'device 1 attach pt=hwpt:5 = ok',
+            // the slot powered off: the release domain's STE, then QEMU's unplug
+            'device 1 attach pt=hwpt:3 = ok',
+            'destroy hwpt 5 = ok',
+            'device 1 attach pt=hwpt:3 = ok',
+            // smmuv3_accel_unset_iommu_device: back on the nest parent, the vDEVICE, then (the last
+            // device gone) smmuv3_accel_free_viommu: the vEVENTQ, bypass, abort, the vIOMMU
+            'device 1 attach pt=hwpt:1 = ok',
+            'destroy vdevice 1 = ok',
+            'veventq 1 close = ok',
+            'destroy veventq 1 = ok',
+            'destroy hwpt 3 = ok',
+            'destroy hwpt 2 = ok',
+            'destroy viommu 1 = ok',
+            // iommufd_cdev_detach: detach, the nest parent, (the listener's unmaps,) the IOAS, and
+            // the files: /dev/iommu (the backend's last user) and the device
+            'device 1 detach = ok',
+            'destroy hwpt 1 = ok',
+            'destroy ioas 1 = ok',
+            'iommufd close = ok',
+            'device 1 close = ok',
+          ],
+        )
         return
       }
       if (file.includes('-iommufd-')) {
