@@ -277,14 +277,25 @@ describe('capture -> transcript lines: iommufd', () => {
   })
 })
 
+/** A VMM's first iommufd calls of a nested setup: /dev/iommu, the cdev, bind, an IOAS, a nest parent on it. */
+const NEST_PARENT = [
+  'open path=/dev/iommu flags=0x80002 = 5 kind=iommufd',
+  'open path=/dev/vfio/devices/vfio0 flags=0x80002 = 6 kind=device',
+  'ioctl device:6 VFIO_DEVICE_BIND_IOMMUFD argsz=0x18 flags=0x0 iommufd=iommufd:5 = 0 out_devid=1',
+  'ioctl iommufd:5 IOMMU_IOAS_ALLOC size=12 flags=0x0 = 0 out_ioas_id=2',
+  'ioctl iommufd:5 IOMMU_HWPT_ALLOC size=48 flags=0x1 dev_id=1 pt_id=2 data_type=0 data_len=0 fault_id=0 = 0 out_hwpt_id=3',
+]
+
+/** The converted lines replayed under linux-7.3 on `fixture`: each line the model answers otherwise. */
+function disagreements(conversion: ReturnType<typeof convertCapture>, fixture: string): string[] {
+  const r = compareWithModel(`#   Profile: linux-7.3          Fixture: ${fixture}\n${formatConverted(conversion.lines).join('\n')}\n`, 'n.vfio', [])
+  return r.rows.filter((x) => x.verdict !== 'agree').map((x) => `${x.line} ${x.call} kernel: ${x.kernel} model: ${x.model}`)
+}
+
 describe('capture -> transcript lines: the nested objects of an accelerated vSMMU', () => {
   it('writes the vIOMMU, the vSTE HWPTs as raw words, the vDEVICE, the vEVENTQ and each invalidation\'s commands', () => {
     const text = capture(
-      'open path=/dev/iommu flags=0x80002 = 5 kind=iommufd',
-      'open path=/dev/vfio/devices/vfio0 flags=0x80002 = 6 kind=device',
-      'ioctl device:6 VFIO_DEVICE_BIND_IOMMUFD argsz=0x18 flags=0x0 iommufd=iommufd:5 = 0 out_devid=1',
-      'ioctl iommufd:5 IOMMU_IOAS_ALLOC size=12 flags=0x0 = 0 out_ioas_id=2',
-      'ioctl iommufd:5 IOMMU_HWPT_ALLOC size=48 flags=0x1 dev_id=1 pt_id=2 data_type=0 data_len=0 fault_id=0 = 0 out_hwpt_id=3',
+      ...NEST_PARENT,
       'ioctl iommufd:5 IOMMU_VIOMMU_ALLOC size=40 flags=0x0 type=1 dev_id=1 hwpt_id=3 data_len=0 = 0 out_viommu_id=4',
       // abort and bypass vSTEs: V | Config (IHI 0070 5.2: STE.Config 0b000 abort, 0b100 bypass)
       'ioctl iommufd:5 IOMMU_HWPT_ALLOC size=48 flags=0x0 dev_id=1 pt_id=4 data_type=2 data_len=16 data=01000000000000000000000000000000 fault_id=0 = 0 out_hwpt_id=5',
@@ -319,19 +330,14 @@ describe('capture -> transcript lines: the nested objects of an accelerated vSMM
     assert.equal(conversion.counts.notConverted, 0)
     assert.deepEqual(parseTranscript(formatConverted(conversion.lines).join('\n'), 'n.vfio').errors, [])
     // On QEMU 10's SMMUv3 with the CANWBS IORT, under 7.3, the model answers every line alike.
-    const r = compareWithModel(`#   Profile: linux-7.3          Fixture: qemu-smmuv3-10.0-acpi-canwbs\n${formatConverted(conversion.lines).join('\n')}\n`, 'n.vfio', [])
-    assert.deepEqual(r.rows.filter((x) => x.verdict !== 'agree').map((x) => `${x.line} ${x.call} kernel: ${x.kernel} model: ${x.model}`), [])
+    assert.deepEqual(disagreements(conversion, 'qemu-smmuv3-10.0-acpi-canwbs'), [])
   })
 })
 
 describe('capture -> transcript lines: a vIOMMU taken down as QEMU 11 does at unplug', () => {
   it('writes the vEVENTQ\'s close before its destroy, each destroy by the name the object was made with, the detach and the closes', () => {
     const text = capture(
-      'open path=/dev/iommu flags=0x80002 = 5 kind=iommufd',
-      'open path=/dev/vfio/devices/vfio0 flags=0x80002 = 6 kind=device',
-      'ioctl device:6 VFIO_DEVICE_BIND_IOMMUFD argsz=0x18 flags=0x0 iommufd=iommufd:5 = 0 out_devid=1',
-      'ioctl iommufd:5 IOMMU_IOAS_ALLOC size=12 flags=0x0 = 0 out_ioas_id=2',
-      'ioctl iommufd:5 IOMMU_HWPT_ALLOC size=48 flags=0x1 dev_id=1 pt_id=2 data_type=0 data_len=0 fault_id=0 = 0 out_hwpt_id=3',
+      ...NEST_PARENT,
       'ioctl device:6 VFIO_DEVICE_ATTACH_IOMMUFD_PT argsz=0x10 flags=0x0 pt_id=3 pasid=0 = 0 pt_id=3',
       'ioctl iommufd:5 IOMMU_VIOMMU_ALLOC size=40 flags=0x0 type=1 dev_id=1 hwpt_id=3 data_len=0 = 0 out_viommu_id=4',
       'ioctl iommufd:5 IOMMU_VEVENTQ_ALLOC size=32 flags=0x0 viommu_id=4 type=1 veventq_depth=64 = 0 out_veventq_id=5 out_veventq_fd=9',
@@ -364,8 +370,7 @@ describe('capture -> transcript lines: a vIOMMU taken down as QEMU 11 does at un
       'exit = ok   # the process exits with nothing of VFIO open',
     ])
     assert.equal(conversion.counts.notConverted, 0)
-    const r = compareWithModel(`#   Profile: linux-7.3          Fixture: qemu-smmuv3-10.0-acpi-canwbs\n${formatConverted(conversion.lines).join('\n')}\n`, 'n.vfio', [])
-    assert.deepEqual(r.rows.filter((x) => x.verdict !== 'agree').map((x) => `${x.line} ${x.call} kernel: ${x.kernel} model: ${x.model}`), [])
+    assert.deepEqual(disagreements(conversion, 'qemu-smmuv3-10.0-acpi-canwbs'), [])
   })
 })
 
