@@ -23,7 +23,8 @@ import { buildAgent, buildInitramfs, CACHE, edk2Firmware, fetchGuestPackages, gu
 import { iortFromFact, iortWithCanwbs, IortError, tableUpgradeCpio } from './iort'
 import { compileSession, parseFacts, parseReplies, resultText } from './protocol'
 import { expectationHolds, recordedLine } from './record'
-import { AFTER_EXIT, AFTER_EXIT_IOMMUFD, buildCaptureLibrary, closurePackage, parseVmmOutput, vmmArchive, vmmArgs, vmmQemuClosure, vmmRecordingName, type VmmQemuLine, type VmmRun } from './vmm'
+import { AFTER_EXIT, AFTER_EXIT_IOMMUFD, buildCaptureLibrary, closurePackage, parseVmmOutput, vmmArchive, vmmArgs, vmmQemuClosure, vmmRecordingName, vmmStraceClosure, type VmmQemuLine, type VmmRun } from './vmm'
+import { captureIoctlCounts, compareIoctlCounts, describeComparison, parseStrace } from './vmm-strace'
 
 /** Raw capture logs of the committed VMM recordings. */
 export const CAPTURES_DIR = path.join(RECORDED_DIR, 'captures')
@@ -59,6 +60,7 @@ export async function runVmmRuns(opts: VmmHarnessOptions): Promise<number> {
   const kernelLines = [...new Set(pairs.map((p) => p.kernelLine))]
   const built = new Map<string, BuiltKernel>()
   let qemu10: string | undefined
+  let strace = ''
   try {
     opts.out(`real-kernel: [1/4] install: host packages${opts.install ? '' : ' (--no-install: checking only)'}`)
     await installHostPackages({ install: opts.install, log, kernelBuild: kernelLines.some((k) => k.build !== undefined) })
@@ -77,6 +79,7 @@ export async function runVmmRuns(opts: VmmHarnessOptions): Promise<number> {
     }
     if (pairs.some((p) => machineByName(p.run.machine)?.qemuLine === '10')) qemu10 = await qemu10Dir({ install: opts.install, log })
     for (const r of opts.runs) if (!closures.has(r.qemu)) closures.set(r.qemu, await vmmQemuClosure(r.qemu, { install: opts.install, log }))
+    strace = await vmmStraceClosure({ install: opts.install, log })
   } catch (e) {
     if (e instanceof SetupError || e instanceof KernelBuildError) {
       opts.err(`real-kernel: ${e.message}`)
@@ -86,7 +89,7 @@ export async function runVmmRuns(opts: VmmHarnessOptions): Promise<number> {
   }
   opts.out(`real-kernel: prepared in ${secs(Date.now() - started)}`)
   const summaries: VmmSummary[] = []
-  for (const { run, kernelLine } of pairs) summaries.push(await runOne(run, kernelLine, { closure: closures.get(run.qemu) as string, built: built.get(kernelLine.name), qemu10 }, opts))
+  for (const { run, kernelLine } of pairs) summaries.push(await runOne(run, kernelLine, { closure: closures.get(run.qemu) as string, strace, built: built.get(kernelLine.name), qemu10 }, opts))
   opts.out('')
   opts.out('vmm run                          wall    boot+run  compared  agree  known  differ  outside  not converted')
   for (const s of summaries) {
@@ -104,6 +107,8 @@ export async function runVmmRuns(opts: VmmHarnessOptions): Promise<number> {
 
 interface RunInputs {
   readonly closure: string
+  /** Debian's arm64 strace's closure: it runs the VMM too (realkernel/vmm-strace.ts). */
+  readonly strace: string
   /** The kernel, when its line is built here. */
   readonly built?: BuiltKernel | undefined
   readonly qemu10?: string | undefined
@@ -146,7 +151,7 @@ async function runOne(run: VmmRun, kernelLine: KernelLine, inputs: RunInputs, op
     initrd = path.join(CACHE, 'build', `initrd-vmm-${run.name}-${run.backend}-${kernelLine.name}.gz`)
     fs.mkdirSync(path.dirname(initrd), { recursive: true })
     const inner = run.backend === 'accel' ? { firmware: edk2Firmware(), image: kernel.vmlinuz, busybox: kernel.busybox } : undefined
-    fs.writeFileSync(initrd, Buffer.concat([base, vmmArchive(run, closure, buildCaptureLibrary(), inner)]))
+    fs.writeFileSync(initrd, Buffer.concat([base, vmmArchive(run, closure, buildCaptureLibrary(), inner, inputs.strace)]))
   } catch (e) {
     if (e instanceof SetupError) return fail(e.message)
     throw e
@@ -197,6 +202,8 @@ async function runOne(run: VmmRun, kernelLine: KernelLine, inputs: RunInputs, op
   for (const l of vmm.vmmOut) opts.out(`   vmm: ${printable(l)}`)
 
   const facts = parseFacts(boot.output)
+  // The accel run's VMM must not watch the vEVENTQ with io_uring (vmm.ts vmmScript).
+  if (run.backend === 'accel' && facts.get('io_uring_disabled')?.[0] !== '2') return fail(`io_uring was not turned off in the guest (kernel.io_uring_disabled: ${facts.get('io_uring_disabled')?.[0] ?? 'no such sysctl'})`)
   const realGroup = (facts.get('device') ?? []).map((d) => /^(\S+) \S+ group=(\d+)/.exec(d)).find((m) => m !== null && m[1] === run.device)?.[2]
   const label = kernelLabel(facts.get('release')?.[0] ?? kernel.release)
   const groupNames = new Map<number, number>(realGroup === undefined ? [] : [[Number(realGroup), run.group]])
@@ -208,6 +215,15 @@ async function runOne(run: VmmRun, kernelLine: KernelLine, inputs: RunInputs, op
   const capture = parseCapture(vmm.capture)
   const conversion = convertCapture(capture, { uapi, groupNames, cdevNames })
   for (const p of capture.problems) opts.err(`   capture: ${p}`)
+  // strace's count of the same run's VFIO and iommufd ioctls against the capture's, per number.
+  if (vmm.strace === undefined) return fail(`the guest printed no strace count (strace ran the VMM? its output: ${vmm.vmmOut.slice(0, 5).join(' | ')}). Console log: ${logFile}`)
+  const straced = parseStrace(vmm.strace)
+  const captured = captureIoctlCounts(capture)
+  const ioctls = compareIoctlCounts(straced.counts, captured.counts)
+  const straceLine = `strace: ${describeComparison(ioctls)} (${vmm.straceIoctls ?? '?'} ioctls of any kind in all)`
+  opts.out(`   ${straceLine}`)
+  const unread = [...straced.unreadable.map((l) => `strace line not read: ${l}`), ...captured.unknown.map((l) => `capture ioctl of no known number: ${l}`)]
+  if (!ioctls.agree || unread.length > 0) return fail(`${straceLine}${unread.length === 0 ? '' : `; ${unread.slice(0, 3).join('; ')}`}. Console log: ${logFile}`)
   const replies = parseReplies(boot.output)
   const resultReplies = parseResultReplies(boot.output)
   const afterLines =
@@ -237,6 +253,7 @@ async function runOne(run: VmmRun, kernelLine: KernelLine, inputs: RunInputs, op
     fixtures: machineFixtures(machine),
     recordingPath: recordingRel,
     conversion,
+    strace: `${describeComparison(ioctls)} (Debian's ${closurePackage(inputs.strace, 'strace')}, arm64, ran the same VMM run: strace -f -e trace=ioctl -e raw=ioctl)`,
     afterLines,
   })
   const captureName = base.replace(/\.vfio$/, '.capture')
@@ -250,6 +267,8 @@ async function runOne(run: VmmRun, kernelLine: KernelLine, inputs: RunInputs, op
     fs.mkdirSync(CAPTURES_DIR, { recursive: true })
     fs.writeFileSync(path.join(RECORDED_DIR, base), text)
     fs.writeFileSync(path.join(CAPTURES_DIR, captureName), vmm.capture)
+    // strace's VFIO and iommufd ioctl lines beside it: test/unit/vmm-strace.test.ts counts both again.
+    fs.writeFileSync(path.join(CAPTURES_DIR, captureName.replace(/\.capture$/, '.strace')), vmm.strace)
   }
   const c = conversion.counts
   opts.out(`   capture: ${c.calls} VFIO calls (${c.compared} for the model, ${c.outside} device-level, ${c.notConverted} not converted), ${c.eventfds} eventfds`)
@@ -303,6 +322,8 @@ export interface VmmRecordingHeader {
   readonly fixtures: readonly string[]
   readonly recordingPath: string
   readonly conversion: Conversion
+  /** What strace saw of the same run, against the capture (realkernel/vmm-strace.ts). */
+  readonly strace?: string
   /** The agent's lines after the VMM's exit, recorded (record.ts recordedLine). */
   readonly afterLines: readonly string[]
 }
@@ -324,8 +345,11 @@ export function formatVmmRecording(h: VmmRecordingHeader): string {
     `#   Guest:   ${h.guest}`,
     `#   VMM:     ${h.vmm}:`,
     `#            ${vmmLine}`,
-    '#            its monitor fed "quit"',
+    ...(h.run.backend === 'accel'
+      ? ['#            no monitor: its guest changes the device\'s domain, powers off its slot and then itself;', '#            io_uring off in the guest running it (kernel.io_uring_disabled=2: docs/transcript-vmm.md)']
+      : ['#            its monitor fed "quit"']),
     `#   Capture: ${c.calls} VFIO calls: ${c.compared} for the model, ${c.outside} device-level (outside the model), ${c.notConverted} not converted; ${c.eventfds} eventfds`,
+    ...(h.strace === undefined ? [] : [`#   strace:  ${h.strace}`]),
     `#   Groups:  ${h.groups}`,
     '#',
     `#   Profile: ${h.profile}          Fixture: ${h.fixtures.join(' ')}`,

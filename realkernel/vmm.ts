@@ -72,18 +72,35 @@ export function vmmArgs(run: VmmRun): string[] {
   if (run.backend === 'legacy') return [...base, '-device', `vfio-pci,host=${run.device}`]
   if (run.backend === 'iommufd') return [...base, '-object', 'iommufd,id=fd0', '-device', `vfio-pci,host=${run.device},iommufd=fd0`]
   // accel: the guest runs (no -S) under KVM, boots EDK2 and Linux behind the accelerated SMMUv3,
-  // and powers off, which ends the VMM.
+  // changes the device's domain and unplugs it (innerInitramfs), and powers off, which ends the
+  // VMM. The device sits in a PCIe root port's slot, which the guest can power off (pciehp).
   return [
     ...['-M', 'virt,gic-version=3', '-accel', 'kvm', '-cpu', 'host', '-m', '128', '-nodefaults', '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-no-reboot'],
     ...['-bios', `${INNER}/QEMU_EFI.fd`, '-kernel', `${INNER}/Image`, '-initrd', `${INNER}/initrd.gz`, '-append', 'console=ttyAMA0 acpi=force panic=-1'],
-    ...['-object', 'iommufd,id=fd0', '-device', 'arm-smmuv3,primary-bus=pcie.0,accel=on', '-device', `vfio-pci,host=${run.device},iommufd=fd0`],
+    ...['-object', 'iommufd,id=fd0', '-device', 'arm-smmuv3,primary-bus=pcie.0,accel=on'],
+    ...['-device', 'pcie-root-port,id=rp0,bus=pcie.0,chassis=1,slot=1', '-device', `vfio-pci,host=${run.device},bus=rp0,iommufd=fd0`],
   ]
 }
 
 /** Where the accel run's inner guest (firmware, kernel, initramfs) lies in the outer guest. */
 const INNER = '/vmm/inner'
 
-/** The accel run's inner guest: its /init says what the SMMU driver found and powers off. */
+/**
+ * The accel run's inner guest. Its /init does what makes QEMU 11 free the nested objects it made
+ * (hw/arm/smmuv3-accel.c; docs/transcript-vmm.md, "What frees what"):
+ *  1. the device's group to `identity` and back to `DMA` (/sys/kernel/iommu_groups/N/type; no
+ *     driver is bound, so iommu_group_store_type lets it): the SMMU driver rewrites the device's
+ *     STE from stage 1 to bypass and back, each with CFGI_STE; QEMU attaches its bypass HWPT and
+ *     frees the stage-1 vSTE HWPT (smmuv3_accel_install_ste frees the previous one), then
+ *     allocates a new one;
+ *  2. the device's slot powered off (pciehp, /sys/bus/pci/slots/N/power): the kernel removes the
+ *     device (its release domain, blocked: an abort STE, the stage-1 HWPT freed again), then turns
+ *     slot power and indicator off, and QEMU unplugs the vfio-pci device
+ *     (pcie_cap_slot_write_config): smmuv3_accel_unset_iommu_device frees the vDEVICE and, the
+ *     last device gone, the vEVENTQ, the abort and bypass HWPTs and the vIOMMU; VFIO's detach
+ *     frees the nest parent and the IOAS and closes the device;
+ *  3. power off.
+ */
 export function innerInitramfs(busybox: string): Buffer {
   const init = `#!/bin/sh
 # The guest of the VMM's guest (realkernel/vmm.ts): its SMMU driver has probed the accelerated
@@ -91,14 +108,30 @@ export function innerInitramfs(busybox: string): Buffer {
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 echo "inner: Linux $(uname -r) up"
-dmesg | grep -i -e smmu -e iommu | sed 's/^/inner: /'
-for d in /sys/bus/pci/devices/*; do echo "inner: $d group $(basename "$(readlink $d/iommu_group)")"; done
+dmesg | grep -i -e smmu -e iommu -e pciehp | sed 's/^/inner: /'
+dev=
+for d in /sys/bus/pci/devices/*; do
+  echo "inner: $d $(cat $d/vendor):$(cat $d/device) group $(basename "$(readlink $d/iommu_group)")"
+  [ "$(cat $d/vendor):$(cat $d/device)" = "0x1234:0x11e8" ] && dev=$d
+done
+if [ -n "$dev" ]; then
+  g=$dev/iommu_group
+  echo "inner: edu $(basename $dev): domain $(cat $g/type)"
+  echo identity > $g/type && echo "inner: domain $(cat $g/type)"
+  echo DMA > $g/type && echo "inner: domain $(cat $g/type)"
+  a=$(basename $dev)
+  for s in /sys/bus/pci/slots/*; do
+    [ "$(cat $s/address 2>/dev/null)" = "\${a%.*}" ] || continue
+    echo 0 > $s/power && echo "inner: slot $(basename $s) powered off"
+  done
+  [ -e "$dev" ] && echo "inner: $(basename $dev) still there" || echo "inner: $(basename $dev) removed"
+fi
 poweroff -f
 `
   const entries: CpioEntry[] = [
     ...['bin', 'proc', 'sys', 'dev'].map((p): CpioEntry => ({ kind: 'dir', path: p })),
     { kind: 'file', path: 'bin/busybox', data: fs.readFileSync(busybox), mode: 0o755 },
-    ...['sh', 'mount', 'echo', 'dmesg', 'grep', 'sed', 'uname', 'basename', 'readlink', 'poweroff'].map((a): CpioEntry => ({ kind: 'symlink', path: `bin/${a}`, target: 'busybox' })),
+    ...['sh', 'mount', 'echo', 'dmesg', 'grep', 'sed', 'uname', 'basename', 'readlink', 'cat', 'poweroff'].map((a): CpioEntry => ({ kind: 'symlink', path: `bin/${a}`, target: 'busybox' })),
     { kind: 'file', path: 'init', data: init, mode: 0o755 },
   ]
   return zlib.gzipSync(cpioArchive(entries), { level: 6 })
@@ -167,6 +200,20 @@ export async function vmmQemuClosure(line: VmmQemuLine, opts: PrepareOptions): P
   return dir
 }
 
+/** Debian's arm64 strace (bookworm) and its libraries (scripts/fetch-vmm-qemu.sh strace). */
+export async function vmmStraceClosure(opts: PrepareOptions): Promise<string> {
+  const cache = path.join(CACHE, 'vmm-strace')
+  const closure = path.join(cache, 'closure')
+  if (!opts.install) {
+    if (fs.existsSync(path.join(closure, 'bin', 'strace'))) return closure
+    throw new SetupError(`no arm64 strace in ${path.relative(ROOT, closure)} (run without --no-install, or bash realkernel/scripts/fetch-vmm-qemu.sh ${path.relative(ROOT, cache)} strace)`)
+  }
+  const out = await runScript('fetch-vmm-qemu.sh', [cache, 'strace'], 'fetching the arm64 strace for the VMM', opts.log)
+  const dir = out.trim().split('\n').pop()?.trim() ?? ''
+  if (!fs.existsSync(path.join(dir, 'bin', 'strace'))) throw new SetupError(`fetch-vmm-qemu.sh strace printed no closure directory (last line: "${dir}")`)
+  return dir
+}
+
 /** Compiles the capture library for arm64 (realkernel/capture/capture.c, a shared object). */
 export function buildCaptureLibrary(): string {
   const out = path.join(CACHE, 'build', 'capture-arm64.so')
@@ -183,11 +230,26 @@ function shellWord(w: string): string {
   return /^[A-Za-z0-9_./:=,+@-]+$/.test(w) ? w : `'${w.replace(/'/g, "'\\''")}'`
 }
 
-/** /etc/vmm.sh: run the VMM under the capture library, feed its monitor `quit`, print what it said and the capture. */
+/** Where the strace closure lies in the guest (scripts/fetch-vmm-qemu.sh strace). */
+const STRACE = '/vmm/strace'
+
+/**
+ * /etc/vmm.sh: run the VMM under the capture library - and under strace, when the archive has it
+ * (realkernel/vmm-strace.ts: both count the same run's ioctls) - feed its monitor `quit`, print
+ * what it said, the capture, and strace's VFIO and iommufd ioctl lines (`ioctl(FD, 0x3bNN, ...`).
+ */
 export function vmmScript(run: VmmRun): string {
   const args = vmmArgs(run).map(shellWord).join(' ')
   // The accel run's guest ends the VMM by powering off; the others wait at the monitor for `quit`.
   const input = run.backend === 'accel' ? 'true' : 'echo quit'
+  const vmm = `/vmm/lib/ld-linux-aarch64.so.1 --library-path /vmm/lib /vmm/bin/qemu-system-aarch64 ${args}`
+  // QEMU 11 watches a descriptor with io_uring when the kernel has it (util/fdmon-io_uring.c): an
+  // IORING_OP_POLL_ADD holds the file until the main loop submits its POLL_REMOVE. So the
+  // vEVENTQ's file outlives QEMU's close(), and the IOMMU_DESTROY that follows is EBUSY
+  // (iommufd_eventq_fops_release has not run) - a hold no transcript line can say. The accel run
+  // turns io_uring off (QEMU falls back to ppoll), so that its close releases the queue
+  // (docs/transcript-vmm.md, "What frees what").
+  const ioUring = run.backend === 'accel' ? 'echo 2 > /proc/sys/kernel/io_uring_disabled\necho "@@ fact io_uring_disabled $(cat /proc/sys/kernel/io_uring_disabled)"\n' : ''
   return `#!/bin/sh
 # smmu-nesting-tck VMM run ${run.name}: written by realkernel/vmm.ts
 echo "@@ vmm start ${run.name}"
@@ -198,19 +260,45 @@ for c in /dev/vfio/devices/*; do
   ln -sf "$c" "/dev/char/$(cat /sys/class/vfio-dev/\${c##*/}/dev)"
   echo "@@ fact cdev \${c##*/} $(basename "$(readlink /sys/class/vfio-dev/\${c##*/}/device)")"
 done
-${input} | SMMU_TCK_CAPTURE=/tmp/capture.log LD_PRELOAD=/vmm/capture.so \\
-  /vmm/lib/ld-linux-aarch64.so.1 --library-path /vmm/lib /vmm/bin/qemu-system-aarch64 ${args} > /tmp/vmm.out 2>&1
+${ioUring}if [ -x ${STRACE}/bin/strace ]; then
+  # strace gives the capture library to the VMM only (-E), not to itself.
+  ${input} | ${STRACE}/lib/ld-linux-aarch64.so.1 --library-path ${STRACE}/lib ${STRACE}/bin/strace -f -q -e trace=ioctl -e raw=ioctl -o /tmp/strace.log \\
+    -E SMMU_TCK_CAPTURE=/tmp/capture.log -E LD_PRELOAD=/vmm/capture.so \\
+    ${vmm} > /tmp/vmm.out 2>&1
+else
+  ${input} | SMMU_TCK_CAPTURE=/tmp/capture.log LD_PRELOAD=/vmm/capture.so \\
+    ${vmm} > /tmp/vmm.out 2>&1
+fi
 echo "@@ vmm exit $?"
 sed 's/^/@@ vmm-out /' /tmp/vmm.out
 sed 's/^/@@ cap /' /tmp/capture.log
+if [ -f /tmp/strace.log ]; then
+  echo "@@ strace ioctls $(grep -c 'ioctl(' /tmp/strace.log)"
+  grep -E 'ioctl\\([^,]*, 0x3b[0-9a-f]{2}[,)]' /tmp/strace.log | sed 's/^/@@ st /'
+fi
 echo "@@ vmm end"
 `
 }
 
-/** The second archive: the QEMU closure under /vmm, the capture library, /etc/vmm.sh. */
-export function vmmArchive(run: VmmRun, closure: string, capture: string, inner?: InnerGuest): Buffer {
+/** A closure's files (bin/<exe>, lib/*) under `dir` in the guest. */
+function closureEntries(closure: string, dir: string, exe: string): CpioEntry[] {
+  return [
+    { kind: 'file', path: `${dir}/bin/${exe}`, data: fs.readFileSync(path.join(closure, 'bin', exe)), mode: 0o755 },
+    ...fs
+      .readdirSync(path.join(closure, 'lib'))
+      .sort()
+      .map((f): CpioEntry => ({ kind: 'file', path: `${dir}/lib/${f}`, data: fs.readFileSync(path.join(closure, 'lib', f)), mode: 0o755 })),
+  ]
+}
+
+/**
+ * The second archive: the QEMU closure under /vmm, the capture library, /etc/vmm.sh, and strace's
+ * closure under /vmm/strace when given.
+ */
+export function vmmArchive(run: VmmRun, closure: string, capture: string, inner?: InnerGuest, strace?: string): Buffer {
   const entries: CpioEntry[] = [
     ...['vmm', 'vmm/bin', 'vmm/lib', 'etc'].map((p): CpioEntry => ({ kind: 'dir', path: p })),
+    ...(strace === undefined ? [] : [...['vmm/strace', 'vmm/strace/bin', 'vmm/strace/lib'].map((p): CpioEntry => ({ kind: 'dir', path: p })), ...closureEntries(strace, 'vmm/strace', 'strace')]),
     ...(inner === undefined
       ? []
       : [
@@ -219,22 +307,18 @@ export function vmmArchive(run: VmmRun, closure: string, capture: string, inner?
           { kind: 'file', path: 'vmm/inner/Image', data: fs.readFileSync(inner.image) } as CpioEntry,
           { kind: 'file', path: 'vmm/inner/initrd.gz', data: innerInitramfs(inner.busybox) } as CpioEntry,
         ]),
-    { kind: 'file', path: 'vmm/bin/qemu-system-aarch64', data: fs.readFileSync(path.join(closure, 'bin', 'qemu-system-aarch64')), mode: 0o755 },
-    ...fs
-      .readdirSync(path.join(closure, 'lib'))
-      .sort()
-      .map((f): CpioEntry => ({ kind: 'file', path: `vmm/lib/${f}`, data: fs.readFileSync(path.join(closure, 'lib', f)), mode: 0o755 })),
+    ...closureEntries(closure, 'vmm', 'qemu-system-aarch64'),
     { kind: 'file', path: 'vmm/capture.so', data: fs.readFileSync(capture), mode: 0o755 },
     { kind: 'file', path: 'etc/vmm.sh', data: vmmScript(run), mode: 0o755 },
   ]
   return zlib.gzipSync(cpioArchive(entries), { level: 6 })
 }
 
-/** The packages the closure came from ("qemu-system-arm 1:7.2+dfsg-7+deb12u18+b3"). */
-export function closurePackage(closure: string): string {
+/** The package the closure came from ("qemu-system-arm 1:7.2+dfsg-7+deb12u18+b3", "strace 6.1-0.1"). */
+export function closurePackage(closure: string, pkg = 'qemu-system-arm'): string {
   const file = path.join(closure, '.packages')
-  const line = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').find((l) => l.startsWith('qemu-system-arm ')) : undefined
-  return line ?? 'qemu-system-arm (unknown version)'
+  const line = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').find((l) => l.startsWith(`${pkg} `)) : undefined
+  return line ?? `${pkg} (unknown version)`
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -247,13 +331,29 @@ export interface VmmOutput {
   readonly vmmOut: readonly string[]
   /** The VMM's exit status; undefined when the guest did not say. */
   readonly exitStatus?: number
+  /** strace's VFIO and iommufd ioctl lines, when the VMM ran under strace. */
+  readonly strace?: string
+  /** Every ioctl strace saw (KVM's included). */
+  readonly straceIoctls?: number
 }
 
 export function parseVmmOutput(console: string): VmmOutput {
   const capture: string[] = []
   const vmmOut: string[] = []
   let exitStatus: number | undefined
+  const strace: string[] = []
+  let straceIoctls: number | undefined
   for (const raw of console.split(/\r?\n/)) {
+    const st = /@@ st (.*)$/.exec(raw)
+    if (st !== null) {
+      strace.push(st[1] as string)
+      continue
+    }
+    const all = /@@ strace ioctls (\d+)/.exec(raw)
+    if (all !== null) {
+      straceIoctls = Number(all[1])
+      continue
+    }
     const cap = /@@ cap (.*)$/.exec(raw)
     if (cap !== null) {
       capture.push(cap[1] as string)
@@ -267,5 +367,10 @@ export function parseVmmOutput(console: string): VmmOutput {
     const exit = /@@ vmm exit (\d+)/.exec(raw)
     if (exit !== null) exitStatus = Number(exit[1])
   }
-  return { capture: capture.length === 0 ? '' : `${capture.join('\n')}\n`, vmmOut, ...(exitStatus === undefined ? {} : { exitStatus }) }
+  return {
+    capture: capture.length === 0 ? '' : `${capture.join('\n')}\n`,
+    vmmOut,
+    ...(exitStatus === undefined ? {} : { exitStatus }),
+    ...(straceIoctls === undefined ? {} : { strace: strace.length === 0 ? '' : `${strace.join('\n')}\n`, straceIoctls }),
+  }
 }

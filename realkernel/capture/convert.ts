@@ -313,6 +313,10 @@ export function convertCapture(capture: ParsedCapture, opts: ConvertOptions): Co
         } else if (fd !== undefined && fd === iommufd) {
           iommufd = undefined
           compared(e, 'iommufd close', err ?? 'ok')
+        } else if (fd !== undefined && veventqs.has(fd)) {
+          // The queue's fd holds the queue: its IOMMU_DESTROY is EBUSY until this close.
+          compared(e, `veventq ${veventqs.get(fd)} close`, err ?? 'ok')
+          veventqs.delete(fd)
         } else if (e.subject?.kind === 'kvm' || e.subject?.kind === 'kvm-vm' || e.subject?.kind === 'kvm-vfio') {
           lines.push({ comment: `KVM (capture line ${e.line}): close of ${e.subject.kind} fd ${fd}`, role: 'note', from: e.line })
         } else notConverted(e, `close of ${e.subject?.kind ?? '?'} fd ${fd}`)

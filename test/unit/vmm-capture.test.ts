@@ -75,13 +75,59 @@ describe('a real VMM\'s committed captures', () => {
           /^viommu 1 alloc device=1 hwpt=1 type=ARM_SMMUV3 += ok id=\d+$/m,
           /^hwpt 2 alloc device=1 pt=viommu:1 vste="w0=0x1 w1=0x0" += ok/m,
           /^hwpt 3 alloc device=1 pt=viommu:1 vste="w0=0x9 w1=0x0" += ok/m,
-          /^vdevice 1 alloc viommu=1 device=1 virt_id=0x8 += ok/m,
+          // The device sits in a root port's slot: bus 1, so its vSID (the vDEVICE's virt_id) is 0x100.
+          /^vdevice 1 alloc viommu=1 device=1 virt_id=0x100 += ok/m,
           /^veventq 1 alloc viommu=1 type=ARM_SMMUV3 depth=\d+ += ok/m,
-          /^viommu 1 invalidate cmd="w0=0x800000005 w1=0x1" += ok entry_num=1$/m,
+          /^viommu 1 invalidate cmd="w0=0x10000000005 w1=0x1" += ok entry_num=1$/m,
           /^hwpt 4 alloc device=1 pt=viommu:1 vste="w0=0x[0-9a-f]+b w1=0x[0-9a-f]+" += ok/m,
           /^ioas 1 map iova=0x10000000 size=0x100000 rw vaddr=pfnmap += EFAULT/m,
         ])
           assert.match(body, line)
+        // The guest's STE from stage 1 to bypass and back (its group's type to identity and to
+        // DMA): QEMU attaches the bypass HWPT and frees the stage-1 one (smmuv3_accel_install_ste),
+        // then makes a new one; the slot powered off, the blocked STE frees it again.
+        const life = body
+          .split('\n')
+          .filter((l) => /^(hwpt [45] alloc|device 1 attach pt=hwpt:|destroy|veventq 1 close|device 1 (detach|close)|iommufd close)/.test(l))
+          .map((l) => {
+            const [call, result] = l.split(/ +# /)[0]?.split(/ += /) ?? []
+            return `${call?.replace(/vste="[^"]*"/, 'vste=S1')} = ${result?.replace(/ id=\d+$/, '')}`
+          })
+        assert.deepEqual(
+          life.slice(life.findIndex((l) => l.startsWith('hwpt 4 alloc'))),
+          [
+            'hwpt 4 alloc device=1 pt=viommu:1 vste=S1 = ok',
+            'device 1 attach pt=hwpt:4 = ok',
+            // identity: the bypass STE
+            'device 1 attach pt=hwpt:3 = ok',
+            'destroy hwpt 4 = ok',
+            'device 1 attach pt=hwpt:3 = ok',
+            // DMA again: a new stage-1 STE
+            'device 1 attach pt=hwpt:3 = ok',
+            'hwpt 5 alloc device=1 pt=viommu:1 vste=S1 = ok',
+            'device 1 attach pt=hwpt:5 = ok',
+            // the slot powered off: the release domain's STE, then QEMU's unplug
+            'device 1 attach pt=hwpt:3 = ok',
+            'destroy hwpt 5 = ok',
+            'device 1 attach pt=hwpt:3 = ok',
+            // smmuv3_accel_unset_iommu_device: back on the nest parent, the vDEVICE, then (the last
+            // device gone) smmuv3_accel_free_viommu: the vEVENTQ, bypass, abort, the vIOMMU
+            'device 1 attach pt=hwpt:1 = ok',
+            'destroy vdevice 1 = ok',
+            'veventq 1 close = ok',
+            'destroy veventq 1 = ok',
+            'destroy hwpt 3 = ok',
+            'destroy hwpt 2 = ok',
+            'destroy viommu 1 = ok',
+            // iommufd_cdev_detach: detach, the nest parent, (the listener's unmaps,) the IOAS, and
+            // the files: /dev/iommu (the backend's last user) and the device
+            'device 1 detach = ok',
+            'destroy hwpt 1 = ok',
+            'destroy ioas 1 = ok',
+            'iommufd close = ok',
+            'device 1 close = ok',
+          ],
+        )
         return
       }
       if (file.includes('-iommufd-')) {
@@ -231,14 +277,25 @@ describe('capture -> transcript lines: iommufd', () => {
   })
 })
 
+/** A VMM's first iommufd calls of a nested setup: /dev/iommu, the cdev, bind, an IOAS, a nest parent on it. */
+const NEST_PARENT = [
+  'open path=/dev/iommu flags=0x80002 = 5 kind=iommufd',
+  'open path=/dev/vfio/devices/vfio0 flags=0x80002 = 6 kind=device',
+  'ioctl device:6 VFIO_DEVICE_BIND_IOMMUFD argsz=0x18 flags=0x0 iommufd=iommufd:5 = 0 out_devid=1',
+  'ioctl iommufd:5 IOMMU_IOAS_ALLOC size=12 flags=0x0 = 0 out_ioas_id=2',
+  'ioctl iommufd:5 IOMMU_HWPT_ALLOC size=48 flags=0x1 dev_id=1 pt_id=2 data_type=0 data_len=0 fault_id=0 = 0 out_hwpt_id=3',
+]
+
+/** The converted lines replayed under linux-7.3 on `fixture`: each line the model answers otherwise. */
+function disagreements(conversion: ReturnType<typeof convertCapture>, fixture: string): string[] {
+  const r = compareWithModel(`#   Profile: linux-7.3          Fixture: ${fixture}\n${formatConverted(conversion.lines).join('\n')}\n`, 'n.vfio', [])
+  return r.rows.filter((x) => x.verdict !== 'agree').map((x) => `${x.line} ${x.call} kernel: ${x.kernel} model: ${x.model}`)
+}
+
 describe('capture -> transcript lines: the nested objects of an accelerated vSMMU', () => {
   it('writes the vIOMMU, the vSTE HWPTs as raw words, the vDEVICE, the vEVENTQ and each invalidation\'s commands', () => {
     const text = capture(
-      'open path=/dev/iommu flags=0x80002 = 5 kind=iommufd',
-      'open path=/dev/vfio/devices/vfio0 flags=0x80002 = 6 kind=device',
-      'ioctl device:6 VFIO_DEVICE_BIND_IOMMUFD argsz=0x18 flags=0x0 iommufd=iommufd:5 = 0 out_devid=1',
-      'ioctl iommufd:5 IOMMU_IOAS_ALLOC size=12 flags=0x0 = 0 out_ioas_id=2',
-      'ioctl iommufd:5 IOMMU_HWPT_ALLOC size=48 flags=0x1 dev_id=1 pt_id=2 data_type=0 data_len=0 fault_id=0 = 0 out_hwpt_id=3',
+      ...NEST_PARENT,
       'ioctl iommufd:5 IOMMU_VIOMMU_ALLOC size=40 flags=0x0 type=1 dev_id=1 hwpt_id=3 data_len=0 = 0 out_viommu_id=4',
       // abort and bypass vSTEs: V | Config (IHI 0070 5.2: STE.Config 0b000 abort, 0b100 bypass)
       'ioctl iommufd:5 IOMMU_HWPT_ALLOC size=48 flags=0x0 dev_id=1 pt_id=4 data_type=2 data_len=16 data=01000000000000000000000000000000 fault_id=0 = 0 out_hwpt_id=5',
@@ -273,8 +330,47 @@ describe('capture -> transcript lines: the nested objects of an accelerated vSMM
     assert.equal(conversion.counts.notConverted, 0)
     assert.deepEqual(parseTranscript(formatConverted(conversion.lines).join('\n'), 'n.vfio').errors, [])
     // On QEMU 10's SMMUv3 with the CANWBS IORT, under 7.3, the model answers every line alike.
-    const r = compareWithModel(`#   Profile: linux-7.3          Fixture: qemu-smmuv3-10.0-acpi-canwbs\n${formatConverted(conversion.lines).join('\n')}\n`, 'n.vfio', [])
-    assert.deepEqual(r.rows.filter((x) => x.verdict !== 'agree').map((x) => `${x.line} ${x.call} kernel: ${x.kernel} model: ${x.model}`), [])
+    assert.deepEqual(disagreements(conversion, 'qemu-smmuv3-10.0-acpi-canwbs'), [])
+  })
+})
+
+describe('capture -> transcript lines: a vIOMMU taken down as QEMU 11 does at unplug', () => {
+  it('writes the vEVENTQ\'s close before its destroy, each destroy by the name the object was made with, the detach and the closes', () => {
+    const text = capture(
+      ...NEST_PARENT,
+      'ioctl device:6 VFIO_DEVICE_ATTACH_IOMMUFD_PT argsz=0x10 flags=0x0 pt_id=3 pasid=0 = 0 pt_id=3',
+      'ioctl iommufd:5 IOMMU_VIOMMU_ALLOC size=40 flags=0x0 type=1 dev_id=1 hwpt_id=3 data_len=0 = 0 out_viommu_id=4',
+      'ioctl iommufd:5 IOMMU_VEVENTQ_ALLOC size=32 flags=0x0 viommu_id=4 type=1 veventq_depth=64 = 0 out_veventq_id=5 out_veventq_fd=9',
+      'ioctl iommufd:5 IOMMU_VDEVICE_ALLOC size=24 viommu_id=4 dev_id=1 virt_id=0x100 = 0 out_vdevice_id=6',
+      'ioctl iommufd:5 IOMMU_DESTROY size=8 id=6 = 0',
+      'ioctl iommufd:5 IOMMU_DESTROY size=8 id=5 = -1 EBUSY',
+      'close veventq:9 = 0',
+      'ioctl iommufd:5 IOMMU_DESTROY size=8 id=5 = 0',
+      'ioctl iommufd:5 IOMMU_DESTROY size=8 id=4 = 0',
+      'ioctl device:6 VFIO_DEVICE_DETACH_IOMMUFD_PT argsz=0x8 flags=0x0 = 0',
+      'ioctl iommufd:5 IOMMU_DESTROY size=8 id=3 = 0',
+      'ioctl iommufd:5 IOMMU_DESTROY size=8 id=2 = 0',
+      'close device:6 = 0',
+      'close iommufd:5 = 0',
+      'exit open=none',
+    )
+    const conversion = convertCapture(parseCapture(text), { uapi: UAPI_6_13, cdevNames: new Map([['vfio0', 1]]) })
+    assert.deepEqual(formatConverted(conversion.lines, 1).slice(8), [
+      'vdevice 1 alloc viommu=1 device=1 virt_id=0x100 = ok id=6',
+      'destroy vdevice 1 = ok',
+      'destroy veventq 1 = EBUSY',
+      'veventq 1 close = ok',
+      'destroy veventq 1 = ok',
+      'destroy viommu 1 = ok',
+      'device 1 detach = ok',
+      'destroy hwpt 1 = ok',
+      'destroy ioas 1 = ok',
+      'device 1 close = ok',
+      'iommufd close = ok',
+      'exit = ok   # the process exits with nothing of VFIO open',
+    ])
+    assert.equal(conversion.counts.notConverted, 0)
+    assert.deepEqual(disagreements(conversion, 'qemu-smmuv3-10.0-acpi-canwbs'), [])
   })
 })
 
