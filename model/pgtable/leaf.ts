@@ -19,19 +19,12 @@ export interface LeafOut {
   oaLo: number
   /** The level of the leaf descriptor. */
   level: number
-  /** The leaf descriptor's attribute bits: LEAF_KEPT_LO of its low half, LEAF_KEPT_HI of its high half. */
+  /** The leaf descriptor: its low half (bits [31:0]) and high half (bits [63:32]), as int32s. */
   lo: number
   hi: number
   /** PERM_* mask for the access's privilege. */
   perm: number
 }
-
-/**
- * What a LeafOut keeps of the leaf descriptor: its attributes, the lower ones, bits [11:0], and
- * the upper ones, bits [59:52] (bits [27:20] of the high half); not its address.
- */
-export const LEAF_KEPT_LO = 0xfff
-export const LEAF_KEPT_HI = 0x0ff0_0000
 
 export function newLeafOut(): LeafOut {
   return { oaHi: 0, oaLo: 0, level: 0, lo: 0, hi: 0, perm: 0 }

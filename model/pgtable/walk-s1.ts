@@ -32,7 +32,7 @@ import type { S1Context, S2Context } from './context'
 import { DESC, DESC_SHIFT, OA, S1_LEAF } from './descriptor'
 import { PAGE_OFFSET_MASK, TWO_POW_32 } from './fetch'
 import { MAX_LEVEL } from './geometry'
-import { LEAF_KEPT_HI, LEAF_KEPT_LO, newLeafOut, s1Perm, type LeafOut } from './leaf'
+import { newLeafOut, s1Perm, type LeafOut } from './leaf'
 import { makeFault, PERM_READ, permBit, PERMS, type Access, type Fault, type S1Attrs, type WalkResult } from './result'
 import { s2Lookup } from './walk-s2'
 
@@ -49,6 +49,7 @@ export function s1Lookup(mem: DescriptorReader, ctx: S1Context, iova: number, ne
   const g = ctx.geometry
   if (!(iova >= 0 && iova < g.inputLimit)) return makeFault('translation', 1, 0, iova)
   if (ctx.regs.ttbr >= g.outputLimit) return makeFault('addressSize', 1, 0, iova)
+  const { levelScale, tableAddrLoMask, leafAllowed, leafAddrLoMask, offsetMask, outputLimitHi } = g
   const words = mem.words
   let tableHi = ctx.ttbHi
   let tableLo = ctx.ttbLo
@@ -58,7 +59,7 @@ export function s1Lookup(mem: DescriptorReader, ctx: S1Context, iova: number, ne
   for (let level = g.startLevel; ; level++) {
     // The descriptor's address: the table's, plus 8 bytes per index.
     let descHi = tableHi
-    let descLo = (tableLo + (((iova * g.levelScale[level]) & indexMask) << DESC_SHIFT)) | 0
+    let descLo = (tableLo + (((iova * levelScale[level]) & indexMask) << DESC_SHIFT)) | 0
     if (s2 !== undefined) {
       const fault = s2Lookup(mem, s2, descHi * TWO_POW_32 + (descLo >>> 0), PERM_READ, privileged, leaf, FETCH.S2_FOR_S1_TABLE)
       if (fault !== undefined) return { ...fault, onS1TableWalk: true, iova }
@@ -78,27 +79,27 @@ export function s1Lookup(mem: DescriptorReader, ctx: S1Context, iova: number, ne
     const type = lo & DESC.TYPE_MASK
     if (level < MAX_LEVEL && type === DESC.TYPE_TABLE) {
       tableHi = hi & OA.HI_MASK
-      tableLo = lo & g.tableAddrLoMask
-      if (tableHi >= g.outputLimitHi) return makeFault('addressSize', 1, level, iova)
+      tableLo = lo & tableAddrLoMask
+      if (tableHi >= outputLimitHi) return makeFault('addressSize', 1, level, iova)
       inherited |= hi
       indexMask = g.indexMask
       continue
     }
 
     // A leaf: a page at level 3, a block where the granule has blocks.
-    if (level === MAX_LEVEL ? type !== DESC.TYPE_PAGE : !g.leafAllowed[level]) return makeFault('translation', 1, level, iova)
+    if (level === MAX_LEVEL ? type !== DESC.TYPE_PAGE : !leafAllowed[level]) return makeFault('translation', 1, level, iova)
     if ((lo & S1_LEAF.AF) === 0) return makeFault('accessFlag', 1, level, iova)
     const perm = s1Perm(lo, hi, inherited & ctx.tableLimitsMask, privileged)
     if ((perm & need) === 0) return makeFault('permission', 1, level, iova)
     // The output address: the leaf's, plus the input's offset in the block (the leaf's address is
     // aligned to the block size, so the offset does not carry into the high word).
     const oaHi = hi & OA.HI_MASK
-    if (oaHi >= g.outputLimitHi) return makeFault('addressSize', 1, level, iova)
+    if (oaHi >= outputLimitHi) return makeFault('addressSize', 1, level, iova)
     leaf.oaHi = oaHi
-    leaf.oaLo = (lo & g.leafAddrLoMask[level]) | (iova & g.offsetMask[level])
+    leaf.oaLo = (lo & leafAddrLoMask[level]) | (iova & offsetMask[level])
     leaf.level = level
-    leaf.lo = lo & LEAF_KEPT_LO
-    leaf.hi = hi & LEAF_KEPT_HI
+    leaf.lo = lo
+    leaf.hi = hi
     leaf.perm = perm
     return undefined
   }

@@ -28,7 +28,7 @@ import type { S2Context } from './context'
 import { DESC, DESC_SHIFT, OA, S2_LEAF } from './descriptor'
 import { PAGE_OFFSET_MASK, TWO_POW_32 } from './fetch'
 import { MAX_LEVEL } from './geometry'
-import { LEAF_KEPT_HI, LEAF_KEPT_LO, newLeafOut, s2Perm, type LeafOut } from './leaf'
+import { newLeafOut, s2Perm, type LeafOut } from './leaf'
 import { makeFault, permBit, PERMS, type Access, type Fault, type S2Attrs, type WalkResult } from './result'
 
 /**
@@ -41,13 +41,14 @@ export function s2Lookup(mem: DescriptorReader, ctx: S2Context, ipa: number, nee
   const g = ctx.geometry
   if (!(ipa >= 0 && ipa < g.inputLimit)) return makeFault('translation', 2, 0, ipa)
   if (ctx.regs.vttbr >= g.outputLimit) return makeFault('addressSize', 2, 0, ipa)
+  const { levelScale, tableAddrLoMask, leafAllowed, leafAddrLoMask, offsetMask, outputLimitHi } = g
   const words = mem.words
   let tableHi = ctx.ttbHi
   let tableLo = ctx.ttbLo
   let indexMask = g.startIndexMask
   for (let level = g.startLevel; ; level++) {
     // The descriptor's address, then fetch it.
-    const descLo = (tableLo + (((ipa * g.levelScale[level]) & indexMask) << DESC_SHIFT)) | 0
+    const descLo = (tableLo + (((ipa * levelScale[level]) & indexMask) << DESC_SHIFT)) | 0
     const page = mem.descriptorPage(tableHi, descLo, kind, level)
     if (page === NO_PAGE) return makeFault('externalAbort', 2, level, ipa, { fetchAddr: tableHi * TWO_POW_32 + (descLo >>> 0) })
     const at = page + ((descLo & PAGE_OFFSET_MASK) >>> 2)
@@ -59,25 +60,25 @@ export function s2Lookup(mem: DescriptorReader, ctx: S2Context, ipa: number, nee
     const type = lo & DESC.TYPE_MASK
     if (level < MAX_LEVEL && type === DESC.TYPE_TABLE) {
       tableHi = hi & OA.HI_MASK
-      tableLo = lo & g.tableAddrLoMask
-      if (tableHi >= g.outputLimitHi) return makeFault('addressSize', 2, level, ipa)
+      tableLo = lo & tableAddrLoMask
+      if (tableHi >= outputLimitHi) return makeFault('addressSize', 2, level, ipa)
       indexMask = g.indexMask
       continue
     }
 
     // A leaf: a page at level 3, a block where the granule has blocks.
-    if (level === MAX_LEVEL ? type !== DESC.TYPE_PAGE : !g.leafAllowed[level]) return makeFault('translation', 2, level, ipa)
+    if (level === MAX_LEVEL ? type !== DESC.TYPE_PAGE : !leafAllowed[level]) return makeFault('translation', 2, level, ipa)
     if ((lo & S2_LEAF.AF) === 0) return makeFault('accessFlag', 2, level, ipa)
     const perm = s2Perm(lo, hi, ctx.xnx, privileged)
     if ((perm & need) === 0) return makeFault('permission', 2, level, ipa)
     // The output address: the leaf's, plus the input's offset in the block (no carry, as in s1Lookup).
     const oaHi = hi & OA.HI_MASK
-    if (oaHi >= g.outputLimitHi) return makeFault('addressSize', 2, level, ipa)
+    if (oaHi >= outputLimitHi) return makeFault('addressSize', 2, level, ipa)
     leaf.oaHi = oaHi
-    leaf.oaLo = (lo & g.leafAddrLoMask[level]) | (ipa & g.offsetMask[level])
+    leaf.oaLo = (lo & leafAddrLoMask[level]) | (ipa & offsetMask[level])
     leaf.level = level
-    leaf.lo = lo & LEAF_KEPT_LO
-    leaf.hi = hi & LEAF_KEPT_HI
+    leaf.lo = lo
+    leaf.hi = hi
     leaf.perm = perm
     return undefined
   }
