@@ -198,9 +198,10 @@ export function modelS1(s: S1Scene): (count: number) => number {
 /**
  * The same stage-1 walks as modelS1, through the walker that walkStage1 wraps (s1Lookup) filling
  * one record of the caller's (a LeafOut: output address, level, leaf attributes, permissions), as
- * bench/c/walk.c's walker fills `*out`. What walkStage1 adds is its result: a fresh object per
- * walk, with the input and output addresses each a heap number of their own (V8 boxes a number
- * field that is not a small integer). Timing both says what that result costs.
+ * bench/c/walk.c's walker fills `*out`, reusing it from walk to walk. What walkStage1 adds is a
+ * LeafOut and a result per walk, fresh objects, with the input and output addresses each a heap
+ * number of their own (V8 boxes a number field that is not a small integer). Timing both says
+ * what that costs.
  */
 export function modelS1Lookup(s: S1Scene): (count: number) => number {
   const out = newLeafOut()
@@ -209,7 +210,7 @@ export function modelS1Lookup(s: S1Scene): (count: number) => number {
     for (let i = 0; i < count; i++) {
       const fault = s1Lookup(s.mem, s.ctx, s.inputs[i & INPUT_MASK] as number, PERM_READ, false, undefined, out)
       if (fault !== undefined) throw new Error(`S1 lookup faulted: ${fault.kind}`)
-      sum += out.oa
+      sum += out.oaHi * 2 ** 32 + (out.oaLo >>> 0) // the output address from its two words
     }
     return sum
   }

@@ -3,7 +3,8 @@
  * for one stage, validated once and turned into a geometry the walkers read.
  *
  * Stage 1 (TCR/CD): the start level follows from T0SZ and the granule:
- *   start = 4 - ceil((IS - pgShift) / stride),  IS = 64 - T0SZ     (docs/facts/smmu-translation.md#start-levels)
+ *   start = 4 - ceil((IS - pgShift) / stride),  IS = 64 - T0SZ     (Arm ARM D8.2; QEMU's
+ *   smmu_ptw_64_s1 computes 4 - (IS - 4) / stride, which is the same)
  * Stage 2 (VTCR/STE): the start level is given by SL0 and must agree with T0SZ:
  *   4K: start = 2 - SL0;  16K/64K: start = 3 - SL0  (16K SL0 = 3 -> level 0)
  * Linux computes SL0 = ~(start + (4K ? 1 : 0)) & 3, which is the same mapping.
@@ -44,8 +45,8 @@ export interface S1Context {
   readonly geometry: Geometry
   /**
    * The hierarchical attributes honoured: the bits of table descriptors' upper halves a leaf
-   * inherits, APTable, PXNTable and UXNTable (S1_TABLE_LIMITS), or 0 when HAD is set. The walker
-   * ANDs what it collected with it: one AND, where a boolean field is a generic truth test in V8.
+   * inherits, APTable, PXNTable and UXNTable (S1_TABLE_LIMITS), or 0 when HAD is set (CD.HAD0,
+   * QEMU tt->had). The walker ANDs the table bits it collected with it.
    */
   readonly tableLimitsMask: number
   /** regs.ttbr as two 32-bit halves, bits [63:32] and [31:0] (int32): where a walk starts. */

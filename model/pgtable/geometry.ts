@@ -4,7 +4,7 @@
  * - ioPgtableGeometry(): how Linux io-pgtable-arm sizes a new table (kernel rules, below);
  * - geometryFromS1Regs() / geometryFromS2Regs() (context.ts): how hardware reads T0SZ / SL0.
  *
- * Level arithmetic (Arm ARM D8.2; docs/facts/smmu-translation.md#descriptors): with stride = pgShift - 3 bits per level,
+ * Level arithmetic (Arm ARM D8.2): with stride = pgShift - 3 bits per level,
  *   shift(level) = (4 - level) * stride + 3      4K: 39/30/21/12, 16K: 47/36/25/14, 64K: 55/42/29/16
  * and the start-level table indexes the remaining IS - shift(start) bits (more than `stride` only for
  * a concatenated stage-2 table).
@@ -63,29 +63,27 @@ export interface Geometry {
   /** Entries in a non-start table: 2^bitsPerLevel. */
   readonly entriesPerTable: number
 
-  // Derived lookup tables, indexed by level 0..3 (walk hot path).
+  // Derived tables, indexed by level 0..3, that the walkers read.
   /** Input address bit shift of each level. */
   readonly levelShift: readonly number[]
   /** Bytes one entry of each level covers: 2^levelShift. */
   readonly blockSize: readonly number[]
   /**
-   * 2^-levelShift: `(addr * levelScale[l]) & mask` is the level-l index, a multiplication by an
-   * exact power of two instead of a division on the walk hot path (same result: both are exact).
+   * 2^-levelShift: `(addr * levelScale[l]) & mask` is the level-l index. JavaScript shifts only
+   * 32-bit integers and an address has up to 48 bits; multiplying by an exact power of two is
+   * exact, as the division would be.
    */
   readonly levelScale: readonly number[]
   /** Whether a leaf (block at L1/L2, page at L3) is architecturally valid at each level. */
   readonly leafAllowed: readonly boolean[]
   /**
-   * Bytes a leaf at each level maps: blockSize where leafAllowed, 0 elsewhere. Every leaf size is
-   * below 2^31 (the largest is 4K's 1 GiB block), so this is an array of small integers, and a
-   * walk result's `size` taken from it is stored as one; blockSize, which holds 2^39, is an array
-   * of doubles, and a double field costs each result a heap number of its own.
+   * Bytes a leaf at each level maps: blockSize where leafAllowed, 0 elsewhere (the largest leaf is
+   * 4K's 1 GiB block: every one is below 2^31).
    */
   readonly leafSize: readonly number[]
   /**
    * LO-half mask of a leaf's output address at each level (bits [31:levelShift], within [31:12]),
-   * as an int32 (so 0xfffff000 is -4096): the walkers only `&` with it, and an int32 is what V8
-   * keeps in a register, where a number above 2^31 is a heap number to convert at every use.
+   * an int32 like the descriptor words it masks (0xfffff000 is -4096).
    */
   readonly leafAddrLoMask: readonly number[]
   /** Mask of the in-block offset at each level (blockSize - 1), usable with `&` (all leaves < 2^31). */
@@ -127,7 +125,8 @@ export function checkSizes(granule: number, ias: number, oas: number): Result<vo
 
 /**
  * The geometry Linux io-pgtable-arm gives a new table (arm_lpae_alloc_pgtable), with the older
- * kernels' stage-2 concatenation rule (docs/facts/smmu-translation.md#stage-2-concatenation, "Older kernels"): a stage-2 table that would start
+ * kernels' stage-2 concatenation rule (arm_64_lpae_alloc_pgtable_s2: "Concatenate PGDs at level 1
+ * if possible", ARM_LPAE_S2_MAX_CONCAT_PAGES = 16): a stage-2 table that would start
  * at level 0 with at most 16 entries starts one level lower instead, its start table being
  * 2^(pgd_bits + stride) entries, i.e. 2^pgd_bits concatenated tables.
  *   va_bits = ias - pgShift; levels = ceil(va_bits / stride); start = 4 - levels
@@ -188,8 +187,7 @@ function buildGeometry(stage: 1 | 2, granule: Granule, ias: number, oas: number,
   const blockSize = levelShift.map((s) => 2 ** s)
   const levelScale = levelShift.map((s) => 2 ** -s)
   const leafAllowed = [0, 1, 2, 3].map((l) => l === MAX_LEVEL || BLOCK_LEVELS[granule].includes(l))
-  // `| 0` makes each mask an int32, which V8 keeps in a register; `2 ** s - 1` and `>>> 0` give
-  // heap numbers (the first always, the second above 2^31) that the walkers convert at every use.
+  // Masks and sizes as int32s (`| 0`), like the descriptor words the walkers use them with.
   const leafAddrLoMask = levelShift.map((s) => (s >= 32 ? 0 : OA.LO_MASK & ~((1 << s) - 1)) | 0)
   const offsetMask = blockSize.map((b) => (b <= 2 ** 30 ? b - 1 : 0) | 0)
   const leafSize = blockSize.map((b, l) => (leafAllowed[l] ? b : 0) | 0)

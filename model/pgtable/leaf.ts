@@ -1,33 +1,33 @@
 /**
- * Shared pieces of the two walkers: the reusable leaf record, address extraction, and the
- * per-stage permission decoders. No allocation here: walks fill a LeafOut in place.
+ * What the two walkers share: the record a lookup fills (LeafOut), a descriptor's address, and the
+ * permission decoders of each stage.
  */
 import { OA, S1_LEAF, S1_TABLE, S2_LEAF } from './descriptor'
 import { TWO_POW_32 } from './fetch'
 import { PERM_EXEC, PERM_READ, PERM_WRITE } from './result'
 
-/** A successful single-stage lookup, filled in place by a walker. */
+/**
+ * What a successful single-stage lookup found (QEMU's SMMUTLBEntry, for one stage), filled by
+ * s1Lookup / s2Lookup.
+ */
 export interface LeafOut {
-  /** Output address of the looked-up input address. */
-  oa: number
+  /**
+   * The output address of the input address looked up, as the walker holds addresses: two 32-bit
+   * words, bits [51:32] (`oaHi`) and bits [31:0] (`oaLo`, as an int32).
+   */
+  oaHi: number
+  oaLo: number
+  /** The level of the leaf descriptor. */
   level: number
-  /** The leaf descriptor's attribute bits: LEAF_KEPT_LO of its low half, LEAF_KEPT_HI of its high half. */
+  /** The leaf descriptor: its low half (bits [31:0]) and high half (bits [63:32]), as int32s. */
   lo: number
   hi: number
   /** PERM_* mask for the access's privilege. */
   perm: number
 }
 
-/**
- * What a LeafOut keeps of the leaf descriptor: the lower attributes, bits [11:0], and the upper
- * ones, bits [59:52] (bits [27:20] of the high half). Both are small integers, so filling a
- * LeafOut stores no heap number.
- */
-export const LEAF_KEPT_LO = 0xfff
-export const LEAF_KEPT_HI = 0x0ff0_0000
-
 export function newLeafOut(): LeafOut {
-  return { oa: 0, level: 0, lo: 0, hi: 0, perm: 0 }
+  return { oaHi: 0, oaLo: 0, level: 0, lo: 0, hi: 0, perm: 0 }
 }
 
 /** Address held by a descriptor: HI bits [19:0] are address bits [51:32]; `loMask` picks the rest. */

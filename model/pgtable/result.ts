@@ -36,7 +36,7 @@ export function permMask(p: Perm): number {
   return (p.read ? PERM_READ : 0) | (p.write ? PERM_WRITE : 0) | (p.exec ? PERM_EXEC : 0)
 }
 
-/** Fault kinds (docs/facts/smmu-translation.md#faults): v3 F_TRANSLATION, F_ACCESS, F_PERMISSION, F_ADDR_SIZE, F_WALK_EABT. */
+/** Fault kinds: SMMUv3 F_TRANSLATION, F_ACCESS, F_PERMISSION, F_ADDR_SIZE, F_WALK_EABT (IHI 0070 7.3). */
 export type FaultKind = 'translation' | 'accessFlag' | 'permission' | 'addressSize' | 'externalAbort'
 
 export interface Fault {

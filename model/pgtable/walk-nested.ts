@@ -1,12 +1,14 @@
 /**
- * Nested translation (docs/facts/smmu-translation.md#nested-translation): IOVA -> IPA by
- * stage 1, with every stage-1 descriptor address translated by stage 2 before the fetch, then
- * IPA -> PA by stage 2 with the access's own permission. Stage 1 is checked completely first, so
- * when both stages would deny, stage 1 is the stage reported. The result keeps the smaller leaf
- * (QEMU combine_tlb) and both stages' attributes; its permissions are stage 1 AND stage 2.
+ * Nested translation, as QEMU's smmu_ptw does it for SMMU_NESTED (hw/arm/smmu-common.c): the IOVA
+ * to an IPA by stage 1, with every stage-1 descriptor address translated by stage 2 before the
+ * fetch (s1Lookup), then the IPA to a PA by stage 2 with the access's own permission. Stage 1 is
+ * walked and checked completely first, so when both stages would deny, stage 1 is the stage
+ * reported. The result keeps the smaller leaf (QEMU combine_tlb; stage 1's on a tie) and both
+ * stages' attributes; its permissions are stage 1's AND stage 2's.
  */
 import type { DescriptorReader } from '../memory'
 import type { S1Context, S2Context } from './context'
+import { TWO_POW_32 } from './fetch'
 import { newLeafOut } from './leaf'
 import { permBit, PERMS, type Access, type WalkResult } from './result'
 import { s1Attrs, s1Lookup } from './walk-s1'
@@ -20,7 +22,7 @@ export function walkNested(mem: DescriptorReader, s1: S1Context, s2: S2Context, 
   const s2Leaf = newLeafOut()
   const s1Fault = s1Lookup(mem, s1, iova, need, privileged, s2, s1Leaf)
   if (s1Fault !== undefined) return s1Fault
-  const ipa = s1Leaf.oa
+  const ipa = s1Leaf.oaHi * TWO_POW_32 + (s1Leaf.oaLo >>> 0)
   const s2Fault = s2Lookup(mem, s2, ipa, need, privileged, s2Leaf)
   if (s2Fault !== undefined) return { ...s2Fault, iova }
   const s1Size = s1.geometry.leafSize[s1Leaf.level]
@@ -30,7 +32,7 @@ export function walkNested(mem: DescriptorReader, s1: S1Context, s2: S2Context, 
     kind: 'ok',
     input: iova,
     ipa,
-    oa: s2Leaf.oa,
+    oa: s2Leaf.oaHi * TWO_POW_32 + (s2Leaf.oaLo >>> 0),
     level: s2Smaller ? s2Leaf.level : s1Leaf.level,
     size: s2Smaller ? s2Size : s1Size,
     perm: PERMS[s1Leaf.perm & s2Leaf.perm],

@@ -1,91 +1,85 @@
 /**
- * The stage-2 walker (QEMU smmu_ptw_64_s2's shape): IPA -> PA by reading descriptors from memory.
- * It owns the stage-2 specifics: start level from SL0, concatenated start tables (the extra high
- * IPA bits simply index further into the contiguous start tables), S2AP/XN permissions, MemAttr.
+ * The stage-2 walker, in the shape of QEMU's smmu_ptw_64_s2 (hw/arm/smmu-common.c): IPA -> PA by
+ * the same fetch, check, descend loop as the stage-1 walker (walk-s1.ts), with what is stage 2's
+ * own: the start level from SL0, concatenated start tables (the IPA's bits above the start level's
+ * stride index further into up to 16 tables placed back to back), S2AP and XN[1:0] for the
+ * permissions, MemAttr for the attributes, and no hierarchical table attributes. Faults carry the
+ * input IPA as `ipa`.
  *
- * Checks, in order (docs/facts/smmu-translation.md#leaf-checks; QEMU smmu_ptw_64_s2):
- *   IPA >= 2^(64 - S2T0SZ)       -> stage-2 Translation fault, level 0 (QEMU smmu_ptw_64_s2 reports
- *                                   Translation; level 0 as in the Arm pseudocode for an input
- *                                   outside the configured range)
- *   VTTBR >= 2^PS                -> Address size fault, level 0
- *   bus error on a fetch         -> External abort on walk, at that level, with the fetch PA
- *   invalid / reserved leaf      -> Translation fault at that level
- *   table address >= 2^PS        -> Address size fault at the table descriptor's level
- *   AF == 0                      -> Access flag fault (beats Permission)
- *   S2AP / XN denies             -> Permission fault
- *   output address >= 2^PS       -> Address size fault
- * The walk advances one level per descriptor, so a guest-written loop cannot run forever.
- * The SMMU's own input check (QEMU: S2-only input >= 2^OAS is a stage-1 Address size fault)
- * belongs to the SMMU model, not to the table walk.
+ * What is checked, in the order a walk meets it, and the fault when it fails:
+ *   the IPA is below 2^(64 - S2T0SZ)      Translation, level 0 (QEMU smmu_ptw_64_s2: an IPA
+ *                                         outside the range S2T0SZ configures)
+ *   VTTBR is below 2^PS                   Address size, level 0
+ * at each level:
+ *   the bus answers the fetch             External abort on the walk, with the PA (F_WALK_EABT)
+ *   the descriptor is valid, and not a block where the granule has none or 0b01 at level 3
+ *                                         Translation
+ *   a table's address is below 2^PS       Address size
+ * at the leaf (a block or page):
+ *   AF is set                             Access flag (which takes priority over Permission)
+ *   S2AP and XN allow the access          Permission
+ *   the output address is below 2^PS      Address size
+ * Each level fetches one descriptor and the walk only goes down, so it ends, whatever a guest wrote.
+ * The SMMU's own input check (an S2-only input >= 2^IAS is a stage-1 Address size fault, IHI 0070
+ * 3.4) belongs to the SMMU model, not to the table walk.
  */
 import { FETCH, NO_PAGE, type DescriptorReader, type FetchKind } from '../memory'
 import type { S2Context } from './context'
 import { DESC, DESC_SHIFT, OA, S2_LEAF } from './descriptor'
 import { PAGE_OFFSET_MASK, TWO_POW_32 } from './fetch'
 import { MAX_LEVEL } from './geometry'
-import { descAddress, LEAF_KEPT_HI, LEAF_KEPT_LO, s2Perm, type LeafOut } from './leaf'
+import { newLeafOut, s2Perm, type LeafOut } from './leaf'
 import { makeFault, permBit, PERMS, type Access, type Fault, type S2Attrs, type WalkResult } from './result'
 
 /**
- * One stage-2 lookup. `need` is the PERM_* bit the access requires. With `out`: fills it and
- * returns undefined on success, the Fault otherwise (with `addr` = `ipa` = the input IPA).
- * Without `out` (a stage-2-only walk): returns the finished result, ok or Fault (see s1Lookup).
- * `kind` names the descriptor fetches: FETCH.S2, or FETCH.S2_FOR_S1_TABLE when a nested walk
- * translates the IPA of a stage-1 descriptor. Reentrant: all state is in locals and `out`.
+ * Looks `ipa` up in the stage-2 tables of `ctx` for an access needing the PERM_* bit `need`:
+ * fills `leaf` and returns undefined, or returns the Fault. `kind` names the fetches for a reader
+ * that records them: FETCH.S2, or FETCH.S2_FOR_S1_TABLE when a nested walk translates the IPA of a
+ * stage-1 descriptor. Table addresses are kept as two 32-bit words, as in s1Lookup.
  */
-export function s2Lookup(mem: DescriptorReader, ctx: S2Context, ipa: number, need: number, privileged: boolean, out: LeafOut, kind?: FetchKind): Fault | undefined
-export function s2Lookup(mem: DescriptorReader, ctx: S2Context, ipa: number, need: number, privileged: boolean, out: undefined): WalkResult
-export function s2Lookup(
-  mem: DescriptorReader,
-  ctx: S2Context,
-  ipa: number,
-  need: number,
-  privileged: boolean,
-  out: LeafOut | undefined,
-  kind: FetchKind = FETCH.S2,
-): WalkResult | undefined {
+export function s2Lookup(mem: DescriptorReader, ctx: S2Context, ipa: number, need: number, privileged: boolean, leaf: LeafOut, kind: FetchKind = FETCH.S2): Fault | undefined {
   const g = ctx.geometry
   if (!(ipa >= 0 && ipa < g.inputLimit)) return makeFault('translation', 2, 0, ipa)
-  const vttb = ctx.regs.vttbr
-  if (vttb >= g.outputLimit) return makeFault('addressSize', 2, 0, ipa)
-  const levelScale = g.levelScale
-  const tableAddrLoMask = g.tableAddrLoMask
-  const outputLimitHi = g.outputLimitHi
+  if (ctx.regs.vttbr >= g.outputLimit) return makeFault('addressSize', 2, 0, ipa)
+  const { levelScale, tableAddrLoMask, leafAllowed, leafAddrLoMask, offsetMask, outputLimitHi } = g
   const words = mem.words
   let tableHi = ctx.ttbHi
   let tableLo = ctx.ttbLo
-  let level = g.startLevel
   let indexMask = g.startIndexMask
-  for (;;) {
+  for (let level = g.startLevel; ; level++) {
+    // The descriptor's address, then fetch it.
     const descLo = (tableLo + (((ipa * levelScale[level]) & indexMask) << DESC_SHIFT)) | 0
     const page = mem.descriptorPage(tableHi, descLo, kind, level)
     if (page === NO_PAGE) return makeFault('externalAbort', 2, level, ipa, { fetchAddr: tableHi * TWO_POW_32 + (descLo >>> 0) })
-    const w = page + ((descLo & PAGE_OFFSET_MASK) >>> 2)
-    const lo = words[w] | 0
-    const hi = words[w + 1] | 0
+    const at = page + ((descLo & PAGE_OFFSET_MASK) >>> 2)
+    const lo = words[at] | 0
+    const hi = words[at + 1] | 0
+
+    // Check it: a table descriptor sends the walk one level down.
     if ((lo & DESC.VALID) === 0) return makeFault('translation', 2, level, ipa)
     const type = lo & DESC.TYPE_MASK
     if (level < MAX_LEVEL && type === DESC.TYPE_TABLE) {
       tableHi = hi & OA.HI_MASK
       tableLo = lo & tableAddrLoMask
       if (tableHi >= outputLimitHi) return makeFault('addressSize', 2, level, ipa)
-      level++
       indexMask = g.indexMask
       continue
     }
-    if (level === MAX_LEVEL ? type !== DESC.TYPE_PAGE : !g.leafAllowed[level]) return makeFault('translation', 2, level, ipa)
+
+    // A leaf: a page at level 3, a block where the granule has blocks.
+    if (level === MAX_LEVEL ? type !== DESC.TYPE_PAGE : !leafAllowed[level]) return makeFault('translation', 2, level, ipa)
     if ((lo & S2_LEAF.AF) === 0) return makeFault('accessFlag', 2, level, ipa)
     const perm = s2Perm(lo, hi, ctx.xnx, privileged)
     if ((perm & need) === 0) return makeFault('permission', 2, level, ipa)
-    const leaf = descAddress(lo, hi, g.leafAddrLoMask[level])
-    if (leaf >= g.outputLimit) return makeFault('addressSize', 2, level, ipa)
-    const oa = leaf + (ipa & g.offsetMask[level])
-    if (out === undefined) return { kind: 'ok', input: ipa, oa, level, size: g.leafSize[level], perm: PERMS[perm], s2: s2Attrs(lo, hi, perm) }
-    out.oa = oa
-    out.level = level
-    out.lo = lo & LEAF_KEPT_LO
-    out.hi = hi & LEAF_KEPT_HI
-    out.perm = perm
+    // The output address: the leaf's, plus the input's offset in the block (no carry, as in s1Lookup).
+    const oaHi = hi & OA.HI_MASK
+    if (oaHi >= outputLimitHi) return makeFault('addressSize', 2, level, ipa)
+    leaf.oaHi = oaHi
+    leaf.oaLo = (lo & leafAddrLoMask[level]) | (ipa & offsetMask[level])
+    leaf.level = level
+    leaf.lo = lo
+    leaf.hi = hi
+    leaf.perm = perm
     return undefined
   }
 }
@@ -95,7 +89,7 @@ const s2AttrsTable: (S2Attrs | undefined)[] = new Array<S2Attrs | undefined>(1 <
 
 /**
  * Stage-2 attributes of a leaf descriptor (its two halves; a LeafOut's lo and hi will do) with
- * the walk's PERM_* mask: shared frozen objects, so a walk allocates only its result.
+ * the walk's PERM_* mask: frozen objects, one per distinct value, shared by every walk.
  */
 export function s2Attrs(lo: number, hi: number, perm: number): S2Attrs {
   const memAttr = (lo & S2_LEAF.MEMATTR_MASK) >>> S2_LEAF.MEMATTR_SHIFT
@@ -106,5 +100,8 @@ export function s2Attrs(lo: number, hi: number, perm: number): S2Attrs {
 
 /** Translates an IPA through a stage-2 context, reading descriptors from `mem`. */
 export function walkStage2(mem: DescriptorReader, ctx: S2Context, ipa: number, access: Access): WalkResult {
-  return s2Lookup(mem, ctx, ipa, permBit(access.kind), access.privileged === true, undefined)
+  const leaf = newLeafOut()
+  const fault = s2Lookup(mem, ctx, ipa, permBit(access.kind), access.privileged === true, leaf)
+  if (fault !== undefined) return fault
+  return { kind: 'ok', input: ipa, oa: leaf.oaHi * TWO_POW_32 + (leaf.oaLo >>> 0), level: leaf.level, size: ctx.geometry.leafSize[leaf.level], perm: PERMS[leaf.perm], s2: s2Attrs(leaf.lo, leaf.hi, leaf.perm) }
 }
