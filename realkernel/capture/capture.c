@@ -5,7 +5,8 @@
  *   SMMU_TCK_CAPTURE=/tmp/capture.log LD_PRELOAD=/path/capture.so qemu-system-aarch64 ...
  *
  * It wraps open/openat (and their fortified and 64-bit names), close, ioctl, mmap, pread, pwrite,
- * read and eventfd. A file descriptor is followed from the moment it is made: by the path opened
+ * read and eventfd, and liburing's io_uring_queue_init, io_uring_submit and io_uring_submit_and_wait
+ * (the polls an event loop keeps on a followed descriptor: "io_uring" below). A file descriptor is followed from the moment it is made: by the path opened
  * (/dev/vfio/vfio a container, /dev/vfio/N a group, /dev/vfio/devices/vfioN a VFIO cdev device,
  * /dev/iommu an iommufd, /dev/kvm KVM; the path /proc/self/fd names, so /dev/char/MAJ:MIN links
  * resolve) or by the call that returns it (VFIO_GROUP_GET_DEVICE_FD a device, KVM_CREATE_VM,
@@ -240,6 +241,7 @@ static const char *errno_name(int e)
 		{ EINVAL, "EINVAL" }, { EMFILE, "EMFILE" }, { ENOTTY, "ENOTTY" }, { ENOSPC, "ENOSPC" }, { ERANGE, "ERANGE" },
 		{ ENOSYS, "ENOSYS" }, { EOVERFLOW, "EOVERFLOW" }, { EOPNOTSUPP, "EOPNOTSUPP" }, { EMSGSIZE, "EMSGSIZE" },
 		{ ENOTSUP, "EOPNOTSUPP" }, { ETIMEDOUT, "ETIMEDOUT" }, { EDEADLK, "EDEADLK" }, { ENOLINK, "ENOLINK" },
+		{ ECANCELED, "ECANCELED" },
 	};
 	static __thread char other[16];
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -1084,14 +1086,308 @@ int __openat64_2(int dirfd, const char *path, int flags)
 	return after_open(dirfd, path, flags, ret, errno);
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/*
+ * io_uring: the polls an event loop keeps on a followed descriptor.
+ *
+ * A VMM may watch its descriptors with io_uring instead of poll(2) (QEMU: util/fdmon-io_uring.c,
+ * one IORING_OP_POLL_ADD per watched descriptor, re-armed after each completion). Such a request
+ * holds a reference to the file it polls until it completes (Linux io_uring/io_uring.c:
+ * io_assign_file takes it with io_file_get_normal, io_put_file drops it when the request is freed),
+ * so a close(2) of the descriptor while one is outstanding does not release the file.
+ *
+ * liburing prepares requests in the submission ring without a call (its helpers are inline), so
+ * the library wraps the exported calls that submit them - io_uring_submit and
+ * io_uring_submit_and_wait - and reads the entries about to be submitted, [sq.sqe_head,
+ * sq.sqe_tail); and it reads the completions the kernel posted in the completion ring since it
+ * last looked (it looks at each submit, before and after, at each close of a followed descriptor
+ * and at exit). The rings are the process's own memory; struct io_uring's layout is liburing.so.2's
+ * ABI (liburing src/include/liburing.h), the entries' the kernel's (include/uapi/linux/io_uring.h).
+ * Only polls of followed descriptors (not eventfds) are written:
+ *
+ *   uring_init entries=128 flags=0x0 = 0 ring_fd=7          (or = -1 EPERM: no ring)
+ *   uring_poll_add veventq:23 ring=7 events=0x1 user_data=0xaaaa...
+ *   uring_poll_remove veventq:23 ring=7 user_data=0xaaaa...   (IORING_OP_POLL_REMOVE of that poll)
+ *   uring_poll_done veventq:23 ring=7 user_data=0xaaaa... = -1 ECANCELED   (the poll's completion)
+ *
+ * and a close (or the exit) while such polls have not completed says `pending_polls=N`
+ * (`pending_polls=unknown` if completions were overwritten before the library saw them).
+ */
+
+struct lu_sq {
+	unsigned *khead, *ktail, *kring_mask, *kring_entries, *kflags, *kdropped, *array;
+	unsigned char *sqes;
+	unsigned sqe_head, sqe_tail;
+	size_t ring_sz;
+	void *ring_ptr;
+	unsigned ring_mask, ring_entries;
+	unsigned pad[2];
+};
+
+struct lu_cq {
+	unsigned *khead, *ktail, *kring_mask, *kring_entries, *kflags, *koverflow;
+	unsigned char *cqes;
+	size_t ring_sz;
+	void *ring_ptr;
+	unsigned ring_mask, ring_entries;
+	unsigned pad[2];
+};
+
+struct lu_ring {
+	struct lu_sq sq;
+	struct lu_cq cq;
+	unsigned flags;
+	int ring_fd;
+};
+
+#define IORING_SETUP_SQE128 (1u << 10)
+#define IORING_SETUP_CQE32 (1u << 11)
+#define IOSQE_FIXED_FILE (1u << 0)
+#define IORING_OP_POLL_ADD 6
+#define IORING_OP_POLL_REMOVE 7
+#define SQE_BYTES 64 /* struct io_uring_sqe: opcode @0, flags @1, fd @4, addr @16, poll32_events @28, user_data @32 */
+#define CQE_BYTES 16 /* struct io_uring_cqe: user_data @0, res @8 */
+
+typedef int (*uring_init_fn)(unsigned, struct lu_ring *, unsigned);
+typedef int (*uring_submit_fn)(struct lu_ring *);
+typedef int (*uring_submit_wait_fn)(struct lu_ring *, unsigned);
+REAL(io_uring_queue_init, uring_init_fn)
+REAL(io_uring_submit, uring_submit_fn)
+REAL(io_uring_submit_and_wait, uring_submit_wait_fn)
+
+#define MAX_RINGS 16
+#define MAX_POLLS 256
+
+enum poll_state { P_FREE, P_PENDING, P_UNKNOWN };
+
+static pthread_mutex_t uring_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	struct lu_ring *ring;
+	unsigned cq_seen; /* the completion ring's tail when the library last looked */
+} rings[MAX_RINGS];
+static int nrings;
+static struct {
+	struct lu_ring *ring;
+	uint64_t user_data;
+	int fd;
+	enum kind kind;
+	unsigned char state; /* enum poll_state */
+	unsigned char closed; /* the descriptor was closed while the poll was pending */
+} polls[MAX_POLLS];
+
+/* With uring_lock held. */
+static int ring_index(struct lu_ring *ring)
+{
+	for (int i = 0; i < nrings; i++)
+		if (rings[i].ring == ring)
+			return i;
+	if (nrings == MAX_RINGS)
+		return -1;
+	rings[nrings].ring = ring;
+	rings[nrings].cq_seen = __atomic_load_n(ring->cq.ktail, __ATOMIC_ACQUIRE);
+	return nrings++;
+}
+
+static int find_poll(struct lu_ring *ring, uint64_t user_data)
+{
+	for (int i = 0; i < MAX_POLLS; i++)
+		if (polls[i].state != P_FREE && polls[i].ring == ring && polls[i].user_data == user_data)
+			return i;
+	return -1;
+}
+
+static void poll_line(struct line *l, const char *what, int i)
+{
+	l->len = 0;
+	put(l, "%s %s:%d ring=%d", what, kind_names[polls[i].kind], polls[i].fd, polls[i].ring->ring_fd);
+}
+
+/* The completions posted since the library last looked; with uring_lock held. */
+static void scan_completions(int ri)
+{
+	struct lu_ring *r = rings[ri].ring;
+	unsigned tail = __atomic_load_n(r->cq.ktail, __ATOMIC_ACQUIRE);
+	unsigned seen = rings[ri].cq_seen;
+	unsigned shift = r->flags & IORING_SETUP_CQE32 ? 1 : 0;
+	struct line *l = &scratch()->line;
+
+	if (tail - seen > r->cq.ring_entries) {
+		/* Overwritten before the library saw them: what became of pending polls is not known. */
+		for (int i = 0; i < MAX_POLLS; i++)
+			if (polls[i].state == P_PENDING && polls[i].ring == r)
+				polls[i].state = P_UNKNOWN;
+		seen = tail - r->cq.ring_entries;
+	}
+	for (; seen != tail; seen++) {
+		const unsigned char *cqe = r->cq.cqes + (size_t)((seen & r->cq.ring_mask) << shift) * CQE_BYTES;
+		int i = find_poll(r, u64(cqe, 0));
+		int32_t res = (int32_t)u32(cqe, 8);
+
+		if (i < 0)
+			continue;
+		if (l) {
+			poll_line(l, "uring_poll_done", i);
+			put(l, " user_data=0x%llx", (unsigned long long)polls[i].user_data);
+			put_result(l, res < 0 ? -1 : res, -res);
+			emit(l);
+		}
+		polls[i].state = P_FREE;
+	}
+	rings[ri].cq_seen = tail;
+}
+
+/* The entries about to be submitted: the polls of followed descriptors and their removals. */
+static void before_submit(struct lu_ring *ring)
+{
+	struct line *l;
+	int ri;
+
+	if (!ring || !logging() || !(l = &scratch()->line))
+		return;
+	pthread_mutex_lock(&uring_lock);
+	ri = ring_index(ring);
+	if (ri >= 0) {
+		unsigned shift = ring->flags & IORING_SETUP_SQE128 ? 1 : 0;
+
+		scan_completions(ri);
+		for (unsigned t = ring->sq.sqe_head; t != ring->sq.sqe_tail; t++) {
+			const unsigned char *sqe = ring->sq.sqes + (size_t)((t & ring->sq.ring_mask) << shift) * SQE_BYTES;
+			int fd = (int32_t)u32(sqe, 4);
+			int i;
+
+			if (sqe[0] == IORING_OP_POLL_ADD && !(sqe[1] & IOSQE_FIXED_FILE)) {
+				enum kind k = kind_of(fd);
+				if (k == K_NONE || k == K_EVENTFD)
+					continue;
+				i = find_poll(ring, u64(sqe, 32));
+				for (int j = 0; i < 0 && j < MAX_POLLS; j++)
+					if (polls[j].state == P_FREE)
+						i = j;
+				if (i < 0)
+					continue;
+				polls[i].ring = ring;
+				polls[i].user_data = u64(sqe, 32);
+				polls[i].fd = fd;
+				polls[i].kind = k;
+				polls[i].state = P_PENDING;
+				polls[i].closed = 0;
+				poll_line(l, "uring_poll_add", i);
+				put(l, " events=0x%x user_data=0x%llx", u32(sqe, 28), (unsigned long long)polls[i].user_data);
+				emit(l);
+			} else if (sqe[0] == IORING_OP_POLL_REMOVE && (i = find_poll(ring, u64(sqe, 16))) >= 0) {
+				poll_line(l, "uring_poll_remove", i);
+				put(l, " user_data=0x%llx", (unsigned long long)polls[i].user_data);
+				emit(l);
+			}
+		}
+	}
+	pthread_mutex_unlock(&uring_lock);
+}
+
+static void after_submit(struct lu_ring *ring)
+{
+	int ri;
+
+	if (!ring || log_fd < 0)
+		return;
+	pthread_mutex_lock(&uring_lock);
+	ri = ring_index(ring);
+	if (ri >= 0)
+		scan_completions(ri);
+	pthread_mutex_unlock(&uring_lock);
+}
+
+/*
+ * The polls of `fd` not yet completed (-1: not known), looked at just before the descriptor is
+ * closed (fd >= 0), or every pending poll at exit (fd < 0).
+ */
+static int pending_polls(int fd)
+{
+	int n = 0, unknown = 0;
+
+	pthread_mutex_lock(&uring_lock);
+	for (int ri = 0; ri < nrings; ri++)
+		scan_completions(ri);
+	for (int i = 0; i < MAX_POLLS; i++) {
+		if (polls[i].state == P_FREE || (fd >= 0 && (polls[i].fd != fd || polls[i].closed)))
+			continue;
+		n++;
+		unknown |= polls[i].state == P_UNKNOWN;
+		if (fd >= 0)
+			polls[i].closed = 1;
+	}
+	pthread_mutex_unlock(&uring_lock);
+	return unknown ? -1 : n;
+}
+
+static void put_pending(struct line *l, int n)
+{
+	if (n < 0)
+		put(l, " pending_polls=unknown");
+	else if (n > 0)
+		put(l, " pending_polls=%d", n);
+}
+
+int io_uring_queue_init(unsigned entries, struct lu_ring *ring, unsigned flags)
+{
+	uring_init_fn fn = real_io_uring_queue_init();
+	int ret = fn ? fn(entries, ring, flags) : -ENOSYS;
+	int err = errno;
+	struct line *l;
+
+	if (ret == 0) {
+		pthread_mutex_lock(&uring_lock);
+		ring_index(ring);
+		pthread_mutex_unlock(&uring_lock);
+	}
+	if (logging() && (l = &scratch()->line)) {
+		l->len = 0;
+		put(l, "uring_init entries=%u flags=0x%x", entries, flags);
+		put_result(l, ret < 0 ? -1 : ret, -ret);
+		if (ret == 0)
+			put(l, " ring_fd=%d", ring->ring_fd);
+		emit(l);
+	}
+	errno = err;
+	return ret;
+}
+
+int io_uring_submit(struct lu_ring *ring)
+{
+	uring_submit_fn fn = real_io_uring_submit();
+	int ret, err;
+
+	before_submit(ring);
+	ret = fn ? fn(ring) : -ENOSYS;
+	err = errno;
+	after_submit(ring);
+	errno = err;
+	return ret;
+}
+
+int io_uring_submit_and_wait(struct lu_ring *ring, unsigned wait_nr)
+{
+	uring_submit_wait_fn fn = real_io_uring_submit_and_wait();
+	int ret, err;
+
+	before_submit(ring);
+	ret = fn ? fn(ring, wait_nr) : -ENOSYS;
+	err = errno;
+	after_submit(ring);
+	errno = err;
+	return ret;
+}
+
 int close(int fd)
 {
 	enum kind k = kind_of(fd);
 	struct line *l;
-	int ret, err;
+	int ret, err, pending = 0;
 
 	if (log_fd >= 0 && fd == log_fd)
 		return 0; /* a VMM closing every descriptor it does not know of: the log stays */
+	if (k != K_NONE && k != K_EVENTFD && log_fd >= 0)
+		pending = pending_polls(fd);
 	ret = real_close()(fd);
 	err = errno;
 	if (k != K_NONE) {
@@ -1100,6 +1396,7 @@ int close(int fd)
 			l->len = 0;
 			put(l, "close %s:%d", kind_names[k], fd);
 			put_result(l, ret, err);
+			put_pending(l, pending);
 			emit(l);
 		}
 	}
@@ -1307,10 +1604,12 @@ int eventfd(unsigned int initval, int flags)
 __attribute__((destructor)) static void at_exit(void)
 {
 	struct line *l;
-	int any = 0;
+	int any = 0, pending;
 
 	if (log_fd < 0 || !(l = &scratch()->line))
 		return;
+	/* First: looking at the completion rings may write lines of its own. */
+	pending = pending_polls(-1);
 	l->len = 0;
 	put(l, "exit open=");
 	for (int fd = 0; fd < MAX_FD; fd++) {
@@ -1322,5 +1621,6 @@ __attribute__((destructor)) static void at_exit(void)
 	}
 	if (!any)
 		put(l, "none");
+	put_pending(l, pending);
 	emit(l);
 }
