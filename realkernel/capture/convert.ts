@@ -5,7 +5,8 @@
  * model answers; device-level calls (region and IRQ info, config space, mmaps, interrupts, resets,
  * feature probes) become `device N ...` lines, kept with the kernel's answer and outside the model.
  * A call the grammar has no line for is written as a `# not converted:` comment and counted:
- * nothing is dropped silently.
+ * nothing is dropped silently. The io_uring polls the VMM keeps on a followed descriptor (capture
+ * `uring_*` lines) are comments: they say why a close did not release a file.
  *
  * Group numbers: `/dev/vfio/R` is group `names.get(R)` in the transcript (default R itself), and
  * `device N` is the device group N handed out (VFIO_GROUP_GET_DEVICE_FD).
@@ -18,7 +19,7 @@ export interface CaptureEvent {
   readonly line: number
   readonly pid: number
   readonly seq: number
-  /** open, close, ioctl, mmap, pread, pwrite, read, eventfd, exit. */
+  /** open, close, ioctl, mmap, pread, pwrite, read, eventfd, exit, uring_init, uring_poll_add/remove/done. */
   readonly call: string
   /** `kind:fd` of the call's descriptor (ioctl, close, mmap, pread, pwrite, read). */
   readonly subject?: { readonly kind: string; readonly fd: number }
@@ -49,7 +50,7 @@ export interface ParsedCapture {
 }
 
 /** The calls the library writes down. */
-const CAPTURE_CALLS: readonly string[] = ['open', 'close', 'ioctl', 'mmap', 'pread', 'pwrite', 'read', 'eventfd', 'exit']
+const CAPTURE_CALLS: readonly string[] = ['open', 'close', 'ioctl', 'mmap', 'pread', 'pwrite', 'read', 'eventfd', 'exit', 'uring_init', 'uring_poll_add', 'uring_poll_remove', 'uring_poll_done']
 
 function keyValues(words: readonly string[]): Map<string, string> {
   const m = new Map<string, string>()
@@ -230,6 +231,29 @@ export function convertCapture(capture: ParsedCapture, opts: ConvertOptions): Co
   /** ` vaddr=pfnmap` when a MAP's user address lies in a device mmap (peer-to-peer to a BAR). */
   const vaddrWord = (va: bigint): string => (deviceMmaps.some((m) => va >= m.start && va < m.end) ? ' vaddr=pfnmap' : (va & 0xfffn) !== 0n ? ' vaddr=misaligned' : '')
   const pid = capture.header.pid ?? capture.events[0]?.pid
+  /** io_uring polls of followed descriptors (`ring:user_data`) -> what they polled and where the capture says so. */
+  const polls = new Map<string, { name: string; fd: number; line: number; done: boolean }>()
+  const pollKey = (e: CaptureEvent): string => `${e.args.get('ring') ?? '?'}:${e.args.get('user_data') ?? '?'}`
+  const note = (e: CaptureEvent, text: string): void => {
+    lines.push({ comment: text, role: 'note', from: e.line })
+  }
+  /**
+   * A close's comment when io_uring polls of the descriptor had not completed (the library's
+   * `pending_polls=`): each such request holds a reference to the file (io_uring/io_uring.c
+   * io_assign_file, dropped by io_put_file when it completes), so this close does not release it.
+   */
+  const pendingNote = (e: CaptureEvent, fd: number | undefined): string | undefined => {
+    const mine = [...polls.values()].filter((p) => p.fd === fd && !p.done)
+    // Polls outlive the descriptor: they no longer stand for the number, which may be reused.
+    for (const p of mine) p.fd = -1
+    const pending = e.out.get('pending_polls')
+    if (pending === undefined) return undefined
+    const open = mine.map((p) => `capture line ${p.line}`)
+    const which = open.length === 0 ? '' : ` (${open.join(', ')})`
+    return pending === 'unknown'
+      ? `io_uring polls of this fd${which} may not have completed (completions were overwritten before the capture saw them)`
+      : `io_uring's POLL_ADD on this fd${which} has not completed: it holds the file, which outlives this close`
+  }
 
   const compared = (e: CaptureEvent, call: string, result: string, comment?: string): void => {
     counts.compared++
@@ -301,21 +325,23 @@ export function convertCapture(capture: ParsedCapture, opts: ConvertOptions): Co
         break
       }
       case 'close': {
+        const held = pendingNote(e, fd)
         if (fd === container) {
           container = undefined
-          compared(e, 'close', err ?? 'ok', 'the container fd')
+          compared(e, 'close', err ?? 'ok', held === undefined ? 'the container fd' : `the container fd; ${held}`)
         } else if (fd !== undefined && groupOf.has(fd)) {
-          compared(e, `group ${groupOf.get(fd)} close`, err ?? 'ok')
+          compared(e, `group ${groupOf.get(fd)} close`, err ?? 'ok', held)
           groupOf.delete(fd)
         } else if (fd !== undefined && deviceOf.has(fd)) {
-          compared(e, `device ${deviceOf.get(fd)} close`, err ?? 'ok')
+          compared(e, `device ${deviceOf.get(fd)} close`, err ?? 'ok', held)
           deviceOf.delete(fd)
         } else if (fd !== undefined && fd === iommufd) {
           iommufd = undefined
-          compared(e, 'iommufd close', err ?? 'ok')
+          compared(e, 'iommufd close', err ?? 'ok', held)
         } else if (fd !== undefined && veventqs.has(fd)) {
-          // The queue's fd holds the queue: its IOMMU_DESTROY is EBUSY until this close.
-          compared(e, `veventq ${veventqs.get(fd)} close`, err ?? 'ok')
+          // The queue's fd holds the queue: its IOMMU_DESTROY is EBUSY until this close (and
+          // until every other reference to the file is gone: `held`).
+          compared(e, `veventq ${veventqs.get(fd)} close`, err ?? 'ok', held === undefined ? undefined : `fd ${fd}; ${held}`)
           veventqs.delete(fd)
         } else if (e.subject?.kind === 'kvm' || e.subject?.kind === 'kvm-vm' || e.subject?.kind === 'kvm-vfio') {
           lines.push({ comment: `KVM (capture line ${e.line}): close of ${e.subject.kind} fd ${fd}`, role: 'note', from: e.line })
@@ -357,8 +383,32 @@ export function convertCapture(capture: ParsedCapture, opts: ConvertOptions): Co
       case 'exit': {
         const open = (e.argText.find((w) => w.startsWith('open=')) ?? 'open=none').slice('open='.length)
         const names = open === 'none' ? [] : open.split(',').map((kf) => describeFd(kf))
-        lines.push({ call: 'exit', result: 'ok', role: 'compared', from: e.line, comment: names.length === 0 ? 'the process exits with nothing of VFIO open' : `the process exits; the kernel closes ${names.join(', ')}` })
+        const pending = e.args.get('pending_polls')
+        const polled = pending === undefined ? '' : `; io_uring polls not completed: ${pending} (the kernel cancels them as the process exits, and their files go)`
+        lines.push({ call: 'exit', result: 'ok', role: 'compared', from: e.line, comment: `${names.length === 0 ? 'the process exits with nothing of VFIO open' : `the process exits; the kernel closes ${names.join(', ')}`}${polled}` })
         counts.compared++
+        break
+      }
+      case 'uring_init':
+        note(e, `io_uring (capture line ${e.line}): io_uring_queue_init entries=${e.args.get('entries') ?? '?'} = ${err ?? `ring fd ${e.out.get('ring_fd') ?? '?'}`}`)
+        break
+      case 'uring_poll_add': {
+        const q = fd === undefined ? undefined : veventqs.get(fd)
+        const name = q === undefined ? `${e.subject?.kind ?? '?'} fd ${fd}` : `veventq ${q} (fd ${fd})`
+        polls.set(pollKey(e), { name, fd: fd ?? -1, line: e.line, done: false })
+        note(e, `io_uring (capture line ${e.line}): POLL_ADD on ${name} submitted (ring fd ${e.args.get('ring') ?? '?'}): until it completes, the request holds a reference to the file`)
+        break
+      }
+      case 'uring_poll_remove': {
+        const p = polls.get(pollKey(e))
+        note(e, `io_uring (capture line ${e.line}): POLL_REMOVE of the POLL_ADD on ${p === undefined ? `${e.subject?.kind ?? '?'} fd ${fd}` : `${p.name} (capture line ${p.line})`} submitted`)
+        break
+      }
+      case 'uring_poll_done': {
+        const p = polls.get(pollKey(e))
+        if (p !== undefined) p.done = true
+        const how = err !== undefined ? err : `ready (events ${hexOf(String(e.ret ?? 0n))})`
+        note(e, `io_uring (capture line ${e.line}): the POLL_ADD on ${p === undefined ? `${e.subject?.kind ?? '?'} fd ${fd}` : `${p.name} (capture line ${p.line})`} completed: ${how}; its reference to the file is dropped`)
         break
       }
       default:
