@@ -12,7 +12,7 @@ import { resolveFixturePath } from '../model/hw'
 import { getProfile, isProfileName } from '../model/profiles'
 import { printable } from '../model/textfile'
 import { parseTranscript, type TranscriptLine } from '../model/transcript'
-import { convertCapture, formatConverted, parseCapture, type Conversion } from './capture/convert'
+import { convertCapture, formatConverted, parseCapture, type Conversion, type ParsedCapture } from './capture/convert'
 import { compareWithModel, formatRow, loadKnownDifferences } from './compare'
 import { chooseAccel, kernelAppend, qemuVersion, runGuest, STAGE_TEXT, THIS_HOST, type BootPlan } from './guest'
 import { EXIT, machineLines, RECORDED_DIR, type GuestRunOptions } from './harness'
@@ -202,8 +202,14 @@ async function runOne(run: VmmRun, kernelLine: KernelLine, inputs: RunInputs, op
   for (const l of vmm.vmmOut) opts.out(`   vmm: ${printable(l)}`)
 
   const facts = parseFacts(boot.output)
-  // The accel run's VMM must not watch the vEVENTQ with io_uring (vmm.ts vmmScript).
-  if (run.backend === 'accel' && facts.get('io_uring_disabled')?.[0] !== '2') return fail(`io_uring was not turned off in the guest (kernel.io_uring_disabled: ${facts.get('io_uring_disabled')?.[0] ?? 'no such sysctl'})`)
+  const capture = parseCapture(vmm.capture)
+  // io_uring as the run asked (vmm.ts vmmScript): the guest's sysctl, and what the VMM's
+  // io_uring_queue_init answered in the capture.
+  const rings = ioUringRings(capture)
+  if (run.ioUring !== undefined) {
+    const problem = ioUringProblem(run.ioUring, facts.get('io_uring_disabled')?.[0], rings)
+    if (problem !== undefined) return fail(`${problem}. Console log: ${logFile}`)
+  }
   const realGroup = (facts.get('device') ?? []).map((d) => /^(\S+) \S+ group=(\d+)/.exec(d)).find((m) => m !== null && m[1] === run.device)?.[2]
   const label = kernelLabel(facts.get('release')?.[0] ?? kernel.release)
   const groupNames = new Map<number, number>(realGroup === undefined ? [] : [[Number(realGroup), run.group]])
@@ -212,7 +218,6 @@ async function runOne(run: VmmRun, kernelLine: KernelLine, inputs: RunInputs, op
     const [cdev, dev] = f.split(' ')
     return dev === run.device && cdev !== undefined ? [[cdev, run.group] as [string, number]] : []
   }))
-  const capture = parseCapture(vmm.capture)
   const conversion = convertCapture(capture, { uapi, groupNames, cdevNames })
   for (const p of capture.problems) opts.err(`   capture: ${p}`)
   // strace's count of the same run's VFIO and iommufd ioctls against the capture's, per number.
@@ -254,6 +259,7 @@ async function runOne(run: VmmRun, kernelLine: KernelLine, inputs: RunInputs, op
     recordingPath: recordingRel,
     conversion,
     strace: `${describeComparison(ioctls)} (Debian's ${closurePackage(inputs.strace, 'strace')}, arm64, ran the same VMM run: strace -f -e trace=ioctl -e raw=ioctl)`,
+    ...(run.ioUring === undefined ? {} : { ioUring: describeIoUring(run.ioUring, rings) }),
     afterLines,
   })
   const captureName = base.replace(/\.vfio$/, '.capture')
@@ -293,6 +299,48 @@ async function runOne(run: VmmRun, kernelLine: KernelLine, inputs: RunInputs, op
   }
 }
 
+/** What the VMM's io_uring_queue_init calls answered (capture `uring_init` lines). */
+export interface IoUringRings {
+  /** Rings set up (io_uring_queue_init = 0). */
+  readonly setUp: number
+  /** Calls refused, by errno (EPERM when kernel.io_uring_disabled is 2). */
+  readonly refused: readonly string[]
+  /** Polls the VMM submitted on followed descriptors (uring_poll_add). */
+  readonly polls: number
+}
+
+export function ioUringRings(capture: ParsedCapture): IoUringRings {
+  const inits = capture.events.filter((e) => e.call === 'uring_init')
+  return {
+    setUp: inits.filter((e) => e.ret === 0n).length,
+    refused: inits.filter((e) => e.ret !== 0n).map((e) => e.errno ?? 'EIO'),
+    polls: capture.events.filter((e) => e.call === 'uring_poll_add').length,
+  }
+}
+
+/**
+ * Why the run's io_uring is not what it asked for, or undefined. off: kernel.io_uring_disabled=2
+ * (io_uring_allowed refuses every io_uring_setup, io_uring/io_uring.c) and no ring in the capture;
+ * on: 0, and the VMM set up at least one ring (QEMU falls back to ppoll silently when it cannot).
+ */
+export function ioUringProblem(wanted: 'off' | 'on', sysctl: string | undefined, rings: IoUringRings): string | undefined {
+  const said = `kernel.io_uring_disabled: ${sysctl ?? 'no such sysctl'}`
+  if (wanted === 'off') {
+    if (sysctl !== '2') return `io_uring was not turned off in the guest (${said})`
+    if (rings.setUp > 0) return `io_uring was off (${said}), yet the capture shows ${rings.setUp} ring(s) set up`
+    return undefined
+  }
+  if (sysctl !== '0') return `io_uring was not on in the guest (${said})`
+  if (rings.setUp === 0) return `io_uring was on (${said}), yet the VMM set up no ring (io_uring_queue_init: ${rings.refused.join(', ') || 'never called'})`
+  return undefined
+}
+
+/** The header's io_uring words. */
+export function describeIoUring(wanted: 'off' | 'on', rings: IoUringRings): string {
+  if (wanted === 'off') return `io_uring off in the guest running it (kernel.io_uring_disabled=2; the VMM's io_uring_queue_init: ${rings.refused.length === 0 ? 'never called' : rings.refused.join(', ')})`
+  return `io_uring on, as the VMM ships (kernel.io_uring_disabled=0; the VMM set up ${rings.setUp} ring(s), ${rings.polls} poll(s) of followed descriptors)`
+}
+
 /** An AFTER_EXIT line with the kernel's result, marked where AFTER_EXIT expected otherwise. */
 function afterExitLine(line: TranscriptLine, result: ReturnType<typeof resultText> | undefined): string {
   const holds = (kernel: string): boolean => {
@@ -324,6 +372,8 @@ export interface VmmRecordingHeader {
   readonly conversion: Conversion
   /** What strace saw of the same run, against the capture (realkernel/vmm-strace.ts). */
   readonly strace?: string
+  /** io_uring in the guest running the VMM, checked (describeIoUring). */
+  readonly ioUring?: string
   /** The agent's lines after the VMM's exit, recorded (record.ts recordedLine). */
   readonly afterLines: readonly string[]
 }
@@ -345,9 +395,8 @@ export function formatVmmRecording(h: VmmRecordingHeader): string {
     `#   Guest:   ${h.guest}`,
     `#   VMM:     ${h.vmm}:`,
     `#            ${vmmLine}`,
-    ...(h.run.backend === 'accel'
-      ? ['#            no monitor: its guest changes the device\'s domain, powers off its slot and then itself;', '#            io_uring off in the guest running it (kernel.io_uring_disabled=2: docs/transcript-vmm.md)']
-      : ['#            its monitor fed "quit"']),
+    ...(h.run.backend === 'accel' ? ['#            no monitor: its guest changes the device\'s domain, powers off its slot and then itself'] : ['#            its monitor fed "quit"']),
+    ...(h.ioUring === undefined ? [] : [`#            ${h.ioUring}: docs/transcript-vmm.md, "io_uring"`]),
     `#   Capture: ${c.calls} VFIO calls: ${c.compared} for the model, ${c.outside} device-level (outside the model), ${c.notConverted} not converted; ${c.eventfds} eventfds`,
     ...(h.strace === undefined ? [] : [`#   strace:  ${h.strace}`]),
     `#   Groups:  ${h.groups}`,

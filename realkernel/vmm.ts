@@ -41,6 +41,13 @@ export interface VmmRun {
   readonly device: string
   /** The transcript group the device's group stands for (as in the machine's `groups`). */
   readonly group: number
+  /**
+   * io_uring in the guest that runs the VMM, set by /etc/vmm.sh and checked by the harness (its
+   * fact, and the capture's io_uring_queue_init): `off` (kernel.io_uring_disabled=2, QEMU falls
+   * back to ppoll) or `on` (0, as the VMM ships: QEMU 11 watches its descriptors with io_uring,
+   * util/fdmon-io_uring.c). Unset: the kernel's default, not checked.
+   */
+  readonly ioUring?: 'off' | 'on'
 }
 
 export const VMM_RUNS: readonly VmmRun[] = [
@@ -52,8 +59,12 @@ export const VMM_RUNS: readonly VmmRun[] = [
   { name: 'qemu10-iommufd', qemu: '10', backend: 'iommufd', machine: 'virt10', kernels: ['7.3-iommufd'], device: '0000:00:01.0', group: 1 },
   { name: 'qemu11-iommufd', qemu: '11', backend: 'iommufd', machine: 'virt10', kernels: ['7.3-iommufd'], device: '0000:00:01.0', group: 1 },
   // The nested path: a vIOMMU needs CANWBS (virt10-acpi-el2's IORT says it), KVM inside the TCG
-  // guest needs EL2 (virtualization=on) and a kernel with KVM.
-  { name: 'qemu11-accel', qemu: '11', backend: 'accel', machine: 'virt10-acpi-el2', kernels: ['7.3-iommufd-kvm'], device: '0000:00:01.0', group: 1 },
+  // guest needs EL2 (virtualization=on) and a kernel with KVM. With io_uring off, QEMU's close of
+  // the vEVENTQ's fd releases the queue and every destroy succeeds; with io_uring on (QEMU as
+  // shipped), a poll outstanding on that fd keeps the file, and four destroys are EBUSY
+  // (realkernel/known-differences.json KD12-KD15; docs/transcript-vmm.md, "io_uring").
+  { name: 'qemu11-accel', qemu: '11', backend: 'accel', machine: 'virt10-acpi-el2', kernels: ['7.3-iommufd-kvm'], device: '0000:00:01.0', group: 1, ioUring: 'off' },
+  { name: 'qemu11-accel-io-uring', qemu: '11', backend: 'accel', machine: 'virt10-acpi-el2', kernels: ['7.3-iommufd-kvm'], device: '0000:00:01.0', group: 1, ioUring: 'on' },
 ]
 
 export function vmmRunByName(name: string): VmmRun | undefined {
@@ -144,10 +155,14 @@ export interface InnerGuest {
   readonly busybox: string
 }
 
-/** The recording's file name under transcripts/recorded/. */
+/**
+ * The recording's file name under transcripts/recorded/: `vmm-<name>[-<backend>]-<machine>-<kernel>`,
+ * the backend added when the run's name does not say it (qemu7.2 -> qemu7.2-legacy; qemu11-accel
+ * and qemu11-accel-io-uring as they are).
+ */
 export function vmmRecordingName(run: VmmRun, label: string): string {
-  const qemu = run.name.endsWith(`-${run.backend}`) ? run.name.slice(0, -run.backend.length - 1) : run.name
-  return `vmm-${qemu}-${run.backend}-${run.machine}-${label}.vfio`
+  const named = `${run.name}-`.includes(`-${run.backend}-`)
+  return `vmm-${named ? run.name : `${run.name}-${run.backend}`}-${run.machine}-${label}.vfio`
 }
 
 /**
@@ -243,13 +258,14 @@ export function vmmScript(run: VmmRun): string {
   // The accel run's guest ends the VMM by powering off; the others wait at the monitor for `quit`.
   const input = run.backend === 'accel' ? 'true' : 'echo quit'
   const vmm = `/vmm/lib/ld-linux-aarch64.so.1 --library-path /vmm/lib /vmm/bin/qemu-system-aarch64 ${args}`
-  // QEMU 11 watches a descriptor with io_uring when the kernel has it (util/fdmon-io_uring.c): an
+  // QEMU 11 watches a descriptor with io_uring when the kernel lets it (util/fdmon-io_uring.c): an
   // IORING_OP_POLL_ADD holds the file until the main loop submits its POLL_REMOVE. So the
   // vEVENTQ's file outlives QEMU's close(), and the IOMMU_DESTROY that follows is EBUSY
-  // (iommufd_eventq_fops_release has not run) - a hold no transcript line can say. The accel run
-  // turns io_uring off (QEMU falls back to ppoll), so that its close releases the queue
-  // (docs/transcript-vmm.md, "What frees what").
-  const ioUring = run.backend === 'accel' ? 'echo 2 > /proc/sys/kernel/io_uring_disabled\necho "@@ fact io_uring_disabled $(cat /proc/sys/kernel/io_uring_disabled)"\n' : ''
+  // (iommufd_eventq_fops_release has not run). The run says which it wants: off (QEMU falls back
+  // to ppoll, its close releases the queue) or on, as QEMU ships (docs/transcript-vmm.md,
+  // "io_uring"); the harness checks the fact.
+  const ioUring =
+    run.ioUring === undefined ? '' : `echo ${run.ioUring === 'off' ? 2 : 0} > /proc/sys/kernel/io_uring_disabled\necho "@@ fact io_uring_disabled $(cat /proc/sys/kernel/io_uring_disabled)"\n`
   return `#!/bin/sh
 # smmu-nesting-tck VMM run ${run.name}: written by realkernel/vmm.ts
 echo "@@ vmm start ${run.name}"
