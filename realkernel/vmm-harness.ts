@@ -246,7 +246,7 @@ async function runOne(run: VmmRun, kernelLine: KernelLine, inputs: RunInputs, op
         })
   const base = vmmRecordingName(run, label)
   const recordingRel = path.relative(ROOT, path.join(RECORDED_DIR, base))
-  const text = formatVmmRecording({
+  const header: VmmRecordingHeader = {
     run,
     kernel: describeKernel(facts, kernel.packages),
     qemu: `${qemuVer}, ${boot.accel.toUpperCase()}`,
@@ -261,7 +261,13 @@ async function runOne(run: VmmRun, kernelLine: KernelLine, inputs: RunInputs, op
     strace: `${describeComparison(ioctls)} (Debian's ${closurePackage(inputs.strace, 'strace')}, arm64, ran the same VMM run: strace -f -e trace=ioctl -e raw=ioctl)`,
     ...(run.ioUring === undefined ? {} : { ioUring: describeIoUring(run.ioUring, rings) }),
     afterLines,
-  })
+  }
+  // Compared before it is written: the header names the known differences (realkernel/compare.ts),
+  // so that a reader whose `replay` reports them differing sees why.
+  const absent = machineFixtures(machine).find((f) => !fs.existsSync(resolveFixturePath(f)))
+  const comparison = isProfileName(profile) && absent === undefined ? compareWithModel(formatVmmRecording(header), recordingRel, loadKnownDifferences()) : undefined
+  const knownIds = [...new Set((comparison?.rows ?? []).flatMap((r) => (r.known === undefined ? [] : [r.known.id])))]
+  const text = formatVmmRecording({ ...header, ...(knownIds.length === 0 ? {} : { known: knownIds }) })
   const captureName = base.replace(/\.vfio$/, '.capture')
   const cached = path.join(CACHE, 'recorded', base)
   fs.mkdirSync(path.join(CACHE, 'recorded', 'captures'), { recursive: true })
@@ -278,9 +284,7 @@ async function runOne(run: VmmRun, kernelLine: KernelLine, inputs: RunInputs, op
   }
   const c = conversion.counts
   opts.out(`   capture: ${c.calls} VFIO calls (${c.compared} for the model, ${c.outside} device-level, ${c.notConverted} not converted), ${c.eventfds} eventfds`)
-  const absent = machineFixtures(machine).find((f) => !fs.existsSync(resolveFixturePath(f)))
-  if (!isProfileName(profile) || absent !== undefined) return fail(`not compared: the model has no ${!isProfileName(profile) ? `profile ${profile}` : `fixture ${absent}`}`)
-  const comparison = compareWithModel(text, recordingRel, loadKnownDifferences())
+  if (comparison === undefined) return fail(`not compared: the model has no ${!isProfileName(profile) ? `profile ${profile}` : `fixture ${absent}`}`)
   opts.out(`-- ${base}: kernel vs model (${comparison.profile}, ${comparison.fixture})${opts.record ? `, recorded to ${recordingRel}` : ''}`)
   for (const row of comparison.rows) if (!opts.quiet || (row.verdict !== 'agree' && row.verdict !== 'outside')) opts.out(formatRow(base, row))
   const count = (v: string): number => comparison.rows.filter((r) => r.verdict === v).length
@@ -374,6 +378,8 @@ export interface VmmRecordingHeader {
   readonly strace?: string
   /** io_uring in the guest running the VMM, checked (describeIoUring). */
   readonly ioUring?: string
+  /** The ids of realkernel/known-differences.json that the recording's comparison met. */
+  readonly known?: readonly string[]
   /** The agent's lines after the VMM's exit, recorded (record.ts recordedLine). */
   readonly afterLines: readonly string[]
 }
@@ -403,6 +409,9 @@ export function formatVmmRecording(h: VmmRecordingHeader): string {
     '#',
     `#   Profile: ${h.profile}          Fixture: ${h.fixtures.join(' ')}`,
     `#   Replay:  npx smmu-nesting-tck replay --profile ${h.profile} ${h.fixtures.map((f) => `--fixture ${f}`).join(' ')} ${h.recordingPath}`,
+    ...(h.known === undefined
+      ? []
+      : [`#   Known:   ${h.known.join(', ')} (realkernel/known-differences.json): lines where the kernel and the model differ, each with the kernel's rule;`, '#            replay reports them as differing, npm test and npm run real-kernel as known']),
     '',
     ...formatConverted(h.conversion.lines),
     '',
