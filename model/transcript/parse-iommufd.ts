@@ -12,6 +12,7 @@ import { CD_LAYOUT, STE_LAYOUT } from '../smmu/v3/structures'
 import { suggestion } from '../suggest'
 import type { VaddrSpec } from '../vfio/backend'
 import type { Call, CallOp, DeviceAction, Expected, ExpectedKind, ExpectedRecord, GuestForm, InvalidateEntries, ObjectAction, ObjectKind, ObjectRef } from './syntax'
+import { VSTE_ALIASES, VSTE_VALUES } from './iommufd-fields'
 import { OBJECT_KINDS } from './syntax'
 import { DMA_SIZE_MAX, keyValues, number, parseNumberText, problem, required, splitWords, U32_MAX, U64_MAX, type Word } from './words'
 
@@ -417,11 +418,6 @@ function address(word: Word, align: bigint): bigint {
 
 // ---- structures by field name ----------------------------------------------------------------
 
-/** Transcript names for STE fields that Linux names otherwise (STRTAB_STE_0_CFG, S1CTXPTR). */
-const VSTE_ALIASES: Readonly<Record<string, string>> = { cfg: 'config', s1ctxptr: 's1contextptr' }
-const VSTE_VALUES: Readonly<Record<string, Readonly<Record<string, number>>>> = {
-  config: { abort: 0b000, bypass: 0b100, s1: 0b101, s2: 0b110, nested: 0b111 },
-}
 const CD_ALIASES: Readonly<Record<string, string>> = {}
 const CD_VALUES: Readonly<Record<string, Readonly<Record<string, number>>>> = {
   tg0: { '4K': 0b00, '64K': 0b01, '16K': 0b10 },
