@@ -11,6 +11,7 @@
  * Group numbers: `/dev/vfio/R` is group `names.get(R)` in the transcript (default R itself), and
  * `device N` is the device group N handed out (VFIO_GROUP_GET_DEVICE_FD).
  */
+import { formatCommand, formatVste } from '../../model/transcript/iommufd-fields'
 import { extensionName, type UapiTable } from '../../model/vfio/uapi'
 
 /** One line of the capture log, split into its parts. */
@@ -477,8 +478,8 @@ export function convertCapture(capture: ParsedCapture, opts: ConvertOptions): Co
         const dev = ref(num('dev_id'))
         const pt = ref(num('pt_id'))
         const dataType = num('data_type')
-        // A nested HWPT of an SMMUv3: its vSTE (two little-endian words) as raw words.
-        const vste = dataType === 2 && num('data_len') === 16 ? ` vste="${words64(a.get('data') ?? '').map((w, i) => `w${i}=${w}`).join(' ')}"` : ''
+        // A nested HWPT of an SMMUv3: its vSTE (two little-endian words) by field names.
+        const vste = dataType === 2 && num('data_len') === 16 ? ` vste="${formatVste(words64(a.get('data') ?? '').map(BigInt))}"` : ''
         if ((dataType !== 0 && vste === '') || !dev.startsWith('device:')) break
         const flags = num('flags')
         const names = [flags & 1 ? 'NEST_PARENT' : '', flags & 2 ? 'DIRTY_TRACKING' : ''].filter((x) => x !== '')
@@ -521,7 +522,7 @@ export function convertCapture(capture: ParsedCapture, opts: ConvertOptions): Co
         if ((!target.startsWith('viommu:') && !target.startsWith('hwpt:')) || num('data_type') !== 1 || entryLen !== 16) break
         const words = words64(a.get('data') ?? '')
         const cmds: string[] = []
-        for (let i = 0; i + 1 < words.length; i += 2) cmds.push(`cmd="w0=${words[i] as string} w1=${words[i + 1] as string}"`)
+        for (let i = 0; i + 1 < words.length; i += 2) cmds.push(`cmd="${formatCommand([BigInt(words[i] as string), BigInt(words[i + 1] as string)])}"`)
         compared(e, [`${target.replace(':', ' ')} invalidate`, ...cmds].join(' '), `${err ?? 'ok'} entry_num=${o.get('entry_num') ?? '?'}`)
         return
       }

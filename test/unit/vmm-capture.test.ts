@@ -75,13 +75,16 @@ describe('a real VMM\'s committed captures', () => {
         for (const line of [
           /^hwpt 1 alloc device=1 pt=ioas:1 flags=NEST_PARENT += ok id=\d+$/m,
           /^viommu 1 alloc device=1 hwpt=1 type=ARM_SMMUV3 += ok id=\d+$/m,
-          /^hwpt 2 alloc device=1 pt=viommu:1 vste="w0=0x1 w1=0x0" += ok/m,
-          /^hwpt 3 alloc device=1 pt=viommu:1 vste="w0=0x9 w1=0x0" += ok/m,
+          // QEMU's pre-built domains: an abort vSTE (V, Config 0) and a bypass one (Config 0b100).
+          /^hwpt 2 alloc device=1 pt=viommu:1 vste="v" += ok/m,
+          /^hwpt 3 alloc device=1 pt=viommu:1 vste="v cfg=bypass" += ok/m,
           // The device sits in a root port's slot: bus 1, so its vSID (the vDEVICE's virt_id) is 0x100.
           /^vdevice 1 alloc viommu=1 device=1 virt_id=0x100 += ok/m,
           /^veventq 1 alloc viommu=1 type=ARM_SMMUV3 depth=\d+ += ok/m,
-          /^viommu 1 invalidate cmd="w0=0x10000000005 w1=0x1" += ok entry_num=1$/m,
-          /^hwpt 4 alloc device=1 pt=viommu:1 vste="w0=0x[0-9a-f]+b w1=0x[0-9a-f]+" += ok/m,
+          // The guest's CFGI_CD (opcode 0x05) for its vSID, Leaf set.
+          /^viommu 1 invalidate cmd="CFGI_CD sid=0x100 leaf" += ok entry_num=1$/m,
+          // The guest's stage-1 STE: V, Config 0b101, its CD at an IPA.
+          /^hwpt 4 alloc device=1 pt=viommu:1 vste="v cfg=s1 s1ctxptr=0x[0-9a-f]+[ "]/m,
           /^ioas 1 map iova=0x10000000 size=0x100000 rw vaddr=pfnmap += EFAULT/m,
         ])
           assert.match(body, line)
@@ -328,7 +331,7 @@ function disagreements(conversion: ReturnType<typeof convertCapture>, fixture: s
 }
 
 describe('capture -> transcript lines: the nested objects of an accelerated vSMMU', () => {
-  it('writes the vIOMMU, the vSTE HWPTs as raw words, the vDEVICE, the vEVENTQ and each invalidation\'s commands', () => {
+  it('writes the vIOMMU, the vSTE HWPTs by field names, the vDEVICE, the vEVENTQ and each invalidation\'s commands', () => {
     const text = capture(
       ...NEST_PARENT,
       'ioctl iommufd:5 IOMMU_VIOMMU_ALLOC size=40 flags=0x0 type=1 dev_id=1 hwpt_id=3 data_len=0 = 0 out_viommu_id=4',
@@ -352,12 +355,12 @@ describe('capture -> transcript lines: the nested objects of an accelerated vSMM
       'ioas 1 alloc = ok id=2',
       'hwpt 1 alloc device=1 pt=ioas:1 flags=NEST_PARENT = ok id=3',
       'viommu 1 alloc device=1 hwpt=1 type=ARM_SMMUV3 = ok id=4',
-      'hwpt 2 alloc device=1 pt=viommu:1 vste="w0=0x1 w1=0x0" = ok id=5',
-      'hwpt 3 alloc device=1 pt=viommu:1 vste="w0=0x9 w1=0x0" = ok id=6',
+      'hwpt 2 alloc device=1 pt=viommu:1 vste="v" = ok id=5',
+      'hwpt 3 alloc device=1 pt=viommu:1 vste="v cfg=bypass" = ok id=6',
       'device 1 attach pt=hwpt:3 = ok',
       'vdevice 1 alloc viommu=1 device=1 virt_id=0x8 = ok id=7',
       'veventq 1 alloc viommu=1 type=ARM_SMMUV3 depth=64 = ok id=8',
-      'viommu 1 invalidate cmd="w0=0x800000005 w1=0x1" = ok entry_num=1',
+      'viommu 1 invalidate cmd="CFGI_CD sid=0x8 leaf" = ok entry_num=1',
       'veventq 1 read = empty',
       'destroy hwpt 2 = ok',
       'exit = ok   # the process exits; the kernel closes iommufd fd 5, device 1 (fd 6), veventq fd 9',
