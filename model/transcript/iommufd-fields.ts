@@ -7,7 +7,7 @@
  * from: every set bit is either in a named field or in a raw `w0=`/`w1=` residue, which the grammar
  * ORs with the named fields (docs/transcript-iommufd.md sections 4 and 5).
  */
-import { CMD_LAYOUTS, cmdOpName } from '../smmu/v3/commands'
+import { CMD_LAYOUTS, CMD_WORDS, cmdOpName } from '../smmu/v3/commands'
 import type { Field, Layout } from '../smmu/v3/fields'
 import { STE_LAYOUT } from '../smmu/v3/structures'
 
@@ -20,7 +20,6 @@ export const VSTE_VALUES: Readonly<Record<string, Readonly<Record<string, number
 
 /** The words a vSTE has (iommu_hwpt_arm_smmuv3.ste[2]). */
 const VSTE_WORDS = 2
-const CMD_WORDS = 2
 
 interface Named {
   readonly name: string

@@ -479,7 +479,7 @@ export function convertCapture(capture: ParsedCapture, opts: ConvertOptions): Co
         const pt = ref(num('pt_id'))
         const dataType = num('data_type')
         // A nested HWPT of an SMMUv3: its vSTE (two little-endian words) by field names.
-        const vste = dataType === 2 && num('data_len') === 16 ? ` vste="${formatVste(words64(a.get('data') ?? '').map(BigInt))}"` : ''
+        const vste = dataType === 2 && num('data_len') === 16 ? ` vste="${formatVste(words64(a.get('data') ?? ''))}"` : ''
         if ((dataType !== 0 && vste === '') || !dev.startsWith('device:')) break
         const flags = num('flags')
         const names = [flags & 1 ? 'NEST_PARENT' : '', flags & 2 ? 'DIRTY_TRACKING' : ''].filter((x) => x !== '')
@@ -522,7 +522,7 @@ export function convertCapture(capture: ParsedCapture, opts: ConvertOptions): Co
         if ((!target.startsWith('viommu:') && !target.startsWith('hwpt:')) || num('data_type') !== 1 || entryLen !== 16) break
         const words = words64(a.get('data') ?? '')
         const cmds: string[] = []
-        for (let i = 0; i + 1 < words.length; i += 2) cmds.push(`cmd="${formatCommand([BigInt(words[i] as string), BigInt(words[i + 1] as string)])}"`)
+        for (let i = 0; i + 1 < words.length; i += 2) cmds.push(`cmd="${formatCommand(words.slice(i, i + 2))}"`)
         compared(e, [`${target.replace(':', ' ')} invalidate`, ...cmds].join(' '), `${err ?? 'ok'} entry_num=${o.get('entry_num') ?? '?'}`)
         return
       }
@@ -677,11 +677,11 @@ export function convertCapture(capture: ParsedCapture, opts: ConvertOptions): Co
   }
 }
 
-/** Little-endian u64 words of hex bytes, as 0x.. */
-function words64(hex: string): string[] {
+/** Little-endian u64 words of hex bytes. */
+function words64(hex: string): bigint[] {
   const bytes = Buffer.from(hex, 'hex')
-  const out: string[] = []
-  for (let i = 0; i + 8 <= bytes.length; i += 8) out.push(`0x${bytes.readBigUInt64LE(i).toString(16)}`)
+  const out: bigint[] = []
+  for (let i = 0; i + 8 <= bytes.length; i += 8) out.push(bytes.readBigUInt64LE(i))
   return out
 }
 
